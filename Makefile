@@ -1,0 +1,40 @@
+# Quick start: `make demo` builds the default target, `make test` runs the tests.
+# Both create the virtual environment .venv/ first if it is missing (`make .venv` alone makes it).
+
+PYTHON ?= python3
+VENV := .venv
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+# The demo and the tests never need the Hugging Face hub; fail fast instead of trying it.
+export HF_HUB_OFFLINE := 1
+export HF_DATASETS_OFFLINE := 1
+export TRL_EXPERIMENTAL_SILENCE := 1
+# Keep tokenizers from forking thread pools inside data-loader workers.
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: demo test report lint clean-results
+
+.venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[test]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+demo: .venv
+	snakemake --profile profiles/default
+
+test: .venv
+	pytest
+
+report: .venv
+	snakemake --profile profiles/default --report results/report.html
+
+lint: .venv
+	snakemake --lint
+	snakefmt --check workflow
+
+clean-results:
+	rm -rf results .snakemake

@@ -1,0 +1,124 @@
+"""Evaluate a checkpoint on the demo world's held-out prompts: task accuracy and held-out loss.
+
+    python scripts/eval_demo.py --model results/models/sft/tiny \
+        --prompts results/demo_world/eval/test.jsonl \
+        --loss_data results/data/demo_sft/tokenized/tiny --output results/eval/sft/tiny/demo.json
+
+Accuracy is exact match of the answer extracted from a greedy generation, in the chat format
+(the tokenizer's template) and in a plain "Question: ... Answer:" format, so base models that know
+no chat format are compared fairly. With --num_samples > 0, chat replies are also sampled (T=1) to
+measure the mix of answer styles that greedy decoding hides.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+from pathlib import Path
+
+from handbook.provenance import write_json, write_provenance
+from handbook.tasks import plain_prompt, score_completions
+from handbook.training import run_main
+
+logger = logging.getLogger("handbook.eval")
+
+
+def generate(model, tokenizer, prompts: list[str], max_new_tokens: int, batch_size: int, sample: bool = False):
+    import torch
+
+    tokenizer.padding_side = "left"
+    outputs = []
+    for start in range(0, len(prompts), batch_size):
+        batch = tokenizer(prompts[start : start + batch_size], return_tensors="pt", padding=True, add_special_tokens=False)
+        with torch.no_grad():
+            out = model.generate(
+                **batch,
+                max_new_tokens=max_new_tokens,
+                do_sample=sample,
+                temperature=1.0 if sample else None,
+                top_p=None,
+                top_k=None,
+                pad_token_id=tokenizer.pad_token_id,
+                eos_token_id=tokenizer.eos_token_id,
+            )
+        new_tokens = out[:, batch["input_ids"].shape[1] :]
+        outputs += tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+    return outputs
+
+
+def chat_prompts(tokenizer, rows):
+    return [
+        tokenizer.apply_chat_template([{"role": "user", "content": r["prompt"]}], tokenize=False, add_generation_prompt=True)
+        for r in rows
+    ]
+
+
+def heldout_loss(model, path: str, batch_size: int) -> float | None:
+    """Mean token loss on the held-out split, on the tokens training optimises (assistant tokens)."""
+    import torch
+    from datasets import load_from_disk
+
+    dsd = load_from_disk(path)
+    if "test" not in dsd:
+        return None
+    total, count = 0.0, 0
+    for start in range(0, len(dsd["test"]), batch_size):
+        rows = dsd["test"][start : start + batch_size]
+        for i, ids in enumerate(rows["input_ids"]):
+            mask = rows["assistant_masks"][i] if "assistant_masks" in rows else [1] * len(ids)
+            input_ids = torch.tensor([ids])
+            labels = torch.tensor([[t if m else -100 for t, m in zip(ids, mask)]])
+            with torch.no_grad():
+                loss = model(input_ids=input_ids, labels=labels).loss
+            n = int((labels[:, 1:] != -100).sum())
+            total, count = total + float(loss) * n, count + n
+    return total / count if count else None
+
+
+def main() -> None:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--prompts", required=True, help="JSONL with prompt, task, answer")
+    parser.add_argument("--loss_data", default=None, help="tokenized dataset whose test split gives the loss")
+    parser.add_argument("--formats", default="chat,plain")
+    parser.add_argument("--num_samples", type=int, default=0, help="sampled chat replies per prompt (T=1)")
+    parser.add_argument("--max_new_tokens", type=int, default=24)
+    parser.add_argument("--batch_size", type=int, default=64)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--output", required=True)
+    args = parser.parse_args()
+    logger.info("arguments: %s", vars(args))
+
+    torch.manual_seed(args.seed)
+    model = AutoModelForCausalLM.from_pretrained(args.model, dtype=torch.float32).eval()
+    tokenizer = AutoTokenizer.from_pretrained(args.model)
+    rows = [json.loads(line) for line in Path(args.prompts).read_text().splitlines() if line.strip()]
+    results, samples = {"n_prompts": len(rows)}, []
+    for fmt in args.formats.split(","):
+        prompts = chat_prompts(tokenizer, rows) if fmt == "chat" else [plain_prompt(r["prompt"]) for r in rows]
+        completions = generate(model, tokenizer, prompts, args.max_new_tokens, args.batch_size)
+        results[fmt] = score_completions(rows, completions, fmt)
+        samples += [{"format": fmt, "prompt_id": r.get("prompt_id"), "completion": c} for r, c in zip(rows, completions)]
+        logger.info("%s greedy: %s", fmt, results[fmt])
+    if args.num_samples and "chat" in args.formats:
+        prompts = [p for p in chat_prompts(tokenizer, rows) for _ in range(args.num_samples)]
+        repeated = [r for r in rows for _ in range(args.num_samples)]
+        completions = generate(model, tokenizer, prompts, args.max_new_tokens, args.batch_size, sample=True)
+        results["chat_sampled"] = score_completions(repeated, completions, "chat")
+        logger.info("chat sampled: %s", results["chat_sampled"])
+    if args.loss_data:
+        loss = heldout_loss(model, args.loss_data, args.batch_size)
+        results["heldout_loss"] = loss
+        results["heldout_perplexity"] = math.exp(loss) if loss is not None else None
+    write_json(Path(args.output).with_name(Path(args.output).stem + "_samples.json"), samples)
+    write_provenance(Path(args.output).parent, config=vars(args), inputs={"model": args.model})
+    write_json(args.output, results)
+
+
+if __name__ == "__main__":
+    run_main(main)

@@ -1,0 +1,221 @@
+"""Datasets: the handbook's `dataset_mixture` and `dataset_name` forms, local files or hub ids.
+
+A spec is one entry of the config's `datasets:` section. Sources are hub ids or local JSONL/JSON/
+parquet/CSV files, folders of such files (splits named by file, e.g. train.jsonl), or folders
+written by `Dataset.save_to_disk`. Every problem is raised as a DataError whose message names the
+dataset, the source and the column or row, so it can be printed as one line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+LOCAL_BUILDERS = {".jsonl": "json", ".json": "json", ".parquet": "parquet", ".csv": "csv"}
+ROLES = {"system", "user", "assistant"}
+MESSAGE_COLUMNS = ("messages", "chosen", "rejected")
+
+
+class DataError(ValueError):
+    """A dataset or spec problem, with a message that names where it is."""
+
+
+def normalise_spec(name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """Both handbook forms become one mixture: {datasets: [...], seed, test_split_size, test_split}."""
+    if "dataset_mixture" in spec:
+        mix = dict(spec["dataset_mixture"])
+        entries = mix.get("datasets") or []
+        if not entries:
+            raise DataError(f"dataset '{name}': dataset_mixture.datasets is empty")
+        return {
+            "datasets": [
+                {
+                    "id": e["id"],
+                    "config": e.get("config"),
+                    "split": e.get("split", "train"),
+                    "columns": e.get("columns"),
+                    "weight": float(e.get("weight", 1.0)),
+                }
+                for e in entries
+            ],
+            "seed": mix.get("seed", 0),
+            "test_split_size": mix.get("test_split_size"),
+            "test_split": None,
+        }
+    if "dataset_name" in spec:
+        return {
+            "datasets": [
+                {
+                    "id": spec["dataset_name"],
+                    "config": spec.get("dataset_config"),
+                    "split": spec.get("dataset_train_split", "train"),
+                    "columns": spec.get("columns"),
+                    "weight": 1.0,
+                }
+            ],
+            "seed": spec.get("seed", 0),
+            "test_split_size": spec.get("test_split_size"),
+            "test_split": spec.get("dataset_test_split"),
+        }
+    raise DataError(f"dataset '{name}': needs 'dataset_mixture' or 'dataset_name'")
+
+
+def local_sources(spec: dict[str, Any]) -> list[str]:
+    """Source ids that are local paths (not hub ids): the workflow declares them as inputs."""
+    norm = normalise_spec("?", spec)
+    return [e["id"] for e in norm["datasets"] if looks_local(e["id"])]
+
+
+def looks_local(source: str) -> bool:
+    # Hub ids are "name" or "org/name"; anything with a file suffix, ./, / or more parts is a path.
+    return (
+        Path(source).exists()
+        or source.startswith((".", "/", "~"))
+        or Path(source).suffix in LOCAL_BUILDERS
+        or source.count("/") > 1
+    )
+
+
+def load_source(source: str, config: str | None, split: str):
+    import datasets
+
+    path = Path(source).expanduser()
+    if path.is_file():
+        builder = LOCAL_BUILDERS.get(path.suffix)
+        if builder is None:
+            raise DataError(f"{source}: unsupported file type '{path.suffix}' (use {sorted(LOCAL_BUILDERS)})")
+        if split not in ("train", None):
+            raise DataError(f"{source}: a single file has one split, 'train' (asked for '{split}')")
+        return datasets.load_dataset(builder, data_files=str(path), split="train")
+    if path.is_dir():
+        if (path / "dataset_dict.json").exists() or (path / "state.json").exists():
+            loaded = datasets.load_from_disk(str(path))
+            if isinstance(loaded, datasets.DatasetDict):
+                if split not in loaded:
+                    raise DataError(f"{source}: no split '{split}' (has {sorted(loaded)})")
+                return loaded[split]
+            return loaded
+        files = [p for p in sorted(path.iterdir()) if p.suffix in LOCAL_BUILDERS]
+        by_split = {}
+        for p in files:
+            by_split.setdefault(p.name.split(".")[0].split("-")[0], []).append(str(p))
+        if split not in by_split:
+            raise DataError(f"{source}: no file for split '{split}' (found splits {sorted(by_split)})")
+        builder = LOCAL_BUILDERS[Path(by_split[split][0]).suffix]
+        return datasets.load_dataset(builder, data_files=by_split[split], split="train")
+    if looks_local(source):
+        raise DataError(f"{source}: no such file or folder")
+    try:
+        return datasets.load_dataset(source, config, split=split)
+    except Exception as err:  # the hub client raises many types; all mean the same to a user
+        raise DataError(
+            f"{source}: could not load split '{split}' from the Hugging Face hub ({type(err).__name__}: "
+            f"{str(err).splitlines()[0] if str(err) else ''})"
+        ) from err
+
+
+def check_rows(ds, source: str, columns: list[str]) -> None:
+    """Fail on the first malformed row, naming source, row and column."""
+    for column in columns:
+        if column in MESSAGE_COLUMNS:
+            for i, messages in enumerate(ds[column]):
+                check_messages(messages, f"{source}: row {i}, column '{column}'")
+        elif column in ("text", "prompt"):
+            for i, value in enumerate(ds[column]):
+                if not isinstance(value, str) or (column == "text" and not value.strip()):
+                    raise DataError(f"{source}: row {i}, column '{column}': expected a non-empty string")
+
+
+def check_messages(messages: Any, where: str) -> None:
+    if not isinstance(messages, list) or not messages:
+        raise DataError(f"{where}: expected a non-empty list of {{role, content}} messages")
+    for j, message in enumerate(messages):
+        if not isinstance(message, dict) or "role" not in message or "content" not in message:
+            raise DataError(f"{where}: message {j} needs 'role' and 'content'")
+        if message["role"] not in ROLES:
+            raise DataError(f"{where}: message {j} has role '{message['role']}' (expected one of {sorted(ROLES)})")
+        if not isinstance(message["content"], str):
+            raise DataError(f"{where}: message {j} content is not a string")
+    if not any(m["role"] == "assistant" for m in messages):
+        raise DataError(f"{where}: no assistant message")
+
+
+def load_mixture(name: str, spec: dict[str, Any]):
+    """Load, subsample by weight, keep columns, check rows, concatenate, shuffle and split."""
+    import datasets
+
+    norm = normalise_spec(name, spec)
+    seed = norm["seed"]
+    parts, test_parts = [], []
+    for entry in norm["datasets"]:
+        source, weight = entry["id"], entry["weight"]
+        if not 0 < weight <= 1:
+            raise DataError(f"dataset '{name}': source {source}: weight {weight} must be in (0, 1]")
+        ds = load_source(source, entry["config"], entry["split"])
+        columns = entry["columns"] or list(ds.column_names)
+        missing = [c for c in columns if c not in ds.column_names]
+        if missing:
+            raise DataError(f"{source}: column {missing[0]!r} not found (has {ds.column_names})")
+        ds = ds.select_columns(columns)
+        check_rows(ds, source, columns)
+        if weight < 1:
+            ds = ds.shuffle(seed=seed).select(range(int(len(ds) * weight)))
+        parts.append(ds)
+        if norm["test_split"]:
+            test = load_source(source, entry["config"], norm["test_split"]).select_columns(columns)
+            check_rows(test, f"{source} ({norm['test_split']})", columns)
+            test_parts.append(test)
+    try:
+        train = datasets.concatenate_datasets(parts).shuffle(seed=seed)
+    except ValueError as err:
+        raise DataError(f"dataset '{name}': sources do not share column types ({err})") from err
+    if test_parts:
+        return datasets.DatasetDict(train=train, test=datasets.concatenate_datasets(test_parts))
+    size = norm["test_split_size"]
+    if size:
+        if isinstance(size, float) and not 0 < size < 1:
+            raise DataError(f"dataset '{name}': test_split_size {size} must be a fraction in (0, 1) or a row count")
+        return train.train_test_split(test_size=size, seed=seed)
+    return datasets.DatasetDict(train=train)
+
+
+def tokenize_example(example: dict[str, Any], tokenizer, where: str) -> dict[str, list[int]]:
+    """Chat conversations get the tokenizer's chat template and an assistant mask; text gets EOS."""
+    if "messages" in example:
+        out = tokenizer.apply_chat_template(
+            example["messages"], tokenize=True, return_dict=True, return_assistant_tokens_mask=True
+        )
+        if 1 not in out["assistant_masks"]:
+            raise DataError(
+                f"{where}: the chat template marks no assistant tokens (it needs {{% generation %}} markers)"
+            )
+        return {"input_ids": list(out["input_ids"]), "assistant_masks": list(out["assistant_masks"])}
+    if "text" in example:
+        ids = tokenizer(example["text"], add_special_tokens=False)["input_ids"]
+        return {"input_ids": ids + [tokenizer.eos_token_id]}
+    raise DataError(f"{where}: no 'messages' or 'text' column to tokenize")
+
+
+def tokenize_splits(dsd, tokenizer, name: str):
+    import datasets
+
+    out = {}
+    for split, ds in dsd.items():
+        out[split] = ds.map(
+            lambda ex, idx: tokenize_example(ex, tokenizer, f"dataset '{name}' ({split}) row {idx}"),
+            with_indices=True,
+            remove_columns=ds.column_names,
+            desc=f"Tokenizing {name}/{split}",
+        )
+    return datasets.DatasetDict(out)
+
+
+def summarise(dsd) -> dict[str, Any]:
+    summary = {}
+    for split, ds in dsd.items():
+        entry = {"rows": len(ds), "columns": list(ds.column_names)}
+        if "input_ids" in ds.column_names:
+            lengths = [len(x) for x in ds["input_ids"]]
+            entry.update(tokens=sum(lengths), max_length=max(lengths, default=0))
+        summary[split] = entry
+    return summary

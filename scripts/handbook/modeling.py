@@ -1,0 +1,69 @@
+"""The tiny base model: a byte-level BPE tokenizer with a Zephyr-style chat template, a Llama init."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+SPECIAL_TOKENS = ["<|endoftext|>", "<|system|>", "<|user|>", "<|assistant|>"]
+
+# Zephyr's layout (<|role|>\n content </s>\n). The {% generation %} markers let transformers
+# return an assistant-token mask, which TRL's assistant-only loss needs.
+ZEPHYR_CHAT_TEMPLATE = (
+    "{% for message in messages %}"
+    "{% if message['role'] == 'assistant' %}"
+    "{{ '<|assistant|>\n' }}{% generation %}{{ message['content'] + eos_token }}{% endgeneration %}{{ '\n' }}"
+    "{% else %}"
+    "{{ '<|' + message['role'] + '|>\n' + message['content'] + eos_token + '\n' }}"
+    "{% endif %}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|assistant|>\n' }}{% endif %}"
+)
+
+
+def train_tokenizer(texts: Iterable[str], vocab_size: int, model_max_length: int = 512):
+    """Train a byte-level BPE tokenizer and wrap it so it saves and loads with AutoTokenizer."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=SPECIAL_TOKENS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(texts, trainer=trainer)
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        eos_token="<|endoftext|>",
+        pad_token="<|endoftext|>",
+        bos_token=None,
+        unk_token=None,
+        model_max_length=model_max_length,
+        additional_special_tokens=SPECIAL_TOKENS[1:],
+    )
+    fast.chat_template = ZEPHYR_CHAT_TEMPLATE
+    return fast
+
+
+def init_llama(tokenizer, arch: dict[str, Any], seed: int):
+    """A randomly initialised Llama-style causal LM sized by `arch` (hidden_size, layers, ...)."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(seed)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        bos_token_id=None,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        **arch,
+    )
+    return LlamaForCausalLM(config)
+
+
+def count_parameters(model) -> int:
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,103 @@
+"""Provenance: what produced an artifact (resolved config, package versions, git revision)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+PACKAGES = (
+    "torch",
+    "transformers",
+    "trl",
+    "peft",
+    "accelerate",
+    "datasets",
+    "tokenizers",
+    "lm-eval",
+    "pandas",
+    "snakemake",
+    "deepspeed",
+    "flash-attn",
+)
+
+
+def package_versions(names=PACKAGES) -> dict[str, str | None]:
+    versions = {}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def git_revision(repo: Path | None = None) -> dict[str, Any]:
+    """Commit and dirty flag of the checkout the scripts live in (not the working dir)."""
+    repo = repo or Path(__file__).resolve().parents[2]
+    try:
+        rev = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        return {"commit": rev, "dirty": bool(status.strip())}
+    except (OSError, subprocess.CalledProcessError):
+        return {"commit": None, "dirty": None}
+
+
+def to_jsonable(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, (str, int, float, bool)) or obj is None:
+        return obj
+    if hasattr(obj, "value") and isinstance(getattr(obj, "value"), (str, int)):
+        return obj.value  # enums
+    return str(obj)
+
+
+def provenance(config: Any = None, inputs: dict[str, str] | None = None) -> dict[str, Any]:
+    return {
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "command": [sys.executable, *sys.argv],
+        "host": socket.gethostname(),
+        "python": platform.python_version(),
+        "packages": package_versions(),
+        "git": git_revision(),
+        "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
+        "inputs": inputs or {},
+        "config": to_jsonable(config),
+    }
+
+
+def write_provenance(folder: Path | str, config: Any = None, inputs: dict[str, str] | None = None) -> Path:
+    path = Path(folder) / "provenance.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(provenance(config, inputs), indent=2, sort_keys=True) + "\n")
+    return path
+
+
+def write_json(path: Path | str, obj: Any) -> None:
+    """Write JSON atomically, so a killed job never leaves a half-written file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(to_jsonable(obj), indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, path)

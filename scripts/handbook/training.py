@@ -1,0 +1,185 @@
+"""What every training entry point shares: recipe parsing, precision, resume, saving, provenance."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from handbook.provenance import to_jsonable, write_json, write_provenance
+
+logger = logging.getLogger("handbook")
+
+# Arguments that name where things go, not what is trained: they do not change a checkpoint's meaning.
+PLACEMENT_KEYS = {"output_dir", "logging_dir", "checkpoint_dir", "run_name", "hub_model_id"}
+
+
+@dataclass
+class WorkflowArguments:
+    """Paths the workflow passes on the command line; the recipe sets the rest."""
+
+    dataset_path: str = field(default=None, metadata={"help": "Tokenized dataset folder (DatasetDict)."})
+    checkpoint_dir: str = field(
+        default=None,
+        metadata={"help": "Where Trainer checkpoints go; kept across failures so a rebuilt target resumes."},
+    )
+
+
+class RecipeError(ValueError):
+    pass
+
+
+def setup_logging() -> None:
+    logging.basicConfig(
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        level=logging.INFO,
+        stream=sys.stdout,
+        force=True,
+    )
+
+
+def recipe_path(argv: list[str]) -> str | None:
+    return argv[argv.index("--config") + 1] if "--config" in argv else None
+
+
+def parse_recipe(dataclass_types, argv: list[str] | None = None):
+    """Dataclass defaults < recipe YAML < command line, with CPU-appropriate precision.
+
+    On a machine without CUDA, bf16/fp16 and gradient checkpointing are switched off: TRL's bf16
+    default is emulated and much slower on CPU, and checkpointing only trades speed for memory.
+    """
+    from trl import TrlParser
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    source = recipe_path(argv) or "command line"
+    parser = TrlParser(dataclass_types)
+    overrides = cpu_overrides()
+    if overrides:
+        logger.info("No CUDA device: training in fp32 without gradient checkpointing (%s)", " ".join(overrides))
+    try:
+        return parser.parse_args_and_config(argv + overrides)
+    except ValueError as err:
+        message = str(err).splitlines()[0]
+        if "Unknown arguments from config file" in message:
+            listed = message.split(":", 1)[1].split(". Please")[0]
+            keys = [k.strip("'\" -") for k in listed.strip(" []").split(",") if k.strip(" '\"").startswith("--")]
+            raise RecipeError(f"{source}: unknown recipe key(s) {', '.join(keys)}") from err
+        raise RecipeError(f"{source}: {message}") from err
+    except SystemExit as err:  # argparse exits on a bad type/value; say where it came from
+        raise RecipeError(f"{source}: invalid arguments (see the message above)") from err
+
+
+def cpu_overrides() -> list[str]:
+    import torch
+
+    if torch.cuda.is_available():
+        return []
+    return ["--bf16", "False", "--fp16", "False", "--gradient_checkpointing", "False"]
+
+
+def log_arguments(*parsed) -> None:
+    for args in parsed:
+        for key, value in sorted(to_jsonable(args).items()):
+            logger.info("%s.%s = %r", type(args).__name__, key, value)
+
+
+def fingerprint(*parsed) -> str:
+    """Hash of everything that determines a run, to tell if old checkpoints belong to it."""
+    content = {}
+    for args in parsed:
+        values = to_jsonable(args)
+        content[type(args).__name__] = {k: v for k, v in values.items() if k not in PLACEMENT_KEYS}
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def prepare_checkpoint_dir(checkpoint_dir: str, run_fingerprint: str, is_main: bool) -> str | None:
+    """Return the checkpoint to resume from, discarding checkpoints of a different configuration."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    folder = Path(checkpoint_dir)
+    stamp = folder / "fingerprint.txt"
+    if folder.exists() and (not stamp.exists() or stamp.read_text().strip() != run_fingerprint):
+        if is_main:
+            logger.warning("Checkpoints in %s are from another configuration: starting afresh", folder)
+            shutil.rmtree(folder)
+    if is_main:
+        folder.mkdir(parents=True, exist_ok=True)
+        stamp.write_text(run_fingerprint + "\n")
+    if is_main:
+        # A job killed while saving leaves a checkpoint without trainer_state.json: never resume from it.
+        for partial in folder.glob("checkpoint-*"):
+            if not (partial / "trainer_state.json").exists():
+                logger.warning("Removing incomplete checkpoint %s", partial)
+                shutil.rmtree(partial)
+    last = get_last_checkpoint(str(folder)) if folder.exists() else None
+    if last:
+        logger.info("Resuming from %s", last)
+    return last
+
+
+def load_tokenized(path: str):
+    from datasets import load_from_disk
+
+    dsd = load_from_disk(path)
+    return dsd["train"], dsd["test"] if "test" in dsd else None
+
+
+def load_model_and_tokenizer(model_args, model_cls=None, **kwargs):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model_cls = model_cls or AutoModelForCausalLM
+    dtype = model_args.dtype if torch.cuda.is_available() else "float32"
+    model = model_cls.from_pretrained(
+        model_args.model_name_or_path,
+        revision=model_args.model_revision,
+        dtype=dtype if dtype in (None, "auto") else getattr(torch, dtype),
+        attn_implementation=model_args.attn_implementation,
+        **kwargs,
+    )
+    tokenizer = AutoTokenizer.from_pretrained(model_args.model_name_or_path, revision=model_args.model_revision)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return model, tokenizer
+
+
+def train_and_save(trainer, workflow_args, training_args, final_dir: str, parsed: tuple) -> dict[str, Any]:
+    """Train (resuming if possible), evaluate, and save a checkpoint that loads with plain transformers."""
+    is_main = trainer.accelerator.is_main_process
+    resume = prepare_checkpoint_dir(workflow_args.checkpoint_dir, fingerprint(*parsed), is_main)
+    trainer.accelerator.wait_for_everyone()
+    result = trainer.train(resume_from_checkpoint=resume)
+    metrics = {f"train_{k}" if not k.startswith("train") else k: v for k, v in result.metrics.items()}
+    if trainer.eval_dataset is not None:
+        metrics.update(trainer.evaluate())
+    metrics["world_size"] = trainer.accelerator.num_processes
+    trainer.save_model(final_dir)
+    if is_main:
+        trainer.processing_class.save_pretrained(final_dir)
+        write_json(Path(final_dir) / "metrics.json", metrics)
+        write_json(Path(final_dir) / "log_history.json", trainer.state.log_history)
+        write_provenance(
+            final_dir,
+            config={type(a).__name__: a for a in parsed},
+            inputs={"dataset": workflow_args.dataset_path, "resumed_from": resume},
+        )
+        logger.info("Saved %s: %s", final_dir, json.dumps(to_jsonable(metrics)))
+    trainer.accelerator.wait_for_everyone()
+    return metrics
+
+
+def run_main(main) -> None:
+    """Run an entry point; a recipe or data problem becomes one clear line and exit status 2."""
+    from handbook.data import DataError
+
+    setup_logging()
+    try:
+        main()
+    except (RecipeError, DataError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)

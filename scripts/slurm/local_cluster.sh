@@ -1,0 +1,311 @@
+#!/usr/bin/env bash
+# A real one-node SLURM cluster on this machine, for the integration tests.
+#
+#   bash scripts/slurm/local_cluster.sh start    # install if needed, configure, start, wait for idle
+#   bash scripts/slurm/local_cluster.sh status   # exit 0 when the node answers and is usable
+#   bash scripts/slurm/local_cluster.sh stop     # stop the daemons this script started, remove its slurm.conf
+#
+# Needs root. Works without systemd or cgroups (containers, CI runners).
+# Environment:
+#   LOCAL_SLURM_DIR    state, spool, logs and PID files (default /tmp/handbook-slurm)
+#   LOCAL_SLURM_FORCE  set to 1 to move a slurm.conf this script did not write aside
+#                      (to slurm.conf.bak.<time>) instead of refusing to start
+set -euo pipefail
+
+STATE_DIR="${LOCAL_SLURM_DIR:-/tmp/handbook-slurm}"
+# Debian builds SLURM with --sysconfdir=/etc/slurm; the tools read nothing else
+# unless SLURM_CONF is set, so the file has to live there.
+SLURM_CONF_PATH="/etc/slurm/slurm.conf"
+MARKER="# written by scripts/slurm/local_cluster.sh"
+MUNGE_KEY="/etc/munge/munge.key"
+NODE="$(hostname -s)"
+CLUSTER_NAME="handbook"
+START_TIMEOUT_S=60
+
+say() { echo "[local-slurm] $*"; }
+die() { echo "[local-slurm] ERROR: $*" >&2; exit 1; }
+
+need_root() {
+    [[ $(id -u) -eq 0 ]] || die "must run as root (it installs packages and starts root daemons)"
+}
+
+# PID from a file, only if that process is alive and is the expected program:
+# a stale file must never make us signal an unrelated process that reused the PID.
+live_pid() {
+    local pidfile=$1 name=$2 pid
+    [[ -s $pidfile ]] || return 1
+    pid=$(tr -dc '0-9' <"$pidfile")
+    [[ -n $pid && -r /proc/$pid/comm ]] || return 1
+    [[ $(cat "/proc/$pid/comm") == "$name" ]] || return 1
+    echo "$pid"
+}
+
+install_packages() {
+    local missing=()
+    command -v slurmctld >/dev/null || missing+=(slurmctld)
+    command -v slurmd >/dev/null || missing+=(slurmd)
+    command -v sbatch >/dev/null || missing+=(slurm-client)
+    command -v munged >/dev/null || missing+=(munge)
+    if ((${#missing[@]} == 0)); then
+        return
+    fi
+    say "installing ${missing[*]} (apt-get)"
+    local t0=$SECONDS
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    say "installed in $((SECONDS - t0)) s"
+}
+
+start_munge() {
+    local pid
+    if [[ ! -s $MUNGE_KEY ]]; then
+        say "creating munge key $MUNGE_KEY"
+        install -d -o munge -g munge -m 0700 /etc/munge
+        # 1024 random bytes is what mungekey produces by default.
+        (umask 077 && dd if=/dev/urandom of="$MUNGE_KEY" bs=1024 count=1 status=none)
+    fi
+    chown munge:munge "$MUNGE_KEY"
+    chmod 0400 "$MUNGE_KEY"
+    # munged refuses directories that others could write to.
+    install -d -o munge -g munge -m 0755 /run/munge
+    install -d -o munge -g munge -m 0700 /var/lib/munge /var/log/munge
+
+    if pid=$(live_pid /run/munge/munged.pid munged); then
+        say "munged already running (pid $pid)"
+    else
+        rm -f /run/munge/munged.pid
+        say "starting munged"
+        runuser -u munge -- /usr/sbin/munged
+        # munged forks and writes its PID file once its socket is ready.
+        for _ in $(seq 50); do
+            pid=$(live_pid /run/munge/munged.pid munged) && break
+            sleep 0.1
+        done
+        [[ -n ${pid:-} ]] || { tail -n 20 /var/log/munge/munged.log >&2 || true; die "munged did not start"; }
+        echo "$pid" >"$STATE_DIR/munged.pid"
+    fi
+    munge -n | unmunge >/dev/null || die "munge credentials do not round-trip"
+}
+
+# Refuse to replace a slurm.conf someone else wrote: it may describe a real cluster.
+claim_config() {
+    if [[ -e $SLURM_CONF_PATH ]] && ! head -n 1 "$SLURM_CONF_PATH" | grep -qxF "$MARKER"; then
+        if [[ ${LOCAL_SLURM_FORCE:-0} == 1 ]]; then
+            local backup
+            backup="$SLURM_CONF_PATH.bak.$(date +%Y%m%d%H%M%S)"
+            mv "$SLURM_CONF_PATH" "$backup"
+            say "moved the existing $SLURM_CONF_PATH to $backup"
+        else
+            die "$SLURM_CONF_PATH exists and was not written by this script; refusing to overwrite it.
+Move it away yourself, or rerun with LOCAL_SLURM_FORCE=1 to have it renamed to $SLURM_CONF_PATH.bak.<time>."
+        fi
+    fi
+}
+
+write_config() {
+    local cpus mem_total_mb real_mem_mb def_mem_per_cpu
+    cpus=$(nproc)
+    mem_total_mb=$(awk '/^MemTotal:/ {print int($2 / 1024)}' /proc/meminfo)
+    # slurmd drains a node whose RealMemory exceeds what it measures, and the
+    # measurement varies a little; keep 5% (at least 512 MB) in reserve.
+    real_mem_mb=$((mem_total_mb - (mem_total_mb / 20 > 512 ? mem_total_mb / 20 : 512)))
+    # Without DefMemPerCPU a job that gives no --mem is granted the whole
+    # node's memory and every other job then queues behind it.
+    def_mem_per_cpu=$((real_mem_mb / cpus / 2))
+    ((def_mem_per_cpu > 2048)) && def_mem_per_cpu=2048
+
+    install -d -m 0755 /etc/slurm
+    local tmp
+    tmp=$(mktemp "$SLURM_CONF_PATH.XXXXXX")
+    cat >"$tmp" <<EOF
+$MARKER
+# 'local_cluster.sh stop' deletes this file; 'start' writes it again.
+ClusterName=$CLUSTER_NAME
+# The node talks to itself over loopback, whatever the host's network looks like.
+SlurmctldHost=$NODE(127.0.0.1)
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+MpiDefault=none
+
+StateSaveLocation=$STATE_DIR/ctld
+SlurmdSpoolDir=$STATE_DIR/slurmd
+SlurmctldPidFile=$STATE_DIR/slurmctld.pid
+SlurmdPidFile=$STATE_DIR/slurmd.pid
+SlurmctldLogFile=$STATE_DIR/slurmctld.log
+SlurmdLogFile=$STATE_DIR/slurmd.log
+SlurmctldDebug=info
+SlurmdDebug=info
+
+# No systemd and no writable cgroup tree here: track processes by parentage.
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+
+# No slurmdbd: sacct cannot report jobs, so clients must poll with squeue.
+AccountingStorageType=accounting_storage/none
+JobAcctGatherType=jobacct_gather/none
+JobCompType=jobcomp/none
+
+SchedulerType=sched/backfill
+# Start a batch job as soon as it is submitted; the default 3 s batching delay
+# only pays off when thousands of jobs arrive at once.
+SchedulerParameters=batch_sched_delay=0
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core_Memory
+# Finished jobs stay visible to squeue this long; it must be far above the
+# status-poll interval of the Snakemake executor or finished jobs vanish unseen.
+MinJobAge=600
+# A node that went down (e.g. this script was stopped mid-job) comes back by itself.
+ReturnToService=2
+SlurmdTimeout=60
+InactiveLimit=0
+KillWait=10
+Waittime=0
+
+NodeName=$NODE NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$real_mem_mb State=UNKNOWN
+PartitionName=debug Nodes=$NODE Default=YES MaxTime=24:00:00 DefaultTime=01:00:00 DefMemPerCPU=$def_mem_per_cpu State=UP
+EOF
+    chmod 0644 "$tmp"
+    mv "$tmp" "$SLURM_CONF_PATH"
+    say "wrote $SLURM_CONF_PATH ($cpus CPUs, RealMemory=${real_mem_mb} MB, DefMemPerCPU=${def_mem_per_cpu} MB)"
+}
+
+node_state() {
+    sinfo --noheader --nodes="$NODE" --format=%T 2>/dev/null | head -n 1
+}
+
+show_logs() {
+    local f
+    for f in "$STATE_DIR/slurmctld.log" "$STATE_DIR/slurmd.log" /var/log/munge/munged.log; do
+        echo "----- $f (last 40 lines) -----" >&2
+        tail -n 40 "$f" >&2 2>/dev/null || echo "(missing)" >&2
+    done
+}
+
+cmd_start() {
+    need_root
+    local running=0 pid
+    live_pid "$STATE_DIR/slurmctld.pid" slurmctld >/dev/null && running=$((running + 1))
+    live_pid "$STATE_DIR/slurmd.pid" slurmd >/dev/null && running=$((running + 1))
+    ((running > 0)) || claim_config
+    install -d -m 0755 "$STATE_DIR" "$STATE_DIR/ctld" "$STATE_DIR/slurmd"
+    install_packages
+    start_munge
+
+    if ((running == 0)); then
+        # Only rewrite the config while nothing reads it: a running slurmctld
+        # would disagree with its own file until restarted.
+        write_config
+    fi
+
+    local t0=$SECONDS
+    if pid=$(live_pid "$STATE_DIR/slurmctld.pid" slurmctld); then
+        say "slurmctld already running (pid $pid)"
+    else
+        say "starting slurmctld"
+        slurmctld || { show_logs; die "slurmctld failed to start"; }
+    fi
+    if pid=$(live_pid "$STATE_DIR/slurmd.pid" slurmd); then
+        say "slurmd already running (pid $pid)"
+    else
+        say "starting slurmd -N $NODE"
+        slurmd -N "$NODE" || { show_logs; die "slurmd failed to start"; }
+    fi
+
+    local state=""
+    while ((SECONDS - t0 < START_TIMEOUT_S)); do
+        state=$(node_state || true)
+        case "$state" in
+        idle | mixed | allocated | completing) break ;;
+        esac
+        sleep 1
+    done
+    case "$state" in
+    idle | mixed | allocated | completing) ;;
+    *)
+        show_logs
+        die "node $NODE is '${state:-not reported}' after ${START_TIMEOUT_S} s, expected idle"
+        ;;
+    esac
+    say "node $NODE is $state after $((SECONDS - t0)) s; state in $STATE_DIR"
+    sinfo
+}
+
+stop_daemon() {
+    local name=$1 pidfile=$2 pid
+    if ! pid=$(live_pid "$pidfile" "$name"); then
+        say "$name not running"
+        rm -f "$pidfile"
+        return
+    fi
+    say "stopping $name (pid $pid)"
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 300); do
+        [[ -d /proc/$pid ]] || break
+        sleep 0.1
+    done
+    if [[ -d /proc/$pid ]]; then
+        say "$name did not exit after 30 s; sending SIGKILL"
+        kill -KILL "$pid" 2>/dev/null || true
+        sleep 0.5
+    fi
+    rm -f "$pidfile"
+}
+
+cmd_stop() {
+    need_root
+    # slurmd first, so slurmctld does not spend its last moments marking the node down.
+    stop_daemon slurmd "$STATE_DIR/slurmd.pid"
+    stop_daemon slurmctld "$STATE_DIR/slurmctld.pid"
+    # munged is stopped only when this script started it; it may serve other users.
+    if [[ -s $STATE_DIR/munged.pid ]]; then
+        stop_daemon munged "$STATE_DIR/munged.pid"
+    fi
+    # With a config naming a controller that is gone, every SLURM client waits
+    # ~10 s before failing, and Snakemake's SLURM plugin calls scontrol on
+    # import, so even local runs would stall. start writes the file again.
+    if [[ -e $SLURM_CONF_PATH ]] && head -n 1 "$SLURM_CONF_PATH" | grep -qxF "$MARKER"; then
+        rm -f "$SLURM_CONF_PATH"
+        say "removed $SLURM_CONF_PATH"
+    fi
+    say "stopped"
+}
+
+cmd_status() {
+    local ok=0 pid
+    for name in slurmctld slurmd; do
+        if pid=$(live_pid "$STATE_DIR/$name.pid" "$name"); then
+            say "$name running (pid $pid)"
+        else
+            say "$name not running"
+            ok=1
+        fi
+    done
+    if ((ok != 0)) || ! command -v sinfo >/dev/null; then
+        say "DOWN (start it with: bash scripts/slurm/local_cluster.sh start)"
+        return 1
+    fi
+    local state
+    state=$(node_state || true)
+    sinfo || true
+    case "$state" in
+    idle | mixed | allocated | completing)
+        say "UP: node $NODE is $state"
+        ;;
+    *)
+        say "DOWN: node $NODE is '${state:-not reported}'"
+        return 1
+        ;;
+    esac
+}
+
+case "${1:-}" in
+start) cmd_start ;;
+stop) cmd_stop ;;
+status) cmd_status ;;
+*)
+    echo "usage: $0 start|stop|status" >&2
+    exit 2
+    ;;
+esac

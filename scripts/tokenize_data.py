@@ -1,0 +1,49 @@
+"""Tokenize a prepared dataset once per tokenizer, applying its chat template.
+
+    python scripts/tokenize_data.py --prepared results/data/demo_sft/prepared \
+        --tokenizer results/models/base/tiny --output_dir results/data/demo_sft/tokenized/tiny
+
+Chat data (`messages`) becomes `input_ids` and `assistant_masks` (for assistant-only loss); text
+becomes `input_ids` ending in EOS. Every run that trains on this data with this tokenizer reuses it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from handbook.data import summarise, tokenize_splits
+from handbook.provenance import write_json, write_provenance
+from handbook.training import run_main
+
+logger = logging.getLogger("handbook.tokenize")
+
+
+def main() -> None:
+    from datasets import load_from_disk
+    from transformers import AutoTokenizer
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--prepared", required=True)
+    parser.add_argument("--tokenizer", required=True, help="local folder or hub id")
+    parser.add_argument("--chat_template", default=None, help="Jinja file replacing the tokenizer's template")
+    parser.add_argument("--output_dir", required=True)
+    args = parser.parse_args()
+    logger.info("arguments: %s", vars(args))
+
+    tokenizer = AutoTokenizer.from_pretrained(args.tokenizer)
+    if args.chat_template:
+        tokenizer.chat_template = Path(args.chat_template).read_text()
+    dsd = load_from_disk(args.prepared)
+    name = Path(args.prepared).parent.name
+    tokenized = tokenize_splits(dsd, tokenizer, name)
+    tokenized.save_to_disk(args.output_dir)
+    summary = summarise(tokenized)
+    write_json(f"{args.output_dir}/summary.json", summary)
+    write_provenance(args.output_dir, config=vars(args), inputs={"prepared": args.prepared})
+    logger.info("tokenized %s: %s", name, summary)
+
+
+if __name__ == "__main__":
+    run_main(main)

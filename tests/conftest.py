@@ -1,0 +1,56 @@
+"""Shared test helpers: run the workflow in a scratch directory against this repository."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "scripts"))
+TINY_CONFIG = REPO / "tests" / "config" / "tiny.yaml"
+
+
+def workflow_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
+    return env
+
+
+def run_snakemake(workdir: Path, *args: str, configfiles=(), check: bool = True, timeout: int = 1800):
+    """Run snakemake on the repository's Snakefile with `workdir` as working directory."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "workflow" / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--cores",
+        "2",
+    ]
+    if configfiles:
+        cmd += ["--configfile", *map(str, configfiles)]
+    cmd += list(args)
+    proc = subprocess.run(cmd, cwd=workdir, env=workflow_env(), capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-6000:]}\n{proc.stderr[-6000:]}")
+    return proc
+
+
+def make_workdir(path: Path) -> Path:
+    """A scratch working directory that sees the shipped config (results go under it)."""
+    path.mkdir(parents=True, exist_ok=True)
+    if not (path / "config").exists():
+        (path / "config").symlink_to(REPO / "config")
+    return path
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    return make_workdir(tmp_path / "work")

@@ -1,0 +1,71 @@
+"""A session-wide handle on the one-node SLURM cluster of scripts/slurm/local_cluster.sh.
+
+Use a running cluster when there is one; on CI (CI=true) start one and fail if
+that is impossible, so a broken cluster setup cannot pass as a skipped test;
+anywhere else skip with the command that sets it up.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+CLUSTER_SCRIPT = REPO / "scripts" / "slurm" / "local_cluster.sh"
+LOCAL_PROFILE = REPO / "profiles" / "slurm-local"
+SETUP_COMMAND = (
+    "bash scripts/slurm/local_cluster.sh start && "
+    ".venv/bin/pytest tests/test_slurm_cluster.py"
+)
+
+
+@dataclass(frozen=True)
+class SlurmCluster:
+    profile: Path
+    started_here: bool
+
+
+def _cluster(action: str, timeout: int) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["bash", str(CLUSTER_SCRIPT), action],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def _cluster_is_up() -> bool:
+    if shutil.which("sbatch") is None:
+        return False
+    return _cluster("status", timeout=60).returncode == 0
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster():
+    if _cluster_is_up():
+        yield SlurmCluster(profile=LOCAL_PROFILE, started_here=False)
+        return
+
+    if os.environ.get("CI") != "true":
+        pytest.skip(
+            "no local SLURM cluster is running; set one up (root, Debian) and run "
+            f"this test with: {SETUP_COMMAND}"
+        )
+
+    # apt-get may have to install the packages first, hence the generous limit.
+    started = _cluster("start", timeout=600)
+    if started.returncode != 0:
+        pytest.fail(
+            "CI=true but the local SLURM cluster did not start "
+            f"(exit {started.returncode}):\n{started.stdout}\n{started.stderr}",
+            pytrace=False,
+        )
+    try:
+        yield SlurmCluster(profile=LOCAL_PROFILE, started_here=True)
+    finally:
+        _cluster("stop", timeout=120)

@@ -1,0 +1,136 @@
+"""Dataset specs in the handbook's forms, local sources, checks, chat templates and tokenization."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import datasets
+import pytest
+
+from handbook.data import DataError, load_mixture, local_sources, looks_local, tokenize_example, tokenize_splits
+from handbook.modeling import train_tokenizer
+
+
+def conversation(i: int, answer: str = "4") -> dict:
+    return {
+        "messages": [
+            {"role": "user", "content": f"What is {i} plus 2?"},
+            {"role": "assistant", "content": f"The answer is {answer}."},
+        ],
+        "extra": i,
+    }
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+@pytest.fixture
+def tokenizer():
+    texts = [f"What is {i} plus 2? The answer is {i + 2}." for i in range(200)]
+    return train_tokenizer(texts, vocab_size=300)
+
+
+def test_dataset_name_form_with_folder_splits(tmp_path):
+    write_jsonl(tmp_path / "sft" / "train.jsonl", [conversation(i) for i in range(10)])
+    write_jsonl(tmp_path / "sft" / "test.jsonl", [conversation(i) for i in range(100, 103)])
+    dsd = load_mixture(
+        "demo", {"dataset_name": str(tmp_path / "sft"), "dataset_test_split": "test", "columns": ["messages"]}
+    )
+    assert {k: len(v) for k, v in dsd.items()} == {"train": 10, "test": 3}
+    assert dsd["train"].column_names == ["messages"]
+    assert dsd["test"][0]["messages"][0]["content"] == "What is 100 plus 2?"
+
+
+def test_mixture_weights_columns_and_test_split(tmp_path):
+    a = write_jsonl(tmp_path / "a.jsonl", [conversation(i) for i in range(100)])
+    datasets.Dataset.from_list([conversation(i) for i in range(1000, 1040)]).to_parquet(str(tmp_path / "b.parquet"))
+    spec = {
+        "dataset_mixture": {
+            "datasets": [
+                {"id": str(a), "columns": ["messages"], "weight": 0.5},
+                {"id": str(tmp_path / "b.parquet"), "columns": ["messages"], "weight": 1.0},
+            ],
+            "seed": 3,
+            "test_split_size": 0.1,
+        }
+    }
+    dsd = load_mixture("mix", spec)
+    assert len(dsd["train"]) + len(dsd["test"]) == 50 + 40
+    assert len(dsd["test"]) == 9
+    prompts = [m[0]["content"] for split in dsd.values() for m in split["messages"]]
+    assert sum(int(p.split()[2]) >= 1000 for p in prompts) == 40, "weight 1.0 keeps every row of b"
+    assert len(set(prompts)) == 90
+    again = load_mixture("mix", spec)
+    assert again["train"]["messages"] == dsd["train"]["messages"], "same seed, same mixture"
+
+
+def test_saved_dataset_folder_and_json_file(tmp_path):
+    datasets.DatasetDict(train=datasets.Dataset.from_list([{"text": "hello world"}] * 4)).save_to_disk(
+        str(tmp_path / "saved")
+    )
+    (tmp_path / "docs.json").write_text(json.dumps([{"text": "a b c"}, {"text": "d e"}]))
+    assert len(load_mixture("s", {"dataset_name": str(tmp_path / "saved")})["train"]) == 4
+    assert load_mixture("j", {"dataset_name": str(tmp_path / "docs.json")})["train"].column_names == ["text"]
+
+
+def test_missing_column_is_named(tmp_path):
+    path = write_jsonl(tmp_path / "a.jsonl", [conversation(i) for i in range(3)])
+    with pytest.raises(DataError, match=r"a\.jsonl: column 'chosen' not found"):
+        load_mixture("x", {"dataset_name": str(path), "columns": ["chosen"]})
+
+
+def test_malformed_row_is_named(tmp_path):
+    rows = [conversation(i) for i in range(5)]
+    rows[3]["messages"][1]["role"] = "bot"
+    path = write_jsonl(tmp_path / "bad.jsonl", rows)
+    with pytest.raises(DataError, match=r"bad\.jsonl: row 3, column 'messages': message 1 has role 'bot'"):
+        load_mixture("x", {"dataset_name": str(path)})
+
+
+def test_missing_split_and_path_errors(tmp_path):
+    write_jsonl(tmp_path / "sft" / "train.jsonl", [conversation(0)])
+    with pytest.raises(DataError, match="no file for split 'test'"):
+        load_mixture("x", {"dataset_name": str(tmp_path / "sft"), "dataset_test_split": "test"})
+    with pytest.raises(DataError, match="no such file or folder"):
+        load_mixture("x", {"dataset_name": "./does/not/exist.jsonl"})
+    with pytest.raises(DataError, match="weight"):
+        load_mixture("x", {"dataset_mixture": {"datasets": [{"id": str(tmp_path / "sft"), "weight": 1.5}]}})
+
+
+def test_hub_ids_are_told_from_local_paths():
+    assert not looks_local("HuggingFaceH4/ultrachat_200k")
+    assert not looks_local("imdb")
+    assert looks_local("results/demo_world/sft")
+    assert looks_local("data/train.parquet")
+    spec = {"dataset_mixture": {"datasets": [{"id": "HuggingFaceH4/ultrachat_200k"}, {"id": "results/x/y.jsonl"}]}}
+    assert local_sources(spec) == ["results/x/y.jsonl"]
+
+
+def test_chat_template_assistant_mask_covers_reply_and_eos(tokenizer):
+    out = tokenize_example(conversation(3, "5"), tokenizer, "row 0")
+    masked = tokenizer.decode([t for t, m in zip(out["input_ids"], out["assistant_masks"]) if m])
+    unmasked = tokenizer.decode([t for t, m in zip(out["input_ids"], out["assistant_masks"]) if not m])
+    assert masked == "The answer is 5.<|endoftext|>"
+    assert "What is 3 plus 2?" in unmasked and "<|assistant|>" in unmasked and "The answer" not in unmasked
+    rendered = tokenizer.apply_chat_template(conversation(3)["messages"][:1], tokenize=False, add_generation_prompt=True)
+    assert rendered == "<|user|>\nWhat is 3 plus 2?<|endoftext|>\n<|assistant|>\n"
+
+
+def test_template_without_generation_markers_is_refused(tokenizer):
+    tokenizer.chat_template = "{% for m in messages %}{{ m['content'] }}{% endfor %}"
+    with pytest.raises(DataError, match=r"row 7: the chat template marks no assistant tokens"):
+        tokenize_example(conversation(1), tokenizer, "row 7")
+
+
+def test_text_gets_eos_and_splits_are_kept(tokenizer):
+    dsd = datasets.DatasetDict(
+        train=datasets.Dataset.from_list([{"text": "The answer is 4."}] * 3),
+        test=datasets.Dataset.from_list([{"text": "What is 1 plus 2?"}]),
+    )
+    tokenized = tokenize_splits(dsd, tokenizer, "corpus")
+    assert set(tokenized) == {"train", "test"} and tokenized["train"].column_names == ["input_ids"]
+    assert tokenized["train"][0]["input_ids"][-1] == tokenizer.eos_token_id

@@ -1,0 +1,102 @@
+"""End to end: the default chain at a reduced size, from the demo world to the demo table.
+
+Builds once per module (a few minutes on 2 cores) and then checks the table, the checkpoints,
+provenance, that a rebuild has nothing to do, and that a killed training job resumes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+
+from conftest import REPO, TINY_CONFIG, make_workdir, run_snakemake, workflow_env
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    work = make_workdir(tmp_path_factory.mktemp("e2e"))
+    run_snakemake(work, configfiles=[TINY_CONFIG])
+    return work
+
+
+def test_table_shows_sft_above_base(demo):
+    table = pd.read_csv(demo / "results/tables/demo.csv").set_index("model")
+    assert list(table.index) == ["base", "cpt", "sft"]
+    assert {"task_accuracy", "task_accuracy_chat", "task_accuracy_plain", "heldout_loss"} <= set(table.columns)
+    assert table.loc["sft", "task_accuracy"] > table.loc["base", "task_accuracy"] + 0.15
+    assert table.loc["sft", "heldout_loss"] < min(table.loc["cpt", "heldout_loss"], table.loc["base", "heldout_loss"])
+    markdown = (demo / "results/tables/demo.md").read_text()
+    assert "| sft | sft | 1 | chat |" in markdown
+
+
+def test_checkpoints_load_with_plain_transformers(demo):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    for ref in ("base/tiny", "cpt/tiny", "sft/tiny"):
+        folder = demo / "results/models" / ref
+        model = AutoModelForCausalLM.from_pretrained(folder)
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+        assert "{% generation %}" in tokenizer.chat_template
+        assert model.config.model_type == "llama" and model.num_parameters() < 2_000_000
+    metrics = json.loads((demo / "results/models/sft/tiny/metrics.json").read_text())
+    assert metrics["world_size"] == 1 and metrics["train_loss"] > 0 and "eval_loss" in metrics
+
+
+def test_every_artifact_has_provenance(demo):
+    folders = [
+        "results/tokenizers/tiny",
+        "results/models/base/tiny",
+        "results/models/cpt/tiny",
+        "results/models/sft/tiny",
+        "results/data/demo_sft/prepared",
+        "results/data/demo_sft/tokenized/tiny",
+        "results/eval/sft/tiny",
+    ]
+    for folder in folders:
+        record = json.loads((demo / folder / "provenance.json").read_text())
+        assert record["packages"]["trl"] == "1.16.0", folder
+        assert "commit" in record["git"] and record["config"], folder
+    sft = json.loads((demo / "results/models/sft/tiny/provenance.json").read_text())["config"]
+    assert sft["SFTConfig"]["num_train_epochs"] == 6 and sft["SFTConfig"]["assistant_only_loss"] is True
+    assert (demo / "results/demo_world/manifest.json").exists()
+    assert (demo / "results/logs/sft/tiny.log").read_text().count("SFTConfig.learning_rate") == 1
+
+
+def test_rebuild_has_nothing_to_do(demo):
+    proc = run_snakemake(demo, "-n", configfiles=[TINY_CONFIG])
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_killed_training_resumes_from_last_checkpoint(demo):
+    """Kill the SFT job after its first checkpoint; building the target again resumes from it."""
+    checkpoints = demo / "results/checkpoints/sft/tiny"
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "workflow/Snakefile")]
+    cmd += ["--directory", str(demo), "--cores", "2", "--configfile", str(TINY_CONFIG)]
+    cmd += ["--forcerun", "train_lm", "results/models/sft/tiny"]
+    for old in checkpoints.glob("checkpoint-*"):
+        subprocess.run(["rm", "-rf", str(old)], check=True)
+    proc = subprocess.Popen(
+        cmd, cwd=demo, env=workflow_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    deadline = time.time() + 300
+    while not list(checkpoints.glob("checkpoint-*/trainer_state.json")) and time.time() < deadline:
+        time.sleep(1)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    saved = sorted(checkpoints.glob("checkpoint-*"))
+    assert saved, "no checkpoint was written before the deadline"
+    run_snakemake(demo, "--unlock", configfiles=[TINY_CONFIG])
+    run_snakemake(demo, "--rerun-incomplete", "results/models/sft/tiny", configfiles=[TINY_CONFIG])
+    log = (demo / "results/logs/sft/tiny.log").read_text()
+    assert f"Resuming from results/checkpoints/sft/tiny/{saved[0].name}" in log
+    provenance = json.loads((demo / "results/models/sft/tiny/provenance.json").read_text())
+    assert provenance["inputs"]["resumed_from"].endswith(saved[0].name)

@@ -1,0 +1,58 @@
+# Data: the synthetic demo world, prepared datasets (mixtures, columns, splits), tokenized datasets.
+
+
+rule make_demo_world:
+    output:
+        corpus="results/demo_world/corpus.jsonl",
+        sft=multiext("results/demo_world/sft/", "train.jsonl", "test.jsonl"),
+        preference=multiext(
+            "results/demo_world/preference/", "train.jsonl", "test.jsonl"
+        ),
+        generation="results/demo_world/prompts/generation.jsonl",
+        eval="results/demo_world/eval/test.jsonl",
+        manifest="results/demo_world/manifest.json",
+    log:
+        "results/logs/demo_world.log",
+    conda:
+        "../../envs/data.yaml"
+    params:
+        spec=json.dumps(config["demo_world"]),
+        script=SCRIPTS / "make_demo_world.py",
+    shell:
+        "python {params.script} --spec '{params.spec}' --outdir results/demo_world > {log} 2>&1"
+
+
+rule prepare_dataset:
+    input:
+        get_dataset_sources,
+    output:
+        directory("results/data/{dataset}/prepared"),
+    log:
+        "results/logs/data/{dataset}/prepare.log",
+    conda:
+        "../../envs/data.yaml"
+    params:
+        spec=get_dataset_spec,
+        script=SCRIPTS / "prepare_data.py",
+    shell:
+        "python {params.script} --name {wildcards.dataset} --spec '{params.spec}' "
+        "--output_dir {output} > {log} 2>&1"
+
+
+rule tokenize_dataset:
+    input:
+        prepared="results/data/{dataset}/prepared",
+        tokenizer=get_tokenizer_inputs,
+    output:
+        directory("results/data/{dataset}/tokenized/{base}"),
+    log:
+        "results/logs/data/{dataset}/tokenize_{base}.log",
+    conda:
+        "../../envs/data.yaml"
+    params:
+        source=get_tokenizer_source,
+        chat_template=get_chat_template_arg,
+        script=SCRIPTS / "tokenize_data.py",
+    shell:
+        "python {params.script} --prepared {input.prepared} --tokenizer {params.source} "
+        "{params.chat_template} --output_dir {output} > {log} 2>&1"
