@@ -48,6 +48,10 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int, batch_si
     return outputs
 
 
+def record(fmt: str, row: dict, completion: str) -> dict:
+    return {"format": fmt, "prompt_id": row.get("prompt_id"), "prompt": row["prompt"], "completion": completion}
+
+
 def chat_prompts(tokenizer, rows):
     return [
         tokenizer.apply_chat_template([{"role": "user", "content": r["prompt"]}], tokenize=False, add_generation_prompt=True)
@@ -103,13 +107,14 @@ def main() -> None:
         prompts = chat_prompts(tokenizer, rows) if fmt == "chat" else [plain_prompt(r["prompt"]) for r in rows]
         completions = generate(model, tokenizer, prompts, args.max_new_tokens, args.batch_size)
         results[fmt] = score_completions(rows, completions, fmt)
-        samples += [{"format": fmt, "prompt_id": r.get("prompt_id"), "completion": c} for r, c in zip(rows, completions)]
+        samples += [record(fmt, r, c) for r, c in zip(rows, completions)]
         logger.info("%s greedy: %s", fmt, results[fmt])
     if args.num_samples and "chat" in args.formats:
         prompts = [p for p in chat_prompts(tokenizer, rows) for _ in range(args.num_samples)]
         repeated = [r for r in rows for _ in range(args.num_samples)]
         completions = generate(model, tokenizer, prompts, args.max_new_tokens, args.batch_size, sample=True)
         results["chat_sampled"] = score_completions(repeated, completions, "chat")
+        samples += [record("chat_sampled", r, c) for r, c in zip(repeated, completions)]
         logger.info("chat sampled: %s", results["chat_sampled"])
     if args.loss_data:
         loss = heldout_loss(model, args.loss_data, args.batch_size)

@@ -55,7 +55,7 @@ def main() -> None:
             train_dataset = train_dataset.remove_columns("assistant_masks")
             eval_dataset = eval_dataset.remove_columns("assistant_masks") if eval_dataset else None
             logger.info("loss on every token (assistant_only_loss is false)")
-    model, tokenizer = load_model_and_tokenizer(model_args)
+    model, tokenizer = load_model_and_tokenizer(model_args, workflow_args=workflow_args)
     trainer = SFTTrainer(
         model=model,
         args=training_args,

@@ -81,7 +81,7 @@ def test_killed_training_resumes_from_last_checkpoint(demo):
     checkpoints = demo / "results/checkpoints/sft/tiny"
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "workflow/Snakefile")]
     cmd += ["--directory", str(demo), "--cores", "2", "--configfile", str(TINY_CONFIG)]
-    cmd += ["--forcerun", "train_lm", "results/models/sft/tiny"]
+    cmd += ["--forcerun", "train_model", "results/models/sft/tiny"]
     for old in checkpoints.glob("checkpoint-*"):
         subprocess.run(["rm", "-rf", str(old)], check=True)
     proc = subprocess.Popen(

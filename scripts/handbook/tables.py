@@ -32,23 +32,57 @@ def flatten_eval(result: dict[str, Any], stage: str) -> dict[str, float]:
     return row
 
 
+# Trainer eval metrics (held-out pairs) that tables report, by the column they go to.
+TRAINER_METRICS = {
+    "eval_rewards/accuracies": "reward_accuracy",
+    "eval_rewards/margins": "reward_margin",
+}
+
+
 def stage_of(path: str) -> str:
-    # results/eval/<stage>/<run>/demo.json
-    return Path(path).parts[-3]
+    # results/eval/<stage>/<run>/<file>.json or results/models/<stage>/<run>
+    parts = Path(path).parts
+    return parts[-3] if parts[-1].endswith(".json") else parts[-2]
 
 
-def build_table(rows: dict[str, list[str]]) -> pd.DataFrame:
-    """rows: label -> eval JSON paths (one per seed). Mean and sample std over seeds."""
+def read_json(path: str) -> dict[str, Any]:
+    return json.loads(Path(path).read_text())
+
+
+def flatten_run(files: dict[str, str] | str) -> tuple[str, dict[str, float]]:
+    """All result files of one model -> (stage, flat metrics)."""
+    if isinstance(files, str):
+        files = {"demo": files}
+    stage = stage_of(next(iter(files.values())))
+    row: dict[str, float] = {}
+    if "demo" in files:
+        row.update(flatten_eval(read_json(files["demo"]), stage))
+    if "winrate" in files:
+        row["win_rate"] = read_json(files["winrate"])["win_rate"]
+    if "model" in files and (Path(files["model"]) / "metrics.json").exists():
+        metrics = read_json(str(Path(files["model"]) / "metrics.json"))
+        row.update({column: metrics[key] for key, column in TRAINER_METRICS.items() if key in metrics})
+    if "reward" in files:
+        reward = read_json(files["reward"])
+        row["reward_accuracy"] = reward["pairwise_accuracy"]
+        row["reward_margin"] = reward["margin_mean"]
+        for kind, scores in sorted((reward.get("by_kind") or {}).items()):
+            row[f"reward_accuracy_{kind}"] = scores["pairwise_accuracy"]
+    return stage, row
+
+
+def build_table(rows: dict[str, list]) -> pd.DataFrame:
+    """rows: label -> one entry per run (seed): a dict of result files, or an eval JSON path."""
     records = []
-    for label, paths in rows.items():
-        stages = {stage_of(p) for p in paths}
-        metrics = pd.DataFrame([flatten_eval(json.loads(Path(p).read_text()), stage_of(p)) for p in paths])
-        metrics = metrics.apply(pd.to_numeric, errors="coerce")
-        record = {"model": label, "stage": "/".join(sorted(stages)), "n_runs": len(paths)}
+    for label, runs in rows.items():
+        flat = [flatten_run(files) for files in runs]
+        stages = {stage for stage, _ in flat}
+        metrics = pd.DataFrame([m for _, m in flat]).apply(pd.to_numeric, errors="coerce")
+        record = {"model": label, "stage": "/".join(sorted(stages)), "n_runs": len(runs)}
         record["prompt_format"] = "plain" if stages <= PLAIN_STAGES else "chat"
         for column in metrics.columns:
             record[column] = metrics[column].mean()
-            record[f"{column}_std"] = metrics[column].std(ddof=1) if len(paths) > 1 else float("nan")
+            record[f"{column}_std"] = metrics[column].std(ddof=1) if len(runs) > 1 else float("nan")
         records.append(record)
     return pd.DataFrame.from_records(records)
 

@@ -28,6 +28,10 @@ class WorkflowArguments:
         default=None,
         metadata={"help": "Where Trainer checkpoints go; kept across failures so a rebuilt target resumes."},
     )
+    tiny_scale: bool = field(
+        default=False,
+        metadata={"help": "Tiny-scale run on a machine without CUDA: QLoRA (4/8-bit) is run as plain LoRA."},
+    )
 
 
 class RecipeError(ValueError):
@@ -125,16 +129,46 @@ def prepare_checkpoint_dir(checkpoint_dir: str, run_fingerprint: str, is_main: b
 def load_tokenized(path: str):
     from datasets import load_from_disk
 
-    dsd = load_from_disk(path)
+    # In memory: trainers that map the data must not write cache files into another target's folder.
+    dsd = load_from_disk(path, keep_in_memory=True)
     return dsd["train"], dsd["test"] if "test" in dsd else None
 
 
-def load_model_and_tokenizer(model_args, model_cls=None, **kwargs):
+def quantization_config(model_args, workflow_args=None):
+    """bitsandbytes settings for QLoRA; refused without CUDA unless a tiny-scale run maps it to LoRA."""
+    import importlib.util
+
+    import torch
+    from trl import get_quantization_config
+
+    if not (model_args.load_in_4bit or model_args.load_in_8bit):
+        return None
+    missing = [
+        name
+        for name, ok in (("CUDA", torch.cuda.is_available()), ("bitsandbytes", importlib.util.find_spec("bitsandbytes")))
+        if not ok
+    ]
+    if not missing:
+        return get_quantization_config(model_args)
+    if workflow_args is not None and workflow_args.tiny_scale:
+        logger.warning("QLoRA needs %s: tiny scale runs it as LoRA in fp32 instead", " and ".join(missing))
+        model_args.load_in_4bit = model_args.load_in_8bit = False
+        return None
+    raise RecipeError(
+        f"QLoRA (load_in_4bit/load_in_8bit) needs {' and '.join(missing)}, missing on this machine "
+        "(run on a CUDA node with the gpu extra, or set use_peft without quantization)"
+    )
+
+
+def load_model_and_tokenizer(model_args, model_cls=None, workflow_args=None, **kwargs):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     model_cls = model_cls or AutoModelForCausalLM
+    quantization = quantization_config(model_args, workflow_args)
     dtype = model_args.dtype if torch.cuda.is_available() else "float32"
+    if quantization is not None:
+        kwargs["quantization_config"] = quantization
     model = model_cls.from_pretrained(
         model_args.model_name_or_path,
         revision=model_args.model_revision,
@@ -148,6 +182,23 @@ def load_model_and_tokenizer(model_args, model_cls=None, **kwargs):
     return model, tokenizer
 
 
+def save_final(trainer, final_dir: str) -> None:
+    """A folder that loads with plain transformers: LoRA adapters are merged (and kept in adapter/)."""
+    from peft import PeftModel
+
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    if not isinstance(model, PeftModel):
+        trainer.save_model(final_dir)
+        return
+    if trainer.accelerator.is_main_process:
+        model.save_pretrained(f"{final_dir}/adapter")
+        if getattr(model, "is_loaded_in_4bit", False) or getattr(model, "is_loaded_in_8bit", False):
+            logger.warning("Quantized base: saved the adapter only (%s/adapter); merge it into a bf16 base", final_dir)
+            return
+        model.merge_and_unload().save_pretrained(final_dir)
+        logger.info("Merged the LoRA adapter into %s (adapter kept in %s/adapter)", final_dir, final_dir)
+
+
 def train_and_save(trainer, workflow_args, training_args, final_dir: str, parsed: tuple) -> dict[str, Any]:
     """Train (resuming if possible), evaluate, and save a checkpoint that loads with plain transformers."""
     is_main = trainer.accelerator.is_main_process
@@ -158,7 +209,7 @@ def train_and_save(trainer, workflow_args, training_args, final_dir: str, parsed
     if trainer.eval_dataset is not None:
         metrics.update(trainer.evaluate())
     metrics["world_size"] = trainer.accelerator.num_processes
-    trainer.save_model(final_dir)
+    save_final(trainer, final_dir)
     if is_main:
         trainer.processing_class.save_pretrained(final_dir)
         write_json(Path(final_dir) / "metrics.json", metrics)

@@ -12,8 +12,22 @@ SCRIPTS = REPO / "scripts"
 # --configfile files extend config/config.yaml; a bad key may come from any of them.
 CONFIG_FILES = ["config/config.yaml", *(str(f) for f in workflow.overwrite_configfiles)]
 CONFIG_NAME = " + ".join(CONFIG_FILES)
-TRAIN_SCRIPTS = {"cpt": "sft.py", "sft": "sft.py"}
-HUB_EVAL_STAGES = ("base",)
+import itertools
+
+# Entry point per training stage; methods differ only in their TRL Trainer and Config.
+TRAIN_SCRIPTS = {
+    "cpt": "sft.py",
+    "sft": "sft.py",
+    "rm": "reward.py",
+    "dpo": "dpo.py",
+    "kto": "kto.py",
+    "orpo": "orpo.py",
+    "cpo": "cpo.py",
+}
+# Data each stage trains on: tokenized once per tokenizer, prepared (the trainer tokenizes), or
+# tokenized with the reference model's log-probs (shared by every DPO run in a sweep).
+TRAIN_DATA = {"cpt": "tokenized", "sft": "tokenized", "dpo": "ref_logps"}
+POLICY_STAGES = ("sft", "dpo", "kto", "orpo", "cpo")
 
 # Scripts import the shared package from scripts/, also inside conda envs and SLURM jobs.
 shell.prefix(f"export PYTHONPATH={SCRIPTS}${{{{PYTHONPATH:+:$PYTHONPATH}}}}; ")
@@ -36,6 +50,7 @@ def validate_config():
         key = ".".join(str(p) for p in error.absolute_path) or "(top level)"
         config_error(f"key '{key}'", error.message)
     validate(config, str(schema_path))  # fills in the schema's defaults
+    expand_sweeps()
     for stage, runs in config["runs"].items():
         for run, spec in runs.items():
             where = f"runs.{stage}.{run}"
@@ -48,9 +63,98 @@ def validate_config():
             if not repo_path(spec["recipe"]).exists():
                 config_error(f"{where}.recipe", f"no such file '{spec['recipe']}'")
     for table, spec in config["tables"].items():
-        for label, refs in spec["rows"].items():
-            for ref in refs:
+        for label, row in spec["rows"].items():
+            for ref in row_models(row, f"tables.{table}.rows.{label}"):
                 resolve_model(ref, f"tables.{table}.rows.{label}")
+    for dataset, ref in sorted(ref_logps_needed()):
+        ref_settings(dataset, ref)
+    for name in config.get("rejection_sampling", {}):
+        spec = config["rejection_sampling"][name]
+        resolve_model(spec["policy"], f"rejection_sampling.{name}.policy")
+        resolve_model(spec["reward_model"], f"rejection_sampling.{name}.reward_model")
+
+
+def run_name(sweep, combo):
+    """Readable run names: strings as they are, numbers after their key (dpo-sigmoid-beta0.1-seed1)."""
+    parts = [sweep]
+    for key, value in combo.items():
+        if isinstance(value, list):
+            parts.append("+".join(str(v) for v in value))
+        elif isinstance(value, str):
+            parts.append(value)
+        else:
+            parts.append(f"{key}{value}")
+    return "-".join(parts)
+
+
+def expand_sweeps():
+    """Each sweep's grid becomes runs that share the sweep's model, dataset and recipe."""
+    for sweep, spec in config.get("sweeps", {}).items():
+        keys = list(spec["grid"])
+        runs = config["runs"].setdefault(spec["stage"], {})
+        names = []
+        for values in itertools.product(*(spec["grid"][k] for k in keys)):
+            combo = dict(zip(keys, values))
+            name = run_name(sweep, combo)
+            if name in runs and runs[name].get("sweep") != sweep:
+                config_error(f"sweeps.{sweep}", f"run '{spec['stage']}/{name}' is already defined in runs")
+            run = {k: v for k, v in spec.items() if k not in ("stage", "grid", "args")}
+            run["args"] = {**spec.get("args", {}), **combo}
+            run["sweep"] = sweep
+            runs[name] = run
+            names.append(name)
+        spec["runs"] = names
+
+
+def row_models(row, where="row"):
+    """A table row is a list of models, or a sweep selection {sweep: name, where: {arg: value}}."""
+    if isinstance(row, list):
+        return row
+    sweep = config.get("sweeps", {}).get(row["sweep"])
+    if sweep is None:
+        config_error(f"{where}.sweep", f"unknown sweep '{row['sweep']}'")
+    selected = []
+    for name in sweep["runs"]:
+        args = config["runs"][sweep["stage"]][name]["args"]
+        if all(args.get(k) == v for k, v in row.get("where", {}).items()):
+            selected.append(f"{sweep['stage']}/{name}")
+    if not selected:
+        config_error(f"{where}.where", f"selects no run of sweep '{row['sweep']}'")
+    return selected
+
+
+def recipe_settings(stage, run):
+    """The recipe's values, with the run's args on top (what the training script will see)."""
+    spec = config["runs"][stage][run]
+    recipe = yaml.safe_load(repo_path(spec["recipe"]).read_text()) or {}
+    return {**recipe, **spec.get("args", {})}
+
+
+def ref_logps_needed():
+    """(dataset, reference model) pairs that DPO runs need log-probs for."""
+    return {
+        (spec["dataset"], spec.get("ref_model", spec["model"]))
+        for spec in config["runs"].get("dpo", {}).values()
+    }
+
+
+def ref_settings(dataset, ref):
+    """Truncation the shared log-probs are computed with: every run using them must agree."""
+    seen = {}
+    for run, spec in config["runs"].get("dpo", {}).items():
+        if (spec["dataset"], spec.get("ref_model", spec["model"])) != (dataset, ref):
+            continue
+        settings = recipe_settings("dpo", run)
+        key = (settings.get("max_length", 1024), settings.get("truncation_mode", "keep_start"))
+        seen.setdefault(key, []).append(run)
+    if len(seen) > 1:
+        detail = "; ".join(f"max_length={k[0]}, truncation_mode={k[1]}: {v}" for k, v in seen.items())
+        config_error(
+            "runs.dpo",
+            f"runs sharing reference log-probs of {ref} on '{dataset}' disagree ({detail})",
+        )
+    max_length, truncation_mode = next(iter(seen))
+    return {"max_length": max_length, "truncation_mode": truncation_mode}
 
 
 def repo_path(path):
@@ -111,13 +215,47 @@ def run_spec(wildcards):
     return config["runs"][wildcards.stage][wildcards.run]
 
 
+def ref_logps_path(dataset, ref):
+    return f"results/ref_logps/{dataset}/{ref}"
+
+
+def train_data_path(stage, spec):
+    kind = TRAIN_DATA.get(stage, "prepared")
+    if kind == "tokenized":
+        return tokenized_path(spec["dataset"], spec["model"])
+    if kind == "ref_logps":
+        return ref_logps_path(spec["dataset"], spec.get("ref_model", spec["model"]))
+    return f"results/data/{spec['dataset']}/prepared"
+
+
 def get_train_inputs(wildcards):
     spec = run_spec(wildcards)
     return {
         "recipe": str(repo_path(spec["recipe"])),
         "model": model_inputs(spec["model"]),
-        "data": tokenized_path(spec["dataset"], spec["model"]),
+        "data": train_data_path(wildcards.stage, spec),
     }
+
+
+def get_ref_inputs(wildcards):
+    return {
+        "model": model_inputs(f"{wildcards.stage}/{wildcards.run}"),
+        "data": f"results/data/{wildcards.dataset}/prepared",
+    }
+
+
+def get_ref_model(wildcards):
+    return model_location(f"{wildcards.stage}/{wildcards.run}")
+
+
+def get_ref_args(wildcards):
+    settings = ref_settings(wildcards.dataset, f"{wildcards.stage}/{wildcards.run}")
+    return f"--max_length {settings['max_length']} --truncation_mode {settings['truncation_mode']}"
+
+
+def get_ref_launcher(wildcards):
+    accel = repo_path(config["accelerate_config"])
+    return f"accelerate launch --config_file {accel} --num_processes 1"
 
 
 def get_train_model(wildcards):
@@ -128,13 +266,39 @@ def get_train_script(wildcards):
     return SCRIPTS / TRAIN_SCRIPTS[wildcards.stage]
 
 
-def get_launcher(wildcards, resources):
-    """accelerate launch with one process per GPU (one CPU process where there is none)."""
-    processes = max(1, int(resources.get("gpu", 0) or 0))
-    accel = repo_path(
-        run_spec(wildcards).get("accelerate_config", config["accelerate_config"])
-    )
-    return f"accelerate launch --config_file {accel} --num_processes {processes}"
+def get_launcher(wildcards, resources, threads):
+    """accelerate launch with one process per GPU (or the run's CPU process count).
+
+    Several processes on one machine get a free port (--main_process_port 0), so parallel jobs on a
+    node do not collide, and share the job's threads. Several CPU processes need more: accelerate
+    starts one process for a NO or MULTI_CPU config (it expects mpirun), so they go through its
+    torchrun path (--multi_gpu), and that path does not tell the Trainer to stay on the CPU, so
+    ACCELERATE_USE_CPU=true makes it join them over gloo. DeepSpeed decides that itself (the flag
+    would switch DeepSpeed off); it needs `ddp_backend: gloo` in the run's args on CPU. The scripts
+    train in fp32 without CUDA, so a bf16 config is overridden there (DeepSpeed refuses the mismatch).
+    """
+    spec = run_spec(wildcards)
+    gpus = int(resources.get("gpu", 0) or 0)
+    processes = gpus or int(spec.get("processes", 1))
+    accel = repo_path(spec.get("accelerate_config", config["accelerate_config"]))
+    launcher = f"accelerate launch --config_file {accel} --num_processes {processes}"
+    if processes == 1:
+        return launcher
+    settings = yaml.safe_load(Path(accel).read_text()) or {}
+    kind = str(settings.get("distributed_type", "NO")).upper()
+    env = f"OMP_NUM_THREADS={max(1, threads // processes)} "
+    nodes = max(int(settings.get("num_machines", 1)), int(resources.get("nodes", 1) or 1))
+    if nodes == 1:
+        launcher += " --main_process_port 0"
+    if gpus:
+        return env + launcher
+    if kind in ("NO", "MULTI_CPU"):
+        launcher += " --multi_gpu"
+    if kind != "DEEPSPEED":
+        env += "ACCELERATE_USE_CPU=true "
+    if str(settings.get("mixed_precision", "no")).lower() != "no":
+        launcher += " --mixed_precision no"
+    return env + launcher
 
 
 def get_run_args(wildcards):
@@ -154,17 +318,18 @@ def get_dataset_spec(wildcards):
 
 
 def get_dataset_sources(wildcards):
+    """Local sources a prepare job reads; folders the workflow writes are named by their files."""
     spec = config["datasets"][wildcards.dataset]
-    entries = (
-        spec["dataset_mixture"]["datasets"]
-        if "dataset_mixture" in spec
-        else [{"id": spec["dataset_name"]}]
-    )
+    if "dataset_mixture" in spec:
+        entries = [(e["id"], [e.get("split", "train")]) for e in spec["dataset_mixture"]["datasets"]]
+    else:
+        splits = [spec.get("dataset_train_split", "train")]
+        splits += [spec["dataset_test_split"]] if spec.get("dataset_test_split") else []
+        entries = [(spec["dataset_name"], splits)]
     sources = []
-    for source in (e["id"] for e in entries):
-        if source.startswith("results/demo_world"):
-            # The generator writes its folder as a whole; its manifest is written last.
-            sources.append("results/demo_world/manifest.json")
+    for source, splits in entries:
+        if source.startswith("results/") and not Path(source).suffix:
+            sources += [f"{source}/{split}.jsonl" for split in splits]
         elif source.startswith("results/") or Path(source).exists():
             sources.append(source)
     return sorted(set(sources))
@@ -227,20 +392,79 @@ def get_eval_loss_arg(wildcards):
     return f"--loss_data {inputs['loss_data']}" if "loss_data" in inputs else ""
 
 
+def get_sampling_inputs(wildcards):
+    spec = config["rejection_sampling"][wildcards.name]
+    return {"model": model_inputs(spec["policy"]), "prompts": spec["prompts"]}
+
+
+def get_sampling_policy(wildcards):
+    return model_location(config["rejection_sampling"][wildcards.name]["policy"])
+
+
+def get_sampling_reward_model(wildcards):
+    return model_location(config["rejection_sampling"][wildcards.name]["reward_model"])
+
+
+def get_sampling_args(wildcards):
+    spec = config["rejection_sampling"][wildcards.name]
+    keys = ("num_completions", "temperature", "top_p", "max_new_tokens", "seed", "backend")
+    return " ".join(f"--{k} {spec[k]}" for k in keys if k in spec)
+
+
+def get_judge_inputs(wildcards):
+    judge = config["eval"]["demo"]["judge"]
+    return {
+        "samples": f"results/eval/{wildcards.stage}/{wildcards.run}/demo_samples.json",
+        "baseline": f"results/eval/{judge['baseline']}/demo_samples.json",
+        "reward_model": model_inputs(judge["reward_model"]),
+    }
+
+
+def get_judge_model(wildcards):
+    return model_location(config["eval"]["demo"]["judge"]["reward_model"])
+
+
+def get_reward_eval_inputs(wildcards):
+    return {
+        "model": model_inputs(f"rm/{wildcards.run}"),
+        "pairs": config["eval"]["demo"]["pairs"],
+    }
+
+
+def eval_files(ref):
+    """Result files a table row reads for one model."""
+    stage, name = resolve_model(ref)
+    if stage == "rm":
+        return {"reward": f"results/eval/{ref}/reward.json", "model": f"results/models/{ref}"}
+    files = {"demo": f"results/eval/{ref}/demo.json"}
+    if stage in POLICY_STAGES and config["eval"]["demo"].get("judge"):
+        files["winrate"] = f"results/eval/{ref}/winrate.json"
+    if stage != "base":
+        files["model"] = f"results/models/{ref}"  # its metrics.json: trainer eval on held-out pairs
+    return files
+
+
 def eval_path(ref):
     return f"results/eval/{ref}/demo.json"
 
 
+def table_models(table):
+    rows = config["tables"][table]["rows"]
+    return {label: row_models(row) for label, row in rows.items()}
+
+
 def get_table_inputs(wildcards):
-    rows = config["tables"][wildcards.table]["rows"]
-    return [eval_path(ref) for refs in rows.values() for ref in refs]
+    return [
+        path
+        for refs in table_models(wildcards.table).values()
+        for ref in refs
+        for path in eval_files(ref).values()
+    ]
 
 
 def get_table_rows(wildcards):
-    rows = config["tables"][wildcards.table]["rows"]
-    return json.dumps(
-        {label: [eval_path(ref) for ref in refs] for label, refs in rows.items()}
-    )
+    rows = table_models(wildcards.table)
+    return json.dumps({label: [eval_files(ref) for ref in refs] for label, refs in rows.items()})
 
 
 def get_final_targets():

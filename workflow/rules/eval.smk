@@ -27,3 +27,44 @@ rule eval_demo:
         "OMP_NUM_THREADS={threads} python {params.script} --model {params.model} --prompts {input.prompts} "
         "{params.loss_data} --num_samples {params.num_samples} --max_new_tokens {params.max_new_tokens} "
         "--output {output.scores} > {log} 2>&1"
+
+
+rule judge_winrate:
+    input:
+        unpack(get_judge_inputs),
+    output:
+        "results/eval/{stage}/{run}/winrate.json",
+    log:
+        "results/logs/eval/{stage}/{run}_winrate.log",
+    params:
+        model=get_judge_model,
+        script=SCRIPTS / "judge_winrate.py",
+    threads: 2
+    resources:
+        mem_mb=8000,
+        runtime=60,
+    conda:
+        "../../envs/eval.yaml"
+    shell:
+        "OMP_NUM_THREADS={threads} python {params.script} --reward_model {params.model} "
+        "--samples {input.samples} --baseline {input.baseline} --output {output} > {log} 2>&1"
+
+
+rule eval_reward:
+    input:
+        unpack(get_reward_eval_inputs),
+    output:
+        "results/eval/rm/{run}/reward.json",
+    log:
+        "results/logs/eval/rm/{run}.log",
+    params:
+        script=SCRIPTS / "eval_reward.py",
+    threads: 2
+    resources:
+        mem_mb=8000,
+        runtime=60,
+    conda:
+        "../../envs/eval.yaml"
+    shell:
+        "OMP_NUM_THREADS={threads} python {params.script} --model {input.model} "
+        "--pairs {input.pairs} --output {output} > {log} 2>&1"

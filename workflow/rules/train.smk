@@ -1,8 +1,9 @@
-# Language-model training stages that share SFTTrainer: continued pretraining and SFT.
+# Every training stage (cpt, sft, rm, dpo, kto, orpo, cpo) runs through this one rule: the stages
+# differ only in their entry point (TRAIN_SCRIPTS) and the data they read (TRAIN_DATA).
 # Trainer checkpoints live outside the declared output, so a failed or killed job resumes.
 
 
-rule train_lm:
+rule train_model:
     input:
         unpack(get_train_inputs),
     output:
@@ -12,7 +13,7 @@ rule train_lm:
     benchmark:
         "results/benchmarks/{stage}/{run}.tsv"
     wildcard_constraints:
-        stage="cpt|sft",
+        stage="cpt|sft|rm|dpo|kto|orpo|cpo",
     conda:
         "../../envs/train.yaml"
     threads: 8
@@ -30,3 +31,29 @@ rule train_lm:
         "OMP_NUM_THREADS={threads} TRL_EXPERIMENTAL_SILENCE=1 {params.launcher} {params.script} "
         "--config {input.recipe} --model_name_or_path {params.model} --dataset_path {input.data} "
         "--checkpoint_dir {params.checkpoint_dir} --output_dir {output.model} {params.args} > {log} 2>&1"
+
+
+rule compute_ref_logps:
+    input:
+        unpack(get_ref_inputs),
+    output:
+        directory("results/ref_logps/{dataset}/{stage}/{run}"),
+    log:
+        "results/logs/ref_logps/{dataset}/{stage}/{run}.log",
+    benchmark:
+        "results/benchmarks/ref_logps/{dataset}/{stage}/{run}.tsv"
+    params:
+        launcher=get_ref_launcher,
+        script=SCRIPTS / "ref_logps.py",
+        model=get_ref_model,
+        settings=get_ref_args,
+    threads: 8
+    resources:
+        mem_mb=16000,
+        runtime=240,
+    conda:
+        "../../envs/train.yaml"
+    shell:
+        "OMP_NUM_THREADS={threads} {params.launcher} {params.script} "
+        "--model_name_or_path {params.model} --dataset_path {input.data} {params.settings} "
+        "--output_dir {output} > {log} 2>&1"

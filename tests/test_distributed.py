@@ -1,0 +1,124 @@
+"""Data-parallel training on CPU through the workflow's own rule and launcher.
+
+A shrunken chain is built once; its SFT run trains in two gloo processes. The checks show that both
+ranks took part (world size, per-rank log lines, half the optimizer steps) and that the saved model
+loads with plain transformers. With deepspeed installed, the same run under the shipped ZeRO-2 and
+ZeRO-3 configs must train the same model and leave DeepSpeed's per-rank shards in its checkpoints.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+
+import pytest
+import yaml
+
+from conftest import TINY_CONFIG, make_workdir, run_snakemake
+from tiny_model import SMALL_ARCH
+
+pytestmark = pytest.mark.e2e
+
+EPOCHS = 2
+BATCH = 16  # per_device_train_batch_size of config/recipes/demo/sft/tiny.yaml
+SFT_RUN = {
+    "model": "cpt/tiny",
+    "dataset": "demo_sft",
+    "recipe": "config/recipes/demo/sft/tiny.yaml",
+    "processes": 2,
+    "args": {"num_train_epochs": EPOCHS, "save_steps": 1000},
+}
+# Without a GPU accelerate resolves no process-group backend for DeepSpeed and reports one process.
+ZERO_ARGS = {**SFT_RUN["args"], "ddp_backend": "gloo"}
+SMALL = {
+    "demo_world": {
+        "n_towns": 6,
+        "corpus_chars": 6000,
+        "n_sft": 96,
+        "n_sft_test": 8,
+        "n_pref": 4,
+        "n_pref_test": 4,
+        "n_generation": 4,
+        "n_eval": 8,
+    },
+    "base_models": {"tiny": {"build": {"vocab_size": 400, "arch": SMALL_ARCH}}},
+    "runs": {
+        "cpt": {"tiny": {"args": {"num_train_epochs": 1}}},
+        "sft": {
+            "tiny": {**SFT_RUN, "accelerate_config": "config/accelerate/cpu_ddp.yaml"},
+            "zero2": {**SFT_RUN, "accelerate_config": "config/accelerate/zero2.yaml", "args": ZERO_ARGS},
+            "zero3": {**SFT_RUN, "accelerate_config": "config/accelerate/zero3.yaml", "args": ZERO_ARGS},
+        },
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def ddp(tmp_path_factory):
+    work = make_workdir(tmp_path_factory.mktemp("ddp"))
+    small = work / "small.yaml"
+    small.write_text(yaml.safe_dump(SMALL))
+    build(work, small, "results/models/sft/tiny")
+    return work, small
+
+
+def build(work, small, target):
+    # A flag between the config files and the target ends --configfile's list of files.
+    return run_snakemake(work, "--printshellcmds", target, configfiles=[TINY_CONFIG, small])
+
+
+def train_rows(work) -> int:
+    from datasets import load_from_disk
+
+    return len(load_from_disk(str(work / "results/data/demo_sft/tokenized/tiny"))["train"])
+
+
+def final_step(model_dir) -> int:
+    return max(entry["step"] for entry in json.loads((model_dir / "log_history.json").read_text()))
+
+
+def load_checked(model_dir):
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(model_dir)
+    assert model.config.model_type == "llama" and model.config.hidden_size == SMALL_ARCH["hidden_size"]
+    return model
+
+
+def test_two_cpu_processes_train_one_model(ddp):
+    work, _ = ddp
+    model_dir = work / "results/models/sft/tiny"
+    metrics = json.loads((model_dir / "metrics.json").read_text())
+    assert metrics["world_size"] == 2 and metrics["train_loss"] > 0
+    # Each rank loads the data and logs it; only the main process writes the model.
+    log = (work / "results/logs/sft/tiny.log").read_text()
+    assert log.count("handbook.sft: train rows:") == 2
+    assert log.count("INFO handbook: Saved results/models/sft/tiny") == 1
+    # Each rank sees half of every epoch, so an epoch takes half the steps of one process.
+    rows = train_rows(work)
+    assert final_step(model_dir) == EPOCHS * math.ceil(rows / (2 * BATCH)) < EPOCHS * math.ceil(rows / BATCH)
+    load_checked(model_dir)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("deepspeed") is None, reason="deepspeed is not installed")
+@pytest.mark.parametrize("stage", ["zero2", "zero3"])
+def test_deepspeed_zero_on_two_cpu_processes(ddp, stage):
+    import torch
+
+    work, small = ddp
+    build(work, small, f"results/models/sft/{stage}")
+    model_dir = work / f"results/models/sft/{stage}"
+    metrics = json.loads((model_dir / "metrics.json").read_text())
+    assert metrics["world_size"] == 2
+    # DeepSpeed wrote its own checkpoint, with optimizer states partitioned over both ranks.
+    shards = list((work / f"results/checkpoints/sft/{stage}").glob("checkpoint-*/global_step*/zero_pp_rank_1_*optim*"))
+    assert shards, f"no rank-1 ZeRO shard under results/checkpoints/sft/{stage}"
+    # Same data, seed and fp32 arithmetic as the DDP run: the same training, up to reduction order.
+    reference = json.loads((work / "results/models/sft/tiny/metrics.json").read_text())
+    assert metrics["train_loss"] == pytest.approx(reference["train_loss"], rel=1e-3)
+    assert final_step(model_dir) == final_step(work / "results/models/sft/tiny")
+    # ZeRO-3 keeps only shards in memory; the 16-bit save option gathers full weights for the folder.
+    zero, ddp_model = load_checked(model_dir), load_checked(work / "results/models/sft/tiny")
+    for (name, weight), expected in zip(zero.state_dict().items(), ddp_model.state_dict().values()):
+        assert weight.shape == expected.shape and torch.allclose(weight, expected, atol=1e-3), name

@@ -1,0 +1,109 @@
+"""The preference stack through the workflow: every trainer path, shared reference log-probs,
+rejection-sampling artifacts, and KTO's data handling."""
+
+from __future__ import annotations
+
+import json
+
+import datasets
+import pytest
+
+from conftest import REPO, make_workdir, run_snakemake
+from handbook.preference import label_balance, unpair_and_shuffle
+
+CONFIG = REPO / "tests" / "config" / "preference.yaml"
+SCAN = [f"scan-{loss}-beta{beta}" for loss in ("sigmoid", "ipo", "hinge", "robust") for beta in (0.1, 0.5)]
+TARGETS = [f"results/models/dpo/{run}" for run in SCAN] + [
+    "results/models/kto/tiny",
+    "results/models/orpo/tiny",
+    "results/models/cpo/simpo",
+    "results/models/sft/bon",
+    "results/models/dpo/onpol",
+    "results/eval/rm/tiny/reward.json",
+]
+
+
+def pairs(n: int) -> datasets.Dataset:
+    return datasets.Dataset.from_list(
+        [
+            {
+                "chosen": [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": "good"}],
+                "rejected": [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": "bad"}],
+            }
+            for i in range(n)
+        ]
+    )
+
+
+def test_kto_data_is_unpaired_and_mixed():
+    unpaired = unpair_and_shuffle(pairs(200), seed=1)
+    assert len(unpaired) == 400 and set(unpaired.column_names) == {"prompt", "completion", "label"}
+    assert 0.3 < label_balance(unpaired) < 0.7, "a sequential sampler must not see one label only"
+    other = unpair_and_shuffle(pairs(200), seed=2)
+    assert unpaired["label"] != other["label"], "seeds must give different orders"
+    assert sum(unpaired["label"]) == 200
+
+
+def test_sweep_dry_run_shares_reference_logps(workdir):
+    out = run_snakemake(workdir, "-n", *TARGETS[:8], configfiles=[CONFIG]).stdout
+    table = {line.split()[0]: line.split()[1] for line in out.splitlines() if len(line.split()) == 2}
+    assert table.get("train_model") == "8" and table.get("compute_ref_logps") == "1"
+    for run in SCAN:
+        assert f"results/models/dpo/{run}" in out
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    work = make_workdir(tmp_path_factory.mktemp("preference"))
+    run_snakemake(work, *TARGETS, configfiles=[CONFIG])
+    return work
+
+
+def test_reference_logps_computed_once_per_dataset_and_model(built):
+    logs = sorted(p.relative_to(built / "results/logs/ref_logps") for p in (built / "results/logs/ref_logps").rglob("*.log"))
+    assert [str(p) for p in logs] == ["demo_on_policy/base/tiny.log", "demo_pref/base/tiny.log"]
+    for run in SCAN:
+        log = (built / f"results/logs/dpo/{run}.log").read_text()
+        assert "reusing precomputed reference log-probs" in log
+        assert "Computing reference log probs" not in log
+        args = json.loads((built / f"results/models/dpo/{run}/provenance.json").read_text())["config"]["DPOConfig"]
+        loss, beta = run.split("-")[1], float(run.split("beta")[1])
+        assert args["loss_type"] == [loss] and args["beta"] == beta
+
+
+def test_every_trainer_saves_a_plain_transformers_model(built):
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
+
+    for ref in ("kto/tiny", "orpo/tiny", "cpo/simpo", "sft/bon", "dpo/onpol", f"dpo/{SCAN[0]}"):
+        model = AutoModelForCausalLM.from_pretrained(built / "results/models" / ref)
+        assert model.config.model_type == "llama", ref
+        history = json.loads((built / "results/models" / ref / "log_history.json").read_text())
+        assert max(entry["step"] for entry in history) == 2, ref
+    rm = AutoModelForSequenceClassification.from_pretrained(built / "results/models/rm/tiny")
+    assert rm.config.num_labels == 1
+    reward = json.loads((built / "results/eval/rm/tiny/reward.json").read_text())
+    assert 0 <= reward["pairwise_accuracy"] <= 1 and reward["n"] == 16
+
+
+def test_kto_log_shows_mixed_labels(built):
+    log = (built / "results/logs/kto/tiny.log").read_text()
+    share = float(log.split("desirable share in the first batches: ")[1].split()[0])
+    assert 0.2 < share < 0.8
+
+
+def test_rejection_sampling_artifacts(built):
+    folder = built / "results/rejection_sampling/demo"
+    samples = [json.loads(line) for line in (folder / "samples.jsonl").read_text().splitlines()]
+    scored = [json.loads(line) for line in (folder / "scored.jsonl").read_text().splitlines()]
+    assert len(samples) == 12 and all(len(s["completions"]) == 3 for s in samples)
+    assert all(len(s["scores"]) == 3 for s in scored)
+    best = {}
+    for split in ("train", "test"):
+        for line in (folder / "best_of_n" / f"{split}.jsonl").read_text().splitlines():
+            row = json.loads(line)
+            best[row["prompt_id"]] = row
+    for row in scored:
+        top = max(range(3), key=lambda i: row["scores"][i])
+        assert best[row["prompt_id"]]["messages"][-1]["content"] == row["completions"][top]
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary

@@ -1,0 +1,69 @@
+# Rejection sampling (best-of-n): the policy samples k completions per prompt, the reward model
+# scores them, and the best (and worst) become an SFT set and on-policy preference pairs.
+
+
+rule sample_completions:
+    input:
+        unpack(get_sampling_inputs),
+    output:
+        "results/rejection_sampling/{name}/samples.jsonl",
+    log:
+        "results/logs/rejection_sampling/{name}/sample.log",
+    benchmark:
+        "results/benchmarks/rejection_sampling/{name}/sample.tsv"
+    params:
+        model=get_sampling_policy,
+        settings=get_sampling_args,
+        script=SCRIPTS / "sample_completions.py",
+    threads: 2
+    resources:
+        mem_mb=16000,
+        runtime=240,
+    conda:
+        "../../envs/eval.yaml"
+    shell:
+        "OMP_NUM_THREADS={threads} python {params.script} --model {params.model} "
+        "--prompts {input.prompts} {params.settings} --output {output} > {log} 2>&1"
+
+
+rule score_samples:
+    input:
+        samples="results/rejection_sampling/{name}/samples.jsonl",
+        reward_model=get_sampling_reward_model,
+    output:
+        "results/rejection_sampling/{name}/scored.jsonl",
+    log:
+        "results/logs/rejection_sampling/{name}/score.log",
+    params:
+        script=SCRIPTS / "score_samples.py",
+    threads: 2
+    resources:
+        mem_mb=16000,
+        runtime=120,
+    conda:
+        "../../envs/eval.yaml"
+    shell:
+        "OMP_NUM_THREADS={threads} python {params.script} --reward_model {input.reward_model} "
+        "--samples {input.samples} --output {output} > {log} 2>&1"
+
+
+rule make_bon_sets:
+    input:
+        "results/rejection_sampling/{name}/scored.jsonl",
+    output:
+        best=multiext(
+            "results/rejection_sampling/{name}/best_of_n/", "train.jsonl", "test.jsonl"
+        ),
+        pairs=multiext(
+            "results/rejection_sampling/{name}/on_policy_pairs/", "train.jsonl", "test.jsonl"
+        ),
+        summary="results/rejection_sampling/{name}/summary.json",
+    log:
+        "results/logs/rejection_sampling/{name}/sets.log",
+    params:
+        script=SCRIPTS / "make_bon_sets.py",
+    conda:
+        "../../envs/data.yaml"
+    shell:
+        "python {params.script} --scored {input} --output_dir results/rejection_sampling/{wildcards.name} "
+        "> {log} 2>&1"
