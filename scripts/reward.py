@@ -43,7 +43,7 @@ def load_preferences(path: str):
     from datasets import load_from_disk
 
     try:
-        dsd = load_from_disk(path)
+        dsd = load_from_disk(path, keep_in_memory=True)
     except FileNotFoundError as err:
         raise DataError(f"{path}: not a prepared dataset folder ({err})") from err
     if "train" not in dsd:

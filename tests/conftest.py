@@ -34,9 +34,9 @@ def run_snakemake(workdir: Path, *args: str, configfiles=(), check: bool = True,
         "--cores",
         "2",
     ]
-    if configfiles:
-        cmd += ["--configfile", *map(str, configfiles)]
     cmd += list(args)
+    if configfiles:  # last: --configfile takes every following word as a file
+        cmd += ["--configfile", *map(str, configfiles)]
     proc = subprocess.run(cmd, cwd=workdir, env=workflow_env(), capture_output=True, text=True, timeout=timeout)
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-6000:]}\n{proc.stderr[-6000:]}")

@@ -53,15 +53,35 @@ def test_default_config_dry_run_lists_the_chain(workdir):
     assert "results/models/sft/tiny" in out and "results/tables/demo.csv" in out
 
 
+def stage_config_class(stage: str):
+    """The TRL config class the stage's entry point parses its recipe with."""
+    import importlib
+
+    module, name = {
+        "cpt": ("trl", "SFTConfig"),
+        "sft": ("trl", "SFTConfig"),
+        "rm": ("trl", "RewardConfig"),
+        "dpo": ("trl", "DPOConfig"),
+        "kto": ("trl", "KTOConfig"),
+        "orpo": ("trl.experimental.orpo", "ORPOConfig"),
+        "cpo": ("trl.experimental.cpo", "CPOConfig"),
+    }[stage]
+    return getattr(importlib.import_module(module), name)
+
+
 @pytest.mark.parametrize("recipe", RECIPES, ids=[str(r.relative_to(REPO)) for r in RECIPES])
-def test_shipped_recipe_parses(recipe):
-    from trl import ModelConfig, SFTConfig
+def test_shipped_recipe_parses(recipe, monkeypatch):
+    from trl import ModelConfig
 
     from handbook.training import WorkflowArguments
 
+    # Recipes live in config/recipes/<model>/<stage>/; the stage folder picks the trainer.
+    monkeypatch.setenv("TRL_EXPERIMENTAL_SILENCE", "1")
+    config_class = stage_config_class(recipe.parent.name)
     workflow_args, training_args, model_args = parse_recipe(
-        (WorkflowArguments, SFTConfig, ModelConfig), ["--config", str(recipe), "--output_dir", "/tmp/unused"]
+        (WorkflowArguments, config_class, ModelConfig), ["--config", str(recipe), "--output_dir", "/tmp/unused"]
     )
+    assert type(training_args) is config_class
     assert training_args.learning_rate > 0
     assert not training_args.bf16, "on CPU the parser must switch bf16 off"
 

@@ -24,17 +24,17 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     work = make_workdir(tmp_path_factory.mktemp("e2e"))
-    run_snakemake(work, configfiles=[TINY_CONFIG])
+    run_snakemake(work, "results/tables/chain.csv", configfiles=[TINY_CONFIG])
     return work
 
 
 def test_table_shows_sft_above_base(demo):
-    table = pd.read_csv(demo / "results/tables/demo.csv").set_index("model")
+    table = pd.read_csv(demo / "results/tables/chain.csv").set_index("model")
     assert list(table.index) == ["base", "cpt", "sft"]
     assert {"task_accuracy", "task_accuracy_chat", "task_accuracy_plain", "heldout_loss"} <= set(table.columns)
     assert table.loc["sft", "task_accuracy"] > table.loc["base", "task_accuracy"] + 0.15
     assert table.loc["sft", "heldout_loss"] < min(table.loc["cpt", "heldout_loss"], table.loc["base", "heldout_loss"])
-    markdown = (demo / "results/tables/demo.md").read_text()
+    markdown = (demo / "results/tables/chain.md").read_text()
     assert "| sft | sft | 1 | chat |" in markdown
 
 
@@ -72,7 +72,7 @@ def test_every_artifact_has_provenance(demo):
 
 
 def test_rebuild_has_nothing_to_do(demo):
-    proc = run_snakemake(demo, "-n", configfiles=[TINY_CONFIG])
+    proc = run_snakemake(demo, "-n", "results/tables/chain.csv", configfiles=[TINY_CONFIG])
     assert "Nothing to be done" in proc.stdout + proc.stderr
 
 
@@ -81,7 +81,7 @@ def test_killed_training_resumes_from_last_checkpoint(demo):
     checkpoints = demo / "results/checkpoints/sft/tiny"
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "workflow/Snakefile")]
     cmd += ["--directory", str(demo), "--cores", "2", "--configfile", str(TINY_CONFIG)]
-    cmd += ["--forcerun", "train_model", "results/models/sft/tiny"]
+    cmd += ["--force", "results/models/sft/tiny"]
     for old in checkpoints.glob("checkpoint-*"):
         subprocess.run(["rm", "-rf", str(old)], check=True)
     proc = subprocess.Popen(

@@ -5,14 +5,21 @@ bash scripts/slurm/local_cluster.sh start && .venv/bin/pytest tests/test_slurm_c
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import subprocess
 import sys
 import textwrap
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pandas as pd
 import pytest
+import yaml
+from conftest import TINY_CONFIG, make_workdir, run_snakemake
 from slurm_fixture import REPO, slurm_cluster  # noqa: F401  (fixture, used by name)
 from snakemake.cli import parse_args
 
@@ -122,3 +129,111 @@ def test_two_chained_jobs_run_through_slurm(slurm_cluster, tmp_path):
         check=True,
     ).stdout.split()
     assert dict(zip(states[::2], states[1::2])) == dict.fromkeys(job_ids, "COMPLETED")
+
+
+# The demo chain of tests/config/tiny.yaml cut to what a round trip through the scheduler needs: a
+# small world and a few optimizer steps, still every rule from the world to the table.
+FAST_CHAIN = {
+    "demo_world": {
+        "n_towns": 8,
+        "corpus_chars": 20000,
+        "n_sft": 96,
+        "n_sft_test": 16,
+        "n_pref": 16,
+        "n_pref_test": 8,
+        "n_generation": 8,
+        "n_eval": 24,
+    },
+    "runs": {
+        "cpt": {"tiny": {"args": {"max_steps": 6, "save_steps": 100}}},
+        "sft": {"tiny": {"args": {"max_steps": 6, "save_steps": 100}}},
+    },
+    "eval": {"demo": {"num_samples": 1, "max_new_tokens": 8, "judge": None}},
+    "tables": {"chain": {"rows": {"base": ["base/tiny"], "cpt": ["cpt/tiny"], "sft": ["sft/tiny"]}}},
+}
+CHAIN_TABLE = "results/tables/chain.csv"
+# One thread per job in both builds: a SLURM job and a local job otherwise get different thread
+# counts, and torch may then sum in a different order. It also keeps two parallel jobs from
+# oversubscribing the two cores of the test machine.
+ONE_THREAD = ("--set-threads", "train_model=1", "eval_demo=1")
+SUBMITTED = re.compile(
+    r"Job \d+ has been submitted with SLURM jobid (?P<id>\d+) "
+    r"\(log: \S+/slurm_logs/rule_(?P<rule>\w+)/(?:(?P<wildcards>[^/\s]+)/)?(?P=id)\.log\)"
+)
+
+
+def build_chain(work: Path, fast: Path, *extra: str):
+    # A flag ends --configfile's list of files before the target.
+    return run_snakemake(work, *extra, "--configfile", str(TINY_CONFIG), str(fast), *ONE_THREAD, "--", CHAIN_TABLE, timeout=540)
+
+
+def job_counts(output: str) -> dict[str, int]:
+    """The 'Job stats' table Snakemake prints before running: jobs per rule."""
+    table = re.search(r"Job stats:\njob\s+count\n[- ]+\n((?:\S+\s+\d+\n)+)", output)
+    assert table, output
+    return {rule: int(n) for rule, n in (line.split() for line in table.group(1).splitlines())}
+
+
+def slurm_states(job_ids) -> dict[str, str]:
+    states = subprocess.run(
+        ["squeue", "--states=all", "--noheader", "--format=%i %T", "--jobs", ",".join(job_ids)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    ).stdout.split()
+    return dict(zip(states[::2], states[1::2]))
+
+
+def read_json(path: Path):
+    return json.loads(path.read_text())
+
+
+def test_demo_chain_through_slurm_matches_local_build(slurm_cluster, tmp_path):
+    fast = tmp_path / "fast_chain.yaml"
+    fast.write_text(yaml.safe_dump(FAST_CHAIN))
+    local, cluster = make_workdir(tmp_path / "local"), make_workdir(tmp_path / "slurm")
+    # The two builds share no folder and run side by side: the SLURM one mostly waits on polls.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        local_run = pool.submit(build_chain, local, fast)
+        slurm_run = pool.submit(
+            build_chain, cluster, fast, "--profile", str(slurm_cluster.profile), "--workflow-profile", "none"
+        )
+        local_output = local_run.result().stdout + local_run.result().stderr
+        slurm_output = slurm_run.result().stdout + slurm_run.result().stderr
+
+    # Every job of the DAG went through sbatch, each once, none ran on the submitting host.
+    planned = job_counts(slurm_output)
+    assert planned == job_counts(local_output)
+    submitted = [m.groupdict() for m in SUBMITTED.finditer(slurm_output)]
+    assert Counter(job["rule"] for job in submitted) == {r: n for r, n in planned.items() if r != "total"}
+    assert len({job["id"] for job in submitted}) == planned["total"] == len(submitted)
+    assert "localrule" not in slurm_output
+    assert slurm_states(job["id"] for job in submitted) == {job["id"]: "COMPLETED" for job in submitted}
+
+    # Each model records the SLURM job that built it; the local build records none.
+    job_of = {(job["rule"], job["wildcards"]): job["id"] for job in submitted}
+    builders = {"base/tiny": ("init_model", "tiny"), "cpt/tiny": ("train_model", "cpt_tiny")}
+    builders["sft/tiny"] = ("train_model", "sft_tiny")
+    for ref, builder in builders.items():
+        recorded = read_json(cluster / "results/models" / ref / "provenance.json")["slurm_job_id"]
+        assert recorded == job_of[builder], ref
+        assert read_json(local / "results/models" / ref / "provenance.json")["slurm_job_id"] == os.environ.get(
+            "SLURM_JOB_ID"
+        )
+
+    # Same data, same weights, same numbers: CPU training with fixed seeds and threads is exact.
+    world = "results/demo_world/manifest.json"
+    assert read_json(cluster / world)["sha256"] == read_json(local / world)["sha256"]
+    for dataset in ("demo_corpus", "demo_sft"):
+        summary = f"results/data/{dataset}/tokenized/tiny/summary.json"
+        assert read_json(cluster / summary) == read_json(local / summary), summary
+    for ref in builders:
+        weights = f"results/models/{ref}/model.safetensors"
+        digests = {hashlib.sha256((work / weights).read_bytes()).hexdigest() for work in (local, cluster)}
+        assert len(digests) == 1, weights
+    table = pd.read_csv(cluster / CHAIN_TABLE)
+    pd.testing.assert_frame_equal(table, pd.read_csv(local / CHAIN_TABLE), check_exact=True)
+    assert list(table["model"]) == ["base", "cpt", "sft"]
+    # Training moved the held-out loss, so equal tables compare real results, not placeholders.
+    assert table["heldout_loss"].nunique() == 3 and table["heldout_loss"].notna().all()

@@ -42,9 +42,12 @@ def unpair_and_shuffle(dataset, seed: int):
     data it unpairs it into all chosen rows followed by all rejected rows, so a batch would hold
     one label only. Shuffling with the run's seed mixes labels, and makes seeds differ.
     """
-    from trl.data_utils import unpair_preference_dataset
+    from trl.data_utils import extract_prompt, unpair_preference_dataset
 
     if "label" not in dataset.column_names:
+        if "prompt" not in dataset.column_names:
+            # ultrafeedback layout: the prompt is the shared start of chosen and rejected
+            dataset = dataset.map(extract_prompt)
         dataset = unpair_preference_dataset(dataset)
     return dataset.shuffle(seed=seed)
 

@@ -186,6 +186,9 @@ def save_final(trainer, final_dir: str) -> None:
     """A folder that loads with plain transformers: LoRA adapters are merged (and kept in adapter/)."""
     from peft import PeftModel
 
+    if trainer.is_fsdp_enabled:
+        # A sharded state dict saves no weights through save_model; gather a full one for the final model.
+        trainer.accelerator.state.fsdp_plugin.set_state_dict_type("FULL_STATE_DICT")
     model = trainer.accelerator.unwrap_model(trainer.model)
     if not isinstance(model, PeftModel):
         trainer.save_model(final_dir)

@@ -266,6 +266,37 @@ def get_train_script(wildcards):
     return SCRIPTS / TRAIN_SCRIPTS[wildcards.stage]
 
 
+# Rendezvous port of multi-node runs. Every node must know it in advance, so it cannot be a free
+# port picked at launch; nodes of a multi-node job are not shared with another such job.
+MULTI_NODE_PORT = 29500
+
+
+def multi_node_launcher(accel, gpus, nodes, threads):
+    """One accelerate launcher per node through srun, each starting that node's GPU processes.
+
+    srun runs the quoted script once per node; the rule's script and arguments follow the launcher
+    in the shell command and reach accelerate as "$@". The variables are expanded on each node, so
+    every launcher learns its own rank ($SLURM_NODEID) and the first host of the allocation, which
+    hosts the rendezvous. With a static rendezvous all ranks need the same host and port.
+    The SLURM executor may run the job inside a one-task step of its own: --overlap lets this step
+    share that step's resources (without it srun waits forever), and --ntasks overrides the task
+    count the outer step leaves in the environment. --kill-on-bad-exit stops the other nodes when
+    one launcher fails, instead of leaving them waiting at the rendezvous.
+    """
+    launch = " ".join(
+        [
+            'head=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1);',
+            f"exec accelerate launch --config_file {shlex.quote(str(accel))}",
+            f"--num_processes {gpus * nodes} --num_machines {nodes}",
+            '--machine_rank "$SLURM_NODEID" --main_process_ip "$head"',
+            f'--main_process_port {MULTI_NODE_PORT} "$@"',
+        ]
+    )
+    env = f"OMP_NUM_THREADS={max(1, threads // gpus)} "
+    srun = f"srun --nodes {nodes} --ntasks-per-node 1 --ntasks {nodes} --overlap --kill-on-bad-exit=1"
+    return f"{env}{srun} bash -c {shlex.quote(launch)} accelerate"
+
+
 def get_launcher(wildcards, resources, threads):
     """accelerate launch with one process per GPU (or the run's CPU process count).
 
@@ -276,19 +307,28 @@ def get_launcher(wildcards, resources, threads):
     ACCELERATE_USE_CPU=true makes it join them over gloo. DeepSpeed decides that itself (the flag
     would switch DeepSpeed off); it needs `ddp_backend: gloo` in the run's args on CPU. The scripts
     train in fp32 without CUDA, so a bf16 config is overridden there (DeepSpeed refuses the mismatch).
+    Several nodes (resources.nodes > 1) run `gpus` processes on each node (multi_node_launcher).
     """
     spec = run_spec(wildcards)
     gpus = int(resources.get("gpu", 0) or 0)
     processes = gpus or int(spec.get("processes", 1))
     accel = repo_path(spec.get("accelerate_config", config["accelerate_config"]))
+    nodes = int(resources.get("nodes", 1) or 1)
+    if nodes > 1:
+        if not gpus:
+            config_error(
+                f"runs.{wildcards.stage}.{wildcards.run}.resources.nodes",
+                f"{nodes} nodes need GPUs (set gpus, the GPUs of each node)",
+            )
+        return multi_node_launcher(accel, gpus, nodes, threads)
     launcher = f"accelerate launch --config_file {accel} --num_processes {processes}"
     if processes == 1:
         return launcher
     settings = yaml.safe_load(Path(accel).read_text()) or {}
     kind = str(settings.get("distributed_type", "NO")).upper()
     env = f"OMP_NUM_THREADS={max(1, threads // processes)} "
-    nodes = max(int(settings.get("num_machines", 1)), int(resources.get("nodes", 1) or 1))
-    if nodes == 1:
+    machines = int(settings.get("num_machines", 1))
+    if max(machines, int(resources.get("nodes", 1) or 1)) == 1:
         launcher += " --main_process_port 0"
     if gpus:
         return env + launcher
@@ -307,6 +347,22 @@ def get_run_args(wildcards):
     return " ".join(
         f"--{key} {shlex.quote(str(value))}" for key, value in sorted(args.items())
     )
+
+
+def run_resource(wildcards, key, default):
+    return int(run_spec(wildcards).get("resources", {}).get(key, default))
+
+
+def get_run_mem_mb(wildcards):
+    return run_resource(wildcards, "mem_mb", 16000)
+
+
+def get_run_runtime(wildcards):
+    return run_resource(wildcards, "runtime", 720)
+
+
+def get_run_nodes(wildcards):
+    return run_resource(wildcards, "nodes", 1)
 
 
 def get_run_gpus(wildcards):

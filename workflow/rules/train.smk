@@ -19,8 +19,9 @@ rule train_model:
     threads: 8
     resources:
         gpu=get_run_gpus,
-        mem_mb=16000,
-        runtime=720,
+        mem_mb=get_run_mem_mb,
+        runtime=get_run_runtime,
+        nodes=get_run_nodes,
     params:
         launcher=get_launcher,
         script=get_train_script,

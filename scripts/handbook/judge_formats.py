@@ -1,0 +1,173 @@
+"""Prompt and answer files of the external judges: FastChat's MT-Bench and AlpacaEval.
+
+Pure functions (no model, no torch), so the formats can be tested on fixed inputs.
+
+MT-Bench (FastChat ``fastchat/llm_judge``): questions are JSONL rows ``{question_id, category,
+turns: [user turn, ...], reference?}``; the Hugging Face copy (HuggingFaceH4/mt_bench_prompts)
+names them ``prompt_id`` and ``prompt``. Answers go to ``model_answer/<model_id>.jsonl``, one
+row per question, ``{question_id, answer_id, model_id, choices: [{index: 0, turns: [answer,
+...]}], tstamp}``; FastChat takes the model name from the file name and keys answers by
+question_id.
+
+AlpacaEval: prompts are rows with ``instruction`` (and ``dataset``); model outputs are one
+JSON list of ``{instruction, output, generator, dataset}``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from handbook.tasks import render_reply
+
+FORMATS = ("mt_bench", "alpaca_eval")
+POLITE_FOLLOW_UP = "Now say it politely."
+
+
+class FormatError(ValueError):
+    """A prompt or answer row that does not have the judge's fields."""
+
+
+def read_rows(path: Path | str) -> list[dict[str, Any]]:
+    """Rows of a JSONL file, or of a JSON file holding a list."""
+    path = Path(path)
+    text = path.read_text()
+    if path.suffix == ".json":
+        rows = json.loads(text)
+        if not isinstance(rows, list):
+            raise FormatError(f"{path}: expected a JSON list of rows")
+        return rows
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def mt_bench_question(row: dict[str, Any], where: str = "row") -> dict[str, Any]:
+    """A question in FastChat's field names, from FastChat's or the Hugging Face copy's."""
+    question_id = row.get("question_id", row.get("prompt_id"))
+    turns = row.get("turns", row.get("prompt"))
+    if question_id is None:
+        raise FormatError(f"{where}: MT-Bench question without question_id (or prompt_id)")
+    if isinstance(turns, str) or not isinstance(turns, list) or not turns or not all(isinstance(t, str) for t in turns):
+        raise FormatError(f"{where}: MT-Bench question {question_id!r} needs 'turns', a non-empty list of strings")
+    question = {"question_id": question_id, "category": row.get("category", ""), "turns": list(turns)}
+    if row.get("reference") is not None:
+        question["reference"] = row["reference"]
+    return question
+
+
+def alpaca_eval_prompt(row: dict[str, Any], where: str = "row") -> dict[str, Any]:
+    if not isinstance(row.get("instruction"), str) or not row["instruction"]:
+        raise FormatError(f"{where}: AlpacaEval prompt needs a non-empty 'instruction'")
+    return {"instruction": row["instruction"], "dataset": row.get("dataset") or ""}
+
+
+def normalise_prompts(rows: Iterable[dict[str, Any]], fmt: str, source: str = "prompts") -> list[dict[str, Any]]:
+    if fmt not in FORMATS:
+        raise FormatError(f"unknown format {fmt!r}; expected one of {FORMATS}")
+    parse = mt_bench_question if fmt == "mt_bench" else alpaca_eval_prompt
+    prompts = [parse(dict(row), f"{source} row {i}") for i, row in enumerate(rows)]
+    if not prompts:
+        raise FormatError(f"{source}: no prompts")
+    if fmt == "mt_bench":
+        ids = [q["question_id"] for q in prompts]
+        if len(set(ids)) != len(ids):
+            raise FormatError(f"{source}: duplicate question_id values")
+    return prompts
+
+
+def answer_id(model_id: str, question_id: Any, answers: list[str]) -> str:
+    """FastChat draws a random id; a content hash keeps reruns identical."""
+    payload = json.dumps([model_id, question_id, answers], ensure_ascii=False)
+    return hashlib.sha256(payload.encode()).hexdigest()[:22]
+
+
+def mt_bench_answer(question_id: Any, model_id: str, answers: list[str], tstamp: float | None = None) -> dict[str, Any]:
+    """One model_answer row: the answers to a question's turns, in turn order."""
+    return {
+        "question_id": question_id,
+        "answer_id": answer_id(model_id, question_id, answers),
+        "model_id": model_id,
+        "choices": [{"index": 0, "turns": list(answers)}],
+        "tstamp": time.time() if tstamp is None else tstamp,
+    }
+
+
+def write_jsonl(path: Path | str, rows: list[dict[str, Any]]) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+
+
+def write_mt_bench_answers(path: Path | str, rows: list[dict[str, Any]]) -> None:
+    """JSONL sorted by question_id, as FastChat's reorg_answer_file leaves it."""
+    write_jsonl(path, sorted(rows, key=lambda r: (isinstance(r["question_id"], str), r["question_id"])))
+
+
+def read_mt_bench_answers(path: Path | str) -> dict[Any, dict[str, Any]]:
+    """question_id -> answer row, as FastChat's load_model_answers reads a file."""
+    return {row["question_id"]: row for row in read_rows(Path(path))}
+
+
+def alpaca_eval_output(instruction: str, output: str, generator: str, dataset: str) -> dict[str, Any]:
+    return {"instruction": instruction, "output": output, "generator": generator, "dataset": dataset}
+
+
+def write_alpaca_eval_outputs(path: Path | str, rows: list[dict[str, Any]]) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
+
+
+def read_alpaca_eval_outputs(path: Path | str) -> list[dict[str, Any]]:
+    rows = read_rows(Path(path))
+    for i, row in enumerate(rows):
+        missing = {"instruction", "output", "generator", "dataset"} - set(row)
+        if missing:
+            raise FormatError(f"{path} row {i}: missing {sorted(missing)}")
+    return rows
+
+
+def demo_mt_bench_questions(eval_rows: list[dict[str, Any]], n: int, seed: int) -> list[dict[str, Any]]:
+    """Two-turn questions from demo eval prompts: a task, then either a request to restate the
+    answer politely (the preferred style) or a second task. `reference` holds the expected
+    replies, as FastChat's questions do for categories judged against a reference."""
+    rng = random.Random(seed)
+    picked = rng.sample(range(len(eval_rows)), min(n, len(eval_rows)))
+    questions = []
+    for question_id, index in enumerate(sorted(picked), start=1):
+        first = eval_rows[index]
+        reference_1 = render_reply(first["answer"], "preferred")
+        if question_id % 2:
+            second_turn, reference_2 = POLITE_FOLLOW_UP, render_reply(first["answer"], "preferred", variant=1)
+        else:
+            second = eval_rows[rng.choice([i for i in range(len(eval_rows)) if i != index])]
+            second_turn, reference_2 = second["prompt"], render_reply(second["answer"], "preferred")
+        questions.append(
+            {
+                "question_id": question_id,
+                "category": first["task"],
+                "turns": [first["prompt"], second_turn],
+                "reference": [reference_1, reference_2],
+            }
+        )
+    return questions
+
+
+def demo_alpaca_eval_prompts(eval_rows: list[dict[str, Any]], n: int, seed: int) -> list[dict[str, Any]]:
+    """AlpacaEval-style rows from demo eval prompts; `output` is the reference reply, so the
+    file also serves as alpaca_eval's reference outputs."""
+    rng = random.Random(seed)
+    picked = sorted(rng.sample(range(len(eval_rows)), min(n, len(eval_rows))))
+    return [
+        alpaca_eval_output(
+            eval_rows[i]["prompt"],
+            render_reply(eval_rows[i]["answer"], "preferred"),
+            "demo_reference",
+            f"demo_{eval_rows[i]['task']}",
+        )
+        for i in picked
+    ]

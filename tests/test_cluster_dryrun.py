@@ -1,0 +1,183 @@
+"""Cluster dry runs: the Zephyr-7B-beta experiment planned through profiles/slurm, no cluster needed.
+
+    .venv/bin/pytest tests/test_cluster_dryrun.py
+
+The working directory gets the repository's config/ and profiles/, so Snakemake sees what it sees
+from the repository root: profiles/default as the workflow profile, under `--profile profiles/slurm`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import REPO, make_workdir, run_snakemake
+
+EXPERIMENT = REPO / "config" / "experiments" / "zephyr-7b-beta.yaml"
+TARGET = "results/models/dpo/zephyr-7b-beta"
+PROFILE_ARGS = ("--profile", "profiles/slurm")
+
+
+def cluster_workdir(path: Path) -> Path:
+    work = make_workdir(path)
+    if not (work / "profiles").exists():
+        (work / "profiles").symlink_to(REPO / "profiles")
+    return work
+
+
+def plan(work: Path, *configfiles: Path) -> tuple[list[dict], str]:
+    """Dry-run the target; every planned job as {rule, output, resources, shell}."""
+    # --configfile takes every following word as a file: a flag ends the list before the target.
+    files = [str(f) for f in (EXPERIMENT, *configfiles)]
+    proc = run_snakemake(work, *PROFILE_ARGS, "--configfile", *files, "-n", "-p", TARGET)
+    output = proc.stdout + proc.stderr
+    jobs = []
+    for block in re.split(r"\n(?=\[[^\]\n]+\]\n(?:local)?rule )", output)[1:]:
+        rule = re.search(r"^(?:local)?rule (\w+):", block, re.M).group(1)
+        resources = re.search(r"^\s+resources: (.*)$", block, re.M).group(1)
+        shell = re.search(r"^Shell command: (.*)$", block, re.M)
+        jobs.append(
+            {
+                "rule": rule,
+                "output": re.search(r"^\s+output: (.*)$", block, re.M).group(1),
+                "resources": dict(item.split("=", 1) for item in resources.split(", ")),
+                "shell": shell.group(1) if shell else "",
+            }
+        )
+    assert jobs, output
+    return jobs, output
+
+
+def training_jobs(jobs: list[dict]) -> dict[str, dict]:
+    return {job["output"]: job for job in jobs if job["rule"] == "train_model"}
+
+
+@pytest.fixture(scope="module")
+def one_node(tmp_path_factory):
+    return plan(cluster_workdir(tmp_path_factory.mktemp("dryrun") / "work"))
+
+
+def test_slurm_profile_applies_from_the_repository_root(one_node, tmp_path, monkeypatch):
+    jobs, output = one_node
+    # profiles/default is found as the workflow profile and loaded after profiles/slurm; none of
+    # its keys may switch the executor back or drop the cluster's default resources.
+    assert "Using profiles profiles/slurm and workflow specific profile profiles/default" in output
+    from snakemake.cli import parse_args
+
+    monkeypatch.chdir(cluster_workdir(tmp_path / "work"))
+    argv = ["--snakefile", str(REPO / "workflow" / "Snakefile"), "-n", TARGET]
+    # Both spellings reach the cluster: the profile on top of profiles/default, or in its place.
+    for profile_args in (PROFILE_ARGS, ("--workflow-profile", "profiles/slurm")):
+        _, args = parse_args([*argv, *profile_args])
+        assert args.executor == "slurm" and args.retries == 2, profile_args
+    defaults = yaml.safe_load((REPO / "profiles" / "slurm" / "config.yaml").read_text())["default-resources"]
+    for job in jobs:
+        assert job["resources"]["cpus_per_task"] == str(defaults["cpus_per_task"]), job
+
+
+def test_zephyr_chain_pulls_in_no_demo_job(one_node):
+    jobs, _ = one_node
+    assert sorted(job["rule"] for job in jobs) == sorted(
+        ["prepare_dataset", "prepare_dataset", "tokenize_dataset", "compute_ref_logps", "train_model", "train_model"]
+    )
+    for job in jobs:
+        assert "demo" not in job["output"] and "tiny" not in job["output"], job
+    outputs = {job["output"] for job in jobs}
+    assert "results/data/ultrachat_200k/tokenized/mistral-7b" in outputs
+    assert "results/ref_logps/ultrafeedback_binarized/sft/zephyr-7b-beta" in outputs
+
+
+def test_training_jobs_ask_for_eight_gpus_and_launch_eight_processes(one_node):
+    jobs, _ = one_node
+    training = training_jobs(jobs)
+    assert sorted(training) == ["results/models/dpo/zephyr-7b-beta", "results/models/sft/zephyr-7b-beta"]
+    for output, job in training.items():
+        assert job["resources"]["gpu"] == "8" and job["resources"]["nodes"] == "1", job
+        assert "accelerate launch --config_file config/accelerate/zero3.yaml --num_processes 8 " in job["shell"]
+        assert "srun" not in job["shell"] and "--num_machines" not in job["shell"]
+    sft, dpo = training["results/models/sft/zephyr-7b-beta"], training["results/models/dpo/zephyr-7b-beta"]
+    assert sft["resources"]["runtime"] == "1440" and sft["resources"]["mem_mb"] == "256000"
+    assert "--model_name_or_path mistralai/Mistral-7B-v0.1 " in sft["shell"]
+    assert "--config config/recipes/zephyr-7b-beta/sft/full.yaml " in sft["shell"]
+    assert "--model_name_or_path results/models/sft/zephyr-7b-beta " in dpo["shell"]
+    assert "--dataset_path results/ref_logps/ultrafeedback_binarized/sft/zephyr-7b-beta " in dpo["shell"]
+    # CPU-only steps stay off the GPU partition's books.
+    for job in jobs:
+        if job["rule"] in ("prepare_dataset", "tokenize_dataset"):
+            assert job["resources"].get("gpu", "0") == "0", job
+
+
+def fake_slurm_bin(folder: Path) -> Path:
+    """srun, scontrol and accelerate stand-ins that run one 'node' after another and record argv."""
+    folder.mkdir()
+    (folder / "srun").write_text(
+        "#!/bin/bash\n"
+        "while [[ $1 == --* ]]; do\n"
+        '  case $1 in --nodes) nodes=$2; shift ;; --ntasks | --ntasks-per-node) shift ;; esac; shift\n'
+        "done\n"
+        'for ((id = 0; id < nodes; id++)); do SLURM_NODEID=$id "$@" || exit; done\n'
+    )
+    (folder / "scontrol").write_text(
+        '#!/bin/bash\n[ "$*" = "show hostnames gpu-[07-08]" ] || exit 98\necho gpu-07\necho gpu-08\n'
+    )
+    (folder / "accelerate").write_text(
+        f"#!{sys.executable}\nimport json, sys\nprint(json.dumps(sys.argv[1:]))\n"
+    )
+    for tool in folder.iterdir():
+        tool.chmod(0o755)
+    return folder
+
+
+def test_two_nodes_start_one_launcher_per_node(tmp_path):
+    two_nodes = tmp_path / "two_nodes.yaml"
+    spec = {"resources": {"nodes": 2}}
+    two_nodes.write_text(yaml.safe_dump({"runs": {"sft": {"zephyr-7b-beta": spec}, "dpo": {"zephyr-7b-beta": spec}}}))
+    jobs, _ = plan(cluster_workdir(tmp_path / "work"), two_nodes)
+    training = training_jobs(jobs)
+    assert len(training) == 2
+    for job in training.values():
+        assert job["resources"]["nodes"] == "2" and job["resources"]["gpu"] == "8", job
+        assert " srun --nodes 2 --ntasks-per-node 1 --ntasks 2 --overlap --kill-on-bad-exit=1 bash -c '" in job["shell"]
+        assert "--num_processes 16 --num_machines 2 " in job["shell"]
+        assert '--machine_rank "$SLURM_NODEID"' in job["shell"]
+
+    # Run the DPO job's command as printed, with stand-ins for the SLURM tools: bash must hand each
+    # node's launcher its own rank, the first host and the training script's arguments intact.
+    dpo = training["results/models/dpo/zephyr-7b-beta"]
+    scratch = tmp_path / "node"
+    (scratch / "results/logs/dpo").mkdir(parents=True)
+    env = dict(os.environ, SLURM_JOB_NODELIST="gpu-[07-08]")
+    env["PATH"] = f"{fake_slurm_bin(tmp_path / 'bin')}{os.pathsep}{env['PATH']}"
+    subprocess.run(["bash", "-c", dpo["shell"]], cwd=scratch, env=env, check=True, timeout=60)
+    launches = [json.loads(line) for line in (scratch / "results/logs/dpo/zephyr-7b-beta.log").read_text().splitlines()]
+    assert len(launches) == 2
+    for rank, argv in enumerate(launches):
+        options = dict(zip(argv[1:13:2], argv[2:13:2]))
+        assert argv[0] == "launch" and options == {
+            "--config_file": "config/accelerate/zero3.yaml",
+            "--num_processes": "16",
+            "--num_machines": "2",
+            "--machine_rank": str(rank),
+            "--main_process_ip": "gpu-07",
+            "--main_process_port": "29500",
+        }
+        assert argv[13].endswith("scripts/dpo.py")
+        assert argv[14:] == [
+            "--config",
+            "config/recipes/zephyr-7b-beta/dpo/full.yaml",
+            "--model_name_or_path",
+            "results/models/sft/zephyr-7b-beta",
+            "--dataset_path",
+            "results/ref_logps/ultrafeedback_binarized/sft/zephyr-7b-beta",
+            "--checkpoint_dir",
+            "results/checkpoints/dpo/zephyr-7b-beta",
+            "--output_dir",
+            "results/models/dpo/zephyr-7b-beta",
+        ]
