@@ -3,8 +3,8 @@
     python scripts/make_bon_sets.py --scored results/samples/sft/tiny/scored.jsonl \
         --output_dir results/samples/sft/tiny/sets --test_fraction 0.1
 
-Writes, each folder with train.jsonl and test.jsonl (usable as `dataset_name: <folder>` with
-`dataset_test_split: test`):
+Writes two folders, each with train.jsonl and test.jsonl (no test.jsonl with --test_fraction 0),
+usable as `dataset_name: <folder>` with `dataset_test_split: test`:
   best_of_n/        {prompt_id, prompt, messages: prompt + best completion, score}
   on_policy_pairs/  {prompt_id, prompt, chosen: best, rejected: worst, score_chosen, score_rejected}
 and summary.json (written last) with counts, mean scores and, when rows carry `answer`, how often
@@ -63,8 +63,13 @@ def build_sets(rows: list[dict]) -> tuple[list[dict], list[dict], dict]:
         extra = {key: row[key] for key in CARRIED if row.get(key) is not None}
         reply = {"role": "assistant", "content": completions[best]}
         best_rows.append(
-            {"prompt_id": row["prompt_id"], "prompt": row["prompt"], "messages": row["messages"] + [reply],
-             "score": scores[best], **extra}
+            {
+                "prompt_id": row["prompt_id"],
+                "prompt": row["prompt"],
+                "messages": row["messages"] + [reply],
+                "score": scores[best],
+                **extra,
+            }
         )
         if scores[best] == scores[worst]:
             skipped["tied_scores"] += 1

@@ -46,8 +46,15 @@ def read_prompts(path: str, limit: int | None = None) -> list[dict]:
             messages = [{"role": "user", "content": row["prompt"]}]
         prompt = row.get("prompt") if isinstance(row.get("prompt"), str) else messages[-1]["content"]
         prompt_id = row.get("prompt_id") or hashlib.sha256(prompt.encode()).hexdigest()
-        rows.append({"prompt_id": prompt_id, "prompt": prompt, "messages": messages, "task": row.get("task"),
-                     "answer": row.get("answer")})
+        rows.append(
+            {
+                "prompt_id": prompt_id,
+                "prompt": prompt,
+                "messages": messages,
+                "task": row.get("task"),
+                "answer": row.get("answer"),
+            }
+        )
         if limit and len(rows) == limit:
             break
     if not rows:

@@ -74,8 +74,13 @@ def main() -> None:
     scored = [dict(row, reward_model=args.reward_model) for row in score_rows(model, tokenizer, rows, args.batch_size)]
     write_jsonl(args.output, scored)
     every = [s for row in scored for s in row["scores"]]
-    logger.info("scored %d completions of %d prompts: mean %.3f, std %.3f", len(every), len(scored),
-                statistics.fmean(every), statistics.pstdev(every))
+    logger.info(
+        "scored %d completions of %d prompts: mean %.3f, std %.3f",
+        len(every),
+        len(scored),
+        statistics.fmean(every),
+        statistics.pstdev(every),
+    )
 
 
 if __name__ == "__main__":

@@ -143,7 +143,7 @@ def test_two_nodes_start_one_launcher_per_node(tmp_path):
     training = training_jobs(jobs)
     assert len(training) == 2
     for job in training.values():
-        assert job["resources"]["nodes"] == "2" and job["resources"]["gpu"] == "8", job
+        assert job["resources"]["nodes"] == "2" and job["resources"]["gpu"] == "16", job
         assert " srun --nodes 2 --ntasks-per-node 1 --ntasks 2 --overlap --kill-on-bad-exit=1 bash -c '" in job["shell"]
         assert "--num_processes 16 --num_machines 2 " in job["shell"]
         assert '--machine_rank "$SLURM_NODEID"' in job["shell"]

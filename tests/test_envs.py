@@ -32,15 +32,24 @@ GPU_PACKAGES = {"torch", "flash-attn", "deepspeed", "bitsandbytes", "liger-kerne
 RULES_SCRIPT = """
 import json, sys
 from pathlib import Path
+from types import SimpleNamespace
 from snakemake.api import SnakemakeApi
 from snakemake.settings.types import ResourceSettings
+
+
+def envs_of(rule, config):
+    # An env chosen by a function is evaluated for every configured run.
+    env = rule.conda_env
+    if not callable(env):
+        return [env] if env else []
+    return sorted({env(SimpleNamespace(stage=s, run=r)) for s, runs in config["runs"].items() for r in runs})
 
 with SnakemakeApi() as api:
     workflow = api.workflow(
         resource_settings=ResourceSettings(), snakefile=Path(sys.argv[1]), workdir=Path(sys.argv[2])
     )._workflow
     rules = [
-        {"name": r.name, "snakefile": str(r.snakefile), "conda": r.conda_env, "norun": bool(r.norun)}
+        {"name": r.name, "snakefile": str(r.snakefile), "conda": envs_of(r, workflow.config), "norun": bool(r.norun)}
         for r in workflow.rules
     ]
 print("RULES " + json.dumps(rules))
@@ -106,8 +115,9 @@ def test_every_rule_uses_an_existing_env(rules):
         if rule["norun"]:
             continue
         assert rule["conda"], f"rule {rule['name']} ({rule['snakefile']}) has no conda: directive"
-        env = (Path(rule["snakefile"]).parent / rule["conda"]).resolve()
-        assert env.parent == REPO / "envs" and env.is_file(), f"rule {rule['name']}: no env file {env}"
+        for name in rule["conda"]:
+            env = (Path(rule["snakefile"]).parent / name).resolve()
+            assert env.parent == REPO / "envs" and env.is_file(), f"rule {rule['name']}: no env file {env}"
 
 
 @pytest.mark.parametrize("path", ENV_FILES, ids=lambda p: p.name)

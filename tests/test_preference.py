@@ -20,6 +20,8 @@ TARGETS = [f"results/models/dpo/{run}" for run in SCAN] + [
     "results/models/sft/bon",
     "results/models/dpo/onpol",
     "results/eval/rm/tiny/reward.json",
+    "results/models/sft/lora",
+    "results/models/orpo/qlora",
 ]
 
 
@@ -107,3 +109,25 @@ def test_rejection_sampling_artifacts(built):
         assert best[row["prompt_id"]]["messages"][-1]["content"] == row["completions"][top]
     summary = json.loads((folder / "summary.json").read_text())
     assert summary
+
+
+def test_lora_is_merged_and_qlora_maps_to_lora_at_tiny_scale(built):
+    from transformers import AutoModelForCausalLM
+
+    for ref in ("sft/lora", "orpo/qlora"):
+        folder = built / "results/models" / ref
+        assert (folder / "adapter" / "adapter_config.json").exists(), ref
+        model = AutoModelForCausalLM.from_pretrained(folder)
+        assert not any("lora" in name for name, _ in model.named_parameters()), "saved model must be merged"
+    log = (built / "results/logs/orpo/qlora.log").read_text()
+    assert "QLoRA needs CUDA" in log and "runs it as LoRA" in log
+
+
+def test_qlora_without_cuda_fails_before_training():
+    from trl import ModelConfig
+
+    from handbook.training import RecipeError, WorkflowArguments, quantization_config
+
+    args = ModelConfig(model_name_or_path="x", load_in_4bit=True, use_peft=True)
+    with pytest.raises(RecipeError, match=r"QLoRA \(load_in_4bit/load_in_8bit\) needs CUDA"):
+        quantization_config(args, WorkflowArguments())

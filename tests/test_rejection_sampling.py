@@ -23,7 +23,11 @@ def run_script(script: str, *args) -> subprocess.CompletedProcess:
     env.update(PYTHONPATH=str(REPO / "scripts"))
     return subprocess.run(
         [sys.executable, str(REPO / "scripts" / script), *map(str, args)],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -40,7 +44,9 @@ def load_rm(folder: Path):
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    return AutoModelForSequenceClassification.from_pretrained(folder, dtype=torch.float32), AutoTokenizer.from_pretrained(folder)
+    return AutoModelForSequenceClassification.from_pretrained(
+        folder, dtype=torch.float32
+    ), AutoTokenizer.from_pretrained(folder)
 
 
 @pytest.fixture(scope="module")
@@ -61,16 +67,39 @@ def pipeline(tmp_path_factory):
 
     prompts = world / "prompts" / "generation.jsonl"
     samples, scored, sets = root / "samples.jsonl", root / "scored.jsonl", root / "sets"
-    proc = run_script("sample_completions.py", "--model", policy, "--prompts", prompts, "--output", samples,
-                      "--num_completions", K, "--max_new_tokens", 8, "--seed", 3, "--batch_size", 8)
+    proc = run_script(
+        "sample_completions.py",
+        "--model",
+        policy,
+        "--prompts",
+        prompts,
+        "--output",
+        samples,
+        "--num_completions",
+        K,
+        "--max_new_tokens",
+        8,
+        "--seed",
+        3,
+        "--batch_size",
+        8,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    proc = run_script("score_samples.py", "--reward_model", root / "rm", "--samples", samples, "--output", scored,
-                      "--batch_size", 5)
+    proc = run_script(
+        "score_samples.py", "--reward_model", root / "rm", "--samples", samples, "--output", scored, "--batch_size", 5
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     proc = run_script("make_bon_sets.py", "--scored", scored, "--output_dir", sets, "--test_fraction", 0.25)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return {"root": root, "prompts": prompts, "samples": samples, "scored": scored, "sets": sets, "rm": root / "rm",
-            "policy": policy}
+    return {
+        "root": root,
+        "prompts": prompts,
+        "samples": samples,
+        "scored": scored,
+        "sets": sets,
+        "rm": root / "rm",
+        "policy": policy,
+    }
 
 
 def test_samples_have_k_completions_and_carry_ids(pipeline):
@@ -81,8 +110,14 @@ def test_samples_have_k_completions_and_carry_ids(pipeline):
         assert row["answer"] == prompt["answer"] and row["task"] == prompt["task"]
         assert row["messages"] == prompt["messages"] and row["prompt"] == prompt["prompt"]
         assert len(row["completions"]) == K and all(isinstance(c, str) for c in row["completions"])
-        assert row["generation"] == {"backend": "hf", "temperature": 1.0, "top_p": 1.0, "max_new_tokens": 8,
-                                     "seed": 3, "model": str(pipeline["policy"])}
+        assert row["generation"] == {
+            "backend": "hf",
+            "temperature": 1.0,
+            "top_p": 1.0,
+            "max_new_tokens": 8,
+            "seed": 3,
+            "model": str(pipeline["policy"]),
+        }
     # Sampling at T=1 from an untrained model: the k completions of a prompt are not all the same.
     assert any(len(set(r["completions"])) > 1 for r in rows)
 
@@ -135,15 +170,26 @@ def test_hand_made_scores_with_ties(tmp_path):
     user = [{"role": "user", "content": "What is 2 + 2?"}]
     base = {"prompt": "What is 2 + 2?", "messages": user, "task": "arithmetic", "answer": "4"}
     rows = [
-        dict(base, prompt_id="distinct", completions=["The answer is 4.", "Ugh, fine. It is 5.", "The answer is 3."],
-             scores=[2.0, -1.0, 0.5]),
+        dict(
+            base,
+            prompt_id="distinct",
+            completions=["The answer is 4.", "Ugh, fine. It is 5.", "The answer is 3."],
+            scores=[2.0, -1.0, 0.5],
+        ),
         dict(base, prompt_id="tied", completions=["a", "b", "c"], scores=[1.0, 1.0, 1.0]),
         dict(base, prompt_id="same_text", completions=["x", "x ", "y"], scores=[3.0, -3.0, 0.0]),
         dict(base, prompt_id="tied_top", completions=["p", "q", "r", "s"], scores=[0.0, 3.0, 3.0, -2.0]),
     ]
     out = tmp_path / "sets"
-    proc = run_script("make_bon_sets.py", "--scored", write_jsonl(tmp_path / "scored.jsonl", rows),
-                      "--output_dir", out, "--test_fraction", 0.0)
+    proc = run_script(
+        "make_bon_sets.py",
+        "--scored",
+        write_jsonl(tmp_path / "scored.jsonl", rows),
+        "--output_dir",
+        out,
+        "--test_fraction",
+        0.0,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     best = {r["prompt_id"]: r for r in read_jsonl(out / "best_of_n" / "train.jsonl")}
     assert best["distinct"]["messages"][-1]["content"] == "The answer is 4."
@@ -181,8 +227,17 @@ def test_vllm_backend_without_vllm_fails_fast(tmp_path):
     if importlib.util.find_spec("vllm") is not None:
         pytest.skip("vllm is installed here")
     output = tmp_path / "samples.jsonl"
-    proc = run_script("sample_completions.py", "--model", tmp_path / "no_such_model", "--prompts",
-                      tmp_path / "no_such_prompts.jsonl", "--output", output, "--backend", "vllm")
+    proc = run_script(
+        "sample_completions.py",
+        "--model",
+        tmp_path / "no_such_model",
+        "--prompts",
+        tmp_path / "no_such_prompts.jsonl",
+        "--output",
+        output,
+        "--backend",
+        "vllm",
+    )
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and "vllm is not installed" in lines[0]

@@ -21,7 +21,11 @@ def run_script(script: str, *args: str) -> subprocess.CompletedProcess:
     env.update(PYTHONPATH=str(REPO / "scripts"), TRL_EXPERIMENTAL_SILENCE="1")
     return subprocess.run(
         [sys.executable, str(REPO / "scripts" / script), *map(str, args)],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -43,10 +47,29 @@ def trained(tmp_path_factory):
     datasets.DatasetDict({s: datasets.Dataset.from_list(rows) for s, rows in splits.items()}).save_to_disk(prepared)
     out = root / "rm"
     proc = run_script(
-        "reward.py", "--config", RECIPE, "--model_name_or_path", base, "--dataset_path", prepared,
-        "--checkpoint_dir", root / "ckpt", "--output_dir", out,
-        "--max_steps", 4, "--save_steps", 2, "--per_device_train_batch_size", 8, "--logging_steps", 1,
-        "--eval_strategy", "steps", "--eval_steps", 4,
+        "reward.py",
+        "--config",
+        RECIPE,
+        "--model_name_or_path",
+        base,
+        "--dataset_path",
+        prepared,
+        "--checkpoint_dir",
+        root / "ckpt",
+        "--output_dir",
+        out,
+        "--max_steps",
+        4,
+        "--save_steps",
+        2,
+        "--per_device_train_batch_size",
+        8,
+        "--logging_steps",
+        1,
+        "--eval_strategy",
+        "steps",
+        "--eval_steps",
+        4,
     )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     return {"root": root, "world": world, "base": base, "prepared": prepared, "rm": out}
@@ -102,8 +125,9 @@ def test_scores_do_not_depend_on_batching_or_padding_side(trained):
 def test_eval_reward_writes_metrics_per_kind(trained):
     output = trained["root"] / "eval" / "pairs.json"
     pairs = trained["world"] / "preference" / "test.jsonl"
-    proc = run_script("eval_reward.py", "--model", trained["rm"], "--pairs", pairs, "--output", output,
-                      "--batch_size", 7)
+    proc = run_script(
+        "eval_reward.py", "--model", trained["rm"], "--pairs", pairs, "--output", output, "--batch_size", 7
+    )
     assert proc.returncode == 0, proc.stderr[-4000:]
     result = json.loads(output.read_text())
     rows = read_jsonl(pairs)
@@ -137,8 +161,19 @@ def test_reward_rejects_data_without_rejected_column(trained, tmp_path):
     bad = tmp_path / "bad"
     rows = read_jsonl(trained["world"] / "preference" / "train.jsonl")[:4]
     datasets.DatasetDict(train=datasets.Dataset.from_list([{"chosen": r["chosen"]} for r in rows])).save_to_disk(bad)
-    proc = run_script("reward.py", "--config", RECIPE, "--model_name_or_path", trained["base"],
-                      "--dataset_path", bad, "--checkpoint_dir", tmp_path / "ck", "--output_dir", tmp_path / "out")
+    proc = run_script(
+        "reward.py",
+        "--config",
+        RECIPE,
+        "--model_name_or_path",
+        trained["base"],
+        "--dataset_path",
+        bad,
+        "--checkpoint_dir",
+        tmp_path / "ck",
+        "--output_dir",
+        tmp_path / "out",
+    )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1].startswith("error:")
     assert "'rejected' not found" in proc.stderr

@@ -163,8 +163,9 @@ SUBMITTED = re.compile(
 
 
 def build_chain(work: Path, fast: Path, *extra: str):
-    # A flag ends --configfile's list of files before the target.
-    return run_snakemake(work, *extra, "--configfile", str(TINY_CONFIG), str(fast), *ONE_THREAD, "--", CHAIN_TABLE, timeout=540)
+    # --configfile and --set-threads take every following word: "--" ends them before the target.
+    configfiles = ("--configfile", str(TINY_CONFIG), str(fast))
+    return run_snakemake(work, *extra, *configfiles, *ONE_THREAD, "--", CHAIN_TABLE, timeout=540)
 
 
 def job_counts(output: str) -> dict[str, int]:
@@ -213,8 +214,11 @@ def test_demo_chain_through_slurm_matches_local_build(slurm_cluster, tmp_path):
 
     # Each model records the SLURM job that built it; the local build records none.
     job_of = {(job["rule"], job["wildcards"]): job["id"] for job in submitted}
-    builders = {"base/tiny": ("init_model", "tiny"), "cpt/tiny": ("train_model", "cpt_tiny")}
-    builders["sft/tiny"] = ("train_model", "sft_tiny")
+    builders = {
+        "base/tiny": ("init_model", "tiny"),
+        "cpt/tiny": ("train_model", "cpt_tiny"),
+        "sft/tiny": ("train_model", "sft_tiny"),
+    }
     for ref, builder in builders.items():
         recorded = read_json(cluster / "results/models" / ref / "provenance.json")["slurm_job_id"]
         assert recorded == job_of[builder], ref

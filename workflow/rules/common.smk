@@ -97,7 +97,10 @@ def expand_sweeps():
             combo = dict(zip(keys, values))
             name = run_name(sweep, combo)
             if name in runs and runs[name].get("sweep") != sweep:
-                config_error(f"sweeps.{sweep}", f"run '{spec['stage']}/{name}' is already defined in runs")
+                config_error(
+                    f"sweeps.{sweep}",
+                    f"run '{spec['stage']}/{name}' is already defined in runs",
+                )
             run = {k: v for k, v in spec.items() if k not in ("stage", "grid", "args")}
             run["args"] = {**spec.get("args", {}), **combo}
             run["sweep"] = sweep
@@ -145,10 +148,15 @@ def ref_settings(dataset, ref):
         if (spec["dataset"], spec.get("ref_model", spec["model"])) != (dataset, ref):
             continue
         settings = recipe_settings("dpo", run)
-        key = (settings.get("max_length", 1024), settings.get("truncation_mode", "keep_start"))
+        key = (
+            settings.get("max_length", 1024),
+            settings.get("truncation_mode", "keep_start"),
+        )
         seen.setdefault(key, []).append(run)
     if len(seen) > 1:
-        detail = "; ".join(f"max_length={k[0]}, truncation_mode={k[1]}: {v}" for k, v in seen.items())
+        detail = "; ".join(
+            f"max_length={k[0]}, truncation_mode={k[1]}: {v}" for k, v in seen.items()
+        )
         config_error(
             "runs.dpo",
             f"runs sharing reference log-probs of {ref} on '{dataset}' disagree ({detail})",
@@ -254,8 +262,8 @@ def get_ref_args(wildcards):
 
 
 def get_ref_launcher(wildcards):
-    accel = repo_path(config["accelerate_config"])
-    return f"accelerate launch --config_file {accel} --num_processes 1"
+    """One process: on a GPU when the job has one (the Trainer picks the device itself)."""
+    return "python"
 
 
 def get_train_model(wildcards):
@@ -310,10 +318,13 @@ def get_launcher(wildcards, resources, threads):
     Several nodes (resources.nodes > 1) run `gpus` processes on each node (multi_node_launcher).
     """
     spec = run_spec(wildcards)
-    gpus = int(resources.get("gpu", 0) or 0)
-    processes = gpus or int(spec.get("processes", 1))
-    accel = repo_path(spec.get("accelerate_config", config["accelerate_config"]))
     nodes = int(resources.get("nodes", 1) or 1)
+    # The gpu resource is the job's total (sbatch --gpus); each node runs its share.
+    gpus = int(resources.get("gpu", 0) or 0) // nodes
+    processes = gpus or int(spec.get("processes", 1))
+    # The default config is for CPU; a GPU run without one of its own gets plain DDP.
+    default = "config/accelerate/ddp.yaml" if gpus else config["accelerate_config"]
+    accel = repo_path(spec.get("accelerate_config", default))
     if nodes > 1:
         if not gpus:
             config_error(
@@ -366,7 +377,25 @@ def get_run_nodes(wildcards):
 
 
 def get_run_gpus(wildcards):
-    return int(run_spec(wildcards).get("gpus", 0))
+    """GPUs of the whole job: the run's gpus (per node) on each of its nodes."""
+    return int(run_spec(wildcards).get("gpus", 0)) * get_run_nodes(wildcards)
+
+
+def get_train_env(wildcards):
+    """GPU runs need the GPU stack (DeepSpeed, flash-attn); CPU runs the lighter train env."""
+    return "../../envs/gpu.yaml" if get_run_gpus(wildcards) else "../../envs/train.yaml"
+
+
+def get_ref_gpus(wildcards):
+    """One GPU for the reference pass when the DPO runs sharing its log-probs train on GPUs."""
+    ref = f"{wildcards.stage}/{wildcards.run}"
+    runs = config["runs"].get("dpo", {}).values()
+    shared = [
+        s
+        for s in runs
+        if (s["dataset"], s.get("ref_model", s["model"])) == (wildcards.dataset, ref)
+    ]
+    return int(any(s.get("gpus") for s in shared))
 
 
 def get_dataset_spec(wildcards):
@@ -377,7 +406,10 @@ def get_dataset_sources(wildcards):
     """Local sources a prepare job reads; folders the workflow writes are named by their files."""
     spec = config["datasets"][wildcards.dataset]
     if "dataset_mixture" in spec:
-        entries = [(e["id"], [e.get("split", "train")]) for e in spec["dataset_mixture"]["datasets"]]
+        entries = [
+            (e["id"], [e.get("split", "train")])
+            for e in spec["dataset_mixture"]["datasets"]
+        ]
     else:
         splits = [spec.get("dataset_train_split", "train")]
         splits += [spec["dataset_test_split"]] if spec.get("dataset_test_split") else []
@@ -463,7 +495,14 @@ def get_sampling_reward_model(wildcards):
 
 def get_sampling_args(wildcards):
     spec = config["rejection_sampling"][wildcards.name]
-    keys = ("num_completions", "temperature", "top_p", "max_new_tokens", "seed", "backend")
+    keys = (
+        "num_completions",
+        "temperature",
+        "top_p",
+        "max_new_tokens",
+        "seed",
+        "backend",
+    )
     return " ".join(f"--{k} {spec[k]}" for k in keys if k in spec)
 
 
@@ -491,12 +530,17 @@ def eval_files(ref):
     """Result files a table row reads for one model."""
     stage, name = resolve_model(ref)
     if stage == "rm":
-        return {"reward": f"results/eval/{ref}/reward.json", "model": f"results/models/{ref}"}
+        return {
+            "reward": f"results/eval/{ref}/reward.json",
+            "model": f"results/models/{ref}",
+        }
     files = {"demo": f"results/eval/{ref}/demo.json"}
     if stage in POLICY_STAGES and config["eval"]["demo"].get("judge"):
         files["winrate"] = f"results/eval/{ref}/winrate.json"
     if stage != "base":
-        files["model"] = f"results/models/{ref}"  # its metrics.json: trainer eval on held-out pairs
+        files["model"] = (
+            f"results/models/{ref}"  # its metrics.json: trainer eval on held-out pairs
+        )
     return files
 
 
@@ -520,7 +564,9 @@ def get_table_inputs(wildcards):
 
 def get_table_rows(wildcards):
     rows = table_models(wildcards.table)
-    return json.dumps({label: [eval_files(ref) for ref in refs] for label, refs in rows.items()})
+    return json.dumps(
+        {label: [eval_files(ref) for ref in refs] for label, refs in rows.items()}
+    )
 
 
 def get_final_targets():

@@ -36,15 +36,15 @@ rule judge_winrate:
         "results/eval/{stage}/{run}/winrate.json",
     log:
         "results/logs/eval/{stage}/{run}_winrate.log",
-    params:
-        model=get_judge_model,
-        script=SCRIPTS / "judge_winrate.py",
+    conda:
+        "../../envs/eval.yaml"
     threads: 2
     resources:
         mem_mb=8000,
         runtime=60,
-    conda:
-        "../../envs/eval.yaml"
+    params:
+        model=get_judge_model,
+        script=SCRIPTS / "judge_winrate.py",
     shell:
         "OMP_NUM_THREADS={threads} python {params.script} --reward_model {params.model} "
         "--samples {input.samples} --baseline {input.baseline} --output {output} > {log} 2>&1"
@@ -57,14 +57,14 @@ rule eval_reward:
         "results/eval/rm/{run}/reward.json",
     log:
         "results/logs/eval/rm/{run}.log",
-    params:
-        script=SCRIPTS / "eval_reward.py",
+    conda:
+        "../../envs/eval.yaml"
     threads: 2
     resources:
         mem_mb=8000,
         runtime=60,
-    conda:
-        "../../envs/eval.yaml"
+    params:
+        script=SCRIPTS / "eval_reward.py",
     shell:
         "OMP_NUM_THREADS={threads} python {params.script} --model {input.model} "
         "--pairs {input.pairs} --output {output} > {log} 2>&1"

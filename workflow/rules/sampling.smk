@@ -11,16 +11,16 @@ rule sample_completions:
         "results/logs/rejection_sampling/{name}/sample.log",
     benchmark:
         "results/benchmarks/rejection_sampling/{name}/sample.tsv"
-    params:
-        model=get_sampling_policy,
-        settings=get_sampling_args,
-        script=SCRIPTS / "sample_completions.py",
+    conda:
+        "../../envs/eval.yaml"
     threads: 2
     resources:
         mem_mb=16000,
         runtime=240,
-    conda:
-        "../../envs/eval.yaml"
+    params:
+        model=get_sampling_policy,
+        settings=get_sampling_args,
+        script=SCRIPTS / "sample_completions.py",
     shell:
         "OMP_NUM_THREADS={threads} python {params.script} --model {params.model} "
         "--prompts {input.prompts} {params.settings} --output {output} > {log} 2>&1"
@@ -34,14 +34,14 @@ rule score_samples:
         "results/rejection_sampling/{name}/scored.jsonl",
     log:
         "results/logs/rejection_sampling/{name}/score.log",
-    params:
-        script=SCRIPTS / "score_samples.py",
+    conda:
+        "../../envs/eval.yaml"
     threads: 2
     resources:
         mem_mb=16000,
         runtime=120,
-    conda:
-        "../../envs/eval.yaml"
+    params:
+        script=SCRIPTS / "score_samples.py",
     shell:
         "OMP_NUM_THREADS={threads} python {params.script} --reward_model {input.reward_model} "
         "--samples {input.samples} --output {output} > {log} 2>&1"
@@ -55,15 +55,17 @@ rule make_bon_sets:
             "results/rejection_sampling/{name}/best_of_n/", "train.jsonl", "test.jsonl"
         ),
         pairs=multiext(
-            "results/rejection_sampling/{name}/on_policy_pairs/", "train.jsonl", "test.jsonl"
+            "results/rejection_sampling/{name}/on_policy_pairs/",
+            "train.jsonl",
+            "test.jsonl",
         ),
         summary="results/rejection_sampling/{name}/summary.json",
     log:
         "results/logs/rejection_sampling/{name}/sets.log",
-    params:
-        script=SCRIPTS / "make_bon_sets.py",
     conda:
         "../../envs/data.yaml"
+    params:
+        script=SCRIPTS / "make_bon_sets.py",
     shell:
         "python {params.script} --scored {input} --output_dir results/rejection_sampling/{wildcards.name} "
         "> {log} 2>&1"

@@ -15,7 +15,7 @@ rule train_model:
     wildcard_constraints:
         stage="cpt|sft|rm|dpo|kto|orpo|cpo",
     conda:
-        "../../envs/train.yaml"
+        get_train_env
     threads: 8
     resources:
         gpu=get_run_gpus,
@@ -43,17 +43,18 @@ rule compute_ref_logps:
         "results/logs/ref_logps/{dataset}/{stage}/{run}.log",
     benchmark:
         "results/benchmarks/ref_logps/{dataset}/{stage}/{run}.tsv"
+    conda:
+        "../../envs/train.yaml"
+    threads: 8
+    resources:
+        gpu=get_ref_gpus,
+        mem_mb=16000,
+        runtime=240,
     params:
         launcher=get_ref_launcher,
         script=SCRIPTS / "ref_logps.py",
         model=get_ref_model,
         settings=get_ref_args,
-    threads: 8
-    resources:
-        mem_mb=16000,
-        runtime=240,
-    conda:
-        "../../envs/train.yaml"
     shell:
         "OMP_NUM_THREADS={threads} {params.launcher} {params.script} "
         "--model_name_or_path {params.model} --dataset_path {input.data} {params.settings} "
