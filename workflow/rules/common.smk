@@ -364,6 +364,12 @@ def run_resource(wildcards, key, default):
     return int(run_spec(wildcards).get("resources", {}).get(key, default))
 
 
+def get_run_threads(wildcards):
+    """CPU threads of a training job (capped by --cores): tiny models train faster as parallel
+    one-thread jobs than one after another with two threads each."""
+    return int(run_spec(wildcards).get("threads", 8))
+
+
 def get_run_mem_mb(wildcards):
     return run_resource(wildcards, "mem_mb", 16000)
 

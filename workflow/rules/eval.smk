@@ -13,7 +13,7 @@ rule eval_demo:
         "results/benchmarks/eval/{stage}/{run}.tsv"
     conda:
         "../../envs/eval.yaml"
-    threads: 2
+    threads: 1
     resources:
         mem_mb=8000,
         runtime=60,
@@ -38,7 +38,7 @@ rule judge_winrate:
         "results/logs/eval/{stage}/{run}_winrate.log",
     conda:
         "../../envs/eval.yaml"
-    threads: 2
+    threads: 1
     resources:
         mem_mb=8000,
         runtime=60,
@@ -59,7 +59,7 @@ rule eval_reward:
         "results/logs/eval/rm/{run}.log",
     conda:
         "../../envs/eval.yaml"
-    threads: 2
+    threads: 1
     resources:
         mem_mb=8000,
         runtime=60,

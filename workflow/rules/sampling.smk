@@ -13,7 +13,7 @@ rule sample_completions:
         "results/benchmarks/rejection_sampling/{name}/sample.tsv"
     conda:
         "../../envs/eval.yaml"
-    threads: 2
+    threads: 1
     resources:
         mem_mb=16000,
         runtime=240,
@@ -36,7 +36,7 @@ rule score_samples:
         "results/logs/rejection_sampling/{name}/score.log",
     conda:
         "../../envs/eval.yaml"
-    threads: 2
+    threads: 1
     resources:
         mem_mb=16000,
         runtime=120,

@@ -16,7 +16,7 @@ rule train_model:
         stage="cpt|sft|rm|dpo|kto|orpo|cpo",
     conda:
         get_train_env
-    threads: 8
+    threads: get_run_threads
     resources:
         gpu=get_run_gpus,
         mem_mb=get_run_mem_mb,
