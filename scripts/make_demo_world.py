@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from handbook import demo_world
+from handbook.provenance import write_provenance
 
 log = logging.getLogger("make_demo_world")
 
@@ -42,6 +43,7 @@ def main(argv: list[str] | None = None) -> None:
     log.info("spec: %s", json.dumps(resolved, sort_keys=True))
     start = time.perf_counter()
     counts = demo_world.generate(resolved, args.outdir)
+    write_provenance(args.outdir, config=resolved)
     log.info(
         "demo world: %d rows in %d files in %.2f s",
         sum(counts.values()),

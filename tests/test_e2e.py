@@ -53,6 +53,7 @@ def test_checkpoints_load_with_plain_transformers(demo):
 
 def test_every_artifact_has_provenance(demo):
     folders = [
+        "results/demo_world",
         "results/tokenizers/tiny",
         "results/models/base/tiny",
         "results/models/cpt/tiny",
