@@ -82,7 +82,9 @@ def main() -> None:
 
     # The score head is initialised at load time, so the seed must be set first for reruns to match.
     set_seed(training_args.seed)
-    model, tokenizer = load_model_and_tokenizer(model_args, AutoModelForSequenceClassification, num_labels=1)
+    model, tokenizer = load_model_and_tokenizer(
+        model_args, AutoModelForSequenceClassification, workflow_args=workflow_args, num_labels=1
+    )
     logger.info("score head: a causal-LM checkpoint has none, so it starts from seed %d", training_args.seed)
     # The classifier pools the last token that is not padding; without a pad id it refuses batches.
     model.config.pad_token_id = tokenizer.pad_token_id
