@@ -261,11 +261,6 @@ def get_ref_args(wildcards):
     return f"--max_length {settings['max_length']} --truncation_mode {settings['truncation_mode']}"
 
 
-def get_ref_launcher(wildcards):
-    """One process: on a GPU when the job has one (the Trainer picks the device itself)."""
-    return "python"
-
-
 def get_train_model(wildcards):
     return model_location(run_spec(wildcards)["model"])
 
@@ -548,10 +543,6 @@ def eval_files(ref):
             f"results/models/{ref}"  # its metrics.json: trainer eval on held-out pairs
         )
     return files
-
-
-def eval_path(ref):
-    return f"results/eval/{ref}/demo.json"
 
 
 def table_models(table):

@@ -51,11 +51,10 @@ rule compute_ref_logps:
         mem_mb=16000,
         runtime=240,
     params:
-        launcher=get_ref_launcher,
         script=SCRIPTS / "ref_logps.py",
         model=get_ref_model,
         settings=get_ref_args,
     shell:
-        "OMP_NUM_THREADS={threads} {params.launcher} {params.script} "
+        "OMP_NUM_THREADS={threads} python {params.script} "
         "--model_name_or_path {params.model} --dataset_path {input.data} {params.settings} "
         "--output_dir {output} > {log} 2>&1"
