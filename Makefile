@@ -12,7 +12,11 @@ export TRL_EXPERIMENTAL_SILENCE := 1
 # Keep tokenizers from forking thread pools inside data-loader workers.
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: demo test report lint clean-results
+.PHONY: demo test report table lint clean-results
+
+# make table TABLE=pref_align_scan [SCALE=tiny]: one comparison table (CSV, Markdown, plot).
+TABLE ?= demo
+SCALE ?= full
 
 .venv: $(STAMP)
 
@@ -31,6 +35,9 @@ test: .venv
 
 report: .venv
 	snakemake --profile profiles/default --report results/report.html
+
+table: .venv
+	snakemake results/tables/$(TABLE).md --profile profiles/default --config scale=$(SCALE)
 
 lint: .venv
 	snakemake --lint

@@ -121,6 +121,7 @@ def settings(args, tokenizer, model) -> dict:
         "seed": args.seed,
         "batch_size": args.batch_size,
         "dtype": str(model.dtype),
+        "device": args.device,
         "chat_template": template,
         "chat_template_sha256": hashlib.sha256(template.encode()).hexdigest(),
         "provenance": provenance(config=vars(args), inputs={"model": args.model, "prompts": args.prompts}),
@@ -142,6 +143,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch_size", type=int, default=8)
     parser.add_argument("--dtype", default="float32")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--make_demo_prompts", default=None, help="write demo prompt files to this folder and stop")
     parser.add_argument("--eval_prompts", default="results/demo_world/eval/test.jsonl")
     parser.add_argument("--n_demo", type=int, default=16)
@@ -167,7 +169,7 @@ def main() -> None:
     tokenizer = AutoTokenizer.from_pretrained(args.model)
     if not tokenizer.chat_template:
         raise SystemExit(f"error: {args.model} has no chat template; judges need chat-formatted answers")
-    model = AutoModelForCausalLM.from_pretrained(args.model, dtype=getattr(torch, args.dtype)).eval()
+    model = AutoModelForCausalLM.from_pretrained(args.model, dtype=getattr(torch, args.dtype)).to(args.device).eval()
     if args.format == "mt_bench":
         jf.write_mt_bench_answers(args.output, answer_mt_bench(model, tokenizer, prompts, args))
     else:

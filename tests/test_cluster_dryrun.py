@@ -1,4 +1,4 @@
-"""Cluster dry runs: the Zephyr-7B-beta experiment planned through profiles/slurm, no cluster needed.
+"""Cluster dry runs: the Zephyr-7B-beta runs (config.yaml) planned through profiles/slurm, no cluster needed.
 
     .venv/bin/pytest tests/test_cluster_dryrun.py
 
@@ -20,7 +20,6 @@ import yaml
 
 from conftest import REPO, make_workdir, run_snakemake
 
-EXPERIMENT = REPO / "config" / "experiments" / "zephyr-7b-beta.yaml"
 TARGET = "results/models/dpo/zephyr-7b-beta"
 PROFILE_ARGS = ("--profile", "profiles/slurm")
 
@@ -35,8 +34,8 @@ def cluster_workdir(path: Path) -> Path:
 def plan(work: Path, *configfiles: Path) -> tuple[list[dict], str]:
     """Dry-run the target; every planned job as {rule, output, resources, shell}."""
     # --configfile takes every following word as a file: a flag ends the list before the target.
-    files = [str(f) for f in (EXPERIMENT, *configfiles)]
-    proc = run_snakemake(work, *PROFILE_ARGS, "--configfile", *files, "-n", "-p", TARGET)
+    extra = ["--configfile", *map(str, configfiles)] if configfiles else []
+    proc = run_snakemake(work, *PROFILE_ARGS, *extra, "-n", "-p", TARGET)
     output = proc.stdout + proc.stderr
     jobs = []
     for block in re.split(r"\n(?=\[[^\]\n]+\]\n(?:local)?rule )", output)[1:]:

@@ -77,6 +77,44 @@ def test_rebuild_has_nothing_to_do(demo):
     assert "Nothing to be done" in proc.stdout + proc.stderr
 
 
+def test_lm_eval_suites_and_judge_answers_through_the_workflow(demo):
+    targets = {
+        "chat": "results/eval/sft/tiny/lm_eval/demo.json",
+        "plain": "results/eval/cpt/tiny/lm_eval/demo_plain.json",
+        "mt_bench": "results/judges/mt_bench/model_answer/sft-tiny.jsonl",
+        "alpaca_eval": "results/judges/alpaca_eval/model_outputs/sft-tiny.json",
+    }
+    run_snakemake(demo, *targets.values(), configfiles=[TINY_CONFIG])
+    for fmt in ("chat", "plain"):
+        result = json.loads((demo / targets[fmt]).read_text())
+        assert set(result["headline"]) == {"demo_mc", "demo_gen", "average"}
+        assert result["settings"]["apply_chat_template"] is (fmt == "chat")
+        assert all(0.0 <= v <= 1.0 for v in result["headline"].values())
+        manifest = json.loads((demo / f"results/lm_eval_tasks/{fmt}/tasks_manifest.json").read_text())
+        assert manifest["format"] == fmt
+    # Four choices: chance is 0.25; the SFT model knows the demo world's answers better.
+    sft = json.loads((demo / targets["chat"]).read_text())["headline"]
+    assert sft["demo_mc"] > 0.3
+    questions = [json.loads(line) for line in (demo / "results/judges/prompts/mt_bench_demo.jsonl").read_text().splitlines()]
+    answers = [json.loads(line) for line in (demo / targets["mt_bench"]).read_text().splitlines()]
+    assert [a["question_id"] for a in answers] == [q["question_id"] for q in questions]
+    assert all(a["model_id"] == "sft-tiny" and len(a["choices"][0]["turns"]) == 2 for a in answers)
+    outputs = json.loads((demo / targets["alpaca_eval"]).read_text())
+    assert outputs and all(o["generator"] == "sft-tiny" and o["output"] for o in outputs)
+    settings = json.loads((demo / "results/judges/mt_bench/model_answer/sft-tiny.settings.json").read_text())
+    assert settings["max_new_tokens"] == 16 and settings["do_sample"] is False
+
+
+def test_report_shows_the_table_and_training_curves(demo):
+    targets = ("results/tables/chain.png", "results/plots/chain_curves.png")
+    run_snakemake(demo, *targets, configfiles=[TINY_CONFIG])
+    run_snakemake(demo, *targets, "--report", "report.html", configfiles=[TINY_CONFIG])
+    html = (demo / "report.html").read_text()
+    assert "chain_curves.png" in html and "chain.png" in html
+    assert html.count("data:image/png;base64") >= 2 or html.count("image/png") >= 2
+    assert "Training curves of the models in table" in html  # the caption from workflow/report/
+
+
 def test_killed_training_resumes_from_last_checkpoint(demo):
     """Kill the SFT job after its first checkpoint; building the target again resumes from it."""
     checkpoints = demo / "results/checkpoints/sft/tiny"

@@ -171,3 +171,58 @@ def test_generate_mt_bench_with_tiny_model(tmp_path_factory, tmp_path):
         cmd + ["--output", str(tmp_path / "wrong.jsonl")], env=env, capture_output=True, text=True, timeout=60
     )
     assert proc.returncode == 2 and "--output must be <dir>/tiny.jsonl" in proc.stderr
+
+
+def test_mt_bench_score_is_the_mean_of_parsed_judgments(tmp_path):
+    rows = [
+        {"question_id": 81, "model": "dpo-tiny", "judge": ["gpt-4", "single-v1"], "score": 9, "turn": 1},
+        {"question_id": 81, "model": "dpo-tiny", "judge": ["gpt-4", "single-v1-multi-turn"], "score": 6, "turn": 2},
+        {"question_id": 82, "model": "dpo-tiny", "score": -1, "turn": 1},
+        {"question_id": 81, "model": "sft-tiny", "score": 2, "turn": 1},
+    ]
+    path = tmp_path / "gpt-4_single.jsonl"
+    jf.write_jsonl(path, rows)
+    assert jf.mt_bench_score(path, "dpo-tiny") == pytest.approx(7.5)
+    assert jf.mt_bench_score(path, "sft-tiny") == pytest.approx(2.0)
+    with pytest.raises(jf.FormatError, match="no MT-Bench judgments for model 'other'"):
+        jf.mt_bench_score(path, "other")
+
+
+def test_alpaca_eval_win_rate_from_the_leaderboard(tmp_path):
+    path = tmp_path / "leaderboard.csv"
+    path.write_text(",win_rate,standard_error,n_total,avg_length\ndpo-tiny,61.5,1.2,805,900\nsft-tiny,40.25,1.1,805,700\n")
+    assert jf.alpaca_eval_win_rate(path, "sft-tiny") == pytest.approx(40.25)
+    with pytest.raises(jf.FormatError, match="no row for generator 'x'"):
+        jf.alpaca_eval_win_rate(path, "x")
+
+
+def test_demo_judge_rows_round_trip_through_the_readers(tmp_path):
+    questions = [
+        {"question_id": 1, "category": "arithmetic", "turns": ["What is 2+3?", "Now say it politely."]},
+        {"question_id": 2, "category": "fact", "turns": ["Which river?", "And the flag?"]},
+        {"question_id": 3, "category": "fact", "turns": ["Unanswered?"]},
+    ]
+    answers = {
+        1: jf.mt_bench_answer(1, "dpo-x", ["5", "The answer is 5."]),
+        2: jf.mt_bench_answer(2, "dpo-x", ["Amber"]),  # one turn answered of two
+    }
+    turns = jf.mt_bench_turns(questions, answers)
+    assert [(q, t) for q, t, _ in turns] == [(1, 1), (1, 2), (2, 1)]
+    assert turns[1][2] == [
+        {"role": "user", "content": "What is 2+3?"},
+        {"role": "assistant", "content": "5"},
+        {"role": "user", "content": "Now say it politely."},
+        {"role": "assistant", "content": "The answer is 5."},
+    ]
+    rows = [jf.mt_bench_judgment(q, "dpo-x", t, s, "reward-model:rm") for (q, t, _), s in zip(turns, [1.0, 2.5, -0.5])]
+    assert rows[1]["judge"] == ["reward-model:rm", "single-v1-multi-turn"] and rows[0]["turn"] == 1
+    path = tmp_path / "judgment.jsonl"
+    jf.write_jsonl(path, rows)
+    # Negative rewards are scores too here; only FastChat's -1 marks a failed judgment.
+    assert jf.mt_bench_score(path, "dpo-x") == pytest.approx((1.0 + 2.5 - 0.5) / 3)
+
+    board = tmp_path / "leaderboard.csv"
+    jf.write_alpaca_eval_leaderboard(board, {"dpo-x": jf.alpaca_eval_row([1.0, 0.5, 0.0, 1.0], [10, 20, 30, 40])})
+    assert jf.alpaca_eval_win_rate(board, "dpo-x") == pytest.approx(62.5)
+    with pytest.raises(jf.FormatError, match="no outputs"):
+        jf.alpaca_eval_row([], [])

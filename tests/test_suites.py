@@ -201,10 +201,12 @@ def test_headline_errors_name_the_task():
 
 def test_shipped_config_suites_resolve():
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    suites = config.get("suites")
-    if not suites:
-        pytest.skip("config/config.yaml defines no suites")
+    suites = config["suites"]
     for name in suites:
         assert resolve_suite(name, suites)
-    if "openllm" in suites:
-        assert resolve_suite("openllm", suites) == resolve_suite("openllm", REFERENCE_SUITES)
+    for name in ("demo", "openllm", "ifeval"):
+        assert resolve_suite(name, suites) == resolve_suite(name, REFERENCE_SUITES)
+    # The plain-format demo suite is the chat one without the template; hub suites have offline stand-ins.
+    plain = resolve_suite("demo_plain", suites)
+    assert [s.task for s in plain] == ["demo_mc", "demo_gen"] and not any(s.apply_chat_template for s in plain)
+    assert suites["openllm"]["tiny"] == "demo_plain" and suites["ifeval"]["tiny"] == "demo"

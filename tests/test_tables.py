@@ -59,3 +59,133 @@ def test_markdown_shows_mean_plus_minus_std(evals):
     assert header[:5] == ["model", "stage", "n_runs", "prompt_format", "task_accuracy"]
     assert md[3].startswith("| sft | sft | 2 | chat | 0.600 ± 0.141 |")
     assert md[2].startswith("| base | base | 1 | plain | 0.100 |")
+
+
+def write(path, data):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data) if not isinstance(data, str) else data)
+    return str(path)
+
+
+def trained(tmp_path, ref, accuracy, margin):
+    folder = tmp_path / "results" / "models" / ref
+    write(folder / "metrics.json", {"eval_rewards/accuracies": accuracy, "eval_rewards/margins": margin})
+    return str(folder)
+
+
+def suite_result(tmp_path, ref, suite, scores):
+    return write(tmp_path / "results" / "eval" / ref / "lm_eval" / f"{suite}.json", {"suite": suite, "headline": scores})
+
+
+def test_label_table_selects_metrics_and_adds_published_rows(tmp_path):
+    from handbook.tables import label_table
+
+    judgments = write(
+        tmp_path / "judgments.jsonl",
+        "\n".join(
+            json.dumps(r)
+            for r in [
+                {"model": "dpo-z", "question_id": 1, "turn": 1, "score": 8},
+                {"model": "dpo-z", "question_id": 1, "turn": 2, "score": 6},
+                {"model": "dpo-z", "question_id": 2, "turn": 1, "score": -1},
+                {"model": "sft-z", "question_id": 1, "turn": 1, "score": 3},
+            ]
+        ),
+    )
+    runs = []
+    for label, ref, avg in (("sft", "sft/z", 0.4), ("dpo", "dpo/z", 0.5)):
+        runs.append(
+            {
+                "label": label,
+                "ref": ref,
+                "params": {},
+                "model_id": ref.replace("/", "-"),
+                "files": {
+                    "model": trained(tmp_path, ref, 0.6, 1.0),
+                    "suite:openllm": suite_result(tmp_path, ref, "openllm", {"arc_challenge": avg, "average": avg}),
+                    "answers:mt_bench": "answers.jsonl",
+                    "judgment:mt_bench": judgments,
+                },
+            }
+        )
+    spec = {
+        "name": "zephyr",
+        "rows": {"sft": ["sft/z"], "dpo": ["dpo/z"]},
+        "suites": ["openllm"],
+        "judges": {"mt_bench": {"format": "mt_bench", "prompts": "p"}, "alpaca_eval": {"format": "alpaca_eval", "prompts": "q"}},
+        "metrics": ["openllm", "mt_bench", "alpaca_eval"],
+        "published": [{"label": "zephyr (published)", "source": "a paper", "values": {"mt_bench": 7.34, "alpaca_eval": 90.6}}],
+    }
+    table, metrics = label_table(spec, runs)
+    assert metrics == ["openllm/arc_challenge", "openllm/average", "mt_bench", "alpaca_eval"]
+    assert list(table["model"]) == ["sft", "dpo", "zephyr (published)"]
+    rows = table.set_index("model")
+    assert rows.loc["dpo", "mt_bench"] == pytest.approx(7.0)  # (8 + 6) / 2; the -1 is not a score
+    assert rows.loc["sft", "mt_bench"] == pytest.approx(3.0)
+    assert rows.loc["dpo", "openllm/average"] == pytest.approx(0.5)
+    assert math.isnan(rows.loc["dpo", "alpaca_eval"])  # answers only for mt_bench
+    assert rows.loc["zephyr (published)", "mt_bench"] == 7.34 and rows.loc["zephyr (published)", "source"] == "a paper"
+    assert "reward_accuracy" not in table  # not asked for
+    md = to_markdown(table)
+    assert "| zephyr (published) | published |  |  |  |  | 7.340 | 90.600 |" in md
+
+
+def test_grid_table_has_every_cell_with_seed_spread(tmp_path):
+    from handbook.tables import grid_markdown, grid_table, pivot
+
+    runs = []
+    for loss, beta, seed, acc in [
+        ("sigmoid", 0.1, 1, 0.6),
+        ("sigmoid", 0.1, 2, 0.8),
+        ("sigmoid", 0.01, 1, 0.5),
+        ("ipo", 0.1, 1, 0.9),
+        ("ipo", 0.01, 1, 0.7),
+        ("kto", 0.01, 1, 0.65),
+    ]:
+        ref = f"dpo/{loss}-{beta}-{seed}"
+        runs.append({"label": None, "ref": ref, "params": {"loss_type": loss, "beta": beta, "seed": seed},
+                     "files": {"model": trained(tmp_path, ref, acc, acc * 2)}})
+    spec = {"name": "scan", "rows": "loss_type", "columns": "beta", "metrics": ["reward_accuracy"]}
+    long, metrics = grid_table(spec, runs)
+    assert metrics == ["reward_accuracy"]
+    wide = pivot(long, "loss_type", "beta")
+    assert list(wide.columns) == [0.01, 0.1]  # numbers sorted
+    assert list(wide.index.get_level_values("loss_type")) == ["sigmoid", "ipo", "kto"]
+    assert wide.loc[("reward_accuracy", "sigmoid"), 0.1] == pytest.approx(0.7)
+    assert wide.loc[("reward_accuracy", "ipo"), 0.01] == pytest.approx(0.7)
+    assert math.isnan(wide.loc[("reward_accuracy", "kto"), 0.1])  # a missing cell stays empty
+    md = grid_markdown(long, "loss_type", "beta").splitlines()
+    assert md[0] == "### reward_accuracy"
+    assert md[2] == "| loss_type \\ beta | 0.01 | 0.1 |"
+    assert md[4] == "| sigmoid | 0.500 | 0.700 ± 0.141 |"
+    assert md[6] == "| kto | 0.650 |  |"
+
+
+def test_make_table_writes_csv_markdown_and_png(tmp_path, evals):
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    spec = {
+        "table": {"name": "demo", "title": "Demo", "rows": {"base": ["base/tiny"], "sft": ["sft/s1", "sft/s2"]}, "scale": "tiny"},
+        "runs": [
+            {"label": "base", "ref": "base/tiny", "params": {}, "files": {"demo": evals["base/tiny"]}},
+            {"label": "sft", "ref": "sft/s1", "params": {}, "files": {"demo": evals["sft/s1"]}},
+            {"label": "sft", "ref": "sft/s2", "params": {}, "files": {"demo": evals["sft/s2"]}},
+        ],
+    }
+    out = tmp_path / "tables"
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "make_table.py"), "--spec", json.dumps(spec),
+         "--csv", str(out / "demo.csv"), "--md", str(out / "demo.md"), "--png", str(out / "demo.png")],
+        env={"PYTHONPATH": str(REPO / "scripts"), "PATH": ""}, capture_output=True, text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    import pandas as pd
+
+    table = pd.read_csv(out / "demo.csv").set_index("model")
+    assert table.loc["sft", "task_accuracy"] == pytest.approx(0.6)
+    md = (out / "demo.md").read_text()
+    assert md.startswith("# Demo\n") and "Built at tiny scale" in md and "| sft | sft | 2 | chat | 0.600 ± 0.141 |" in md
+    assert (out / "demo.png").read_bytes()[:4] == b"\x89PNG"

@@ -171,3 +171,93 @@ def demo_alpaca_eval_prompts(eval_rows: list[dict[str, Any]], n: int, seed: int)
         )
         for i in picked
     ]
+
+
+def mt_bench_score(judgments: Path | str, model_id: str) -> float:
+    """A model's MT-Bench score from FastChat's single-answer judgments (model_judgment/
+    <judge>_single.jsonl: rows with model, question_id, turn, score): the mean over every judged
+    turn, leaving out the -1 of judgments FastChat could not parse (as its show_result does)."""
+    scores = [
+        float(row["score"])
+        for row in read_rows(judgments)
+        if row.get("model") == model_id and row.get("score") is not None and float(row["score"]) != -1
+    ]
+    if not scores:
+        raise FormatError(f"{judgments}: no MT-Bench judgments for model {model_id!r}")
+    return sum(scores) / len(scores)
+
+
+def alpaca_eval_win_rate(leaderboard: Path | str, model_id: str) -> float:
+    """A model's AlpacaEval win rate (percent) from alpaca_eval's leaderboard.csv (one row per
+    generator, the generator's name first)."""
+    import csv
+
+    with open(leaderboard, newline="") as handle:
+        for row in csv.DictReader(handle):
+            name = row.get("") if "" in row else next(iter(row.values()))
+            if name == model_id:
+                if "win_rate" not in row:
+                    raise FormatError(f"{leaderboard}: no win_rate column")
+                return float(row["win_rate"])
+    raise FormatError(f"{leaderboard}: no row for generator {model_id!r}")
+
+
+# A stand-in judge for tiny scale (scripts/demo_judge.py): the demo reward model scores answers,
+# and its verdicts are written in the judges' own result formats, so tables read them as they
+# read FastChat's and alpaca_eval's.
+
+
+def mt_bench_turns(questions: list[dict[str, Any]], answers: dict[Any, dict[str, Any]]) -> list[tuple[Any, int, list[dict]]]:
+    """(question_id, turn number, conversation up to that turn's answer) for each answered turn."""
+    out = []
+    for question in questions:
+        answer = answers.get(question["question_id"])
+        if answer is None:
+            continue
+        replies = answer["choices"][0]["turns"]
+        conversation: list[dict] = []
+        for turn, (user, reply) in enumerate(zip(question["turns"], replies), start=1):
+            conversation = conversation + [{"role": "user", "content": user}, {"role": "assistant", "content": reply}]
+            out.append((question["question_id"], turn, conversation))
+    return out
+
+
+def mt_bench_judgment(question_id: Any, model_id: str, turn: int, score: float, judge: str) -> dict[str, Any]:
+    """A row of FastChat's single-answer judgment file."""
+    return {
+        "question_id": question_id,
+        "model": model_id,
+        "judge": [judge, "single-v1" if turn == 1 else "single-v1-multi-turn"],
+        "user_prompt": "",
+        "judgment": f"reward model score {score:.4f}",
+        "score": score,
+        "turn": turn,
+        "tstamp": time.time(),
+    }
+
+
+def write_alpaca_eval_leaderboard(path: Path | str, rows: dict[str, dict[str, float]]) -> None:
+    """alpaca_eval's leaderboard.csv layout: the generator first, then win_rate (percent) and the rest."""
+    columns = ["win_rate", "standard_error", "n_wins", "n_draws", "n_total", "avg_length"]
+    lines = ["," + ",".join(columns)]
+    for generator, row in rows.items():
+        lines.append(",".join([generator, *(f"{row[c]:.6g}" for c in columns)]))
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text("\n".join(lines) + "\n")
+
+
+def alpaca_eval_row(outcomes: list[float], lengths: list[int]) -> dict[str, float]:
+    """Win rate in percent over pairwise outcomes (1 win, 0.5 draw, 0 loss), with its standard error."""
+    n = len(outcomes)
+    if not n:
+        raise FormatError("no outputs to compare")
+    rate = sum(outcomes) / n
+    spread = (sum((o - rate) ** 2 for o in outcomes) / (n - 1)) ** 0.5 if n > 1 else 0.0
+    return {
+        "win_rate": 100 * rate,
+        "standard_error": 100 * spread / n**0.5,
+        "n_wins": sum(1 for o in outcomes if o == 1.0),
+        "n_draws": sum(1 for o in outcomes if o == 0.5),
+        "n_total": n,
+        "avg_length": sum(lengths) / n,
+    }

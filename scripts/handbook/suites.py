@@ -28,7 +28,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-SUITE_KEYS = {"tasks", "num_fewshot", "apply_chat_template", "local", "description"}
+# "tiny" (the suite run instead at tiny scale) and "limit" are the workflow's; they do not change
+# what the suite is.
+SUITE_KEYS = {"tasks", "num_fewshot", "apply_chat_template", "local", "description", "tiny", "limit"}
 TASK_KEYS = {"task", "num_fewshot", "metric"}
 AVERAGE = "average"
 TASKS_MANIFEST = "tasks_manifest.json"  # beside task YAMLs from make_lm_eval_tasks.py: their format

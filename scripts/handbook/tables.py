@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+logger = logging.getLogger("handbook.tables")
 
 # Stages that know no chat format: their headline accuracy is in the plain Q/A format.
 PLAIN_STAGES = {"base", "cpt"}
@@ -49,11 +52,31 @@ def read_json(path: str) -> dict[str, Any]:
     return json.loads(Path(path).read_text())
 
 
-def flatten_run(files: dict[str, str] | str) -> tuple[str, dict[str, float]]:
+def suite_metrics(result: dict[str, Any]) -> dict[str, float]:
+    """An lm-eval result (scripts/eval_lm_harness.py) -> '<suite>/<task>' and '<suite>/average'."""
+    return {f"{result['suite']}/{task}": value for task, value in result["headline"].items()}
+
+
+def judge_score(kind: str, judgments: str, model_id: str) -> float | None:
+    """The external judge's score of one model, when its judgments file exists."""
+    from handbook import judge_formats
+
+    if not judgments or not Path(judgments).is_file():
+        return None
+    try:
+        if kind == "mt_bench":
+            return judge_formats.mt_bench_score(judgments, model_id)
+        return judge_formats.alpaca_eval_win_rate(judgments, model_id)
+    except judge_formats.FormatError as err:
+        logger.warning("%s: left empty (%s)", model_id, err)
+        return None
+
+
+def flatten_run(files: dict[str, str] | str, judges: dict[str, dict] | None = None, model_id: str = "") -> tuple[str, dict[str, float]]:
     """All result files of one model -> (stage, flat metrics)."""
     if isinstance(files, str):
         files = {"demo": files}
-    stage = stage_of(next(iter(files.values())))
+    stage = stage_of(next(v for k, v in files.items() if not k.startswith(("judgment:", "answers:"))))
     row: dict[str, float] = {}
     if "demo" in files:
         row.update(flatten_eval(read_json(files["demo"]), stage))
@@ -68,39 +91,162 @@ def flatten_run(files: dict[str, str] | str) -> tuple[str, dict[str, float]]:
         row["reward_margin"] = reward["margin_mean"]
         for kind, scores in sorted((reward.get("by_kind") or {}).items()):
             row[f"reward_accuracy_{kind}"] = scores["pairwise_accuracy"]
+    for key, path in files.items():
+        if key.startswith("suite:"):
+            row.update(suite_metrics(read_json(path)))
+    for name, judge in (judges or {}).items():
+        if f"answers:{name}" in files:
+            score = judge_score(judge["format"], files.get(f"judgment:{name}", ""), model_id)
+            row[name] = float("nan") if score is None else score
     return stage, row
 
 
-def build_table(rows: dict[str, list]) -> pd.DataFrame:
-    """rows: label -> one entry per run (seed): a dict of result files, or an eval JSON path."""
+def aggregate(values: pd.Series, how: str) -> float:
+    return float(getattr(values, how)()) if values.notna().any() else float("nan")
+
+
+def build_table(rows: dict[str, list], how: str = "mean", runs: dict[str, list] | None = None) -> pd.DataFrame:
+    """rows: label -> one entry per run (seed): a dict of result files, or an eval JSON path.
+    `runs` gives already flattened (stage, metrics) per label instead."""
+    flat_rows = runs or {label: [flatten_run(files) for files in entries] for label, entries in rows.items()}
     records = []
-    for label, runs in rows.items():
-        flat = [flatten_run(files) for files in runs]
+    for label, flat in flat_rows.items():
         stages = {stage for stage, _ in flat}
         metrics = pd.DataFrame([m for _, m in flat]).apply(pd.to_numeric, errors="coerce")
-        record = {"model": label, "stage": "/".join(sorted(stages)), "n_runs": len(runs)}
+        record = {"model": label, "stage": "/".join(sorted(stages)), "n_runs": len(flat)}
         record["prompt_format"] = "plain" if stages <= PLAIN_STAGES else "chat"
         for column in metrics.columns:
-            record[column] = metrics[column].mean()
-            record[f"{column}_std"] = metrics[column].std(ddof=1) if len(runs) > 1 else float("nan")
+            record[column] = aggregate(metrics[column], how)
+            record[f"{column}_std"] = metrics[column].std(ddof=1) if len(flat) > 1 else float("nan")
         records.append(record)
     return pd.DataFrame.from_records(records)
 
 
+def select_metrics(table: pd.DataFrame, wanted: list[str] | None, suites: list[str]) -> list[str]:
+    """The metric columns to show: all, or those asked for (a suite name stands for its columns)."""
+    present = [c for c in table.columns if c not in ID_COLUMNS and not c.endswith("_std")]
+    if not wanted:
+        return present
+    chosen = []
+    for name in wanted:
+        if name in suites:
+            chosen += [c for c in present if c.startswith(f"{name}/")]
+        else:
+            chosen.append(name)
+    return list(dict.fromkeys(chosen))
+
+
+def add_published(table: pd.DataFrame, published: list[dict[str, Any]]) -> pd.DataFrame:
+    """Published numbers as extra rows (stage 'published'), each with its source."""
+    if not published:
+        return table
+    rows = [
+        {"model": p["label"], "stage": "published", "prompt_format": "", "source": p["source"], **p["values"]}
+        for p in published
+    ]
+    table = table.assign(source="")
+    return pd.concat([table, pd.DataFrame(rows)], ignore_index=True)
+
+
+ID_COLUMNS = ("model", "stage", "n_runs", "prompt_format", "source")
+
+
+def label_table(spec: dict[str, Any], runs: list[dict[str, Any]]) -> tuple[pd.DataFrame, list[str]]:
+    """One row per label (mean over its runs), the chosen metric columns, published rows below."""
+    flat: dict[str, list] = {}
+    for run in runs:
+        flat.setdefault(run["label"], []).append(flatten_run(run["files"], spec.get("judges"), run.get("model_id", "")))
+    table = build_table({}, spec.get("aggregate", "mean"), runs=flat)
+    for name in spec.get("judges") or {}:
+        if name not in table:
+            table[name] = float("nan")
+    metrics = select_metrics(table, spec.get("metrics"), spec.get("suites", []))
+    for column in metrics:
+        if column not in table:
+            table[column] = float("nan")
+    keep = ["model", "stage", "n_runs", "prompt_format"]
+    keep += [c for m in metrics for c in (m, f"{m}_std") if c in table]
+    table = add_published(table[keep], spec.get("published") or [])
+    return table, metrics
+
+
+def grid_table(spec: dict[str, Any], runs: list[dict[str, Any]]) -> tuple[pd.DataFrame, list[str]]:
+    """Long form: one row per (metric, row setting, column setting): the aggregate over the runs
+    that share them (seeds), their std and count."""
+    rows_key, cols_key = spec["rows"], spec["columns"]
+    records = []
+    for run in runs:
+        _, metrics = flatten_run(run["files"], spec.get("judges"), run.get("model_id", ""))
+        records.append({rows_key: run["params"][rows_key], cols_key: run["params"][cols_key], **metrics})
+    frame = pd.DataFrame.from_records(records)
+    metric_names = select_metrics(frame.drop(columns=[rows_key, cols_key]), spec.get("metrics"), spec.get("suites", []))
+    long = []
+    for (row, col), group in frame.groupby([rows_key, cols_key], sort=False):
+        for metric in metric_names:
+            values = pd.to_numeric(group[metric], errors="coerce") if metric in group else pd.Series([float("nan")])
+            long.append(
+                {
+                    "metric": metric,
+                    rows_key: row,
+                    cols_key: col,
+                    "value": aggregate(values, spec.get("aggregate", "mean")),
+                    "std": values.std(ddof=1) if len(group) > 1 else float("nan"),
+                    "n_runs": len(group),
+                }
+            )
+    return pd.DataFrame.from_records(long), metric_names
+
+
+def pivot(long: pd.DataFrame, rows_key: str, cols_key: str, column: str = "value") -> pd.DataFrame:
+    """Grid form: one row per (metric, row setting), one column per column setting, in the order
+    settings first appear (numbers sorted)."""
+    cols = sorted_settings(long[cols_key])
+    rows = sorted_settings(long[rows_key], numeric_only=True)
+    wide = long.pivot_table(index=["metric", rows_key], columns=cols_key, values=column, sort=False, dropna=False)
+    metrics = list(dict.fromkeys(long["metric"]))
+    index = pd.MultiIndex.from_product([metrics, rows], names=["metric", rows_key])
+    return wide.reindex(index=index, columns=cols)
+
+
+def sorted_settings(values: pd.Series, numeric_only: bool = False) -> list:
+    seen = list(dict.fromkeys(values))
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in seen):
+        return sorted(seen)
+    return seen
+
+
+def fmt(mean: Any, std: Any = None, digits: int = 3) -> str:
+    if mean is None or pd.isna(mean):
+        return ""
+    if std is not None and not pd.isna(std):
+        return f"{mean:.{digits}f} ± {std:.{digits}f}"
+    return f"{mean:.{digits}f}"
+
+
+def grid_markdown(long: pd.DataFrame, rows_key: str, cols_key: str, digits: int = 3) -> str:
+    """One Markdown table per metric: rows x columns, mean ± std where seeds give one."""
+    means, stds = pivot(long, rows_key, cols_key), pivot(long, rows_key, cols_key, "std")
+    out = []
+    for metric in dict.fromkeys(long["metric"]):
+        cols = list(means.columns)
+        out.append(f"### {metric}\n")
+        out.append("| " + " | ".join([f"{rows_key} \\ {cols_key}", *map(str, cols)]) + " |")
+        out.append("|" + "---|" * (len(cols) + 1))
+        for row in means.loc[metric].index:
+            cells = [fmt(means.loc[(metric, row), c], stds.loc[(metric, row), c], digits) for c in cols]
+            out.append("| " + " | ".join([str(row), *cells]) + " |")
+        out.append("")
+    return "\n".join(out)
+
+
 def to_markdown(table: pd.DataFrame, digits: int = 3) -> str:
     """A GitHub Markdown table; metrics shown as mean ± std where a std exists."""
-    metric_columns = [c for c in table.columns if not c.endswith("_std") and c not in ("model", "stage", "n_runs", "prompt_format")]
+    metric_columns = [c for c in table.columns if not c.endswith("_std") and c not in ID_COLUMNS]
     header = ["model", "stage", "n_runs", "prompt_format", *metric_columns]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for _, row in table.iterrows():
-        cells = [str(row["model"]), str(row["stage"]), str(row["n_runs"]), str(row["prompt_format"])]
-        for column in metric_columns:
-            mean, std = row[column], row.get(f"{column}_std")
-            if pd.isna(mean):
-                cells.append("")
-            elif std is not None and not pd.isna(std):
-                cells.append(f"{mean:.{digits}f} ± {std:.{digits}f}")
-            else:
-                cells.append(f"{mean:.{digits}f}")
+        n_runs = "" if pd.isna(row["n_runs"]) else str(int(row["n_runs"]))
+        cells = [str(row["model"]), str(row["stage"]), n_runs, str(row["prompt_format"])]
+        cells += [fmt(row[column], row.get(f"{column}_std"), digits) for column in metric_columns]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

@@ -9,6 +9,12 @@ from snakemake.utils import validate
 
 REPO = Path(workflow.basedir).parent
 SCRIPTS = REPO / "scripts"
+# Where snakemake was started: relative paths in the config (local data, recipes) resolve here
+# even after tiny scale moves the working directory.
+ORIGIN = Path.cwd()
+# Tiny-scale artifacts live in their own working directory, so they never share a path with
+# full-scale ones: the same target under it (results/tiny/results/tables/...).
+TINY_WORKDIR = Path("results/tiny")
 # --configfile files extend config/config.yaml; a bad key may come from any of them.
 CONFIG_FILES = ["config/config.yaml", *(str(f) for f in workflow.overwrite_configfiles)]
 CONFIG_NAME = " + ".join(CONFIG_FILES)
@@ -51,6 +57,8 @@ def validate_config():
         config_error(f"key '{key}'", error.message)
     validate(config, str(schema_path))  # fills in the schema's defaults
     expand_sweeps()
+    if config["scale"] == "tiny":
+        apply_tiny_scale()
     for stage, runs in config["runs"].items():
         for run, spec in runs.items():
             where = f"runs.{stage}.{run}"
@@ -62,16 +70,155 @@ def validate_config():
                 )
             if not repo_path(spec["recipe"]).exists():
                 config_error(f"{where}.recipe", f"no such file '{spec['recipe']}'")
-    for table, spec in config["tables"].items():
-        for label, row in spec["rows"].items():
-            for ref in row_models(row, f"tables.{table}.rows.{label}"):
-                resolve_model(ref, f"tables.{table}.rows.{label}")
+    for table in config["tables"]:
+        table_runs(table)  # every model resolves, every suite and judge is defined
     for dataset, ref in sorted(ref_logps_needed()):
         ref_settings(dataset, ref)
     for name in config.get("rejection_sampling", {}):
         spec = config["rejection_sampling"][name]
         resolve_model(spec["policy"], f"rejection_sampling.{name}.policy")
         resolve_model(spec["reward_model"], f"rejection_sampling.{name}.reward_model")
+
+
+def is_hub_id(source):
+    """Neither written by the workflow nor a local file or folder: loaded from the hub."""
+    return not (
+        str(source).startswith("results/")
+        or Path(source).is_absolute()
+        or (ORIGIN / source).exists()
+    )
+
+
+def localised(source):
+    """A local relative path made absolute, as the working directory moves at tiny scale."""
+    if is_hub_id(source) or str(source).startswith("results/"):
+        return source
+    return str(ORIGIN / source)
+
+
+def dataset_ids(spec):
+    if "dataset_mixture" in spec:
+        return [e["id"] for e in spec["dataset_mixture"]["datasets"]]
+    return [spec["dataset_name"]]
+
+
+def apply_tiny_scale():
+    """scale: tiny. Hub base models, datasets, lm-eval suites and judge prompt sets are replaced by
+    their demo counterparts ('tiny' in their entries), runs trained from replaced models or data
+    get tiny_scale.args (few steps, CPU) and lose their GPUs, and everything is built in
+    results/tiny/. Each replacement is said in the log."""
+    from snakemake.logging import logger
+
+    tiny = config["tiny_scale"]
+    said = []
+    models = {}
+    for name, spec in config["base_models"].items():
+        if "tiny" in spec or ("path" in spec and is_hub_id(spec["path"])):
+            models[f"base/{name}"] = spec.get("tiny", tiny["base_model"])
+        elif "path" in spec:
+            spec["path"] = localised(spec["path"])
+    for ref, sub in models.items():
+        if sub in models:
+            config_error(f"base_models.{ref[5:]}.tiny", f"'{sub}' is replaced itself")
+        said.append(f"model {ref} -> {sub}")
+    used = {
+        spec["dataset"] for runs in config["runs"].values() for spec in runs.values()
+    }
+    datasets = {}
+    for name, spec in config["datasets"].items():
+        if "tiny" in spec:
+            datasets[name] = spec.pop("tiny")
+        elif name in used and any(is_hub_id(s) for s in dataset_ids(spec)):
+            config_error(
+                f"datasets.{name}",
+                "reads the Hugging Face Hub; give it 'tiny: <demo dataset>' for scale: tiny",
+            )
+    for name, sub in datasets.items():
+        if sub not in config["datasets"] or sub in datasets:
+            config_error(
+                f"datasets.{name}.tiny",
+                f"'{sub}' is not a dataset used as it is at tiny scale",
+            )
+        config["datasets"][name] = json.loads(json.dumps(config["datasets"][sub]))
+        said.append(f"dataset {name} -> {sub}'s data")
+    for spec in config["datasets"].values():
+        if "dataset_mixture" in spec:
+            for entry in spec["dataset_mixture"]["datasets"]:
+                entry["id"] = localised(entry["id"])
+        else:
+            spec["dataset_name"] = localised(spec["dataset_name"])
+    # Runs trained from a replaced model or on replaced data, and runs downstream of them.
+    changed = set()
+    while True:
+        before = len(changed)
+        for stage, runs in config["runs"].items():
+            for run, spec in runs.items():
+                for key in ("model", "ref_model"):
+                    if spec.get(key) in models:
+                        spec[key] = models[spec[key]]
+                        changed.add(f"{stage}/{run}")
+                if spec["dataset"] in datasets or spec["model"] in changed:
+                    changed.add(f"{stage}/{run}")
+        if len(changed) == before:
+            break
+    for ref in sorted(changed):
+        stage, run = ref.split("/", 1)
+        spec = config["runs"][stage][run]
+        spec["args"] = {**spec.get("args", {}), **tiny["args"]}
+        spec["threads"] = 1  # tiny runs go faster side by side than one after another
+        for key in ("gpus", "resources", "accelerate_config", "processes"):
+            spec.pop(key, None)
+    if changed:
+        said.append(
+            f"{len(changed)} runs get {tiny['args']}: {', '.join(sorted(changed))}"
+        )
+    for spec in config["rejection_sampling"].values():
+        for key in ("policy", "reward_model"):
+            spec[key] = models.get(spec[key], spec[key])
+    judge = config["eval"]["demo"].get("judge")
+    for key in ("reward_model", "baseline") if judge else ():
+        judge[key] = models.get(judge[key], judge[key])
+    for table in config["tables"].values():
+        rows = table.get("rows")
+        for label, row in rows.items() if isinstance(rows, dict) else ():
+            if isinstance(row, list):
+                rows[label] = [models.get(ref, ref) for ref in row]
+        if "runs" in table:
+            table["runs"] = [
+                models.get(r, r) if isinstance(r, str) else r for r in table["runs"]
+            ]
+    for name, suite in config["suites"].items():
+        if suite.get("tiny"):
+            said.append(f"lm-eval suite {name} -> {suite['tiny']}")
+    for name, judge in config["judges"].items():
+        judge["max_new_tokens"] = tiny["max_new_tokens"]
+        if is_hub_id(judge["prompts"]):
+            said.append(f"{name} prompts {judge['prompts']} -> demo prompts")
+        else:
+            judge["prompts"] = localised(judge["prompts"])
+    for line in said:
+        logger.info(f"tiny scale: {line}")
+    if not Path.cwd().match(f"*/{TINY_WORKDIR}"):
+        from snakemake.common.workdir_handler import WorkdirHandler
+
+        workflow._workdir_handler = WorkdirHandler(TINY_WORKDIR)
+        workflow._workdir_handler.change_to()
+        logger.info(f"tiny scale: working directory {Path.cwd()}")
+
+
+def suite_at_scale(name):
+    """The suite evaluated for `name`: its demo counterpart at tiny scale."""
+    if config["scale"] == "tiny":
+        return config["suites"][name].get("tiny") or name
+    return name
+
+
+def judge_prompts(name):
+    """A judge's prompt set: the demo set at tiny scale when it comes from the hub."""
+    spec = config["judges"][name]
+    if config["scale"] == "tiny" and is_hub_id(spec["prompts"]):
+        return JUDGE_DEMO_PROMPTS[spec["format"]]
+    return spec["prompts"]
 
 
 def run_name(sweep, combo):
@@ -166,10 +313,13 @@ def ref_settings(dataset, ref):
 
 
 def repo_path(path):
-    """Config paths to shipped files (recipes, templates) resolve against the repository."""
+    """Config paths to files (recipes, templates) resolve against the launch directory, then
+    against the repository (the shipped ones)."""
     path = Path(path)
     if path.is_absolute() or path.exists():
         return path
+    if (ORIGIN / path).exists():
+        return ORIGIN / path
     return REPO / path
 
 
@@ -400,7 +550,8 @@ def get_ref_gpus(wildcards):
 
 
 def get_dataset_spec(wildcards):
-    return json.dumps(config["datasets"][wildcards.dataset])
+    spec = config["datasets"][wildcards.dataset]
+    return json.dumps({k: v for k, v in spec.items() if k != "tiny"})
 
 
 def get_dataset_sources(wildcards):
@@ -527,50 +678,338 @@ def get_reward_eval_inputs(wildcards):
     }
 
 
-def eval_files(ref):
-    """Result files a table row reads for one model."""
+JUDGE_DEMO_PROMPTS = {
+    "mt_bench": "results/judges/prompts/mt_bench_demo.jsonl",
+    "alpaca_eval": "results/judges/prompts/alpaca_eval_demo.json",
+}
+JUDGE_ANSWERS = {
+    "mt_bench": "results/judges/{judge}/model_answer/{model_id}.jsonl",
+    "alpaca_eval": "results/judges/{judge}/model_outputs/{model_id}.json",
+}
+# At tiny scale the demo reward model stands in for the judge (scripts/demo_judge.py), writing
+# its verdicts on a table's answers in the judge's own result format.
+DEMO_JUDGMENTS = {
+    "mt_bench": "results/judges/{judge}/demo_judgment/{table}.jsonl",
+    "alpaca_eval": "results/judges/{judge}/demo_judgment/{table}.csv",
+}
+# Models with a chat format answer the judges' prompts; base models and reward models do not.
+ANSWERING_STAGES = POLICY_STAGES
+
+
+def judges_of_format(fmt):
+    """Wildcard constraint: the judges of one format (a pattern matching nothing if none)."""
+    names = [n for n, j in config.get("judges", {}).items() if j["format"] == fmt]
+    return "|".join(names) if names else "(?!)"
+
+
+def judge_model_id(ref):
+    """The name judges report a model by: <stage>-<run> (a file name, so no slash)."""
     stage, name = resolve_model(ref)
-    if stage == "rm":
-        return {
-            "reward": f"results/eval/{ref}/reward.json",
-            "model": f"results/models/{ref}",
-        }
-    files = {"demo": f"results/eval/{ref}/demo.json"}
-    if stage in POLICY_STAGES and config["eval"]["demo"].get("judge"):
-        files["winrate"] = f"results/eval/{ref}/winrate.json"
+    return f"{stage}-{name}"
+
+
+def needs_gpu(ref):
+    """Evaluating a model needs a GPU if it was trained on GPUs or is a hub base model."""
+    stage, name = resolve_model(ref)
+    if stage == "base":
+        return "path" in config["base_models"][name]
+    return bool(config["runs"][stage][name].get("gpus"))
+
+
+def get_eval_gpus(wildcards):
+    return int(needs_gpu(f"{wildcards.stage}/{wildcards.run}"))
+
+
+def get_eval_device(wildcards):
+    return "cuda" if get_eval_gpus(wildcards) else "cpu"
+
+
+def suite_spec(suite):
+    """A suite as scripts/eval_lm_harness.py reads it (without the workflow-only keys)."""
+    spec = config["suites"][suite]
+    return {k: v for k, v in spec.items() if k not in ("tiny", "limit")}
+
+
+def suite_tasks_dir(suite):
+    """Local suites read tasks generated from the demo world, in the suite's prompt format."""
+    spec = config["suites"][suite]
+    if not spec.get("local"):
+        return None
+    return f"results/lm_eval_tasks/{'chat' if spec.get('apply_chat_template') else 'plain'}"
+
+
+def get_lm_eval_inputs(wildcards):
+    ref = f"{wildcards.stage}/{wildcards.run}"
+    inputs = {"model": model_inputs(ref)}
+    if suite_tasks_dir(wildcards.suite):
+        inputs["tasks"] = suite_tasks_dir(wildcards.suite)
+    return inputs
+
+
+def get_lm_eval_args(wildcards):
+    spec = config["suites"][wildcards.suite]
+    args = f"--suites_json {shlex.quote(json.dumps({wildcards.suite: suite_spec(wildcards.suite)}))}"
+    if suite_tasks_dir(wildcards.suite):
+        args += f" --include_path {suite_tasks_dir(wildcards.suite)}"
+    if spec.get("limit"):
+        args += f" --limit {spec['limit']}"
+    return args
+
+
+def get_judge_answer_inputs(wildcards):
+    stage, _, run = wildcards.model_id.partition("-")
+    return {
+        "model": model_inputs(f"{stage}/{run}"),
+        "prompts": (
+            [judge_prompts(wildcards.judge)]
+            if not is_hub_id(judge_prompts(wildcards.judge))
+            else []
+        ),
+    }
+
+
+def get_judge_answer_args(wildcards):
+    stage, _, run = wildcards.model_id.partition("-")
+    spec = config["judges"][wildcards.judge]
+    prompts = judge_prompts(wildcards.judge)
+    args = [
+        f"--model {model_location(f'{stage}/{run}')}",
+        f"--format {spec['format']}",
+        f"--prompts {shlex.quote(prompts)}",
+        f"--model_id {wildcards.model_id}",
+        f"--device {'cuda' if needs_gpu(f'{stage}/{run}') else 'cpu'}",
+    ]
+    if prompts == spec["prompts"]:
+        for key in ("prompts_config", "prompts_split"):
+            if spec.get(key):
+                args.append(f"--{key} {shlex.quote(str(spec[key]))}")
+    for key in ("max_new_tokens", "temperature", "top_p", "seed", "batch_size"):
+        if key in spec:
+            args.append(f"--{key} {spec[key]}")
+    return " ".join(args)
+
+
+def get_judge_answer_gpus(wildcards):
+    stage, _, run = wildcards.model_id.partition("-")
+    return int(needs_gpu(f"{stage}/{run}"))
+
+
+def eval_files(ref, table=None):
+    """Result files a table reads for one model; `judgment:` entries are read if they exist."""
+    spec = config["tables"][table] if table else {}
+    stage, name = resolve_model(ref)
+    files = {}
     if stage != "base":
-        files["model"] = (
-            f"results/models/{ref}"  # its metrics.json: trainer eval on held-out pairs
-        )
+        files["model"] = f"results/models/{ref}"  # metrics.json, log_history.json
+    if spec.get("demo", True):
+        if stage == "rm":
+            files["reward"] = f"results/eval/{ref}/reward.json"
+        else:
+            files["demo"] = f"results/eval/{ref}/demo.json"
+            if stage in POLICY_STAGES and config["eval"]["demo"].get("judge"):
+                files["winrate"] = f"results/eval/{ref}/winrate.json"
+    if stage != "rm":
+        for suite in spec.get("suites", []):
+            files[f"suite:{suite}"] = (
+                f"results/eval/{ref}/lm_eval/{suite_at_scale(suite)}.json"
+            )
+    if stage in ANSWERING_STAGES:
+        for judge in spec.get("judges", []):
+            fmt = config["judges"][judge]["format"]
+            files[f"answers:{judge}"] = JUDGE_ANSWERS[fmt].format(
+                judge=judge, model_id=judge_model_id(ref)
+            )
+            if demo_judge_used():
+                files[f"judgment:{judge}"] = DEMO_JUDGMENTS[fmt].format(
+                    judge=judge, table=table
+                )
+            elif config["judges"][judge].get("judgments"):
+                files[f"judgment:{judge}"] = config["judges"][judge]["judgments"]
     return files
 
 
-def table_models(table):
-    rows = config["tables"][table]["rows"]
-    return {label: row_models(row) for label, row in rows.items()}
+def run_params(ref):
+    """A run's settings a grid table can group by: recipe values with the run's args on top."""
+    stage, name = resolve_model(ref)
+    if stage == "base":
+        return {}
+    settings = recipe_settings(stage, name)
+    return {
+        k: "+".join(map(str, v)) if isinstance(v, list) else v
+        for k, v in settings.items()
+    }
+
+
+def table_runs(table):
+    """The table's runs: (row label or None, model ref, params). Fails naming the key."""
+    spec = config["tables"][table]
+    where = f"tables.{table}"
+    entries = []
+    if isinstance(spec["rows"], dict):
+        if "runs" in spec or "columns" in spec:
+            config_error(where, "rows by label take no 'runs' or 'columns'")
+        for label, row in spec["rows"].items():
+            for ref in row_models(row, f"{where}.rows.{label}"):
+                resolve_model(ref, f"{where}.rows.{label}")
+                entries.append((label, ref, {}))
+    else:
+        if "runs" not in spec or "columns" not in spec:
+            config_error(
+                where, "a grid table (rows: <setting>) needs 'runs' and 'columns'"
+            )
+        for i, entry in enumerate(spec["runs"]):
+            if isinstance(entry, str):
+                refs, extra = [entry], {}
+            else:
+                refs = row_models(entry, f"{where}.runs.{i}")
+                extra = entry.get("params", {})
+            for ref in refs:
+                resolve_model(ref, f"{where}.runs.{i}")
+                params = {**run_params(ref), **extra}
+                for key in (spec["rows"], spec["columns"]):
+                    if key not in params:
+                        config_error(
+                            f"{where}.runs.{i}",
+                            f"run {ref} has no setting '{key}' (add it under params)",
+                        )
+                entries.append((None, ref, params))
+    for suite in spec.get("suites", []):
+        if suite not in config["suites"]:
+            config_error(f"{where}.suites", f"unknown suite '{suite}'")
+        if suite_at_scale(suite) not in config["suites"]:
+            config_error(
+                f"suites.{suite}.tiny", f"unknown suite '{suite_at_scale(suite)}'"
+            )
+    for judge in spec.get("judges", []):
+        if judge not in config["judges"]:
+            config_error(f"{where}.judges", f"unknown judge '{judge}'")
+    return entries
+
+
+def demo_judge_used():
+    """Tiny scale judges answers with the demo reward model (eval.demo.judge), when there is one."""
+    return config["scale"] == "tiny" and bool(config["eval"]["demo"].get("judge"))
 
 
 def get_table_inputs(wildcards):
-    return [
-        path
-        for refs in table_models(wildcards.table).values()
-        for ref in refs
-        for path in eval_files(ref).values()
-    ]
-
-
-def get_table_rows(wildcards):
-    rows = table_models(wildcards.table)
-    return json.dumps(
-        {label: [eval_files(ref) for ref in refs] for label, refs in rows.items()}
+    """Result files of the table's models; external judgments only when built here."""
+    return sorted(
+        {
+            path
+            for _, ref, _ in table_runs(wildcards.table)
+            for key, path in eval_files(ref, wildcards.table).items()
+            if not key.startswith("judgment:") or demo_judge_used()
+        }
     )
+
+
+def get_demo_judge_inputs(wildcards):
+    judge = config["eval"]["demo"]["judge"]
+    fmt = config["judges"][wildcards.judge]["format"]
+    if wildcards.ext != DEMO_JUDGMENTS[fmt].rsplit(".", 1)[1]:
+        raise WorkflowError(
+            f"{wildcards.judge} judgments are .{DEMO_JUDGMENTS[fmt].rsplit('.', 1)[1]} files"
+        )
+    answers = sorted(
+        {
+            eval_files(ref, wildcards.table)[f"answers:{wildcards.judge}"]
+            for _, ref, _ in table_runs(wildcards.table)
+            if f"answers:{wildcards.judge}" in eval_files(ref, wildcards.table)
+        }
+    )
+    inputs = {"answers": answers, "reward_model": model_inputs(judge["reward_model"])}
+    if fmt == "mt_bench":
+        inputs["prompts"] = judge_prompts(wildcards.judge)
+    else:
+        inputs["baseline"] = JUDGE_ANSWERS[fmt].format(
+            judge=wildcards.judge, model_id=judge_model_id(judge["baseline"])
+        )
+    return inputs
+
+
+def get_demo_judge_args(wildcards):
+    inputs = get_demo_judge_inputs(wildcards)
+    args = [
+        f"--format {config['judges'][wildcards.judge]['format']}",
+        f"--reward_model {model_location(config['eval']['demo']['judge']['reward_model'])}",
+    ]
+    if "prompts" in inputs:
+        args.append(f"--prompts {inputs['prompts']}")
+    if "baseline" in inputs:
+        args.append(f"--baseline {inputs['baseline']}")
+    return " ".join(args)
+
+
+def get_table_spec(wildcards):
+    """Everything make_table.py needs, as one JSON argument."""
+    table = wildcards.table
+    spec = dict(config["tables"][table])
+    spec.pop("runs", None)
+    spec["name"] = table
+    spec["scale"] = config["scale"]
+    spec["suites"] = [suite_at_scale(s) for s in spec.get("suites", [])]
+    if config["scale"] == "tiny" and "metrics" in spec:
+        spec["metrics"] = [
+            suite_at_scale(m) if m in config["suites"] else m for m in spec["metrics"]
+        ]
+    spec["judges"] = {
+        j: {
+            "format": config["judges"][j]["format"],
+            "prompts": judge_prompts(j),
+            "judge": (
+                config["eval"]["demo"]["judge"]["reward_model"]
+                if demo_judge_used()
+                else "external"
+            ),
+        }
+        for j in spec.get("judges", [])
+    }
+    runs = [
+        {
+            "label": label,
+            "ref": ref,
+            "params": params,
+            "files": eval_files(ref, table),
+            "model_id": judge_model_id(ref),
+        }
+        for label, ref, params in table_runs(table)
+    ]
+    return shlex.quote(json.dumps({"table": spec, "runs": runs}))
+
+
+def curve_models(table):
+    """The trained models of a table, whose training curves the report shows."""
+    refs = {ref for _, ref, _ in table_runs(table)}
+    return sorted(
+        f"results/models/{ref}" for ref in refs if not ref.startswith("base/")
+    )
+
+
+def get_curve_inputs(wildcards):
+    return curve_models(wildcards.table)
+
+
+def get_curve_histories(wildcards):
+    """Label -> log_history.json of each trained model of the table (one per run)."""
+    histories = {}
+    for label, ref, params in table_runs(wildcards.table):
+        if ref.startswith("base/"):
+            continue
+        name = ref if label is None else f"{label} ({ref})" if label != ref else ref
+        histories[name] = f"results/models/{ref}/log_history.json"
+    return shlex.quote(json.dumps(histories))
 
 
 def get_final_targets():
     return [
         f"results/tables/{table}.{ext}"
-        for table in config["tables"]
-        for ext in ("csv", "md")
+        for table, spec in config["tables"].items()
+        if spec.get("default", True)
+        for ext in ("csv", "md", "png")
+    ] + [
+        f"results/plots/{table}_curves.png"
+        for table, spec in config["tables"].items()
+        if spec.get("default", True) and curve_models(table)
     ]
 
 

@@ -68,3 +68,141 @@ rule eval_reward:
     shell:
         "OMP_NUM_THREADS={threads} python {params.script} --model {input.model} "
         "--pairs {input.pairs} --output {output} > {log} 2>&1"
+
+
+rule lm_eval_tasks:
+    input:
+        "results/demo_world/eval/test.jsonl",
+    output:
+        directory("results/lm_eval_tasks/{format}"),
+    log:
+        "results/logs/lm_eval_tasks/{format}.log",
+    wildcard_constraints:
+        format="chat|plain",
+    conda:
+        "../../envs/eval.yaml"
+    params:
+        script=SCRIPTS / "make_lm_eval_tasks.py",
+    shell:
+        "python {params.script} --eval_prompts {input} --output_dir {output} "
+        "--format {wildcards.format} > {log} 2>&1"
+
+
+rule lm_eval:
+    input:
+        unpack(get_lm_eval_inputs),
+    output:
+        "results/eval/{stage}/{run}/lm_eval/{suite}.json",
+    log:
+        "results/logs/eval/{stage}/{run}_lm_eval_{suite}.log",
+    benchmark:
+        "results/benchmarks/eval/{stage}/{run}_lm_eval_{suite}.tsv"
+    conda:
+        "../../envs/eval.yaml"
+    threads: 1
+    resources:
+        mem_mb=16000,
+        runtime=240,
+        gpu=get_eval_gpus,
+    params:
+        model=get_eval_model,
+        args=get_lm_eval_args,
+        device=get_eval_device,
+        script=SCRIPTS / "eval_lm_harness.py",
+    shell:
+        "OMP_NUM_THREADS={threads} python {params.script} --model {params.model} "
+        "--suite {wildcards.suite} {params.args} --device {params.device} "
+        "--output {output} > {log} 2>&1"
+
+
+rule judge_demo_prompts:
+    input:
+        "results/demo_world/eval/test.jsonl",
+    output:
+        JUDGE_DEMO_PROMPTS["mt_bench"],
+        JUDGE_DEMO_PROMPTS["alpaca_eval"],
+    log:
+        "results/logs/judges/demo_prompts.log",
+    conda:
+        "../../envs/eval.yaml"
+    params:
+        folder=Path(JUDGE_DEMO_PROMPTS["mt_bench"]).parent,
+        script=SCRIPTS / "generate_for_judges.py",
+    shell:
+        "python {params.script} --make_demo_prompts {params.folder} "
+        "--eval_prompts {input} > {log} 2>&1"
+
+
+rule judge_answers_mt_bench:
+    input:
+        unpack(get_judge_answer_inputs),
+    output:
+        answers=JUDGE_ANSWERS["mt_bench"],
+        settings="results/judges/{judge}/model_answer/{model_id}.settings.json",
+    log:
+        "results/logs/judges/{judge}/{model_id}.log",
+    wildcard_constraints:
+        judge=judges_of_format("mt_bench"),
+        model_id=r"[a-z]+-[^/]+",
+    conda:
+        "../../envs/eval.yaml"
+    threads: 1
+    resources:
+        mem_mb=16000,
+        runtime=240,
+        gpu=get_judge_answer_gpus,
+    params:
+        args=get_judge_answer_args,
+        script=SCRIPTS / "generate_for_judges.py",
+    shell:
+        "OMP_NUM_THREADS={threads} python {params.script} {params.args} "
+        "--output {output.answers} > {log} 2>&1"
+
+
+rule judge_answers_alpaca_eval:
+    input:
+        unpack(get_judge_answer_inputs),
+    output:
+        answers=JUDGE_ANSWERS["alpaca_eval"],
+        settings="results/judges/{judge}/model_outputs/{model_id}.settings.json",
+    log:
+        "results/logs/judges/{judge}/{model_id}.log",
+    wildcard_constraints:
+        judge=judges_of_format("alpaca_eval"),
+        model_id=r"[a-z]+-[^/]+",
+    conda:
+        "../../envs/eval.yaml"
+    threads: 1
+    resources:
+        mem_mb=16000,
+        runtime=240,
+        gpu=get_judge_answer_gpus,
+    params:
+        args=get_judge_answer_args,
+        script=SCRIPTS / "generate_for_judges.py",
+    shell:
+        "OMP_NUM_THREADS={threads} python {params.script} {params.args} "
+        "--output {output.answers} > {log} 2>&1"
+
+
+rule demo_judge:
+    input:
+        unpack(get_demo_judge_inputs),
+    output:
+        "results/judges/{judge}/demo_judgment/{table}.{ext}",
+    log:
+        "results/logs/judges/{judge}/demo_judgment_{table}_{ext}.log",
+    wildcard_constraints:
+        ext="jsonl|csv",
+    conda:
+        "../../envs/eval.yaml"
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=60,
+    params:
+        args=get_demo_judge_args,
+        script=SCRIPTS / "demo_judge.py",
+    shell:
+        "OMP_NUM_THREADS={threads} python {params.script} {params.args} "
+        "--answers {input.answers} --output {output} > {log} 2>&1"

@@ -1,4 +1,5 @@
-# Comparison tables: one row per configured label, mean and std over its runs (seeds).
+# Comparison tables defined in config (runs, metrics, rows, columns, aggregation over seeds),
+# written as CSV, Markdown and a plot, and the training curves of each table's models.
 
 
 rule make_table:
@@ -8,16 +9,45 @@ rule make_table:
         csv=report(
             "results/tables/{table}.csv",
             category="Tables",
+            subcategory="{table}",
             caption="../report/table.rst",
         ),
         md="results/tables/{table}.md",
+        png=report(
+            "results/tables/{table}.png",
+            category="Tables",
+            subcategory="{table}",
+            caption="../report/table.rst",
+        ),
     log:
         "results/logs/tables/{table}.log",
     conda:
         "../../envs/tables.yaml"
     params:
-        rows=get_table_rows,
+        spec=get_table_spec,
         script=SCRIPTS / "make_table.py",
     shell:
-        "python {params.script} --table {wildcards.table} --rows '{params.rows}' "
-        "--csv {output.csv} --md {output.md} > {log} 2>&1"
+        "python {params.script} --spec {params.spec} --csv {output.csv} --md {output.md} "
+        "--png {output.png} > {log} 2>&1"
+
+
+rule plot_curves:
+    input:
+        get_curve_inputs,
+    output:
+        report(
+            "results/plots/{table}_curves.png",
+            category="Training curves",
+            subcategory="{table}",
+            caption="../report/curves.rst",
+        ),
+    log:
+        "results/logs/plots/{table}_curves.log",
+    conda:
+        "../../envs/tables.yaml"
+    params:
+        histories=get_curve_histories,
+        script=SCRIPTS / "plot_curves.py",
+    shell:
+        "python {params.script} --histories {params.histories} --title 'Training curves: {wildcards.table}' "
+        "--output {output} > {log} 2>&1"

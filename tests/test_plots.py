@@ -1,0 +1,115 @@
+"""Training-curve plots on fixed, hand-written log histories."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from handbook.plots import PANELS, curves, plot_training_curves
+
+REPO = Path(__file__).resolve().parents[1]
+PNG = b"\x89PNG"
+NAN = float("nan")
+
+DPO = [
+    {"loss": 0.69, "rewards/margins": 0.0, "rewards/accuracies": 0.0, "rewards/chosen": 0.0, "step": 10},
+    {"loss": 0.55, "rewards/margins": 0.4, "rewards/accuracies": 0.75, "rewards/chosen": 0.1, "step": 20},
+    {"eval_loss": 0.6, "eval_rewards/margins": 0.3, "eval_rewards/accuracies": 0.5, "step": 20},
+    {"train_loss": 0.62, "train_runtime": 12.0, "step": 20},
+]
+SFT = [
+    {"loss": 2.65, "learning_rate": 1e-4, "grad_norm": 3.0, "epoch": 0.2, "step": 20},
+    {"loss": 2.1, "learning_rate": 5e-5, "grad_norm": 2.0, "epoch": 0.4, "step": 40},
+    {"eval_loss": 2.3, "step": 40},
+    {"train_loss": 2.4, "train_runtime": 30.0, "step": 40},
+]
+# NaN, null and a missing key are all "no point"; the reward-model trainer's plain `accuracy` keys count.
+WITH_NAN = [
+    {"loss": NAN, "accuracy": 0.5, "step": 5},
+    {"loss": 1.0, "accuracy": None, "step": 10},
+    {"eval_loss": NAN, "eval_accuracy": 0.8, "step": 10},
+    {"loss": 0.8, "step": 15},
+    {"loss": 0.7},
+]
+
+
+def test_panels_are_ordered():
+    assert [panel[0] for panel in PANELS] == ["Loss", "Reward margin", "Reward accuracy"]
+
+
+def test_curves_dpo():
+    assert curves(DPO) == {
+        "Loss": {"train": [(10, 0.69), (20, 0.55)], "eval": [(20, 0.6)]},
+        "Reward margin": {"train": [(10, 0.0), (20, 0.4)], "eval": [(20, 0.3)]},
+        "Reward accuracy": {"train": [(10, 0.0), (20, 0.75)], "eval": [(20, 0.5)]},
+    }
+
+
+def test_curves_sft_has_loss_only_and_ignores_summary():
+    assert curves(SFT) == {"Loss": {"train": [(20, 2.65), (40, 2.1)], "eval": [(40, 2.3)]}}
+
+
+def test_curves_skip_nan_null_and_missing():
+    assert curves(WITH_NAN) == {
+        "Loss": {"train": [(10, 1.0), (15, 0.8)], "eval": []},
+        "Reward accuracy": {"train": [(5, 0.5)], "eval": [(10, 0.8)]},
+    }
+
+
+def test_curves_from_json_round_trip():
+    # The Trainer writes NaN as a bare NaN token; json reads it back as float nan.
+    assert curves(json.loads(json.dumps(WITH_NAN))) == curves(WITH_NAN)
+
+
+def test_curves_empty():
+    assert curves([]) == {}
+    assert curves([{"train_loss": 1.0, "train_runtime": 2.0, "step": 3}]) == {}
+
+
+def test_plot_all_panels(tmp_path):
+    out = tmp_path / "nested" / "dir" / "curves.png"
+    titles = plot_training_curves({"dpo": DPO, "sft": SFT, "rm": WITH_NAN}, out, title="demo")
+    assert titles == ["Loss", "Reward margin", "Reward accuracy"]
+    assert out.read_bytes()[:4] == PNG
+
+
+def test_plot_only_panels_with_data(tmp_path):
+    assert plot_training_curves({"sft": SFT}, tmp_path / "sft.png") == ["Loss"]
+    assert (tmp_path / "sft.png").read_bytes()[:4] == PNG
+    assert plot_training_curves({"rm": WITH_NAN}, tmp_path / "rm.png") == ["Loss", "Reward accuracy"]
+
+
+def test_plot_empty_raises_naming_labels(tmp_path):
+    summary_only = [{"train_loss": 1.0, "train_runtime": 2.0, "step": 3}]
+    with pytest.raises(ValueError, match="alpha.*beta"):
+        plot_training_curves({"alpha": [], "beta": summary_only}, tmp_path / "x.png")
+    assert not (tmp_path / "x.png").exists()
+
+
+def run_cli(tmp_path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": "scripts", "MPLBACKEND": "Agg"}
+    cmd = [sys.executable, "scripts/plot_curves.py", *args]
+    return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_cli_writes_png_and_names_missing_history(tmp_path):
+    dpo = tmp_path / "dpo" / "log_history.json"
+    dpo.parent.mkdir()
+    dpo.write_text(json.dumps(DPO))
+    out = tmp_path / "plots" / "curves.png"
+
+    ok = run_cli(tmp_path, "--histories", json.dumps({"dpo": str(dpo)}), "--output", str(out), "--title", "t")
+    assert ok.returncode == 0, ok.stderr
+    assert out.read_bytes()[:4] == PNG
+
+    missing = tmp_path / "sft" / "log_history.json"
+    histories = json.dumps({"dpo": str(dpo), "sft": str(missing)})
+    bad = run_cli(tmp_path, "--histories", histories, "--output", str(tmp_path / "bad.png"))
+    assert bad.returncode != 0
+    assert str(missing) in bad.stderr and "sft" in bad.stderr
+    assert not (tmp_path / "bad.png").exists()

@@ -1,0 +1,108 @@
+"""The scale switch and the paper tables' DAGs, by dry run (no training).
+
+`--config scale=tiny` builds any target in results/tiny/ with demo counterparts of hub models,
+datasets, lm-eval suites and judge prompt sets; full scale plans GPU jobs for the same targets.
+"""
+
+from __future__ import annotations
+
+import re
+
+import yaml
+
+from conftest import run_snakemake
+
+SCAN = "results/tables/pref_align_scan.md"
+BETAS = ["0.01", "0.1", "0.2", "0.3", "0.4", "0.5", "0.6", "0.7", "0.8", "0.9"]
+
+
+def planned(proc) -> list[dict]:
+    """Every planned job of a dry run (-n -p) as {rule, output, resources, shell}."""
+    out = proc.stdout + proc.stderr
+    jobs = []
+    for block in re.split(r"\n(?=\[[^\]\n]+\]\n(?:local)?rule )", out)[1:]:
+        shell = re.search(r"^Shell command: (.*)$", block, re.M)
+        resources = re.search(r"^\s+resources: (.*)$", block, re.M)
+        jobs.append(
+            {
+                "rule": re.search(r"^(?:local)?rule (\w+):", block, re.M).group(1),
+                "output": re.search(r"^\s+output: (.*)$", block, re.M).group(1),
+                "resources": dict(i.split("=", 1) for i in resources.group(1).split(", ")) if resources else {},
+                "shell": shell.group(1) if shell else "",
+            }
+        )
+    assert jobs, out
+    return jobs
+
+
+def test_tiny_scan_plans_every_cell_offline_in_its_own_folder(workdir):
+    proc = run_snakemake(workdir, "-n", "-p", SCAN, "--config", "scale=tiny")
+    log = proc.stdout + proc.stderr
+    for line in (
+        "tiny scale: model base/zephyr-7b-sft -> sft/tiny",
+        "tiny scale: dataset ultrafeedback_binarized -> demo_pref's data",
+        "tiny scale: mt_bench prompts HuggingFaceH4/mt_bench_prompts -> demo prompts",
+        f"tiny scale: working directory {workdir / 'results/tiny'}",
+    ):
+        assert line in log
+    jobs = planned(proc)
+    trained = {j["output"].split(", ")[0] for j in jobs if j["rule"] == "train_model"}
+    cells = {f"results/models/dpo/pref_align_scan_dpo-{loss}-beta{b}" for loss in ("sigmoid", "ipo") for b in BETAS}
+    cells |= {f"results/models/kto/pref_align_scan_kto-beta{b}" for b in BETAS}
+    assert cells <= trained
+    # The scan starts from the demo SFT model; no job reads the hub or asks for a GPU.
+    assert {"results/models/sft/tiny", "results/models/cpt/tiny"} <= trained
+    for job in jobs:
+        assert job["resources"].get("gpu", "0") == "0", job
+        assert "HuggingFaceH4" not in job["shell"] and "zephyr-7b-sft-full" not in job["shell"], job
+    scan = [j for j in jobs if j["output"].startswith("results/models/dpo/pref_align_scan")]
+    assert all("--max_steps 10 " in j["shell"] and "--tiny_scale True" in j["shell"] for j in scan)
+    assert all("--beta " in j["shell"] and "--loss_type " in j["shell"] for j in scan)
+    answers = [j for j in jobs if j["rule"] == "judge_answers_mt_bench"]
+    assert len(answers) == len(cells)
+    assert all("--prompts results/judges/prompts/mt_bench_demo.jsonl" in j["shell"] for j in answers)
+    # Snakemake ran in the tiny folder (its metadata is there), so its paths are not the full scale's.
+    assert (workdir / "results/tiny/.snakemake").is_dir() and not (workdir / ".snakemake/metadata").exists()
+
+
+def test_tiny_scale_needs_a_demo_counterpart_for_hub_data(workdir):
+    extra = workdir / "hub.yaml"
+    extra.write_text(
+        yaml.safe_dump(
+            {
+                "datasets": {"webdata": {"dataset_name": "someone/webdata", "columns": ["messages"]}},
+                "runs": {"sft": {"web": {"model": "cpt/tiny", "dataset": "webdata", "recipe": "config/recipes/demo/sft/tiny.yaml"}}},
+            }
+        )
+    )
+    proc = run_snakemake(workdir, "-n", "--config", "scale=tiny", configfiles=[extra], check=False)
+    assert proc.returncode != 0
+    out = proc.stdout + proc.stderr
+    assert "hub.yaml: datasets.webdata: reads the Hugging Face Hub; give it 'tiny: <demo dataset>'" in out
+
+
+def test_full_scale_zephyr_table_plans_lm_eval_and_judge_answers_on_gpus(workdir):
+    proc = run_snakemake(workdir, "-n", "-p", "results/tables/zephyr.md")
+    jobs = planned(proc)
+    lm_eval = {j["output"]: j for j in jobs if j["rule"] == "lm_eval"}
+    assert set(lm_eval) == {
+        "results/eval/base/mistral-7b/lm_eval/openllm.json",
+        "results/eval/sft/zephyr-7b-beta/lm_eval/openllm.json",
+        "results/eval/dpo/zephyr-7b-beta/lm_eval/openllm.json",
+    }
+    for job in lm_eval.values():
+        assert job["resources"]["gpu"] == "1" and "--device cuda" in job["shell"]
+        assert "--include_path" not in job["shell"] and '"arc_challenge"' in job["shell"]
+    assert "--model mistralai/Mistral-7B-v0.1 " in lm_eval["results/eval/base/mistral-7b/lm_eval/openllm.json"]["shell"]
+    answers = {j["output"].split(", ")[0] for j in jobs if j["rule"].startswith("judge_answers")}
+    # Base models have no chat format: only the tuned ones answer the judges' prompts.
+    assert answers == {
+        "results/judges/mt_bench/model_answer/sft-zephyr-7b-beta.jsonl",
+        "results/judges/mt_bench/model_answer/dpo-zephyr-7b-beta.jsonl",
+        "results/judges/alpaca_eval/model_outputs/sft-zephyr-7b-beta.json",
+        "results/judges/alpaca_eval/model_outputs/dpo-zephyr-7b-beta.json",
+    }
+    mt_bench = next(j for j in jobs if j["output"].startswith("results/judges/mt_bench/model_answer/dpo"))
+    assert "--prompts HuggingFaceH4/mt_bench_prompts --model_id dpo-zephyr-7b-beta" in mt_bench["shell"]
+    assert "--max_new_tokens 1024 --temperature 0.7" in mt_bench["shell"]
+    assert not any(j["rule"] == "eval_demo" for j in jobs)  # demo: false
