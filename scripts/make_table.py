@@ -56,10 +56,11 @@ def footer(spec: dict, runs: list[dict]) -> str:
         folders = sorted({str(Path(a).parent) for a in answers})
         judged = any(f"judgment:{name}" in r["files"] and Path(r["files"][f"judgment:{name}"]).is_file() for r in runs)
         if judge.get("judge", "external") != "external":
-            how = (
-                f"judged by the demo reward model {judge['judge']} standing in for the external judge "
-                "(its reward scale: MT-Bench is not 1-10 here, AlpacaEval is the win rate against the baseline's answers)"
-            )
+            scale = {
+                "mt_bench": "the mean reward of the answer turns, on the reward model's scale, not 1-10",
+                "alpaca_eval": "the win rate in percent against the baseline model's answers",
+            }[judge["format"]]
+            how = f"judged by the demo reward model {judge['judge']} standing in for the external judge ({scale})"
         elif judged:
             how = "scores from the judgments file"
         else:

@@ -2,7 +2,7 @@
 
     python scripts/plot_curves.py --title "DPO vs SFT" \
         --histories '{"sft": "results/models/sft/s1/log_history.json", "dpo": "results/models/dpo/d1/log_history.json"}' \
-        --output results/plots/curves.png
+        --groups '{"sft": "sft", "dpo": "dpo"}' --output results/plots/curves.png
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ def main() -> None:
     parser.add_argument("--histories", required=True, help="JSON object: model label -> path of a log_history.json")
     parser.add_argument("--output", required=True, help="PNG path")
     parser.add_argument("--title", default=None)
+    parser.add_argument("--groups", default=None, help="JSON object: model label -> group (one colour per group)")
     args = parser.parse_args()
     logger.info("arguments: %s", vars(args))
 
@@ -47,7 +48,9 @@ def main() -> None:
         parser.error("--histories must be a non-empty JSON object: label -> path")
     histories = {label: load_history(label, path) for label, path in paths.items()}
     try:
-        panels = plot_training_curves(histories, args.output, title=args.title)
+        panels = plot_training_curves(
+            histories, args.output, title=args.title, groups=json.loads(args.groups) if args.groups else None
+        )
     except ValueError as err:
         raise SystemExit(f"error: {err}") from None
     logger.info("wrote %s with panels: %s", args.output, ", ".join(panels))

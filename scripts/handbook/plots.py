@@ -52,8 +52,13 @@ def curves(history: list[dict[str, Any]]) -> Curves:
     return out
 
 
-def plot_training_curves(histories: dict[str, list[dict[str, Any]]], path, title: str | None = None) -> list[str]:
-    """Draw every panel that some model has data for, side by side, into one PNG; return the titles drawn."""
+def plot_training_curves(
+    histories: dict[str, list[dict[str, Any]]], path, title: str | None = None, groups: dict[str, str] | None = None
+) -> list[str]:
+    """Draw every panel that some model has data for, side by side, into one PNG; return the titles drawn.
+
+    `groups` maps a model label to its group (e.g. the table row its seeds share): one colour and
+    one legend entry per group. Without it every model is its own group."""
     from matplotlib.figure import Figure  # no pyplot: no global state, Agg renders the PNG
     from matplotlib.lines import Line2D
 
@@ -66,7 +71,9 @@ def plot_training_curves(histories: dict[str, list[dict[str, Any]]], path, title
             logger.warning("%s: no training curve points, left out of the plot", label)
 
     ylabels = {panel[0]: panel[1] for panel in PANELS}
-    colours = {label: f"C{i % 10}" for i, label in enumerate(histories)}
+    group_of = {label: (groups or {}).get(label, label) for label in histories}
+    palette = {group: f"C{i % 10}" for i, group in enumerate(dict.fromkeys(group_of.values()))}
+    colours = {label: palette[group_of[label]] for label in histories}
     fig = Figure(figsize=(4.6 * len(titles), 3.6))
     axes = fig.subplots(1, len(titles), squeeze=False)[0]
     for ax, panel in zip(axes, titles):
@@ -81,10 +88,11 @@ def plot_training_curves(histories: dict[str, list[dict[str, Any]]], path, title
         ax.set(title=panel, xlabel="optimizer step", ylabel=ylabels[panel])
         ax.grid(alpha=0.3)
 
-    handles = [Line2D([], [], color=colours[label], label=label) for label, c in per_model.items() if c]
+    drawn = dict.fromkeys(group_of[label] for label, c in per_model.items() if c)
+    handles = [Line2D([], [], color=palette[group], label=group) for group in drawn]
     handles += [
-        Line2D([], [], color="grey", label="train"),
-        Line2D([], [], color="grey", linestyle="--", marker="o", markersize=4, label="eval"),
+        Line2D([], [], color="black", label="train"),
+        Line2D([], [], color="black", linestyle="--", marker="o", markersize=4, label="eval"),
     ]
     fig.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
     if title:

@@ -1,4 +1,5 @@
 # Helpers for the rules: config validation, model references, input functions. No rules here.
+import functools
 import json
 import shlex
 from pathlib import Path
@@ -273,11 +274,15 @@ def row_models(row, where="row"):
     return selected
 
 
+@functools.lru_cache(maxsize=None)
+def read_recipe(path):
+    return yaml.safe_load(repo_path(path).read_text()) or {}
+
+
 def recipe_settings(stage, run):
     """The recipe's values, with the run's args on top (what the training script will see)."""
     spec = config["runs"][stage][run]
-    recipe = yaml.safe_load(repo_path(spec["recipe"]).read_text()) or {}
-    return {**recipe, **spec.get("args", {})}
+    return {**read_recipe(spec["recipe"]), **spec.get("args", {})}
 
 
 def ref_logps_needed():
@@ -989,15 +994,27 @@ def get_curve_inputs(wildcards):
     return curve_models(wildcards.table)
 
 
-def get_curve_histories(wildcards):
-    """Label -> log_history.json of each trained model of the table (one per run)."""
-    histories = {}
-    for label, ref, params in table_runs(wildcards.table):
+def curve_histories(table):
+    """Label -> log_history.json of each trained model of the table, and label -> its group (the
+    table row, so seeds share a colour)."""
+    spec = config["tables"][table]
+    histories, groups = {}, {}
+    for label, ref, params in table_runs(table):
         if ref.startswith("base/"):
             continue
-        name = ref if label is None else f"{label} ({ref})" if label != ref else ref
-        histories[name] = f"results/models/{ref}/log_history.json"
-    return shlex.quote(json.dumps(histories))
+        histories[ref] = f"results/models/{ref}/log_history.json"
+        groups[ref] = (
+            label if label is not None else f"{spec['rows']}={params[spec['rows']]}"
+        )
+    return histories, groups
+
+
+def get_curve_args(wildcards):
+    histories, groups = curve_histories(wildcards.table)
+    return (
+        f"--histories {shlex.quote(json.dumps(histories))} "
+        f"--groups {shlex.quote(json.dumps(groups))}"
+    )
 
 
 def get_final_targets():

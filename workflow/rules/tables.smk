@@ -46,8 +46,8 @@ rule plot_curves:
     conda:
         "../../envs/tables.yaml"
     params:
-        histories=get_curve_histories,
+        args=get_curve_args,
         script=SCRIPTS / "plot_curves.py",
     shell:
-        "python {params.script} --histories {params.histories} --title 'Training curves: {wildcards.table}' "
+        "python {params.script} {params.args} --title 'Training curves: {wildcards.table}' "
         "--output {output} > {log} 2>&1"
