@@ -189,3 +189,19 @@ def test_make_table_writes_csv_markdown_and_png(tmp_path, evals):
     md = (out / "demo.md").read_text()
     assert md.startswith("# Demo\n") and "Built at tiny scale" in md and "| sft | sft | 2 | chat | 0.600 ± 0.141 |" in md
     assert (out / "demo.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_aggregate_over_seeds_is_configurable(tmp_path):
+    from handbook.tables import grid_table, label_table
+
+    runs = [
+        {"label": "dpo", "ref": f"dpo/s{i}", "params": {"loss_type": "sigmoid", "beta": 0.1},
+         "files": {"model": trained(tmp_path, f"dpo/s{i}", acc, 1.0)}}
+        for i, acc in enumerate([0.5, 0.6, 0.9])
+    ]
+    table, _ = label_table({"name": "t", "rows": {"dpo": []}, "aggregate": "median"}, runs)
+    assert table.loc[0, "reward_accuracy"] == pytest.approx(0.6)
+    assert table.loc[0, "reward_accuracy_std"] == pytest.approx(0.2081666, rel=1e-5)
+    long, _ = grid_table({"name": "t", "rows": "loss_type", "columns": "beta", "aggregate": "max"}, runs)
+    cell = long[long["metric"] == "reward_accuracy"].iloc[0]
+    assert cell["value"] == pytest.approx(0.9) and cell["n_runs"] == 3
