@@ -106,3 +106,24 @@ def test_full_scale_zephyr_table_plans_lm_eval_and_judge_answers_on_gpus(workdir
     assert "--prompts HuggingFaceH4/mt_bench_prompts --model_id dpo-zephyr-7b-beta" in mt_bench["shell"]
     assert "--max_new_tokens 1024 --temperature 0.7" in mt_bench["shell"]
     assert not any(j["rule"] == "eval_demo" for j in jobs)  # demo: false
+
+
+def test_tiny_scale_keeps_local_data_and_demo_runs_as_they_are(workdir):
+    (workdir / "data").mkdir()
+    (workdir / "data" / "mine.jsonl").write_text('{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}\n')
+    extra = workdir / "mine.yaml"
+    extra.write_text(
+        yaml.safe_dump(
+            {
+                "datasets": {"mine": {"dataset_name": "data/mine.jsonl", "columns": ["messages"], "test_split_size": 1}},
+                "runs": {"sft": {"mine": {"model": "cpt/tiny", "dataset": "mine", "recipe": "config/recipes/demo/sft/tiny.yaml"}}},
+            }
+        )
+    )
+    proc = run_snakemake(workdir, "-n", "-p", "results/models/sft/mine", "--config", "scale=tiny", configfiles=[extra])
+    jobs = {j["output"].split(", ")[0]: j for j in planned(proc)}
+    # The working directory moved to results/tiny: the local file is passed by its absolute path.
+    assert str(workdir / "data" / "mine.jsonl") in jobs["results/data/mine/prepared"]["shell"]
+    # Neither the model nor the data was replaced: the run trains as configured, without tiny args.
+    assert "--max_steps" not in jobs["results/models/sft/mine"]["shell"]
+    assert "--max_steps" not in jobs["results/models/cpt/tiny"]["shell"]
