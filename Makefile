@@ -33,8 +33,9 @@ demo: .venv
 test: .venv
 	pytest
 
+# The report of the default target (at SCALE=tiny: results/tiny/results/report.html).
 report: .venv
-	snakemake --profile profiles/default --report results/report.html
+	snakemake --profile profiles/default --config scale=$(SCALE) --report results/report.html
 
 table: .venv
 	snakemake results/tables/$(TABLE).md --profile profiles/default --config scale=$(SCALE)

@@ -113,3 +113,16 @@ def test_cli_writes_png_and_names_missing_history(tmp_path):
     assert bad.returncode != 0
     assert str(missing) in bad.stderr and "sft" in bad.stderr
     assert not (tmp_path / "bad.png").exists()
+
+
+def test_panel_spanning_orders_of_magnitude_gets_a_log_axis(tmp_path):
+    from handbook import plots
+
+    assert plots.wants_log_scale([2500.0, 2499.0, 0.68, 0.65])  # IPO at beta 0.01 beside DPO
+    assert not plots.wants_log_scale([6.9, 0.4, 0.2])
+    assert not plots.wants_log_scale([2500.0, 0.0])  # zero or negative values stay linear
+    assert not plots.wants_log_scale([])
+    ipo = [{"step": s, "loss": 2500.0 - s} for s in range(1, 5)]
+    dpo = [{"step": s, "loss": 0.69 - 0.01 * s} for s in range(1, 5)]
+    assert plots.plot_training_curves({"ipo": ipo, "dpo": dpo}, tmp_path / "log.png") == ["Loss"]
+    assert (tmp_path / "log.png").read_bytes()[:4] == b"\x89PNG"

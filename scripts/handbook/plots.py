@@ -23,6 +23,8 @@ PANELS: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...]], ...] = (
 )
 
 Curves = dict[str, dict[str, list[tuple[int, float]]]]
+# A panel whose positive values span more than this factor gets a log y axis.
+LOG_SCALE_SPREAD = 100
 
 
 def _value(entry: dict[str, Any], keys: tuple[str, ...]) -> float | None:
@@ -50,6 +52,11 @@ def curves(history: list[dict[str, Any]]) -> Curves:
             # A resumed run may log out of order; the sort is stable, so equal steps keep log order.
             out[title] = {split: sorted(points, key=lambda p: p[0]) for split, points in panel.items()}
     return out
+
+
+def wants_log_scale(values: list[float]) -> bool:
+    """Positive values spanning more than LOG_SCALE_SPREAD: a linear axis would flatten the small ones."""
+    return bool(values) and min(values) > 0 and max(values) / min(values) > LOG_SCALE_SPREAD
 
 
 def plot_training_curves(
@@ -86,6 +93,9 @@ def plot_training_curves(
             if evals:
                 ax.plot(*zip(*evals), color=colours[label], linestyle="--", marker="o", markersize=4)
         ax.set(title=panel, xlabel="optimizer step", ylabel=ylabels[panel])
+        values = [v for c in per_model.values() for points in c.get(panel, {}).values() for _, v in points]
+        if wants_log_scale(values):
+            ax.set_yscale("log")  # e.g. IPO's loss at small beta next to DPO's
         ax.grid(alpha=0.3)
 
     drawn = dict.fromkeys(group_of[label] for label, c in per_model.items() if c)

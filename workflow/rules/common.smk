@@ -202,6 +202,8 @@ def apply_tiny_scale():
     if not Path.cwd().match(f"*/{TINY_WORKDIR}"):
         from snakemake.common.workdir_handler import WorkdirHandler
 
+        # Config files are read again later (e.g. by --report): by absolute path from now on.
+        workflow.configfiles[:] = [str(Path(f).resolve()) for f in workflow.configfiles]
         workflow._workdir_handler = WorkdirHandler(TINY_WORKDIR)
         workflow._workdir_handler.change_to()
         logger.info(f"tiny scale: working directory {Path.cwd()}")
