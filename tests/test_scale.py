@@ -127,3 +127,14 @@ def test_tiny_scale_keeps_local_data_and_demo_runs_as_they_are(workdir):
     # Neither the model nor the data was replaced: the run trains as configured, without tiny args.
     assert "--max_steps" not in jobs["results/models/sft/mine"]["shell"]
     assert "--max_steps" not in jobs["results/models/cpt/tiny"]["shell"]
+
+
+def test_tiny_build_lands_under_results_tiny_and_reports(workdir):
+    target = "results/demo_world/manifest.json"
+    run_snakemake(workdir, target, "--config", "scale=tiny")
+    assert (workdir / "results/tiny" / target).is_file()
+    assert not (workdir / target).exists()  # the full-scale path stays untouched
+    # The report reads the config files again after the working directory moved.
+    run_snakemake(workdir, target, "--config", "scale=tiny", "--report", "report.html")
+    html = (workdir / "results/tiny/report.html").read_text()
+    assert re.search(r'Scale: <tt class=\\?"docutils literal\\?">tiny</tt>', html)  # workflow/report/workflow.rst
