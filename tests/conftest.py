@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -41,6 +42,24 @@ def run_snakemake(workdir: Path, *args: str, configfiles=(), check: bool = True,
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-6000:]}\n{proc.stderr[-6000:]}")
     return proc
+
+
+def run_script(script: str, *args, timeout: int = 300) -> subprocess.CompletedProcess:
+    """Run one of scripts/ from the repository root, as the workflow's jobs do."""
+    env = workflow_env()
+    env.update(PYTHONPATH=str(REPO / "scripts"), TRL_EXPERIMENTAL_SILENCE="1")
+    return subprocess.run(
+        [sys.executable, str(REPO / "scripts" / script), *map(str, args)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def make_workdir(path: Path) -> Path:

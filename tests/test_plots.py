@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
+from conftest import run_script
 from handbook.plots import PANELS, curves, plot_training_curves
-
-REPO = Path(__file__).resolve().parents[1]
 PNG = b"\x89PNG"
 NAN = float("nan")
 
@@ -91,10 +86,6 @@ def test_plot_empty_raises_naming_labels(tmp_path):
     assert not (tmp_path / "x.png").exists()
 
 
-def run_cli(tmp_path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": "scripts", "MPLBACKEND": "Agg"}
-    cmd = [sys.executable, "scripts/plot_curves.py", *args]
-    return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
 
 
 def test_cli_writes_png_and_names_missing_history(tmp_path):
@@ -103,13 +94,13 @@ def test_cli_writes_png_and_names_missing_history(tmp_path):
     dpo.write_text(json.dumps(DPO))
     out = tmp_path / "plots" / "curves.png"
 
-    ok = run_cli(tmp_path, "--histories", json.dumps({"dpo": str(dpo)}), "--output", str(out), "--title", "t")
+    ok = run_script("plot_curves.py", "--histories", json.dumps({"dpo": str(dpo)}), "--output", str(out), "--title", "t")
     assert ok.returncode == 0, ok.stderr
     assert out.read_bytes()[:4] == PNG
 
     missing = tmp_path / "sft" / "log_history.json"
     histories = json.dumps({"dpo": str(dpo), "sft": str(missing)})
-    bad = run_cli(tmp_path, "--histories", histories, "--output", str(tmp_path / "bad.png"))
+    bad = run_script("plot_curves.py", "--histories", histories, "--output", str(tmp_path / "bad.png"))
     assert bad.returncode != 0
     assert str(missing) in bad.stderr and "sft" in bad.stderr
     assert not (tmp_path / "bad.png").exists()

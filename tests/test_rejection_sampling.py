@@ -4,35 +4,16 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO, workflow_env
+from conftest import read_jsonl, run_script
 from tiny_model import build_model, build_world
 
 from eval_reward import score_conversations
 from make_bon_sets import best_and_worst, split_rows
 
 K = 3
-
-
-def run_script(script: str, *args) -> subprocess.CompletedProcess:
-    env = workflow_env()
-    env.update(PYTHONPATH=str(REPO / "scripts"))
-    return subprocess.run(
-        [sys.executable, str(REPO / "scripts" / script), *map(str, args)],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def write_jsonl(path: Path, rows: list[dict]) -> Path:

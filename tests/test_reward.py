@@ -3,34 +3,15 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO, workflow_env
+from conftest import REPO, read_jsonl, run_script
 from tiny_model import build_model, build_world
 
 from eval_reward import evaluate_pairs, pair_conversations, pairwise_metrics, score_conversations
 
 RECIPE = REPO / "config" / "recipes" / "demo" / "rm" / "tiny.yaml"
-
-
-def run_script(script: str, *args: str) -> subprocess.CompletedProcess:
-    env = workflow_env()
-    env.update(PYTHONPATH=str(REPO / "scripts"), TRL_EXPERIMENTAL_SILENCE="1")
-    return subprocess.run(
-        [sys.executable, str(REPO / "scripts" / script), *map(str, args)],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 @pytest.fixture(scope="module")

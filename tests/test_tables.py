@@ -162,10 +162,7 @@ def test_grid_table_has_every_cell_with_seed_spread(tmp_path):
 
 
 def test_make_table_writes_csv_markdown_and_png(tmp_path, evals):
-    import subprocess
-    import sys
-
-    from conftest import REPO
+    from conftest import run_script
 
     spec = {
         "table": {"name": "demo", "title": "Demo", "rows": {"base": ["base/tiny"], "sft": ["sft/s1", "sft/s2"]}, "scale": "tiny"},
@@ -176,10 +173,9 @@ def test_make_table_writes_csv_markdown_and_png(tmp_path, evals):
         ],
     }
     out = tmp_path / "tables"
-    proc = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "make_table.py"), "--spec", json.dumps(spec),
-         "--csv", str(out / "demo.csv"), "--md", str(out / "demo.md"), "--png", str(out / "demo.png")],
-        env={"PYTHONPATH": str(REPO / "scripts"), "PATH": ""}, capture_output=True, text=True,
+    proc = run_script(
+        "make_table.py", "--spec", json.dumps(spec),
+        "--csv", out / "demo.csv", "--md", out / "demo.md", "--png", out / "demo.png",
     )
     assert proc.returncode == 0, proc.stderr
     import pandas as pd

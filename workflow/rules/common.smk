@@ -97,10 +97,16 @@ def localised(source):
     return str(ORIGIN / source)
 
 
-def dataset_ids(spec):
+def dataset_entries(spec):
+    """(source, splits read from it) for each source of a dataset, in either of its forms."""
     if "dataset_mixture" in spec:
-        return [e["id"] for e in spec["dataset_mixture"]["datasets"]]
-    return [spec["dataset_name"]]
+        return [
+            (e["id"], [e.get("split", "train")])
+            for e in spec["dataset_mixture"]["datasets"]
+        ]
+    splits = [spec.get("dataset_train_split", "train")]
+    splits += [spec["dataset_test_split"]] if spec.get("dataset_test_split") else []
+    return [(spec["dataset_name"], splits)]
 
 
 def apply_tiny_scale():
@@ -129,7 +135,7 @@ def apply_tiny_scale():
     for name, spec in config["datasets"].items():
         if "tiny" in spec:
             datasets[name] = spec.pop("tiny")
-        elif name in used and any(is_hub_id(s) for s in dataset_ids(spec)):
+        elif name in used and any(is_hub_id(s) for s, _ in dataset_entries(spec)):
             config_error(
                 f"datasets.{name}",
                 "reads the Hugging Face Hub; give it 'tiny: <demo dataset>' for scale: tiny",
@@ -563,18 +569,8 @@ def get_dataset_spec(wildcards):
 
 def get_dataset_sources(wildcards):
     """Local sources a prepare job reads; folders the workflow writes are named by their files."""
-    spec = config["datasets"][wildcards.dataset]
-    if "dataset_mixture" in spec:
-        entries = [
-            (e["id"], [e.get("split", "train")])
-            for e in spec["dataset_mixture"]["datasets"]
-        ]
-    else:
-        splits = [spec.get("dataset_train_split", "train")]
-        splits += [spec["dataset_test_split"]] if spec.get("dataset_test_split") else []
-        entries = [(spec["dataset_name"], splits)]
     sources = []
-    for source, splits in entries:
+    for source, splits in dataset_entries(config["datasets"][wildcards.dataset]):
         if source.startswith("results/") and not Path(source).suffix:
             sources += [f"{source}/{split}.jsonl" for split in splits]
         elif source.startswith("results/") or Path(source).exists():
@@ -917,13 +913,11 @@ def get_demo_judge_inputs(wildcards):
         raise WorkflowError(
             f"{wildcards.judge} judgments are .{DEMO_JUDGMENTS[fmt].rsplit('.', 1)[1]} files"
         )
-    answers = sorted(
-        {
-            eval_files(ref, wildcards.table)[f"answers:{wildcards.judge}"]
-            for _, ref, _ in table_runs(wildcards.table)
-            if f"answers:{wildcards.judge}" in eval_files(ref, wildcards.table)
-        }
-    )
+    key = f"answers:{wildcards.judge}"
+    files = [
+        eval_files(ref, wildcards.table) for _, ref, _ in table_runs(wildcards.table)
+    ]
+    answers = sorted({f[key] for f in files if key in f})
     inputs = {"answers": answers, "reward_model": model_inputs(judge["reward_model"])}
     if fmt == "mt_bench":
         inputs["prompts"] = judge_prompts(wildcards.judge)

@@ -159,30 +159,13 @@ rule judge_answers_mt_bench:
         "--output {output.answers} > {log} 2>&1"
 
 
-rule judge_answers_alpaca_eval:
-    input:
-        unpack(get_judge_answer_inputs),
+use rule judge_answers_mt_bench as judge_answers_alpaca_eval with:
     output:
         answers=JUDGE_ANSWERS["alpaca_eval"],
         settings="results/judges/{judge}/model_outputs/{model_id}.settings.json",
-    log:
-        "results/logs/judges/{judge}/{model_id}.log",
     wildcard_constraints:
         judge=judges_of_format("alpaca_eval"),
         model_id=r"[a-z]+-[^/]+",
-    conda:
-        "../../envs/eval.yaml"
-    threads: 1
-    resources:
-        mem_mb=16000,
-        runtime=240,
-        gpu=get_judge_answer_gpus,
-    params:
-        args=get_judge_answer_args,
-        script=SCRIPTS / "generate_for_judges.py",
-    shell:
-        "OMP_NUM_THREADS={threads} python {params.script} {params.args} "
-        "--output {output.answers} > {log} 2>&1"
 
 
 rule demo_judge:
