@@ -108,7 +108,7 @@ def pyproject_pins() -> dict[str, str]:
 
 def test_every_rule_uses_an_existing_env(rules):
     rule_files = sorted((REPO / "workflow/rules").glob("*.smk"))
-    declared = sum(line.startswith(("rule ", "checkpoint ")) for f in rule_files for line in f.read_text().splitlines())
+    declared = sum(line.startswith(("rule ", "checkpoint ", "use rule ")) for f in rule_files for line in f.read_text().splitlines())
     in_rule_files = [r for r in rules if Path(r["snakefile"]).parent == REPO / "workflow/rules"]
     assert len(in_rule_files) == declared, "Snakemake loaded a different set of rules than the files declare"
     for rule in rules:
