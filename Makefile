@@ -12,7 +12,7 @@ export TRL_EXPERIMENTAL_SILENCE := 1
 # Keep tokenizers from forking thread pools inside data-loader workers.
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: demo test report table lint clean-results
+.PHONY: demo test report table plan lint clean-results
 
 # make table TABLE=pref_align_scan [SCALE=tiny]: one comparison table (CSV, Markdown, plot).
 TABLE ?= demo
@@ -39,6 +39,10 @@ report: .venv
 
 table: .venv
 	snakemake results/tables/$(TABLE).md --profile profiles/default --config scale=$(SCALE)
+
+# make plan [TABLE=pref_align_scan] [SCALE=tiny]: the resolved plan of one table as JSON.
+plan: .venv
+	python -m handbook.plan --table $(TABLE) --scale $(SCALE)
 
 lint: .venv
 	snakemake --lint

@@ -1,4 +1,4 @@
-"""Contrastive preference optimisation (CPO) and SimPO, from trl.experimental.cpo.
+"""Contrastive preference optimisation (CPO) and SimPO, from trl.experimental.cpo: no reference model.
 
     accelerate launch --config_file config/accelerate/cpu.yaml scripts/cpo.py \
         --config config/recipes/demo/cpo/simpo.yaml \
@@ -6,14 +6,24 @@
         --dataset_path results/data/demo_pref/prepared \
         --checkpoint_dir results/checkpoints/cpo/simpo --output_dir results/models/cpo/simpo
 
-Same code path as scripts/orpo.py with CPOConfig/CPOTrainer; SimPO is loss_type simpo, cpo_alpha 0.
+CPOConfig's loss_type picks the loss: sigmoid, hinge, ipo, or simpo (SimPO with cpo_alpha 0).
+Training goes through handbook.training.train_reference_free, as ORPO does (scripts/orpo.py).
 """
 
 from __future__ import annotations
 
-from orpo import main
+import os
 
-from handbook.training import run_main
+os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
+
+from handbook.training import run_main, train_reference_free  # noqa: E402
+
+
+def main() -> None:
+    from trl.experimental.cpo import CPOConfig, CPOTrainer
+
+    train_reference_free(CPOConfig, CPOTrainer)
+
 
 if __name__ == "__main__":
-    run_main(lambda: main("cpo"))
+    run_main(main)

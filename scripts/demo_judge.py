@@ -24,14 +24,14 @@ import logging
 from pathlib import Path
 
 from handbook import judge_formats as jf
+from handbook.jsonl import write_jsonl
+from handbook.reward_scoring import load_reward_model, score_conversations
 from handbook.training import run_main
 
 logger = logging.getLogger("handbook.judges")
 
 
 def judge_mt_bench(model, tokenizer, args) -> None:
-    from eval_reward import score_conversations
-
     questions = jf.normalise_prompts(jf.read_rows(args.prompts), "mt_bench", args.prompts)
     keys, conversations = [], []
     for path in args.answers:
@@ -42,13 +42,11 @@ def judge_mt_bench(model, tokenizer, args) -> None:
             conversations.append(conversation)
     scores = score_conversations(model, tokenizer, conversations, args.batch_size)
     judge = f"reward-model:{args.reward_model}"
-    jf.write_jsonl(args.output, [jf.mt_bench_judgment(q, m, t, s, judge) for (q, m, t), s in zip(keys, scores)])
+    write_jsonl(args.output, [jf.mt_bench_judgment(q, m, t, s, judge) for (q, m, t), s in zip(keys, scores)])
     logger.info("scored %d answer turns of %d models", len(scores), len(args.answers))
 
 
 def judge_alpaca_eval(model, tokenizer, args) -> None:
-    from eval_reward import score_conversations
-
     if not args.baseline:
         raise SystemExit("error: --format alpaca_eval needs --baseline (the outputs to compare against)")
     baseline = {o["instruction"]: o["output"] for o in jf.read_alpaca_eval_outputs(args.baseline)}
@@ -85,11 +83,7 @@ def main() -> None:
     if args.format == "mt_bench" and not args.prompts:
         parser.error("--format mt_bench needs --prompts")
 
-    import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    model = AutoModelForSequenceClassification.from_pretrained(args.reward_model, dtype=torch.float32).eval()
-    tokenizer = AutoTokenizer.from_pretrained(args.reward_model)
+    model, tokenizer = load_reward_model(args.reward_model)
     try:
         if args.format == "mt_bench":
             judge_mt_bench(model, tokenizer, args)

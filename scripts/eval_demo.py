@@ -13,11 +13,13 @@ measure the mix of answer styles that greedy decoding hides.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import math
 from pathlib import Path
 
+from handbook import generation
+from handbook.jsonl import read_jsonl
+from handbook.modeling import load_tokenizer
 from handbook.provenance import write_json, write_provenance
 from handbook.tasks import plain_prompt, score_completions
 from handbook.training import run_main
@@ -26,26 +28,22 @@ logger = logging.getLogger("handbook.eval")
 
 
 def generate(model, tokenizer, prompts: list[str], max_new_tokens: int, batch_size: int, sample: bool = False):
-    import torch
+    """Greedy completions, or samples at T=1 with sample=True.
 
-    tokenizer.padding_side = "left"
-    outputs = []
-    for start in range(0, len(prompts), batch_size):
-        batch = tokenizer(prompts[start : start + batch_size], return_tensors="pt", padding=True, add_special_tokens=False)
-        with torch.no_grad():
-            out = model.generate(
-                **batch,
-                max_new_tokens=max_new_tokens,
-                do_sample=sample,
-                temperature=1.0 if sample else None,
-                top_p=None,
-                top_k=None,
-                pad_token_id=tokenizer.pad_token_id,
-                eos_token_id=tokenizer.eos_token_id,
-            )
-        new_tokens = out[:, batch["input_ids"].shape[1] :]
-        outputs += tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
-    return outputs
+    Not stripped: a plain-format answer counts only on the continuation's first line, and
+    stripping leading newlines would move a later line up.
+    """
+    return generation.generate(
+        model,
+        tokenizer,
+        prompts,
+        batch_size=batch_size,
+        max_new_tokens=max_new_tokens,
+        do_sample=sample,
+        temperature=1.0 if sample else None,
+        top_p=None,
+        strip=False,
+    )
 
 
 def record(fmt: str, row: dict, completion: str) -> dict:
@@ -53,10 +51,7 @@ def record(fmt: str, row: dict, completion: str) -> dict:
 
 
 def chat_prompts(tokenizer, rows):
-    return [
-        tokenizer.apply_chat_template([{"role": "user", "content": r["prompt"]}], tokenize=False, add_generation_prompt=True)
-        for r in rows
-    ]
+    return generation.chat_texts(tokenizer, [[{"role": "user", "content": r["prompt"]}] for r in rows])
 
 
 def heldout_loss(model, path: str, batch_size: int) -> float | None:
@@ -83,7 +78,6 @@ def heldout_loss(model, path: str, batch_size: int) -> float | None:
 
 def main() -> None:
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True)
@@ -99,9 +93,9 @@ def main() -> None:
     logger.info("arguments: %s", vars(args))
 
     torch.manual_seed(args.seed)
-    model = AutoModelForCausalLM.from_pretrained(args.model, dtype=torch.float32).eval()
-    tokenizer = AutoTokenizer.from_pretrained(args.model)
-    rows = [json.loads(line) for line in Path(args.prompts).read_text().splitlines() if line.strip()]
+    model = generation.load_causal_lm(args.model, dtype="float32")
+    tokenizer = load_tokenizer(args.model)
+    rows = read_jsonl(args.prompts)
     results, samples = {"n_prompts": len(rows)}, []
     for fmt in args.formats.split(","):
         prompts = chat_prompts(tokenizer, rows) if fmt == "chat" else [plain_prompt(r["prompt"]) for r in rows]

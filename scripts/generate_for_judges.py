@@ -22,7 +22,10 @@ import hashlib
 import logging
 from pathlib import Path
 
+from handbook import generation
 from handbook import judge_formats as jf
+from handbook.jsonl import write_jsonl
+from handbook.modeling import load_tokenizer
 from handbook.provenance import provenance, write_json
 from handbook.training import run_main
 
@@ -45,30 +48,18 @@ def load_prompts(source: str, fmt: str, config: str | None, split: str) -> list[
 
 
 def generate(model, tokenizer, conversations: list[list[dict]], args) -> list[str]:
-    import torch
-
-    tokenizer.padding_side = "left"
-    texts = [tokenizer.apply_chat_template(c, tokenize=False, add_generation_prompt=True) for c in conversations]
+    """One reply per conversation: greedy when --temperature is 0, sampled otherwise."""
     do_sample = args.temperature > 0
-    replies = []
-    for start in range(0, len(texts), args.batch_size):
-        batch = tokenizer(
-            texts[start : start + args.batch_size], return_tensors="pt", padding=True, add_special_tokens=False
-        )
-        with torch.no_grad():
-            out = model.generate(
-                **batch.to(model.device),
-                max_new_tokens=args.max_new_tokens,
-                do_sample=do_sample,
-                temperature=args.temperature if do_sample else None,
-                top_p=args.top_p if do_sample else None,
-                top_k=None,
-                pad_token_id=tokenizer.pad_token_id,
-                eos_token_id=tokenizer.eos_token_id,
-            )
-        new_tokens = out[:, batch["input_ids"].shape[1] :]
-        replies += [r.strip() for r in tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
-    return replies
+    return generation.generate(
+        model,
+        tokenizer,
+        generation.chat_texts(tokenizer, conversations),
+        batch_size=args.batch_size,
+        max_new_tokens=args.max_new_tokens,
+        do_sample=do_sample,
+        temperature=args.temperature if do_sample else None,
+        top_p=args.top_p if do_sample else None,
+    )
 
 
 def answer_mt_bench(model, tokenizer, questions: list[dict], args) -> list[dict]:
@@ -98,7 +89,7 @@ def make_demo_prompts(args) -> None:
     folder = Path(args.make_demo_prompts)
     folder.mkdir(parents=True, exist_ok=True)
     questions = jf.demo_mt_bench_questions(rows, args.n_demo, args.seed)
-    jf.write_jsonl(folder / "mt_bench_demo.jsonl", questions)
+    write_jsonl(folder / "mt_bench_demo.jsonl", questions)
     jf.write_alpaca_eval_outputs(
         folder / "alpaca_eval_demo.json", jf.demo_alpaca_eval_prompts(rows, args.n_demo, args.seed)
     )
@@ -159,17 +150,17 @@ def main() -> None:
         parser.error(f"FastChat names a model by its answer file: --output must be <dir>/{args.model_id}.jsonl")
 
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     try:
         prompts = load_prompts(args.prompts, args.format, args.prompts_config, args.prompts_split)
     except jf.FormatError as err:
         raise SystemExit(f"error: {err}") from None
+    # Seeded once, not per generate() call: MT-Bench's later turns continue the earlier turns' random stream.
     torch.manual_seed(args.seed)
-    tokenizer = AutoTokenizer.from_pretrained(args.model)
+    tokenizer = load_tokenizer(args.model)
     if not tokenizer.chat_template:
         raise SystemExit(f"error: {args.model} has no chat template; judges need chat-formatted answers")
-    model = AutoModelForCausalLM.from_pretrained(args.model, dtype=getattr(torch, args.dtype)).to(args.device).eval()
+    model = generation.load_causal_lm(args.model, dtype=args.dtype, device=args.device)
     if args.format == "mt_bench":
         jf.write_mt_bench_answers(args.output, answer_mt_bench(model, tokenizer, prompts, args))
     else:

@@ -16,6 +16,7 @@ import logging
 from pathlib import Path
 
 from handbook.provenance import write_json
+from handbook.reward_scoring import load_reward_model, score_conversations
 from handbook.training import run_main
 
 logger = logging.getLogger("handbook.judge")
@@ -44,11 +45,6 @@ def win_rate(policy_scores: list[float], baseline_scores: list[float]) -> float:
 
 
 def main() -> None:
-    import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    from eval_reward import score_conversations
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reward_model", required=True)
     parser.add_argument("--samples", required=True)
@@ -64,8 +60,7 @@ def main() -> None:
     pairs = paired_replies(samples, baseline, args.format)
     if not pairs:
         raise SystemExit(f"error: {args.samples} and {args.baseline} share no '{args.format}' replies")
-    model = AutoModelForSequenceClassification.from_pretrained(args.reward_model, dtype=torch.float32).eval()
-    tokenizer = AutoTokenizer.from_pretrained(args.reward_model)
+    model, tokenizer = load_reward_model(args.reward_model)
 
     def conversations(index):
         return [[{"role": "user", "content": p[0]}, {"role": "assistant", "content": p[index]}] for p in pairs]

@@ -16,109 +16,17 @@ The test split is chosen by a hash of prompt_id, so it is stable across reruns a
 from __future__ import annotations
 
 import argparse
-import hashlib
 import logging
 import statistics
 from pathlib import Path
 
 from handbook.data import DataError
+from handbook.jsonl import write_jsonl
 from handbook.provenance import write_json
-from handbook.tasks import extract_answer, is_correct, style_of
+from handbook.rejection_sampling import build_sets, check_scored, quality, read_samples, split_rows
 from handbook.training import RecipeError, run_main
-from sample_completions import write_jsonl
-from score_samples import read_samples
 
 logger = logging.getLogger("handbook.bon")
-
-CARRIED = ("task", "answer")
-
-
-def hash_fraction(prompt_id: str) -> float:
-    return int(hashlib.sha256(str(prompt_id).encode()).hexdigest()[:12], 16) / 16**12
-
-
-def split_rows(rows: list[dict], test_fraction: float) -> tuple[list[dict], list[dict]]:
-    """Rows whose prompt hash falls below the fraction go to test; a non-empty set keeps at least
-    one test row (when it has two or more), so the test split always loads."""
-    test = [r for r in rows if hash_fraction(r["prompt_id"]) < test_fraction]
-    if test_fraction > 0 and not test and len(rows) > 1:
-        test = [min(rows, key=lambda r: hash_fraction(r["prompt_id"]))]
-    test_ids = {r["prompt_id"] for r in test}
-    return [r for r in rows if r["prompt_id"] not in test_ids], test
-
-
-def best_and_worst(scores: list[float]) -> tuple[int, int]:
-    """Indices of the highest and lowest score; the first one wins a tie, so reruns agree."""
-    best = max(range(len(scores)), key=lambda i: (scores[i], -i))
-    worst = min(range(len(scores)), key=lambda i: (scores[i], i))
-    return best, worst
-
-
-def build_sets(rows: list[dict]) -> tuple[list[dict], list[dict], dict]:
-    best_rows, pair_rows = [], []
-    skipped = {"tied_scores": 0, "identical_text": 0}
-    for row in rows:
-        completions, scores = row["completions"], row["scores"]
-        best, worst = best_and_worst(scores)
-        extra = {key: row[key] for key in CARRIED if row.get(key) is not None}
-        reply = {"role": "assistant", "content": completions[best]}
-        best_rows.append(
-            {
-                "prompt_id": row["prompt_id"],
-                "prompt": row["prompt"],
-                "messages": row["messages"] + [reply],
-                "score": scores[best],
-                **extra,
-            }
-        )
-        if scores[best] == scores[worst]:
-            skipped["tied_scores"] += 1
-            continue
-        if completions[best].strip() == completions[worst].strip():
-            skipped["identical_text"] += 1
-            continue
-        pair_rows.append(
-            {
-                "prompt_id": row["prompt_id"],
-                "prompt": row["prompt"],
-                "chosen": row["messages"] + [reply],
-                "rejected": row["messages"] + [{"role": "assistant", "content": completions[worst]}],
-                "score_chosen": scores[best],
-                "score_rejected": scores[worst],
-                **extra,
-            }
-        )
-    return best_rows, pair_rows, skipped
-
-
-def quality(rows: list[dict]) -> dict | None:
-    """Correct and preferred-style rates of the best, the worst and all completions (demo world)."""
-    rows = [r for r in rows if r.get("answer") is not None]
-    if not rows:
-        return None
-    picks: dict[str, list[tuple[str, str]]] = {"best": [], "worst": [], "all": []}
-    for row in rows:
-        best, worst = best_and_worst(row["scores"])
-        picks["best"].append((row["completions"][best], row["answer"]))
-        picks["worst"].append((row["completions"][worst], row["answer"]))
-        picks["all"] += [(c, row["answer"]) for c in row["completions"]]
-    return {
-        name: {
-            "correct_rate": statistics.fmean(is_correct(extract_answer(c), a) for c, a in pairs),
-            "preferred_rate": statistics.fmean(style_of(c) == "preferred" for c, _ in pairs),
-            "n": len(pairs),
-        }
-        for name, pairs in picks.items()
-    }
-
-
-def check_scored(rows: list[dict], path: str) -> None:
-    for i, row in enumerate(rows):
-        scores = row.get("scores")
-        if not isinstance(scores, list) or len(scores) != len(row["completions"]) or not scores:
-            raise DataError(f"{path}: row {i}: needs 'scores', one per completion (from score_samples.py)")
-        if "prompt_id" not in row or "prompt" not in row:
-            raise DataError(f"{path}: row {i}: needs 'prompt_id' and 'prompt'")
 
 
 def main() -> None:

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import yaml
 
+from handbook.jsonl import read_jsonl
 from handbook.provenance import write_json
 from handbook.suites import TASKS_MANIFEST
 from handbook.tasks import render_reply
@@ -45,7 +46,7 @@ ANSWER_REGEX = {"plain": r"^[^\w\n]*(\w+)", "chat": r"^\s*[^<\n]*\b(\w+)"}
 
 
 def read_rows(path: Path) -> list[dict]:
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    rows = read_jsonl(path)
     missing = [i for i, r in enumerate(rows) if not all(k in r for k in ("prompt", "answer", "task"))]
     if not rows or missing:
         raise SystemExit(f"error: {path}: need rows with prompt, answer, task (bad rows: {missing[:5]})")

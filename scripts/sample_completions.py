@@ -14,89 +14,39 @@ transformers on any device; `--backend vllm` uses vLLM (GPU) and needs it instal
 from __future__ import annotations
 
 import argparse
-import hashlib
 import importlib.util
-import json
 import logging
-import os
-from pathlib import Path
 
-from handbook.data import DataError
+from handbook.generation import chat_texts, generate, load_causal_lm
+from handbook.jsonl import write_jsonl
+from handbook.modeling import best_device, load_tokenizer
+from handbook.rejection_sampling import read_prompts
 from handbook.training import RecipeError, run_main
 
 logger = logging.getLogger("handbook.sample")
 
 
-def read_prompts(path: str, limit: int | None = None) -> list[dict]:
-    """Prompt rows with `messages` ending on a user turn and a stable `prompt_id`."""
-    file = Path(path)
-    if not file.is_file():
-        raise DataError(f"{path}: no such file")
-    rows = []
-    for i, line in enumerate(file.read_text().splitlines()):
-        if not line.strip():
-            continue
-        row = json.loads(line)
-        messages = list(row.get("messages") or [])
-        while messages and messages[-1].get("role") == "assistant":
-            messages.pop()
-        if not messages:
-            if not isinstance(row.get("prompt"), str) or not row["prompt"].strip():
-                raise DataError(f"{path}: row {i}: needs a 'prompt' string or 'messages' with a user turn")
-            messages = [{"role": "user", "content": row["prompt"]}]
-        prompt = row.get("prompt") if isinstance(row.get("prompt"), str) else messages[-1]["content"]
-        prompt_id = row.get("prompt_id") or hashlib.sha256(prompt.encode()).hexdigest()
-        rows.append(
-            {
-                "prompt_id": prompt_id,
-                "prompt": prompt,
-                "messages": messages,
-                "task": row.get("task"),
-                "answer": row.get("answer"),
-            }
-        )
-        if limit and len(rows) == limit:
-            break
-    if not rows:
-        raise DataError(f"{path}: no prompts")
-    return rows
-
-
 def sample_hf(args, conversations: list[list[dict]]) -> list[list[str]]:
-    """Batched sampling with left padding, so every prompt's last token sits at the end of its row."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    dtype = torch.bfloat16 if device == "cuda" else torch.float32
-    model = AutoModelForCausalLM.from_pretrained(args.model, dtype=dtype).to(device).eval()
-    tokenizer = AutoTokenizer.from_pretrained(args.model)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    tokenizer.padding_side = "left"
-    texts = [tokenizer.apply_chat_template(c, tokenize=False, add_generation_prompt=True) for c in conversations]
+    """k completions per conversation with transformers: bf16 on a GPU, fp32 on CPU."""
+    device = best_device()
+    model = load_causal_lm(args.model, dtype="bfloat16" if device == "cuda" else "float32", device=device)
+    tokenizer = load_tokenizer(args.model)
     k = args.num_completions
-    per_batch = max(1, args.batch_size // k)
-    torch.manual_seed(args.seed)
-    completions = []
-    for start in range(0, len(texts), per_batch):
-        # The template already holds any special tokens; adding them again would double a BOS.
-        batch = tokenizer(texts[start : start + per_batch], return_tensors="pt", padding=True, add_special_tokens=False)
-        with torch.no_grad():
-            out = model.generate(
-                **batch.to(device),
-                do_sample=True,
-                temperature=args.temperature,
-                top_p=args.top_p,
-                top_k=None,
-                max_new_tokens=args.max_new_tokens,
-                num_return_sequences=k,
-                pad_token_id=tokenizer.pad_token_id,
-            )
-        decoded = tokenizer.batch_decode(out[:, batch["input_ids"].shape[1] :], skip_special_tokens=True)
-        completions += [[text.strip() for text in decoded[i : i + k]] for i in range(0, len(decoded), k)]
-        logger.info("sampled %d/%d prompts", min(start + per_batch, len(texts)), len(texts))
-    return completions
+    flat = generate(
+        model,
+        tokenizer,
+        chat_texts(tokenizer, conversations),
+        batch_size=max(1, args.batch_size // k),
+        max_new_tokens=args.max_new_tokens,
+        do_sample=True,
+        temperature=args.temperature,
+        top_p=args.top_p,
+        num_return_sequences=k,
+        stop_at_tokenizer_eos=False,
+        seed=args.seed,
+        progress=logger,
+    )
+    return [flat[i : i + k] for i in range(0, len(flat), k)]
 
 
 def sample_vllm(args, conversations: list[list[dict]]) -> list[list[str]]:
@@ -113,15 +63,6 @@ def sample_vllm(args, conversations: list[list[dict]]) -> list[list[str]]:
     # chat() applies the tokenizer's chat template with the generation prompt, as the hf path does.
     outputs = llm.chat(conversations, params, add_generation_prompt=True, use_tqdm=False)
     return [[o.text.strip() for o in out.outputs] for out in outputs]
-
-
-def write_jsonl(path: str, rows: list[dict]) -> None:
-    """Write atomically, so a killed job never leaves a half-written file behind."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
-    os.replace(tmp, path)
 
 
 def main() -> None:

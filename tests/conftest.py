@@ -23,18 +23,9 @@ def workflow_env() -> dict[str, str]:
 
 
 def run_snakemake(workdir: Path, *args: str, configfiles=(), check: bool = True, timeout: int = 1800):
-    """Run snakemake on the repository's Snakefile with `workdir` as working directory."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(REPO / "workflow" / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--cores",
-        "2",
-    ]
+    """Run snakemake on the repository's Snakefile, started in `workdir` (no --directory, which
+    would override the tiny scale's own working directory)."""
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "workflow" / "Snakefile"), "--cores", "2"]
     cmd += list(args)
     if configfiles:  # last: --configfile takes every following word as a file
         cmd += ["--configfile", *map(str, configfiles)]

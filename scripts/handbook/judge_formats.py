@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from handbook.jsonl import read_jsonl, write_jsonl
 from handbook.tasks import render_reply
 
 FORMATS = ("mt_bench", "alpaca_eval")
@@ -36,13 +37,12 @@ class FormatError(ValueError):
 def read_rows(path: Path | str) -> list[dict[str, Any]]:
     """Rows of a JSONL file, or of a JSON file holding a list."""
     path = Path(path)
-    text = path.read_text()
     if path.suffix == ".json":
-        rows = json.loads(text)
+        rows = json.loads(path.read_text())
         if not isinstance(rows, list):
             raise FormatError(f"{path}: expected a JSON list of rows")
         return rows
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
+    return read_jsonl(path)
 
 
 def mt_bench_question(row: dict[str, Any], where: str = "row") -> dict[str, Any]:
@@ -94,12 +94,6 @@ def mt_bench_answer(question_id: Any, model_id: str, answers: list[str], tstamp:
         "choices": [{"index": 0, "turns": list(answers)}],
         "tstamp": time.time() if tstamp is None else tstamp,
     }
-
-
-def write_jsonl(path: Path | str, rows: list[dict[str, Any]]) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
 
 
 def write_mt_bench_answers(path: Path | str, rows: list[dict[str, Any]]) -> None:

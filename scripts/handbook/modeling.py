@@ -1,4 +1,5 @@
-"""The tiny base model: a byte-level BPE tokenizer with a Zephyr-style chat template, a Llama init."""
+"""The tiny base model (a byte-level BPE tokenizer with a Zephyr-style chat template, a Llama init),
+and what loading any model for inference needs: a device and a tokenizer that can pad."""
 
 from __future__ import annotations
 
@@ -67,3 +68,19 @@ def init_llama(tokenizer, arch: dict[str, Any], seed: int):
 
 def count_parameters(model) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+def best_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def load_tokenizer(path: str):
+    """A tokenizer that can pad batches; one without a pad token pads with its eos token (masked out)."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer

@@ -9,10 +9,12 @@ from typing import Any
 
 import pandas as pd
 
+from handbook.methods import plain_stages
+
 logger = logging.getLogger("handbook.tables")
 
 # Stages that know no chat format: their headline accuracy is in the plain Q/A format.
-PLAIN_STAGES = {"base", "cpt"}
+PLAIN_STAGES = plain_stages()
 
 
 def flatten_eval(result: dict[str, Any], stage: str) -> dict[str, float]:

@@ -227,6 +227,32 @@ def train_and_save(trainer, workflow_args, training_args, final_dir: str, parsed
     return metrics
 
 
+def train_reference_free(config_cls, trainer_cls) -> None:
+    """Train a reference-free preference optimiser (ORPO, CPO/SimPO) on prepared pairs, as the
+    command line and recipe say: `config_cls` parses the recipe, `trainer_cls` trains."""
+    from trl import ModelConfig, get_peft_config
+
+    parsed = parse_recipe((WorkflowArguments, config_cls, ModelConfig))
+    workflow_args, training_args, model_args = parsed
+    log_arguments(*parsed)
+    final_dir = training_args.output_dir
+    training_args.output_dir = workflow_args.checkpoint_dir
+
+    train_dataset, eval_dataset = load_tokenized(workflow_args.dataset_path)
+    if training_args.eval_strategy == "no":
+        eval_dataset = None
+    model, tokenizer = load_model_and_tokenizer(model_args, workflow_args=workflow_args)
+    trainer = trainer_cls(
+        model=model,
+        args=training_args,
+        train_dataset=train_dataset,
+        eval_dataset=eval_dataset,
+        processing_class=tokenizer,
+        peft_config=get_peft_config(model_args),
+    )
+    train_and_save(trainer, workflow_args, training_args, final_dir, parsed)
+
+
 def run_main(main) -> None:
     """Run an entry point; a recipe or data problem becomes one clear line and exit status 2."""
     from handbook.data import DataError

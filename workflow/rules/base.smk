@@ -11,10 +11,10 @@ rule train_tokenizer:
     conda:
         "../../envs/train.yaml"
     params:
-        vocab_size=get_base_vocab_size,
+        args=get_tokenizer_train_args,
         script=SCRIPTS / "train_tokenizer.py",
     shell:
-        "python {params.script} --corpus {input.corpus} --vocab_size {params.vocab_size} "
+        "python {params.script} --corpus {input.corpus} {params.args} "
         "--output_dir {output} > {log} 2>&1"
 
 
@@ -28,9 +28,8 @@ rule init_model:
     conda:
         "../../envs/train.yaml"
     params:
-        arch=get_base_arch,
-        seed=get_base_seed,
+        args=get_init_args,
         script=SCRIPTS / "init_model.py",
     shell:
-        "python {params.script} --tokenizer {input.tokenizer} --arch '{params.arch}' "
-        "--seed {params.seed} --output_dir {output} > {log} 2>&1"
+        "python {params.script} --tokenizer {input.tokenizer} {params.args} "
+        "--output_dir {output} > {log} 2>&1"

@@ -16,7 +16,7 @@ rule make_demo_world:
     conda:
         "../../envs/data.yaml"
     params:
-        spec=json.dumps(config["demo_world"]),
+        spec=PLAN.demo_world_spec,
         script=SCRIPTS / "make_demo_world.py",
     shell:
         "python {params.script} --spec '{params.spec}' --outdir results/demo_world > {log} 2>&1"
@@ -50,9 +50,8 @@ rule tokenize_dataset:
     conda:
         "../../envs/data.yaml"
     params:
-        source=get_tokenizer_source,
-        chat_template=get_chat_template_arg,
+        tokenizer=get_tokenizer_args,
         script=SCRIPTS / "tokenize_data.py",
     shell:
-        "python {params.script} --prepared {input.prepared} --tokenizer {params.source} "
-        "{params.chat_template} --output_dir {output} > {log} 2>&1"
+        "python {params.script} --prepared {input.prepared} {params.tokenizer} "
+        "--output_dir {output} > {log} 2>&1"

@@ -19,19 +19,16 @@ rule eval_demo:
         runtime=60,
     params:
         model=get_eval_model,
-        loss_data=get_eval_loss_arg,
-        num_samples=config["eval"]["demo"]["num_samples"],
-        max_new_tokens=config["eval"]["demo"]["max_new_tokens"],
+        args=get_eval_args,
         script=SCRIPTS / "eval_demo.py",
     shell:
         "OMP_NUM_THREADS={threads} python {params.script} --model {params.model} --prompts {input.prompts} "
-        "{params.loss_data} --num_samples {params.num_samples} --max_new_tokens {params.max_new_tokens} "
-        "--output {output.scores} > {log} 2>&1"
+        "{params.args} --output {output.scores} > {log} 2>&1"
 
 
 rule judge_winrate:
     input:
-        unpack(get_judge_inputs),
+        unpack(get_winrate_inputs),
     output:
         "results/eval/{stage}/{run}/winrate.json",
     log:
@@ -43,7 +40,7 @@ rule judge_winrate:
         mem_mb=8000,
         runtime=60,
     params:
-        model=get_judge_model,
+        model=get_winrate_model,
         script=SCRIPTS / "judge_winrate.py",
     shell:
         "OMP_NUM_THREADS={threads} python {params.script} --reward_model {params.model} "
@@ -107,12 +104,10 @@ rule lm_eval:
     params:
         model=get_eval_model,
         args=get_lm_eval_args,
-        device=get_eval_device,
         script=SCRIPTS / "eval_lm_harness.py",
     shell:
         "OMP_NUM_THREADS={threads} python {params.script} --model {params.model} "
-        "--suite {wildcards.suite} {params.args} --device {params.device} "
-        "--output {output} > {log} 2>&1"
+        "--suite {wildcards.suite} {params.args} --output {output} > {log} 2>&1"
 
 
 rule judge_demo_prompts:
@@ -142,7 +137,7 @@ rule judge_answers_mt_bench:
     log:
         "results/logs/judges/{judge}/{model_id}.log",
     wildcard_constraints:
-        judge=judges_of_format("mt_bench"),
+        judge=PLAN.judges_of_format("mt_bench"),
         model_id=r"[a-z]+-[^/]+",
     conda:
         "../../envs/eval.yaml"
@@ -164,7 +159,7 @@ use rule judge_answers_mt_bench as judge_answers_alpaca_eval with:
         answers=JUDGE_ANSWERS["alpaca_eval"],
         settings="results/judges/{judge}/model_outputs/{model_id}.settings.json",
     wildcard_constraints:
-        judge=judges_of_format("alpaca_eval"),
+        judge=PLAN.judges_of_format("alpaca_eval"),
         model_id=r"[a-z]+-[^/]+",
 
 

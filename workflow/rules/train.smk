@@ -1,5 +1,5 @@
-# Every training stage (cpt, sft, rm, dpo, kto, orpo, cpo) runs through this one rule: the stages
-# differ only in their entry point (TRAIN_SCRIPTS) and the data they read (TRAIN_DATA).
+# Every training method runs through this one rule: methods differ only in their entry point and
+# the data they read, both declared in the method registry (scripts/handbook/methods.py).
 # Trainer checkpoints live outside the declared output, so a failed or killed job resumes.
 
 
@@ -13,21 +13,21 @@ rule train_model:
     benchmark:
         "results/benchmarks/{stage}/{run}.tsv"
     wildcard_constraints:
-        stage="cpt|sft|rm|dpo|kto|orpo|cpo",
+        stage=stage_pattern(),
     conda:
         get_train_env
-    threads: get_run_threads
+    threads: get_train_threads
     resources:
-        gpu=get_run_gpus,
-        mem_mb=get_run_mem_mb,
-        runtime=get_run_runtime,
-        nodes=get_run_nodes,
+        gpu=get_train_gpus,
+        mem_mb=get_train_mem_mb,
+        runtime=get_train_runtime,
+        nodes=get_train_nodes,
     params:
         launcher=get_launcher,
         script=get_train_script,
         model=get_train_model,
         checkpoint_dir="results/checkpoints/{stage}/{run}",
-        args=get_run_args,
+        args=get_train_args,
     shell:
         "OMP_NUM_THREADS={threads} TRL_EXPERIMENTAL_SILENCE=1 {params.launcher} {params.script} "
         "--config {input.recipe} --model_name_or_path {params.model} --dataset_path {input.data} "

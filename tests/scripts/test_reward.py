@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO, read_jsonl, run_script
+from handbook.reward_scoring import evaluate_pairs, pair_conversations, pairwise_metrics, score_conversations
 from tiny_model import build_model, build_world
-
-from eval_reward import evaluate_pairs, pair_conversations, pairwise_metrics, score_conversations
 
 RECIPE = REPO / "config" / "recipes" / "demo" / "rm" / "tiny.yaml"
 

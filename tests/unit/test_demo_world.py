@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import REPO
 from handbook import demo_world, tasks
 
 SPEC = {
@@ -310,7 +311,7 @@ def test_failed_run_leaves_no_manifest(tmp_path):
 
 
 def test_entry_point_prints_one_line_per_file(tmp_path):
-    script = Path(__file__).resolve().parents[1] / "scripts" / "make_demo_world.py"
+    script = REPO / "scripts" / "make_demo_world.py"
     spec = json.dumps({**SPEC, "seed": 5})
     proc = subprocess.run(
         [sys.executable, str(script), "--spec", spec, "--outdir", str(tmp_path)],

@@ -32,8 +32,8 @@ GPU_PACKAGES = {"torch", "flash-attn", "deepspeed", "bitsandbytes", "liger-kerne
 RULES_SCRIPT = """
 import json, sys
 from pathlib import Path
-from types import SimpleNamespace
 from snakemake.api import SnakemakeApi
+from snakemake.iocontainers import Wildcards
 from snakemake.settings.types import ResourceSettings
 
 
@@ -42,7 +42,7 @@ def envs_of(rule, config):
     env = rule.conda_env
     if not callable(env):
         return [env] if env else []
-    return sorted({env(SimpleNamespace(stage=s, run=r)) for s, runs in config["runs"].items() for r in runs})
+    return sorted({env(Wildcards(fromdict={"stage": s, "run": r})) for s, runs in config["runs"].items() for r in runs})
 
 with SnakemakeApi() as api:
     workflow = api.workflow(

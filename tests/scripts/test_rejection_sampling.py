@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 from conftest import read_jsonl, run_script
+from handbook.rejection_sampling import best_and_worst, split_rows
+from handbook.reward_scoring import score_conversations
 from tiny_model import build_model, build_world
-
-from eval_reward import score_conversations
-from make_bon_sets import best_and_worst, split_rows
 
 K = 3
 

@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from conftest import REPO, run_snakemake
+from handbook.methods import METHODS
 from handbook.training import RecipeError, parse_recipe
 
 RECIPES = sorted((REPO / "config" / "recipes").rglob("*.yaml"))
@@ -53,22 +54,6 @@ def test_default_config_dry_run_lists_the_chain(workdir):
     assert "results/models/sft/tiny" in out and "results/tables/demo.csv" in out
 
 
-def stage_config_class(stage: str):
-    """The TRL config class the stage's entry point parses its recipe with."""
-    import importlib
-
-    module, name = {
-        "cpt": ("trl", "SFTConfig"),
-        "sft": ("trl", "SFTConfig"),
-        "rm": ("trl", "RewardConfig"),
-        "dpo": ("trl", "DPOConfig"),
-        "kto": ("trl", "KTOConfig"),
-        "orpo": ("trl.experimental.orpo", "ORPOConfig"),
-        "cpo": ("trl.experimental.cpo", "CPOConfig"),
-    }[stage]
-    return getattr(importlib.import_module(module), name)
-
-
 @pytest.mark.parametrize("recipe", RECIPES, ids=[str(r.relative_to(REPO)) for r in RECIPES])
 def test_shipped_recipe_parses(recipe, monkeypatch):
     from trl import ModelConfig
@@ -77,7 +62,7 @@ def test_shipped_recipe_parses(recipe, monkeypatch):
 
     # Recipes live in config/recipes/<model>/<stage>/; the stage folder picks the trainer.
     monkeypatch.setenv("TRL_EXPERIMENTAL_SILENCE", "1")
-    config_class = stage_config_class(recipe.parent.name)
+    config_class = METHODS[recipe.parent.name].load_config_class()
     workflow_args, training_args, model_args = parse_recipe(
         (WorkflowArguments, config_class, ModelConfig), ["--config", str(recipe), "--output_dir", "/tmp/unused"]
     )

@@ -1,0 +1,75 @@
+"""The command that starts a training entry point: accelerate on one CPU, GPUs, or several nodes."""
+
+from __future__ import annotations
+
+import shlex
+
+# Rendezvous port of multi-node runs. Every node must know it in advance, so it cannot be a free
+# port picked at launch; nodes of a multi-node job are not shared with another such job.
+MULTI_NODE_PORT = 29500
+
+
+class LaunchError(ValueError):
+    pass
+
+
+def multi_node_launcher(accel: str, gpus: int, nodes: int, threads: int) -> str:
+    """One accelerate launcher per node through srun, each starting that node's GPU processes.
+
+    srun runs the quoted script once per node; the rule's script and arguments follow the launcher
+    in the shell command and reach accelerate as "$@". The variables are expanded on each node, so
+    every launcher learns its own rank ($SLURM_NODEID) and the first host of the allocation, which
+    hosts the rendezvous. With a static rendezvous all ranks need the same host and port.
+    The SLURM executor may run the job inside a one-task step of its own: --overlap lets this step
+    share that step's resources (without it srun waits forever), and --ntasks overrides the task
+    count the outer step leaves in the environment. --kill-on-bad-exit stops the other nodes when
+    one launcher fails, instead of leaving them waiting at the rendezvous.
+    """
+    launch = " ".join(
+        [
+            'head=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1);',
+            f"exec accelerate launch --config_file {shlex.quote(str(accel))}",
+            f"--num_processes {gpus * nodes} --num_machines {nodes}",
+            '--machine_rank "$SLURM_NODEID" --main_process_ip "$head"',
+            f'--main_process_port {MULTI_NODE_PORT} "$@"',
+        ]
+    )
+    env = f"OMP_NUM_THREADS={max(1, threads // gpus)} "
+    srun = f"srun --nodes {nodes} --ntasks-per-node 1 --ntasks {nodes} --overlap --kill-on-bad-exit=1"
+    return f"{env}{srun} bash -c {shlex.quote(launch)} accelerate"
+
+
+def launcher(accel: str, settings: dict, gpus: int, nodes: int, processes: int, threads: int) -> str:
+    """accelerate launch with one process per GPU (or `processes` CPU processes).
+
+    `accel` is the accelerate config file and `settings` its contents; `gpus` counts the GPUs of
+    one node. Several processes on one machine get a free port (--main_process_port 0), so
+    parallel jobs on a node do not collide, and share the job's threads. Several CPU processes need
+    more: accelerate starts one process for a NO or MULTI_CPU config (it expects mpirun), so they go
+    through its torchrun path (--multi_gpu), and that path does not tell the Trainer to stay on the
+    CPU, so ACCELERATE_USE_CPU=true makes it join them over gloo. DeepSpeed decides that itself (the
+    flag would switch DeepSpeed off); it needs `ddp_backend: gloo` in the run's args on CPU. The
+    scripts train in fp32 without CUDA, so a bf16 config is overridden there (DeepSpeed refuses the
+    mismatch).
+    """
+    if nodes > 1:
+        if not gpus:
+            raise LaunchError(f"{nodes} nodes need GPUs (set gpus, the GPUs of each node)")
+        return multi_node_launcher(accel, gpus, nodes, threads)
+    processes = gpus or processes
+    command = f"accelerate launch --config_file {accel} --num_processes {processes}"
+    if processes == 1:
+        return command
+    kind = str(settings.get("distributed_type", "NO")).upper()
+    env = f"OMP_NUM_THREADS={max(1, threads // processes)} "
+    if int(settings.get("num_machines", 1)) == 1:
+        command += " --main_process_port 0"
+    if gpus:
+        return env + command
+    if kind in ("NO", "MULTI_CPU"):
+        command += " --multi_gpu"
+    if kind != "DEEPSPEED":
+        env += "ACCELERATE_USE_CPU=true "
+    if str(settings.get("mixed_precision", "no")).lower() != "no":
+        command += " --mixed_precision no"
+    return env + command

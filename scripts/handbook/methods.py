@@ -1,0 +1,65 @@
+"""The training methods: the one place that says which stages exist and how each one trains.
+
+Everything else derives from this table: the config schema's stage names, the workflow's wildcard
+constraints, the data a run's job reads, which models the evaluations and judges ask to answer,
+and the tests. Config classes are named as strings so that building the DAG imports no TRL.
+Adding a method is one entry here, one entry point in scripts/, one recipe and one run.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+# What a method trains on: data tokenized once per tokenizer, the prepared data (the trainer
+# tokenizes it), or tokenized pairs with a reference model's log-probs (shared by a sweep).
+DATA_KINDS = ("tokenized", "prepared", "ref_logps")
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    script: str  # entry point in scripts/
+    config_class: str  # "module.Class" of the TRL config its recipes are parsed into
+    data: str  # one of DATA_KINDS
+    needs_reference: bool  # the loss compares against a frozen reference model
+    chat: bool  # trained on conversations (else plain text)
+    reward_model: bool = False  # a sequence classifier scoring replies, not a policy
+
+    @property
+    def answers_chat(self) -> bool:
+        """A policy that answers chat prompts: evaluated by generation, win rate and judges."""
+        return self.chat and not self.reward_model
+
+    def load_config_class(self):
+        module, _, name = self.config_class.rpartition(".")
+        return getattr(importlib.import_module(module), name)
+
+
+METHODS = {
+    m.name: m
+    for m in (
+        Method("cpt", "sft.py", "trl.SFTConfig", "tokenized", needs_reference=False, chat=False),
+        Method("sft", "sft.py", "trl.SFTConfig", "tokenized", needs_reference=False, chat=True),
+        Method(
+            "rm", "reward.py", "trl.RewardConfig", "prepared", needs_reference=False, chat=True, reward_model=True
+        ),
+        Method("dpo", "dpo.py", "trl.DPOConfig", "ref_logps", needs_reference=True, chat=True),
+        Method("kto", "kto.py", "trl.KTOConfig", "prepared", needs_reference=True, chat=True),
+        Method("orpo", "orpo.py", "trl.experimental.orpo.ORPOConfig", "prepared", needs_reference=False, chat=True),
+        Method("cpo", "cpo.py", "trl.experimental.cpo.CPOConfig", "prepared", needs_reference=False, chat=True),
+    )
+}
+
+# Models that are not trained here: pretrained (hub or local) or built from the demo corpus.
+BASE = "base"
+
+
+def stage_pattern() -> str:
+    """Regular expression matching exactly the training stages (a wildcard constraint)."""
+    return "|".join(METHODS)
+
+
+def plain_stages() -> set[str]:
+    """Stages whose models know no chat format (scored in the plain Question/Answer format)."""
+    return {BASE} | {name for name, m in METHODS.items() if not m.chat}

@@ -1,0 +1,1084 @@
+"""Config -> plan: everything the workflow will build, resolved once, in plain Python.
+
+    python -m handbook.plan [--configfile my.yaml ...] [--scale tiny] [--table pref_align_scan]
+
+prints the resolved plan as JSON: every run (stage, starting model, data, recipe, arguments,
+threads, resources, launch command), sweeps expanded, each tiny-scale replacement, the reference
+log-prob groups, the judges and suites at this scale, the tables with the runs and result files of
+each row, and the final targets. The workflow builds the same plan when it parses
+(workflow/rules/common.smk) and writes it to results/plan.json; its input functions only read it.
+
+Nothing here imports torch, TRL or Snakemake: building the DAG stays fast and unit tests build
+plans from small config dicts. A bad config raises ConfigError naming the config file(s) and key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import functools
+import itertools
+import json
+import os
+import shlex
+import sys
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import yaml
+
+from handbook.hub import is_hub_id
+from handbook.launch import launcher
+from handbook.methods import BASE, METHODS
+
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT_CONFIG = REPO / "config" / "config.yaml"
+SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
+# Tiny-scale artifacts live in their own working directory, so they never share a path with
+# full-scale ones: the same target under it (results/tiny/results/tables/...).
+TINY_WORKDIR = "results/tiny"
+# The default accelerate config is for CPU; a GPU run without one of its own gets plain DDP.
+GPU_ACCELERATE_CONFIG = "config/accelerate/ddp.yaml"
+# Recipe defaults the shared reference log-probs are computed with (TRL's DPOConfig defaults).
+REF_DEFAULTS = {"max_length": 1024, "truncation_mode": "keep_start"}
+
+JUDGE_DEMO_PROMPTS = {
+    "mt_bench": "results/judges/prompts/mt_bench_demo.jsonl",
+    "alpaca_eval": "results/judges/prompts/alpaca_eval_demo.json",
+}
+JUDGE_ANSWERS = {
+    "mt_bench": "results/judges/{judge}/model_answer/{model_id}.jsonl",
+    "alpaca_eval": "results/judges/{judge}/model_outputs/{model_id}.json",
+}
+# At tiny scale the demo reward model stands in for the judge (scripts/demo_judge.py), writing
+# its verdicts on a table's answers in the judge's own result format.
+DEMO_JUDGMENTS = {
+    "mt_bench": "results/judges/{judge}/demo_judgment/{table}.jsonl",
+    "alpaca_eval": "results/judges/{judge}/demo_judgment/{table}.csv",
+}
+SAMPLING_KEYS = ("num_completions", "temperature", "top_p", "max_new_tokens", "seed", "backend")
+JUDGE_GENERATION_KEYS = ("max_new_tokens", "temperature", "top_p", "seed", "batch_size")
+
+
+class ConfigError(ValueError):
+    """A config mistake, said as '<config files>: <key>: <what is wrong>'."""
+
+
+# --- Loading and validation --------------------------------------------------------------------
+
+
+def merge_config(base: dict, extra: dict) -> dict:
+    """Nested keys of `extra` replace those of `base` one by one, as Snakemake's --configfile does."""
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            merge_config(base[key], value)
+        else:
+            base[key] = copy.deepcopy(value)
+    return base
+
+
+def load_config(files: list[str | Path], overrides: dict | None = None) -> dict:
+    """The default config extended by each file in turn, then by `overrides` (--config k=v)."""
+    config: dict = {}
+    for path in [DEFAULT_CONFIG, *files]:
+        try:
+            loaded = yaml.safe_load(Path(path).read_text()) or {}
+        except (OSError, yaml.YAMLError) as err:
+            raise ConfigError(f"{path}: cannot be read as YAML ({type(err).__name__}: {err})") from None
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: expected a mapping of config keys, got {type(loaded).__name__}")
+        merge_config(config, loaded)
+    return merge_config(config, overrides or {})
+
+
+def load_schema() -> dict:
+    """The config schema, with the training stages filled in from the method registry."""
+    schema = yaml.safe_load(SCHEMA.read_text())
+    stages = {"enum": list(METHODS)}
+    schema["properties"]["runs"]["propertyNames"] = stages
+    schema["properties"]["sweeps"]["additionalProperties"]["properties"]["stage"].update(stages)
+    return schema
+
+
+def validate(config: dict, config_name: str) -> None:
+    """Schema errors name the key; then the schema's defaults are filled in (in place)."""
+    import jsonschema
+
+    schema = load_schema()
+    validator = jsonschema.Draft202012Validator(schema)
+    error = jsonschema.exceptions.best_match(validator.iter_errors(config))
+    if error is not None:
+        key = ".".join(str(p) for p in error.absolute_path) or "(top level)"
+        raise ConfigError(f"{config_name}: key '{key}': {error.message}")
+    fill_defaults(config, schema)
+
+
+def fill_defaults(config: dict, schema: dict) -> None:
+    """Every property with a schema default gets it when absent (the jsonschema FAQ's validator)."""
+    import jsonschema
+
+    base = jsonschema.Draft202012Validator
+    validate_properties = base.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, subschema):
+        for prop, sub in properties.items():
+            if "default" in sub and isinstance(instance, dict):
+                instance.setdefault(prop, copy.deepcopy(sub["default"]))
+        yield from validate_properties(validator, properties, instance, subschema)
+
+    jsonschema.validators.extend(base, {"properties": set_defaults})(schema).validate(config)
+
+
+# --- Runs and sweeps ---------------------------------------------------------------------------
+
+
+def run_name(sweep: str, combo: dict) -> str:
+    """Readable run names: strings as they are, numbers after their key (dpo-sigmoid-beta0.1-seed1)."""
+    parts = [sweep]
+    for key, value in combo.items():
+        if isinstance(value, list):
+            parts.append("+".join(str(v) for v in value))
+        elif isinstance(value, str):
+            parts.append(value)
+        else:
+            parts.append(f"{key}{value}")
+    return "-".join(parts)
+
+
+def grid_keys_for_table(value):
+    return "+".join(map(str, value)) if isinstance(value, list) else value
+
+
+@dataclass(frozen=True)
+class Run:
+    """One training job, resolved: what it trains, from what, on what, with which resources."""
+
+    stage: str
+    name: str
+    model: str  # starting model ref (base/<name> or <stage>/<run>)
+    dataset: str
+    recipe: str  # recipe file as the job reads it
+    args: dict  # recipe overrides, passed as --key value
+    threads: int
+    gpus: int  # per node
+    nodes: int
+    mem_mb: int
+    runtime: int
+    processes: int
+    accelerate_config: str | None  # the run's own; else the default for its device
+    ref_model: str | None = None
+    sweep: str | None = None
+
+    @property
+    def ref(self) -> str:
+        return f"{self.stage}/{self.name}"
+
+    @property
+    def method(self):
+        return METHODS[self.stage]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The resolved config and what derives from it. Build it with build_plan()."""
+
+    config: dict  # resolved: sweeps expanded, tiny scale applied, schema defaults filled in
+    config_name: str
+    origin: Path  # where relative paths in the config resolve
+    replacements: tuple[str, ...] = ()  # what tiny scale replaced, one line each
+    sweeps: dict = field(default_factory=dict)  # sweep -> its run names
+    moves_workdir: bool = False  # tiny scale: the workflow runs in TINY_WORKDIR
+
+    # --- identity and errors
+
+    @property
+    def scale(self) -> str:
+        return self.config["scale"]
+
+    @property
+    def workdir(self) -> str | None:
+        return TINY_WORKDIR if self.scale == "tiny" else None
+
+    def error(self, key: str, message: str) -> ConfigError:
+        return ConfigError(f"{self.config_name}: {key}: {message}")
+
+    # --- paths
+
+    def local_path(self, path: str) -> str:
+        """A relative path from the config, usable from the workflow's working directory."""
+        if self.moves_workdir and not Path(path).is_absolute() and not str(path).startswith("results/"):
+            return str(self.origin / path)
+        return str(path)
+
+    def is_hub(self, source: str) -> bool:
+        return is_hub_id(source, self.origin)
+
+    def config_file(self, path: str) -> str:
+        """Files named in the config (recipes, templates, accelerate configs) resolve against the
+        launch directory, then against the repository (the shipped ones)."""
+        if Path(path).is_absolute():
+            return str(path)
+        if (self.origin / path).exists():
+            return self.local_path(path)
+        return str(REPO / path)
+
+    # --- models
+
+    @cached_property
+    def runs(self) -> dict[str, Run]:
+        """ref -> Run for every configured run (sweeps included)."""
+        runs = {}
+        for stage, by_name in self.config["runs"].items():
+            for name, spec in by_name.items():
+                resources = spec.get("resources", {})
+                runs[f"{stage}/{name}"] = Run(
+                    stage=stage,
+                    name=name,
+                    model=spec["model"],
+                    dataset=spec["dataset"],
+                    recipe=self.config_file(spec["recipe"]),
+                    args=dict(spec.get("args", {})),
+                    threads=int(spec.get("threads", 8)),
+                    gpus=int(spec.get("gpus", 0)),
+                    nodes=int(resources.get("nodes", 1)),
+                    mem_mb=int(resources.get("mem_mb", 16000)),
+                    runtime=int(resources.get("runtime", 720)),
+                    processes=int(spec.get("processes", 1)),
+                    accelerate_config=spec.get("accelerate_config"),
+                    ref_model=spec.get("ref_model"),
+                    sweep=spec.get("sweep"),
+                )
+        return runs
+
+    def check_model(self, ref: str, where: str) -> tuple[str, str]:
+        """'base/<name>' or '<stage>/<run>' -> (stage, name), failing with the config key named."""
+        stage, _, name = str(ref).partition("/")
+        if stage == BASE:
+            if name not in self.config["base_models"]:
+                known = sorted(self.config["base_models"])
+                raise self.error(where, f"unknown base model '{name}' (defined: {known})")
+        elif ref not in self.runs:
+            raise self.error(
+                where, f"'{ref}' is not base/<name> or a configured run (known runs: {list(self.runs)})"
+            )
+        return stage, name
+
+    def model_location(self, ref: str) -> str:
+        """Folder or hub id a model is loaded from."""
+        stage, name = ref.split("/", 1)
+        if stage == BASE and "path" in self.config["base_models"][name]:
+            return self.config["base_models"][name]["path"]
+        return f"results/models/{ref}"
+
+    def model_inputs(self, ref: str) -> list[str]:
+        """Files a job needs for a model: the folder if the workflow builds it or it is local."""
+        location = self.model_location(ref)
+        return [] if self.is_hub(location) else [location]
+
+    def base_of(self, ref: str) -> str:
+        """The base model at the root of a model's training chain (it fixes the tokenizer)."""
+        while not ref.startswith(f"{BASE}/"):
+            ref = self.runs[ref].model
+        return ref.split("/", 1)[1]
+
+    def needs_gpu(self, ref: str) -> bool:
+        """Evaluating a model needs a GPU if it was trained on GPUs or is a pretrained base model."""
+        stage, name = ref.split("/", 1)
+        if stage == BASE:
+            return "path" in self.config["base_models"][name]
+        return bool(self.runs[ref].gpus)
+
+    def model_id(self, ref: str) -> str:
+        """The name judges report a model by: <stage>-<run> (a file name, so no slash)."""
+        return ref.replace("/", "-", 1)
+
+    # --- data
+
+    @property
+    def demo_world_spec(self) -> str:
+        return json.dumps(self.config["demo_world"])
+
+    def dataset_entries(self, name: str) -> list[tuple[str, list[str]]]:
+        """(source, splits read from it) for each source of a dataset, in either of its forms."""
+        spec = self.config["datasets"][name]
+        if "dataset_mixture" in spec:
+            return [(e["id"], [e.get("split", "train")]) for e in spec["dataset_mixture"]["datasets"]]
+        splits = [spec.get("dataset_train_split", "train")]
+        splits += [spec["dataset_test_split"]] if spec.get("dataset_test_split") else []
+        return [(spec["dataset_name"], splits)]
+
+    def dataset_sources(self, dataset: str, **_) -> list[str]:
+        """Local sources a prepare job reads; folders the workflow writes are named by their files."""
+        sources = []
+        for source, splits in self.dataset_entries(dataset):
+            if source.startswith("results/") and not Path(source).suffix:
+                sources += [f"{source}/{split}.jsonl" for split in splits]
+            elif not self.is_hub(source):
+                sources.append(source)
+        return sorted(set(sources))
+
+    def dataset_spec(self, dataset: str, **_) -> str:
+        spec = self.config["datasets"][dataset]
+        return json.dumps({k: v for k, v in spec.items() if k != "tiny"})
+
+    def tokenized_path(self, dataset: str, ref: str) -> str:
+        return f"results/data/{dataset}/tokenized/{self.base_of(ref)}"
+
+    def train_data(self, run: Run) -> str:
+        kind = run.method.data
+        if kind == "tokenized":
+            return self.tokenized_path(run.dataset, run.model)
+        if kind == "ref_logps":
+            return f"results/ref_logps/{run.dataset}/{run.ref_model or run.model}"
+        return f"results/data/{run.dataset}/prepared"
+
+    # --- base models and tokenizers
+
+    def base_build(self, base: str) -> dict:
+        build = self.config["base_models"][base].get("build")
+        if build is None:
+            raise self.error(f"base_models.{base}", "has no 'build' section, so it cannot be built here")
+        return build
+
+    def base_corpus(self, base: str, **_) -> str:
+        return self.base_build(base)["corpus"]
+
+    def tokenizer_train_args(self, base: str, **_) -> str:
+        return f"--vocab_size {self.base_build(base)['vocab_size']}"
+
+    def init_args(self, base: str, **_) -> str:
+        build = self.base_build(base)
+        return f"--arch {shlex.quote(json.dumps(build['arch']))} --seed {build.get('seed', 0)}"
+
+    def tokenizer_inputs(self, base: str, **_) -> list[str]:
+        return self.model_inputs(f"{BASE}/{base}")
+
+    def tokenizer_args(self, base: str, **_) -> str:
+        args = f"--tokenizer {self.model_location(f'{BASE}/{base}')}"
+        template = self.config["base_models"][base].get("chat_template")
+        return args + (f" --chat_template {self.config_file(template)}" if template else "")
+
+    # --- training
+
+    def run(self, stage: str, run: str, **_) -> Run:
+        return self.runs[f"{stage}/{run}"]
+
+    def train_inputs(self, stage: str, run: str, **_) -> dict:
+        spec = self.run(stage, run)
+        return {"recipe": spec.recipe, "model": self.model_inputs(spec.model), "data": self.train_data(spec)}
+
+    def train_script(self, stage: str, **_) -> str:
+        return str(REPO / "scripts" / METHODS[stage].script)
+
+    def train_model_location(self, stage: str, run: str, **_) -> str:
+        return self.model_location(self.run(stage, run).model)
+
+    def train_args(self, stage: str, run: str, **_) -> str:
+        """Per-run overrides of the recipe, passed as --key value (the command line wins)."""
+        args = self.run(stage, run).args
+        return " ".join(f"--{key} {shlex.quote(str(value))}" for key, value in sorted(args.items()))
+
+    def train_threads(self, stage: str, run: str, **_) -> int:
+        return self.run(stage, run).threads
+
+    def train_gpus(self, stage: str, run: str, **_) -> int:
+        """GPUs of the whole job: the run's gpus (per node) on each of its nodes."""
+        spec = self.run(stage, run)
+        return spec.gpus * spec.nodes
+
+    def train_nodes(self, stage: str, run: str, **_) -> int:
+        return self.run(stage, run).nodes
+
+    def train_mem_mb(self, stage: str, run: str, **_) -> int:
+        return self.run(stage, run).mem_mb
+
+    def train_runtime(self, stage: str, run: str, **_) -> int:
+        return self.run(stage, run).runtime
+
+    def train_env(self, stage: str, run: str, **_) -> str:
+        """GPU runs need the GPU stack (DeepSpeed, flash-attn); CPU runs the lighter train env."""
+        return "../../envs/gpu.yaml" if self.train_gpus(stage, run) else "../../envs/train.yaml"
+
+    def launcher(self, stage: str, run: str, gpu: int = 0, nodes: int = 1, threads: int = 1, **_) -> str:
+        """The launch command for the job's actual resources (a profile may change them)."""
+        spec = self.run(stage, run)
+        nodes = int(nodes or 1)
+        gpus = int(gpu or 0) // nodes  # the gpu resource is the job's total; each node runs its share
+        default = GPU_ACCELERATE_CONFIG if gpus else self.config["accelerate_config"]
+        accel = self.config_file(spec.accelerate_config or default)
+        return launcher(accel, read_yaml(accel), gpus, nodes, spec.processes, int(threads))
+
+    # --- reference log-probs
+
+    @cached_property
+    def ref_groups(self) -> dict[tuple[str, str], list[Run]]:
+        """(dataset, reference model) -> the runs sharing its log-probs, computed once."""
+        groups: dict[tuple[str, str], list[Run]] = {}
+        for run in self.runs.values():
+            if run.method.data == "ref_logps":
+                groups.setdefault((run.dataset, run.ref_model or run.model), []).append(run)
+        return groups
+
+    def recipe_settings(self, run: Run) -> dict:
+        """The recipe's values, with the run's args on top (what the training script will see)."""
+        return {**read_yaml(run.recipe), **run.args}
+
+    def ref_settings(self, dataset: str, ref: str) -> dict:
+        """Truncation the shared log-probs are computed with: every run using them must agree."""
+        seen: dict[tuple, list[str]] = {}
+        for run in self.ref_groups[(dataset, ref)]:
+            settings = {**REF_DEFAULTS, **self.recipe_settings(run)}
+            seen.setdefault((settings["max_length"], settings["truncation_mode"]), []).append(run.name)
+        if len(seen) > 1:
+            detail = "; ".join(f"max_length={k[0]}, truncation_mode={k[1]}: {v}" for k, v in seen.items())
+            stages = sorted({r.stage for r in self.ref_groups[(dataset, ref)]})
+            raise self.error(
+                f"runs.{'/'.join(stages)}",
+                f"runs sharing reference log-probs of {ref} on '{dataset}' disagree ({detail})",
+            )
+        max_length, truncation_mode = next(iter(seen))
+        return {"max_length": max_length, "truncation_mode": truncation_mode}
+
+    def ref_inputs(self, dataset: str, stage: str, run: str, **_) -> dict:
+        return {"model": self.model_inputs(f"{stage}/{run}"), "data": f"results/data/{dataset}/prepared"}
+
+    def ref_model_location(self, stage: str, run: str, **_) -> str:
+        return self.model_location(f"{stage}/{run}")
+
+    def ref_args(self, dataset: str, stage: str, run: str, **_) -> str:
+        settings = self.ref_settings(dataset, f"{stage}/{run}")
+        return f"--max_length {settings['max_length']} --truncation_mode {settings['truncation_mode']}"
+
+    def ref_gpus(self, dataset: str, stage: str, run: str, **_) -> int:
+        """One GPU for the reference pass when the runs sharing its log-probs train on GPUs."""
+        return int(any(r.gpus for r in self.ref_groups.get((dataset, f"{stage}/{run}"), [])))
+
+    # --- demo-world evaluation and rejection sampling
+
+    @property
+    def demo_eval(self) -> dict:
+        return self.config["eval"]["demo"]
+
+    def eval_inputs(self, stage: str, run: str, **_) -> dict:
+        ref = f"{stage}/{run}"
+        inputs = {"model": self.model_inputs(ref), "prompts": self.demo_eval["prompts"]}
+        if self.demo_eval.get("loss_dataset"):
+            inputs["loss_data"] = self.tokenized_path(self.demo_eval["loss_dataset"], ref)
+        return inputs
+
+    def eval_model(self, stage: str, run: str, **_) -> str:
+        return self.model_location(f"{stage}/{run}")
+
+    def eval_args(self, stage: str, run: str, **_) -> str:
+        inputs = self.eval_inputs(stage, run)
+        args = f"--num_samples {self.demo_eval['num_samples']} --max_new_tokens {self.demo_eval['max_new_tokens']}"
+        return (f"--loss_data {inputs['loss_data']} " if "loss_data" in inputs else "") + args
+
+    def winrate_inputs(self, stage: str, run: str, **_) -> dict:
+        judge = self.demo_eval["judge"]
+        return {
+            "samples": f"results/eval/{stage}/{run}/demo_samples.json",
+            "baseline": f"results/eval/{judge['baseline']}/demo_samples.json",
+            "reward_model": self.model_inputs(judge["reward_model"]),
+        }
+
+    def winrate_model(self, **_) -> str:
+        return self.model_location(self.demo_eval["judge"]["reward_model"])
+
+    def reward_eval_inputs(self, run: str, **_) -> dict:
+        return {"model": self.model_inputs(f"rm/{run}"), "pairs": self.demo_eval["pairs"]}
+
+    def sampling_inputs(self, name: str, **_) -> dict:
+        spec = self.config["rejection_sampling"][name]
+        return {"model": self.model_inputs(spec["policy"]), "prompts": spec["prompts"]}
+
+    def sampling_policy(self, name: str, **_) -> str:
+        return self.model_location(self.config["rejection_sampling"][name]["policy"])
+
+    def sampling_reward_model(self, name: str, **_) -> str:
+        return self.model_location(self.config["rejection_sampling"][name]["reward_model"])
+
+    def sampling_args(self, name: str, **_) -> str:
+        spec = self.config["rejection_sampling"][name]
+        return " ".join(f"--{k} {spec[k]}" for k in SAMPLING_KEYS if k in spec)
+
+    # --- lm-eval suites
+
+    def suite_at_scale(self, name: str) -> str:
+        """The suite evaluated for `name`: its demo counterpart at tiny scale."""
+        if self.scale == "tiny":
+            return self.config["suites"][name].get("tiny") or name
+        return name
+
+    def suite_tasks_dir(self, suite: str) -> str | None:
+        """Local suites read tasks generated from the demo world, in the suite's prompt format."""
+        spec = self.config["suites"][suite]
+        if not spec.get("local"):
+            return None
+        return f"results/lm_eval_tasks/{'chat' if spec.get('apply_chat_template') else 'plain'}"
+
+    def lm_eval_inputs(self, stage: str, run: str, suite: str, **_) -> dict:
+        inputs = {"model": self.model_inputs(f"{stage}/{run}")}
+        if self.suite_tasks_dir(suite):
+            inputs["tasks"] = self.suite_tasks_dir(suite)
+        return inputs
+
+    def lm_eval_args(self, stage: str, run: str, suite: str, **_) -> str:
+        spec = self.config["suites"][suite]
+        script_spec = {k: v for k, v in spec.items() if k not in ("tiny", "limit")}
+        args = f"--suites_json {shlex.quote(json.dumps({suite: script_spec}))}"
+        if self.suite_tasks_dir(suite):
+            args += f" --include_path {self.suite_tasks_dir(suite)}"
+        if spec.get("limit"):
+            args += f" --limit {spec['limit']}"
+        return args + f" --device {self.eval_device(stage, run)}"
+
+    def eval_gpus(self, stage: str, run: str, **_) -> int:
+        return int(self.needs_gpu(f"{stage}/{run}"))
+
+    def eval_device(self, stage: str, run: str, **_) -> str:
+        return "cuda" if self.eval_gpus(stage, run) else "cpu"
+
+    # --- judges
+
+    def judges_of_format(self, fmt: str) -> str:
+        """Wildcard constraint: the judges of one format (a pattern matching nothing if none)."""
+        names = [n for n, j in self.config["judges"].items() if j["format"] == fmt]
+        return "|".join(names) if names else "(?!)"
+
+    def judge_prompts(self, name: str) -> str:
+        """A judge's prompt set: the demo set at tiny scale when it comes from the hub."""
+        spec = self.config["judges"][name]
+        if self.scale == "tiny" and self.is_hub(spec["prompts"]):
+            return JUDGE_DEMO_PROMPTS[spec["format"]]
+        return spec["prompts"]
+
+    def demo_judge_used(self) -> bool:
+        """Tiny scale judges answers with the demo reward model (eval.demo.judge), when there is one."""
+        return self.scale == "tiny" and bool(self.demo_eval.get("judge"))
+
+    def judge_answer_inputs(self, judge: str, model_id: str, **_) -> dict:
+        prompts = self.judge_prompts(judge)
+        return {
+            "model": self.model_inputs(model_id.replace("-", "/", 1)),
+            "prompts": [] if self.is_hub(prompts) else [prompts],
+        }
+
+    def judge_answer_gpus(self, model_id: str, **_) -> int:
+        return int(self.needs_gpu(model_id.replace("-", "/", 1)))
+
+    def judge_answer_args(self, judge: str, model_id: str, **_) -> str:
+        ref = model_id.replace("-", "/", 1)
+        spec = self.config["judges"][judge]
+        prompts = self.judge_prompts(judge)
+        args = [
+            f"--model {self.model_location(ref)}",
+            f"--format {spec['format']}",
+            f"--prompts {shlex.quote(prompts)}",
+            f"--model_id {model_id}",
+            f"--device {'cuda' if self.needs_gpu(ref) else 'cpu'}",
+        ]
+        if prompts == spec["prompts"]:
+            args += [f"--{k} {shlex.quote(str(spec[k]))}" for k in ("prompts_config", "prompts_split") if spec.get(k)]
+        args += [f"--{k} {spec[k]}" for k in JUDGE_GENERATION_KEYS if k in spec]
+        return " ".join(args)
+
+    def demo_judge_inputs(self, judge: str, table: str, ext: str, **_) -> dict:
+        fmt = self.config["judges"][judge]["format"]
+        expected = DEMO_JUDGMENTS[fmt].rsplit(".", 1)[1]
+        if ext != expected:
+            raise ConfigError(f"{judge} judgments are .{expected} files")
+        key = f"answers:{judge}"
+        answers = sorted({e["files"][key] for e in self.table_entries(table) if key in e["files"]})
+        inputs = {"answers": answers, "reward_model": self.model_inputs(self.demo_eval["judge"]["reward_model"])}
+        if fmt == "mt_bench":
+            inputs["prompts"] = self.judge_prompts(judge)
+        else:
+            baseline = self.model_id(self.demo_eval["judge"]["baseline"])
+            inputs["baseline"] = JUDGE_ANSWERS[fmt].format(judge=judge, model_id=baseline)
+        return inputs
+
+    def demo_judge_args(self, judge: str, table: str, ext: str, **_) -> str:
+        inputs = self.demo_judge_inputs(judge, table, ext)
+        args = [
+            f"--format {self.config['judges'][judge]['format']}",
+            f"--reward_model {self.model_location(self.demo_eval['judge']['reward_model'])}",
+        ]
+        args += [f"--{key} {inputs[key]}" for key in ("prompts", "baseline") if key in inputs]
+        return " ".join(args)
+
+    # --- tables
+
+    def row_models(self, row, where: str) -> list[str]:
+        """A table row is a list of models, or a sweep selection {sweep: name, where: {arg: value}}."""
+        if isinstance(row, list):
+            return row
+        if row["sweep"] not in self.sweeps:
+            raise self.error(f"{where}.sweep", f"unknown sweep '{row['sweep']}'")
+        stage = self.config["sweeps"][row["sweep"]]["stage"]
+        selected = [
+            f"{stage}/{name}"
+            for name in self.sweeps[row["sweep"]]
+            if all(self.runs[f"{stage}/{name}"].args.get(k) == v for k, v in row.get("where", {}).items())
+        ]
+        if not selected:
+            raise self.error(f"{where}.where", f"selects no run of sweep '{row['sweep']}'")
+        return selected
+
+    def run_params(self, ref: str) -> dict:
+        """A run's settings a grid table can group by: recipe values with the run's args on top."""
+        if ref.startswith(f"{BASE}/"):
+            return {}
+        return {k: grid_keys_for_table(v) for k, v in self.recipe_settings(self.runs[ref]).items()}
+
+    def table_runs(self, table: str) -> list[tuple[str | None, str, dict]]:
+        """The table's runs: (row label or None, model ref, params). Fails naming the key."""
+        spec = self.config["tables"][table]
+        where = f"tables.{table}"
+        entries = []
+        if isinstance(spec["rows"], dict):
+            if "runs" in spec or "columns" in spec:
+                raise self.error(where, "rows by label take no 'runs' or 'columns'")
+            for label, row in spec["rows"].items():
+                for ref in self.row_models(row, f"{where}.rows.{label}"):
+                    self.check_model(ref, f"{where}.rows.{label}")
+                    entries.append((label, ref, {}))
+            return entries
+        if "runs" not in spec or "columns" not in spec:
+            raise self.error(where, "a grid table (rows: <setting>) needs 'runs' and 'columns'")
+        for i, entry in enumerate(spec["runs"]):
+            refs, extra = ([entry], {}) if isinstance(entry, str) else (self.row_models(entry, f"{where}.runs.{i}"), entry.get("params", {}))
+            for ref in refs:
+                self.check_model(ref, f"{where}.runs.{i}")
+                params = {**self.run_params(ref), **extra}
+                for key in (spec["rows"], spec["columns"]):
+                    if key not in params:
+                        raise self.error(f"{where}.runs.{i}", f"run {ref} has no setting '{key}' (add it under params)")
+                entries.append((None, ref, params))
+        return entries
+
+    def eval_files(self, ref: str, table: str) -> dict[str, str]:
+        """Result files a table reads for one model; `judgment:` entries are read if they exist."""
+        spec = self.config["tables"][table]
+        stage = ref.split("/", 1)[0]
+        method = METHODS.get(stage)
+        files = {}
+        if stage != BASE:
+            files["model"] = f"results/models/{ref}"  # metrics.json, log_history.json
+        if spec.get("demo", True):
+            if method and method.reward_model:
+                files["reward"] = f"results/eval/{ref}/reward.json"
+            else:
+                files["demo"] = f"results/eval/{ref}/demo.json"
+                if method and method.answers_chat and self.demo_eval.get("judge"):
+                    files["winrate"] = f"results/eval/{ref}/winrate.json"
+        if not (method and method.reward_model):
+            for suite in spec.get("suites", []):
+                files[f"suite:{suite}"] = f"results/eval/{ref}/lm_eval/{self.suite_at_scale(suite)}.json"
+        if method and method.answers_chat:
+            for judge in spec.get("judges", []):
+                fmt = self.config["judges"][judge]["format"]
+                files[f"answers:{judge}"] = JUDGE_ANSWERS[fmt].format(judge=judge, model_id=self.model_id(ref))
+                if self.demo_judge_used():
+                    files[f"judgment:{judge}"] = DEMO_JUDGMENTS[fmt].format(judge=judge, table=table)
+                elif self.config["judges"][judge].get("judgments"):
+                    files[f"judgment:{judge}"] = self.config["judges"][judge]["judgments"]
+        return files
+
+    def table_entries(self, table: str) -> list[dict]:
+        """Each run of the table with its row label, settings and result files."""
+        return [
+            {"label": label, "ref": ref, "params": params, "files": self.eval_files(ref, table), "model_id": self.model_id(ref)}
+            for label, ref, params in self.table_runs(table)
+        ]
+
+    def table_inputs(self, table: str, **_) -> list[str]:
+        """Result files of the table's models; external judgments only when built here."""
+        return sorted(
+            {
+                path
+                for entry in self.table_entries(table)
+                for key, path in entry["files"].items()
+                if not key.startswith("judgment:") or self.demo_judge_used()
+            }
+        )
+
+    def table_spec(self, table: str, **_) -> dict:
+        """Everything scripts/make_table.py needs: the table at this scale and its runs."""
+        spec = dict(self.config["tables"][table])
+        spec.pop("runs", None)
+        spec["name"] = table
+        spec["scale"] = self.scale
+        spec["suites"] = [self.suite_at_scale(s) for s in spec.get("suites", [])]
+        if self.scale == "tiny" and "metrics" in spec:
+            spec["metrics"] = [self.suite_at_scale(m) if m in self.config["suites"] else m for m in spec["metrics"]]
+        judge_model = self.demo_eval["judge"]["reward_model"] if self.demo_judge_used() else "external"
+        spec["judges"] = {
+            j: {"format": self.config["judges"][j]["format"], "prompts": self.judge_prompts(j), "judge": judge_model}
+            for j in spec.get("judges", [])
+        }
+        return {"table": spec, "runs": self.table_entries(table)}
+
+    def table_spec_arg(self, table: str, **_) -> str:
+        return shlex.quote(json.dumps(self.table_spec(table)))
+
+    def curve_models(self, table: str, **_) -> list[str]:
+        """The trained models of a table, whose training curves the report shows."""
+        refs = {ref for _, ref, _ in self.table_runs(table) if not ref.startswith(f"{BASE}/")}
+        return sorted(f"results/models/{ref}" for ref in refs)
+
+    def curve_args(self, table: str, **_) -> str:
+        """Label -> log_history.json of each trained model, and label -> its group (the table row,
+        so seeds share a colour)."""
+        spec = self.config["tables"][table]
+        histories, groups = {}, {}
+        for label, ref, params in self.table_runs(table):
+            if ref.startswith(f"{BASE}/"):
+                continue
+            histories[ref] = f"results/models/{ref}/log_history.json"
+            groups[ref] = label if label is not None else f"{spec['rows']}={params[spec['rows']]}"
+        return f"--histories {shlex.quote(json.dumps(histories))} --groups {shlex.quote(json.dumps(groups))}"
+
+    # --- the default target
+
+    def final_targets(self) -> list[str]:
+        tables = [t for t, spec in self.config["tables"].items() if spec.get("default", True)]
+        targets = [f"results/tables/{t}.{ext}" for t in tables for ext in ("csv", "md", "png")]
+        return targets + [f"results/plots/{t}_curves.png" for t in tables if self.curve_models(t)]
+
+    # --- the plan as data
+
+    def to_dict(self, table: str | None = None) -> dict:
+        """The resolved plan as JSON-ready data; with `table`, only what that table needs."""
+        if table is not None and table not in self.config["tables"]:
+            raise self.error("--table", f"unknown table '{table}' (defined: {sorted(self.config['tables'])})")
+        tables = [table] if table else list(self.config["tables"])
+        needed = self.models_needed(tables) if table else set(self.runs)
+        runs = {ref: self.run_dict(run) for ref, run in self.runs.items() if ref in needed}
+        groups = [
+            {
+                "dataset": dataset,
+                "reference_model": ref,
+                "path": f"results/ref_logps/{dataset}/{ref}",
+                "runs": [r.ref for r in members],
+                "gpus": self.ref_gpus(dataset, *ref.split("/", 1)),
+                **self.ref_settings(dataset, ref),
+            }
+            for (dataset, ref), members in self.ref_groups.items()
+            if any(r.ref in needed for r in members)
+        ]
+        return {
+            "scale": self.scale,
+            "workdir": self.workdir,
+            "config_files": self.config_name.split(" + "),
+            "tiny_scale_replacements": list(self.replacements),
+            "runs": runs,
+            "reference_logps": groups,
+            "rejection_sampling": self.config["rejection_sampling"],
+            "suites": {name: self.suite_at_scale(name) for name in self.config["suites"]},
+            "judges": {name: {**spec, "prompts": self.judge_prompts(name)} for name, spec in self.config["judges"].items()},
+            "tables": {name: self.table_spec(name) for name in tables},
+            "targets": self.final_targets() if table is None else self.table_targets(table),
+        }
+
+    def run_dict(self, run: Run) -> dict:
+        return {
+            "stage": run.stage,
+            "method": {"script": f"scripts/{run.method.script}", "config_class": run.method.config_class},
+            "model": run.model,
+            "model_location": self.model_location(run.model),
+            "dataset": run.dataset,
+            "data": self.train_data(run),
+            "recipe": run.recipe,
+            "args": run.args,
+            "sweep": run.sweep,
+            "threads": run.threads,
+            "resources": {"gpu": run.gpus * run.nodes, "nodes": run.nodes, "mem_mb": run.mem_mb, "runtime": run.runtime},
+            "launcher": self.launcher(run.stage, run.name, run.gpus * run.nodes, run.nodes, run.threads),
+            "conda_env": self.train_env(run.stage, run.name),
+        }
+
+    def table_targets(self, table: str) -> list[str]:
+        targets = [f"results/tables/{table}.{ext}" for ext in ("csv", "md", "png")]
+        return targets + ([f"results/plots/{table}_curves.png"] if self.curve_models(table) else [])
+
+    def models_needed(self, tables: list[str]) -> set[str]:
+        """Runs the tables need, with everything they are trained from (transitively)."""
+        todo = [ref for t in tables for _, ref, _ in self.table_runs(t)]
+        judge = self.demo_eval.get("judge")
+        for spec in (self.config["tables"][t] for t in tables):
+            if judge and (spec.get("demo", True) or (self.demo_judge_used() and spec.get("judges"))):
+                todo += [judge["reward_model"], judge["baseline"]]
+        needed: set[str] = set()
+        while todo:
+            ref = todo.pop()
+            if ref in needed or ref not in self.runs:
+                continue
+            needed.add(ref)
+            run = self.runs[ref]
+            todo += [run.model] + ([run.ref_model] if run.ref_model else [])
+            for source, _ in self.dataset_entries(run.dataset):
+                for spec in self.sampling_writing(source):
+                    todo += [spec["policy"], spec["reward_model"]]
+        return needed
+
+    def sampling_writing(self, source: str) -> list[dict]:
+        """Rejection-sampling setups whose output folder a dataset source lies in."""
+        return [
+            spec
+            for name, spec in self.config["rejection_sampling"].items()
+            if source.startswith(f"results/rejection_sampling/{name}/")
+        ]
+
+
+
+
+@functools.lru_cache(maxsize=None)
+def _read_yaml_text(path: str) -> str:
+    return Path(path).read_text()
+
+
+def read_yaml(path: str) -> dict:
+    """A recipe or accelerate config; read once per path however many runs share it."""
+    return yaml.safe_load(_read_yaml_text(str(path))) or {}
+
+
+# --- Resolution: config -> plan -----------------------------------------------------------------
+
+
+def expand_sweeps(config: dict, error) -> dict[str, list[str]]:
+    """Each sweep's grid becomes runs sharing the sweep's model, dataset and recipe."""
+    sweeps = {}
+    for sweep, spec in config["sweeps"].items():
+        keys = list(spec["grid"])
+        runs = config["runs"].setdefault(spec["stage"], {})
+        names = []
+        for values in itertools.product(*(spec["grid"][k] for k in keys)):
+            combo = dict(zip(keys, values))
+            name = run_name(sweep, combo)
+            if name in runs:
+                owner = runs[name].get("sweep")
+                detail = "is already defined in runs" if owner is None else f"comes twice out of sweep '{owner}'"
+                raise error(f"sweeps.{sweep}", f"run '{spec['stage']}/{name}' {detail}")
+            run = {k: copy.deepcopy(v) for k, v in spec.items() if k not in ("stage", "grid", "args")}
+            run["args"] = {**spec.get("args", {}), **combo}
+            run["sweep"] = sweep
+            runs[name] = run
+            names.append(name)
+        sweeps[sweep] = names
+    return sweeps
+
+
+def apply_tiny_scale(config: dict, plan_paths: "Plan", error) -> list[str]:
+    """scale: tiny, in one pass. Hub base models, datasets, lm-eval suites and judge prompt sets
+    are replaced by their demo counterparts ('tiny' in their entries); runs trained from replaced
+    models or data, or downstream of such runs, get tiny_scale.args (few steps, CPU) and lose their
+    GPUs. Local paths become absolute, as the workflow runs in TINY_WORKDIR. Returns what was
+    replaced, one line each."""
+    tiny = config["tiny_scale"]
+    said = []
+    models = {}
+    for name, spec in config["base_models"].items():
+        if "tiny" in spec or ("path" in spec and plan_paths.is_hub(spec["path"])):
+            models[f"{BASE}/{name}"] = spec.get("tiny", tiny["base_model"])
+        elif "path" in spec:
+            spec["path"] = plan_paths.local_path(spec["path"])
+    for ref, sub in models.items():
+        if sub in models:
+            raise error(f"base_models.{ref.split('/', 1)[1]}.tiny", f"'{sub}' is replaced itself")
+        said.append(f"model {ref} -> {sub}")
+    used = {spec["dataset"] for runs in config["runs"].values() for spec in runs.values()}
+    datasets = {}
+    for name, spec in config["datasets"].items():
+        if "tiny" in spec:
+            datasets[name] = spec.pop("tiny")
+        elif name in used and any(plan_paths.is_hub(s) for s, _ in dataset_sources_of(spec)):
+            raise error(f"datasets.{name}", "reads the Hugging Face Hub; give it 'tiny: <demo dataset>' for scale: tiny")
+    for name, sub in datasets.items():
+        if sub not in config["datasets"] or sub in datasets:
+            raise error(f"datasets.{name}.tiny", f"'{sub}' is not a dataset used as it is at tiny scale")
+        config["datasets"][name] = copy.deepcopy(config["datasets"][sub])
+        said.append(f"dataset {name} -> {sub}'s data")
+    for spec in config["datasets"].values():
+        for entry in spec["dataset_mixture"]["datasets"] if "dataset_mixture" in spec else [spec]:
+            key = "id" if "dataset_mixture" in spec else "dataset_name"
+            if not plan_paths.is_hub(entry[key]):
+                entry[key] = plan_paths.local_path(entry[key])
+    changed = runs_changed_at_tiny_scale(config["runs"], models, set(datasets))
+    for ref in sorted(changed):
+        stage, run = ref.split("/", 1)
+        spec = config["runs"][stage][run]
+        spec["args"] = {**spec.get("args", {}), **tiny["args"]}
+        spec["threads"] = 1  # tiny runs go faster side by side than one after another
+        for key in ("gpus", "resources", "accelerate_config", "processes"):
+            spec.pop(key, None)
+    if changed:
+        said.append(f"{len(changed)} runs get {tiny['args']}: {', '.join(sorted(changed))}")
+    for spec in config["rejection_sampling"].values():
+        for key in ("policy", "reward_model"):
+            spec[key] = models.get(spec[key], spec[key])
+    judge = config["eval"]["demo"].get("judge")
+    for key in ("reward_model", "baseline") if judge else ():
+        judge[key] = models.get(judge[key], judge[key])
+    for table in config["tables"].values():
+        rows = table.get("rows")
+        for label, row in rows.items() if isinstance(rows, dict) else ():
+            if isinstance(row, list):
+                rows[label] = [models.get(ref, ref) for ref in row]
+        if "runs" in table:
+            table["runs"] = [models.get(r, r) if isinstance(r, str) else r for r in table["runs"]]
+    said += [f"lm-eval suite {name} -> {s['tiny']}" for name, s in config["suites"].items() if s.get("tiny")]
+    for name, judge_spec in config["judges"].items():
+        judge_spec["max_new_tokens"] = tiny["max_new_tokens"]
+        if plan_paths.is_hub(judge_spec["prompts"]):
+            said.append(f"{name} prompts {judge_spec['prompts']} -> demo prompts")
+        else:
+            judge_spec["prompts"] = plan_paths.local_path(judge_spec["prompts"])
+    return said
+
+
+def runs_changed_at_tiny_scale(runs: dict, models: dict, datasets: set) -> set[str]:
+    """Runs trained from a replaced model or on replaced data, and every run downstream of one.
+    Their starting and reference models are switched to the replacements as they are found."""
+    changed: set[str] = set()
+    order = [(stage, name) for stage, by_name in runs.items() for name in by_name]
+    for stage, name in order:
+        spec = runs[stage][name]
+        for key in ("model", "ref_model"):
+            if spec.get(key) in models:
+                spec[key] = models[spec[key]]
+                changed.add(f"{stage}/{name}")
+        if spec["dataset"] in datasets:
+            changed.add(f"{stage}/{name}")
+
+    def downstream(ref: str, seen: frozenset) -> bool:
+        stage, _, name = ref.partition("/")
+        spec = runs.get(stage, {}).get(name)
+        if spec is None or ref in seen:
+            return False  # a base model, an unknown ref or a cycle: reported by the checks
+        return ref in changed or downstream(spec["model"], seen | {ref})
+
+    return {f"{s}/{n}" for s, n in order if downstream(f"{s}/{n}", frozenset())}
+
+
+def dataset_sources_of(spec: dict) -> list[tuple[str, list[str]]]:
+    if "dataset_mixture" in spec:
+        return [(e["id"], [e.get("split", "train")]) for e in spec["dataset_mixture"]["datasets"]]
+    return [(spec["dataset_name"], [])]
+
+
+def check_references(plan: Plan) -> None:
+    """Every name the config uses is defined, before any job runs, with the config key named."""
+    config = plan.config
+    for ref, run in plan.runs.items():
+        where = f"runs.{run.stage}.{run.name}"
+        plan.check_model(run.model, f"{where}.model")
+        if run.ref_model:
+            plan.check_model(run.ref_model, f"{where}.ref_model")
+        check_no_cycle(plan, ref, where)
+        if run.dataset not in config["datasets"]:
+            raise plan.error(f"{where}.dataset", f"unknown dataset '{run.dataset}' (defined: {sorted(config['datasets'])})")
+        if not Path(run.recipe).exists():
+            raise plan.error(f"{where}.recipe", f"no such file '{config['runs'][run.stage][run.name]['recipe']}'")
+        if run.nodes > 1 and not run.gpus:
+            raise plan.error(f"{where}.resources.nodes", f"{run.nodes} nodes need GPUs (set gpus, the GPUs of each node)")
+    for name in config["tables"]:
+        plan.table_runs(name)
+        for suite in config["tables"][name].get("suites", []):
+            if suite not in config["suites"]:
+                raise plan.error(f"tables.{name}.suites", f"unknown suite '{suite}'")
+            if plan.suite_at_scale(suite) not in config["suites"]:
+                raise plan.error(f"suites.{suite}.tiny", f"unknown suite '{plan.suite_at_scale(suite)}'")
+        for judge in config["tables"][name].get("judges", []):
+            if judge not in config["judges"]:
+                raise plan.error(f"tables.{name}.judges", f"unknown judge '{judge}'")
+    for dataset, ref in plan.ref_groups:
+        plan.ref_settings(dataset, ref)
+    for name, spec in config["rejection_sampling"].items():
+        plan.check_model(spec["policy"], f"rejection_sampling.{name}.policy")
+        plan.check_model(spec["reward_model"], f"rejection_sampling.{name}.reward_model")
+    judge = config["eval"]["demo"].get("judge")
+    for key in ("reward_model", "baseline") if judge else ():
+        plan.check_model(judge[key], f"eval.demo.judge.{key}")
+
+
+def check_no_cycle(plan: Plan, ref: str, where: str) -> None:
+    chain = [ref]
+    while not chain[-1].startswith(f"{BASE}/"):
+        nxt = plan.runs[chain[-1]].model
+        if nxt in chain:
+            raise plan.error(f"{where}.model", f"models form a cycle: {' <- '.join(chain + [nxt])}")
+        chain.append(nxt)
+
+
+def display_name(path: str | Path, origin: Path) -> str:
+    path = Path(path)
+    for root in (origin, REPO):
+        try:
+            return str(path.resolve().relative_to(root.resolve()))
+        except ValueError:
+            continue
+    return str(path)
+
+
+def build_plan(config: dict, config_files=(), origin: str | Path | None = None, moves_workdir: bool | None = None) -> Plan:
+    """The plan of a loaded config (left unchanged). `config_files` name it in errors; relative
+    paths resolve against `origin` (the launch directory). At tiny scale the workflow moves into
+    TINY_WORKDIR unless `moves_workdir` is False (it runs there already)."""
+    origin = Path(origin or Path.cwd()).resolve()
+    names = [display_name(DEFAULT_CONFIG, origin), *(display_name(f, origin) for f in config_files)]
+    config_name = " + ".join(dict.fromkeys(names))
+    config = copy.deepcopy(config)
+    validate(config, config_name)
+
+    def error(key, message):
+        return ConfigError(f"{config_name}: {key}: {message}")
+
+    sweeps = expand_sweeps(config, error)
+    tiny = config["scale"] == "tiny"
+    moves = tiny and (moves_workdir if moves_workdir is not None else not origin.match(f"*/{TINY_WORKDIR}"))
+    paths = Plan(config=config, config_name=config_name, origin=origin, moves_workdir=moves)
+    replacements = apply_tiny_scale(config, paths, error) if tiny else []
+    plan = Plan(
+        config=config,
+        config_name=config_name,
+        origin=origin,
+        replacements=tuple(replacements),
+        sweeps=sweeps,
+        moves_workdir=moves,
+    )
+    check_references(plan)
+    return plan
+
+
+def write_plan(plan: Plan, path: str | Path) -> None:
+    """Write the plan as JSON, atomically, and only when it changed (parallel jobs re-read it)."""
+    path = Path(path)
+    text = json.dumps(plan.to_dict(), indent=1, default=str) + "\n"
+    if path.exists() and path.read_text() == text:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m handbook.plan", description="Print the resolved plan as JSON.")
+    parser.add_argument("--configfile", nargs="+", default=[], help="config files extending config/config.yaml")
+    parser.add_argument("--scale", choices=("full", "tiny"), help="override the config's scale")
+    parser.add_argument("--table", help="only what this table needs")
+    args = parser.parse_args(argv)
+    try:
+        config = load_config(args.configfile, {"scale": args.scale} if args.scale else None)
+        plan = build_plan(config, args.configfile)
+        print(json.dumps(plan.to_dict(args.table), indent=1, default=str))
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

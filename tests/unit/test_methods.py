@@ -1,0 +1,65 @@
+"""The method registry: each method has an entry point, a shipped recipe and a TRL config class,
+and everything that lists stages derives from it."""
+
+from __future__ import annotations
+
+import ast
+import re
+
+import pytest
+import yaml
+
+from conftest import REPO
+from handbook.methods import DATA_KINDS, METHODS, plain_stages, stage_pattern
+from handbook.plan import load_schema
+from handbook.tables import PLAIN_STAGES
+
+
+@pytest.mark.parametrize("name", list(METHODS))
+def test_method_has_an_entry_point_a_recipe_and_a_config_class(name, monkeypatch):
+    method = METHODS[name]
+    script = REPO / "scripts" / method.script
+    tree = ast.parse(script.read_text())
+    assert ast.get_docstring(tree), f"{script} needs a docstring with a command"
+    assert any(isinstance(n, ast.FunctionDef) and n.name == "main" for n in tree.body), script
+    recipes = sorted((REPO / "config" / "recipes").glob(f"*/{name}/*.yaml"))
+    assert recipes, f"no shipped recipe for {name} (config/recipes/<model>/{name}/<variant>.yaml)"
+    assert method.data in DATA_KINDS
+    monkeypatch.setenv("TRL_EXPERIMENTAL_SILENCE", "1")
+    config_class = method.load_config_class()
+    fields = set(config_class.__dataclass_fields__)
+    for recipe in recipes:
+        unknown = set(yaml.safe_load(recipe.read_text()) or {}) - fields
+        # Model arguments (ModelConfig) and workflow arguments are parsed beside the config class.
+        assert not unknown - {"model_name_or_path", "attn_implementation", "dtype", "use_peft", "lora_r", "lora_alpha",
+                              "lora_dropout", "lora_target_modules", "load_in_4bit", "load_in_8bit", "trust_remote_code"}, (recipe, unknown)
+
+
+def test_stage_lists_derive_from_the_registry():
+    schema = load_schema()
+    assert schema["properties"]["runs"]["propertyNames"]["enum"] == list(METHODS)
+    assert schema["properties"]["sweeps"]["additionalProperties"]["properties"]["stage"]["enum"] == list(METHODS)
+    assert all(re.fullmatch(stage_pattern(), name) for name in METHODS)
+    assert not re.fullmatch(stage_pattern(), "base")
+    assert PLAIN_STAGES == plain_stages() == {"base", "cpt"}
+
+
+def test_the_shipped_schema_file_lists_no_stage_itself():
+    """A method added to the registry needs no schema edit."""
+    def enums(node):
+        if isinstance(node, dict):
+            yield from ([node["enum"]] if "enum" in node else [])
+            for value in node.values():
+                yield from enums(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from enums(value)
+
+    schema = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
+    assert not [e for e in enums(schema) if set(e) & set(METHODS)]
+
+
+def test_what_each_method_reads_and_answers():
+    assert {m.name for m in METHODS.values() if m.data == "ref_logps"} == {"dpo"}
+    assert {m.name for m in METHODS.values() if m.answers_chat} == {"sft", "dpo", "kto", "orpo", "cpo"}
+    assert [m.name for m in METHODS.values() if m.reward_model] == ["rm"]

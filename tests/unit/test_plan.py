@@ -1,0 +1,356 @@
+"""The plan: config dicts in, resolved runs, sweeps, tiny scale, tables, launchers and errors out.
+
+Plans are built from small configs in milliseconds; nothing here runs Snakemake.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from conftest import REPO
+from handbook.plan import ConfigError, build_plan, load_config
+
+SFT_RECIPE = "config/recipes/demo/sft/tiny.yaml"
+DPO_RECIPE = "config/recipes/demo/dpo/tiny.yaml"
+KTO_RECIPE = "config/recipes/demo/kto/tiny.yaml"
+
+
+def small_config(**sections) -> dict:
+    """A base model built here, a hub model with a demo counterpart, chat and pair data, one SFT run."""
+    config = {
+        "base_models": {
+            "tiny": {"build": {"corpus": "results/demo_world/corpus.jsonl", "vocab_size": 1000, "arch": {"hidden_size": 8}}},
+            "big": {"path": "org/big-7b", "tiny": "sft/a"},
+        },
+        "datasets": {
+            "chat": {"dataset_name": "results/demo_world/sft", "dataset_test_split": "test", "columns": ["messages"]},
+            "pairs": {"dataset_name": "results/demo_world/preference", "dataset_test_split": "test"},
+            "hub_pairs": {"dataset_name": "org/pairs", "dataset_train_split": "train_prefs", "tiny": "pairs"},
+        },
+        "runs": {"sft": {"a": {"model": "base/tiny", "dataset": "chat", "recipe": SFT_RECIPE}}},
+        "eval": {"demo": {"prompts": "results/demo_world/eval/test.jsonl", "judge": {"reward_model": "sft/a", "baseline": "sft/a"}}},
+        "tables": {},
+    }
+    for key, value in sections.items():
+        config[key] = value if not isinstance(value, dict) or key not in config else {**config[key], **value}
+    return config
+
+
+def plan_of(config, tmp_path, **kwargs):
+    return build_plan(config, ["my.yaml"], origin=tmp_path, **kwargs)
+
+
+def error_of(config, tmp_path) -> str:
+    with pytest.raises(ConfigError) as info:
+        plan_of(config, tmp_path)
+    return str(info.value)
+
+
+# --- sweeps
+
+
+def test_sweep_expands_into_named_runs_sharing_one_reference_pass(tmp_path):
+    sweeps = {
+        "scan": {
+            "stage": "dpo",
+            "model": "sft/a",
+            "dataset": "pairs",
+            "recipe": DPO_RECIPE,
+            "args": {"learning_rate": 1.0e-4},
+            "grid": {"loss_type": ["sigmoid", "ipo"], "beta": [0.1, 0.5], "seed": [1]},
+        }
+    }
+    plan = plan_of(small_config(sweeps=sweeps), tmp_path)
+    names = plan.sweeps["scan"]
+    assert names == ["scan-sigmoid-beta0.1-seed1", "scan-sigmoid-beta0.5-seed1", "scan-ipo-beta0.1-seed1", "scan-ipo-beta0.5-seed1"]
+    run = plan.runs["dpo/scan-ipo-beta0.5-seed1"]
+    assert run.args == {"learning_rate": 1.0e-4, "loss_type": "ipo", "beta": 0.5, "seed": 1} and run.sweep == "scan"
+    # One reference pass for the four runs: one dataset, one reference model.
+    assert list(plan.ref_groups) == [("pairs", "sft/a")]
+    assert len(plan.ref_groups[("pairs", "sft/a")]) == 4
+    assert plan.train_inputs("dpo", names[0])["data"] == "results/ref_logps/pairs/sft/a"
+    assert plan.ref_args("pairs", "sft", "a") == "--max_length 128 --truncation_mode keep_start"
+    assert "--beta 0.5 --learning_rate 0.0001 --loss_type ipo --seed 1" == plan.train_args("dpo", names[3])
+
+
+def test_grid_values_that_collide_into_one_run_name_are_an_error(tmp_path):
+    sweeps = {"s": {"stage": "sft", "model": "base/tiny", "dataset": "chat", "recipe": SFT_RECIPE, "grid": {"seed": [1, 1]}}}
+    assert "my.yaml: sweeps.s: run 'sft/s-seed1' comes twice out of sweep 's'" in error_of(small_config(sweeps=sweeps), tmp_path)
+
+
+def test_sweep_run_clashing_with_a_configured_run(tmp_path):
+    config = small_config(sweeps={"a": {"stage": "sft", "model": "base/tiny", "dataset": "chat", "recipe": SFT_RECIPE, "grid": {"x": ["b"]}}})
+    config["runs"]["sft"]["a-b"] = config["runs"]["sft"]["a"]
+    assert "sweeps.a: run 'sft/a-b' is already defined in runs" in error_of(config, tmp_path)
+
+
+def test_runs_sharing_reference_logprobs_must_agree_on_truncation(tmp_path):
+    runs = {
+        "sft": {"a": {"model": "base/tiny", "dataset": "chat", "recipe": SFT_RECIPE}},
+        "dpo": {
+            "x": {"model": "sft/a", "dataset": "pairs", "recipe": DPO_RECIPE},
+            "y": {"model": "sft/a", "dataset": "pairs", "recipe": DPO_RECIPE, "args": {"max_length": 64}},
+        },
+    }
+    out = error_of(small_config(runs=runs), tmp_path)
+    assert "runs.dpo: runs sharing reference log-probs of sft/a on 'pairs' disagree" in out and "max_length=64" in out
+
+
+# --- tiny scale
+
+
+def scan_config() -> dict:
+    runs = {
+        "sft": {
+            "a": {"model": "base/tiny", "dataset": "chat", "recipe": SFT_RECIPE},
+            "big": {"model": "base/big", "dataset": "chat", "recipe": SFT_RECIPE, "gpus": 8, "resources": {"mem_mb": 99999}},
+        },
+        "dpo": {"after_big": {"model": "sft/big", "dataset": "pairs", "recipe": DPO_RECIPE, "gpus": 8}},
+        "kto": {"hub": {"model": "sft/a", "dataset": "hub_pairs", "recipe": KTO_RECIPE, "gpus": 2}},
+    }
+    return small_config(runs=runs, scale="tiny")
+
+
+def test_tiny_scale_replaces_hub_models_and_data_and_shrinks_their_runs_in_one_pass(tmp_path):
+    plan = plan_of(scan_config(), tmp_path)
+    assert plan.workdir == "results/tiny" and plan.moves_workdir
+    assert "model base/big -> sft/a" in plan.replacements
+    assert "dataset hub_pairs -> pairs's data" in plan.replacements
+    big, after, hub, a = (plan.runs[r] for r in ("sft/big", "dpo/after_big", "kto/hub", "sft/a"))
+    assert big.model == "sft/a"  # the replacement
+    # Trained from a replaced model, downstream of one, or on replaced data: tiny args, no GPU.
+    for run in (big, after, hub):
+        assert run.args["max_steps"] == 10 and run.gpus == 0 and run.threads == 1, run
+    assert big.mem_mb == 16000  # its resources went with its GPUs
+    assert a.args == {} and a.threads == 8  # untouched: built here, local data
+    assert plan.config["datasets"]["hub_pairs"]["dataset_name"] == "results/demo_world/preference"
+    assert plan.launcher("dpo", "after_big", gpu=0, nodes=1, threads=1).endswith("--num_processes 1")
+
+
+def test_tiny_scale_localises_paths_as_the_working_directory_moves(tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "mine.jsonl").write_text("{}\n")
+    config = scan_config()
+    config["datasets"]["mine"] = {"dataset_name": "data/mine.jsonl", "columns": ["messages"]}
+    config["runs"]["sft"]["mine"] = {"model": "sft/a", "dataset": "mine", "recipe": SFT_RECIPE}
+    plan = plan_of(config, tmp_path)
+    assert plan.dataset_sources("mine") == [str(tmp_path / "data/mine.jsonl")]
+    assert plan.runs["sft/mine"].args == {}  # local data and a local model: trained as configured
+    # Started inside results/tiny already (a cluster job of a tiny build): nothing moves.
+    inside = tmp_path / "results" / "tiny"
+    inside.mkdir(parents=True)
+    assert not plan_of(scan_config(), inside).moves_workdir
+
+
+def test_tiny_scale_needs_a_counterpart_for_hub_data(tmp_path):
+    config = scan_config()
+    config["datasets"]["web"] = {"dataset_name": "someone/web"}
+    config["runs"]["sft"]["web"] = {"model": "sft/a", "dataset": "web", "recipe": SFT_RECIPE}
+    assert "my.yaml: datasets.web: reads the Hugging Face Hub; give it 'tiny: <demo dataset>'" in error_of(config, tmp_path)
+
+
+def test_tiny_scale_replacement_that_is_replaced_itself(tmp_path):
+    config = scan_config()
+    config["base_models"]["other"] = {"path": "org/other", "tiny": "base/big"}
+    assert "base_models.other.tiny: 'base/big' is replaced itself" in error_of(config, tmp_path)
+
+
+def test_full_scale_changes_nothing(tmp_path):
+    config = scan_config()
+    config["scale"] = "full"
+    plan = plan_of(config, tmp_path)
+    assert plan.workdir is None and plan.replacements == ()
+    assert plan.runs["sft/big"].gpus == 8 and plan.runs["sft/big"].model == "base/big"
+    assert plan.model_location("base/big") == "org/big-7b" and plan.model_inputs("base/big") == []
+
+
+def test_suites_and_judges_switch_to_demo_counterparts_at_tiny_scale(tmp_path):
+    suites = {"demo": {"tasks": ["demo_mc"], "local": True, "apply_chat_template": True}, "hub": {"tasks": ["arc"], "tiny": "demo"}}
+    judges = {"mt": {"format": "mt_bench", "prompts": "org/mt_bench_prompts", "max_new_tokens": 1024}}
+    tables = {"t": {"rows": {"sft": ["sft/a"]}, "suites": ["hub"], "judges": ["mt"], "metrics": ["hub", "mt"]}}
+    full = plan_of(small_config(suites=suites, judges=judges, tables=tables), tmp_path)
+    tiny = plan_of(small_config(suites=suites, judges=judges, tables=tables, scale="tiny"), tmp_path)
+    assert full.eval_files("sft/a", "t")["suite:hub"].endswith("lm_eval/hub.json")
+    assert tiny.eval_files("sft/a", "t")["suite:hub"].endswith("lm_eval/demo.json")
+    assert tiny.judge_prompts("mt") == "results/judges/prompts/mt_bench_demo.jsonl"
+    assert "--max_new_tokens 64" in tiny.judge_answer_args("mt", "sft-a")
+    assert "--prompts org/mt_bench_prompts" in full.judge_answer_args("mt", "sft-a")
+    assert tiny.table_spec("t")["table"]["metrics"] == ["demo", "mt"]
+    # Tiny scale judges with the demo reward model; full scale leaves judging to the external tool.
+    assert "judgment:mt" in tiny.eval_files("sft/a", "t") and "judgment:mt" not in full.eval_files("sft/a", "t")
+
+
+# --- tables
+
+
+def table_config(table: dict) -> dict:
+    sweeps = {"scan": {"stage": "dpo", "model": "sft/a", "dataset": "pairs", "recipe": DPO_RECIPE, "grid": {"beta": [0.1, 0.5], "seed": [1, 2]}}}
+    return small_config(sweeps=sweeps, tables={"t": table})
+
+
+def test_label_rows_select_sweep_runs(tmp_path):
+    plan = plan_of(table_config({"rows": {"sft": ["sft/a"], "dpo": {"sweep": "scan", "where": {"beta": 0.5}}}}), tmp_path)
+    rows = [(label, ref) for label, ref, _ in plan.table_runs("t")]
+    assert rows == [("sft", "sft/a"), ("dpo", "dpo/scan-beta0.5-seed1"), ("dpo", "dpo/scan-beta0.5-seed2")]
+    assert "results/eval/dpo/scan-beta0.5-seed2/winrate.json" in plan.table_inputs("t")
+    assert plan.curve_models("t")[0] == "results/models/dpo/scan-beta0.5-seed1"
+
+
+def test_grid_table_groups_runs_by_their_settings(tmp_path):
+    plan = plan_of(table_config({"rows": "beta", "columns": "seed", "runs": [{"sweep": "scan"}]}), tmp_path)
+    params = [p for _, _, p in plan.table_runs("t")]
+    assert [(p["beta"], p["seed"]) for p in params] == [(0.1, 1), (0.1, 2), (0.5, 1), (0.5, 2)]
+    assert params[0]["learning_rate"] == 3.0e-5  # the recipe's value, under the run's args
+    assert '"beta=0.5"' in plan.curve_args("t")
+
+
+@pytest.mark.parametrize(
+    "table, message",
+    [
+        ({"rows": {"x": {"sweep": "nope"}}}, "tables.t.rows.x.sweep: unknown sweep 'nope'"),
+        ({"rows": {"x": {"sweep": "scan", "where": {"beta": 9}}}}, "tables.t.rows.x.where: selects no run of sweep 'scan'"),
+        ({"rows": {"x": ["dpo/nope"]}}, "tables.t.rows.x: 'dpo/nope' is not base/<name> or a configured run"),
+        ({"rows": "beta", "runs": [{"sweep": "scan"}]}, "tables.t: a grid table (rows: <setting>) needs 'runs' and 'columns'"),
+        ({"rows": "beta", "columns": "gamma", "runs": [{"sweep": "scan"}]}, "tables.t.runs.0: run dpo/scan-beta0.1-seed1 has no setting 'gamma'"),
+        ({"rows": {"x": ["sft/a"]}, "columns": "beta"}, "tables.t: rows by label take no 'runs' or 'columns'"),
+        ({"rows": {"x": ["sft/a"]}, "suites": ["nope"]}, "tables.t.suites: unknown suite 'nope'"),
+        ({"rows": {"x": ["sft/a"]}, "judges": ["nope"]}, "tables.t.judges: unknown judge 'nope'"),
+    ],
+)
+def test_table_errors_name_the_key(tmp_path, table, message):
+    assert message in error_of(table_config(table), tmp_path)
+
+
+# --- launch commands
+
+
+def gpu_run(**spec) -> dict:
+    runs = {"sft": {"a": {"model": "base/tiny", "dataset": "chat", "recipe": SFT_RECIPE, **spec}}}
+    return small_config(runs=runs)
+
+
+def test_cpu_run_launches_one_process(tmp_path):
+    plan = plan_of(small_config(), tmp_path)
+    assert plan.launcher("sft", "a", gpu=0, nodes=1, threads=2) == (
+        f"accelerate launch --config_file {REPO}/config/accelerate/cpu.yaml --num_processes 1"
+    )
+    assert plan.train_env("sft", "a") == "../../envs/train.yaml"
+
+
+def test_one_gpu_and_eight_gpus(tmp_path):
+    plan = plan_of(gpu_run(gpus=8, accelerate_config="config/accelerate/zero3.yaml"), tmp_path)
+    assert plan.train_gpus("sft", "a") == 8 and plan.train_env("sft", "a") == "../../envs/gpu.yaml"
+    eight = plan.launcher("sft", "a", gpu=8, nodes=1, threads=32)
+    assert eight == f"OMP_NUM_THREADS=4 accelerate launch --config_file {REPO}/config/accelerate/zero3.yaml --num_processes 8 --main_process_port 0"
+    one = plan_of(gpu_run(gpus=1), tmp_path).launcher("sft", "a", gpu=1, nodes=1, threads=8)
+    assert one == f"accelerate launch --config_file {REPO}/config/accelerate/ddp.yaml --num_processes 1"
+
+
+def test_two_nodes_start_one_launcher_per_node(tmp_path):
+    plan = plan_of(gpu_run(gpus=8, resources={"nodes": 2}), tmp_path)
+    assert plan.train_gpus("sft", "a") == 16 and plan.train_nodes("sft", "a") == 2
+    command = plan.launcher("sft", "a", gpu=16, nodes=2, threads=16)
+    assert command.startswith("OMP_NUM_THREADS=2 srun --nodes 2 --ntasks-per-node 1 --ntasks 2 --overlap --kill-on-bad-exit=1 bash -c ")
+    assert "--num_processes 16 --num_machines 2" in command and "--main_process_port 29500" in command
+
+
+def test_cpu_data_parallel_joins_over_gloo(tmp_path):
+    plan = plan_of(gpu_run(processes=2), tmp_path)
+    command = plan.launcher("sft", "a", gpu=0, nodes=1, threads=2)
+    assert command.startswith("OMP_NUM_THREADS=1 ACCELERATE_USE_CPU=true accelerate launch")
+    assert command.endswith("--num_processes 2 --main_process_port 0 --multi_gpu")
+
+
+def test_nodes_without_gpus_is_a_config_error(tmp_path):
+    assert "runs.sft.a.resources.nodes: 2 nodes need GPUs" in error_of(gpu_run(resources={"nodes": 2}), tmp_path)
+
+
+# --- config errors
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda c: c.update(demo_world={"n_sftt": 1}), "my.yaml: key 'demo_world': Additional properties are not allowed ('n_sftt'"),
+        (lambda c: c.update(demo_world={"n_sft": -5}), "key 'demo_world.n_sft': -5 is less than the minimum of 1"),
+        (lambda c: c["runs"].update(grpo={}), "key 'runs': 'grpo' is not one of ['cpt', 'sft', 'rm', 'dpo', 'kto', 'orpo', 'cpo']"),
+        (lambda c: c["runs"]["sft"]["a"].update(model="cpt/nope"), "runs.sft.a.model: 'cpt/nope' is not base/<name> or a configured run"),
+        (lambda c: c["runs"]["sft"]["a"].update(model="base/nope"), "runs.sft.a.model: unknown base model 'nope'"),
+        (lambda c: c["runs"]["sft"]["a"].update(dataset="nope"), "runs.sft.a.dataset: unknown dataset 'nope'"),
+        (lambda c: c["runs"]["sft"]["a"].update(recipe="config/nope.yaml"), "runs.sft.a.recipe: no such file 'config/nope.yaml'"),
+        (lambda c: c["eval"]["demo"]["judge"].update(baseline="sft/nope"), "eval.demo.judge.baseline: 'sft/nope' is not"),
+        (
+            lambda c: c.update(rejection_sampling={"r": {"policy": "sft/a", "reward_model": "rm/nope", "prompts": "p.jsonl"}}),
+            "rejection_sampling.r.reward_model: 'rm/nope' is not",
+        ),
+    ],
+)
+def test_config_errors_name_file_and_key(tmp_path, change, message):
+    config = small_config()
+    change(config)
+    out = error_of(config, tmp_path)
+    assert out.startswith("config/config.yaml + my.yaml: ") and message in out, out
+
+
+def test_a_cycle_between_runs_is_an_error_not_a_hang(tmp_path):
+    runs = {"sft": {"a": {"model": "sft/b", "dataset": "chat", "recipe": SFT_RECIPE}, "b": {"model": "sft/a", "dataset": "chat", "recipe": SFT_RECIPE}}}
+    config = small_config(runs=runs)
+    config["eval"]["demo"].pop("judge")
+    assert "runs.sft.a.model: models form a cycle: sft/a <- sft/b <- sft/a" in error_of(config, tmp_path)
+
+
+def test_the_config_given_is_left_unchanged(tmp_path):
+    config = scan_config()
+    before = copy.deepcopy(config)
+    plan_of(config, tmp_path)
+    assert config == before
+
+
+# --- the shipped config and the command line
+
+
+def test_shipped_config_plans_the_demo_chain(tmp_path):
+    plan = build_plan(load_config([]), origin=REPO)
+    assert plan.final_targets()[:3] == ["results/tables/demo.csv", "results/tables/demo.md", "results/tables/demo.png"]
+    assert plan.base_of("dpo/demo_dpo-seed1") == "tiny"
+    assert plan.train_inputs("sft", "tiny")["data"] == "results/data/demo_sft/tokenized/tiny"
+    assert plan.train_inputs("kto", "demo_kto-seed1")["data"] == "results/data/demo_pref/prepared"
+    assert set(plan.ref_groups) == {("demo_pref", "sft/tiny"), ("demo_on_policy", "sft/tiny"), ("ultrafeedback_binarized", "sft/zephyr-7b-beta"), ("ultrafeedback_binarized", "base/zephyr-7b-sft")}
+
+
+def test_plan_command_prints_json_at_both_scales(tmp_path):
+    extra = tmp_path / "more.yaml"
+    extra.write_text(yaml.safe_dump({"demo_world": {"n_towns": 5}}))
+
+    def plan_json(*args):
+        proc = subprocess.run(
+            [sys.executable, "-m", "handbook.plan", *args], cwd=REPO, capture_output=True, text=True, env={"PYTHONPATH": str(REPO / "scripts")}
+        )
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout)
+
+    full = plan_json("--table", "pref_align_scan")
+    assert full["scale"] == "full" and len(full["runs"]) == 30
+    cell = full["runs"]["dpo/pref_align_scan_dpo-ipo-beta0.5"]
+    assert cell["resources"]["gpu"] == 8 and cell["args"] == {"loss_type": "ipo", "beta": 0.5}
+    assert "--num_processes 8" in cell["launcher"] and cell["model_location"] == "alignment-handbook/zephyr-7b-sft-full"
+    tiny = plan_json("--scale", "tiny", "--table", "pref_align_scan", "--configfile", str(extra))
+    assert tiny["workdir"] == "results/tiny" and "model base/zephyr-7b-sft -> sft/tiny" in tiny["tiny_scale_replacements"]
+    assert tiny["runs"]["dpo/pref_align_scan_dpo-ipo-beta0.5"]["args"]["max_steps"] == 10
+    assert "sft/tiny" in tiny["runs"] and tiny["config_files"][-1].endswith("more.yaml")
+
+
+def test_plan_command_reports_a_config_error_in_one_line(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("demo_world: {n_sft: -5}\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "handbook.plan", "--configfile", str(bad)], cwd=REPO, capture_output=True, text=True, env={"PYTHONPATH": str(REPO / "scripts")}
+    )
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.strip().splitlines() == [f"error: config/config.yaml + {bad}: key 'demo_world.n_sft': -5 is less than the minimum of 1"]
