@@ -11,6 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from handbook.hub import is_hub_id
+
 LOCAL_BUILDERS = {".jsonl": "json", ".json": "json", ".parquet": "parquet", ".csv": "csv"}
 ROLES = {"system", "user", "assistant"}
 MESSAGE_COLUMNS = ("messages", "chosen", "rejected")
@@ -60,22 +62,6 @@ def normalise_spec(name: str, spec: dict[str, Any]) -> dict[str, Any]:
     raise DataError(f"dataset '{name}': needs 'dataset_mixture' or 'dataset_name'")
 
 
-def local_sources(spec: dict[str, Any]) -> list[str]:
-    """Source ids that are local paths (not hub ids): the workflow declares them as inputs."""
-    norm = normalise_spec("?", spec)
-    return [e["id"] for e in norm["datasets"] if looks_local(e["id"])]
-
-
-def looks_local(source: str) -> bool:
-    # Hub ids are "name" or "org/name"; anything with a file suffix, ./, / or more parts is a path.
-    return (
-        Path(source).exists()
-        or source.startswith((".", "/", "~"))
-        or Path(source).suffix in LOCAL_BUILDERS
-        or source.count("/") > 1
-    )
-
-
 def load_source(source: str, config: str | None, split: str):
     import datasets
 
@@ -103,7 +89,7 @@ def load_source(source: str, config: str | None, split: str):
             raise DataError(f"{source}: no file for split '{split}' (found splits {sorted(by_split)})")
         builder = LOCAL_BUILDERS[Path(by_split[split][0]).suffix]
         return datasets.load_dataset(builder, data_files=by_split[split], split="train")
-    if looks_local(source):
+    if not is_hub_id(source):
         raise DataError(f"{source}: no such file or folder")
     try:
         return datasets.load_dataset(source, config, split=split)

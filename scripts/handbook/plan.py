@@ -146,8 +146,18 @@ def run_name(sweep: str, combo: dict) -> str:
     return "-".join(parts)
 
 
-def grid_keys_for_table(value):
+def setting_value(value):
+    """A run setting as a grid table shows it: lists (e.g. loss types) joined by '+'."""
     return "+".join(map(str, value)) if isinstance(value, list) else value
+
+
+def dataset_entries(spec: dict) -> list[tuple[str, list[str]]]:
+    """(source, splits read from it) for each source of a dataset, in either of its forms."""
+    if "dataset_mixture" in spec:
+        return [(e["id"], [e.get("split", "train")]) for e in spec["dataset_mixture"]["datasets"]]
+    splits = [spec.get("dataset_train_split", "train")]
+    splits += [spec["dataset_test_split"]] if spec.get("dataset_test_split") else []
+    return [(spec["dataset_name"], splits)]
 
 
 @dataclass(frozen=True)
@@ -299,19 +309,10 @@ class Plan:
     def demo_world_spec(self) -> str:
         return json.dumps(self.config["demo_world"])
 
-    def dataset_entries(self, name: str) -> list[tuple[str, list[str]]]:
-        """(source, splits read from it) for each source of a dataset, in either of its forms."""
-        spec = self.config["datasets"][name]
-        if "dataset_mixture" in spec:
-            return [(e["id"], [e.get("split", "train")]) for e in spec["dataset_mixture"]["datasets"]]
-        splits = [spec.get("dataset_train_split", "train")]
-        splits += [spec["dataset_test_split"]] if spec.get("dataset_test_split") else []
-        return [(spec["dataset_name"], splits)]
-
     def dataset_sources(self, dataset: str, **_) -> list[str]:
         """Local sources a prepare job reads; folders the workflow writes are named by their files."""
         sources = []
-        for source, splits in self.dataset_entries(dataset):
+        for source, splits in dataset_entries(self.config["datasets"][dataset]):
             if source.startswith("results/") and not Path(source).suffix:
                 sources += [f"{source}/{split}.jsonl" for split in splits]
             elif not self.is_hub(source):
@@ -630,7 +631,7 @@ class Plan:
         """A run's settings a grid table can group by: recipe values with the run's args on top."""
         if ref.startswith(f"{BASE}/"):
             return {}
-        return {k: grid_keys_for_table(v) for k, v in self.recipe_settings(self.runs[ref]).items()}
+        return {k: setting_value(v) for k, v in self.recipe_settings(self.runs[ref]).items()}
 
     def table_runs(self, table: str) -> list[tuple[str | None, str, dict]]:
         """The table's runs: (row label or None, model ref, params). Fails naming the key."""
@@ -818,7 +819,7 @@ class Plan:
             needed.add(ref)
             run = self.runs[ref]
             todo += [run.model] + ([run.ref_model] if run.ref_model else [])
-            for source, _ in self.dataset_entries(run.dataset):
+            for source, _ in dataset_entries(self.config["datasets"][run.dataset]):
                 for spec in self.sampling_writing(source):
                     todo += [spec["policy"], spec["reward_model"]]
         return needed
@@ -893,7 +894,7 @@ def apply_tiny_scale(config: dict, plan_paths: "Plan", error) -> list[str]:
     for name, spec in config["datasets"].items():
         if "tiny" in spec:
             datasets[name] = spec.pop("tiny")
-        elif name in used and any(plan_paths.is_hub(s) for s, _ in dataset_sources_of(spec)):
+        elif name in used and any(plan_paths.is_hub(s) for s, _ in dataset_entries(spec)):
             raise error(f"datasets.{name}", "reads the Hugging Face Hub; give it 'tiny: <demo dataset>' for scale: tiny")
     for name, sub in datasets.items():
         if sub not in config["datasets"] or sub in datasets:
@@ -960,12 +961,6 @@ def runs_changed_at_tiny_scale(runs: dict, models: dict, datasets: set) -> set[s
         return ref in changed or downstream(spec["model"], seen | {ref})
 
     return {f"{s}/{n}" for s, n in order if downstream(f"{s}/{n}", frozenset())}
-
-
-def dataset_sources_of(spec: dict) -> list[tuple[str, list[str]]]:
-    if "dataset_mixture" in spec:
-        return [(e["id"], [e.get("split", "train")]) for e in spec["dataset_mixture"]["datasets"]]
-    return [(spec["dataset_name"], [])]
 
 
 def check_references(plan: Plan) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import datasets
 import pytest
 
-from handbook.data import DataError, load_mixture, local_sources, looks_local, tokenize_example, tokenize_splits
+from handbook.data import DataError, load_mixture, tokenize_example, tokenize_splits
 from handbook.modeling import train_tokenizer
 
 
@@ -101,13 +101,10 @@ def test_missing_split_and_path_errors(tmp_path):
         load_mixture("x", {"dataset_mixture": {"datasets": [{"id": str(tmp_path / "sft"), "weight": 1.5}]}})
 
 
-def test_hub_ids_are_told_from_local_paths():
-    assert not looks_local("HuggingFaceH4/ultrachat_200k")
-    assert not looks_local("imdb")
-    assert looks_local("results/demo_world/sft")
-    assert looks_local("data/train.parquet")
-    spec = {"dataset_mixture": {"datasets": [{"id": "HuggingFaceH4/ultrachat_200k"}, {"id": "results/x/y.jsonl"}]}}
-    assert local_sources(spec) == ["results/x/y.jsonl"]
+def test_a_missing_local_file_is_named_not_looked_up_on_the_hub(tmp_path):
+    spec = {"dataset_name": str(tmp_path / "nope.parquet")}
+    with pytest.raises(DataError, match=r"nope\.parquet: no such file or folder"):
+        load_mixture("mine", spec)
 
 
 def test_chat_template_assistant_mask_covers_reply_and_eos(tokenizer):
