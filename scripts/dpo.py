@@ -18,18 +18,17 @@ import json
 import logging
 from pathlib import Path
 
-from trl import DPOConfig, ModelConfig, get_peft_config
+from trl import DPOConfig
 
 from handbook.preference import PrecomputedDPOTrainer
 from handbook.training import (
     RecipeError,
-    WorkflowArguments,
     load_model_and_tokenizer,
     load_tokenized,
-    log_arguments,
-    parse_recipe,
+    make_trainer,
     recipe_path,
     run_main,
+    start_run,
     train_and_save,
 )
 
@@ -50,11 +49,8 @@ def check_reference(summary_path: Path, args, source: str) -> None:
 def main() -> None:
     import sys
 
-    parsed = parse_recipe((WorkflowArguments, DPOConfig, ModelConfig))
+    parsed, final_dir = start_run(DPOConfig)
     workflow_args, training_args, model_args = parsed
-    log_arguments(*parsed)
-    final_dir = training_args.output_dir
-    training_args.output_dir = workflow_args.checkpoint_dir
     training_args.precompute_ref_log_probs = True
     summary = Path(workflow_args.dataset_path) / "summary.json"
     check_reference(summary, training_args, recipe_path(sys.argv[1:]) or "command line")
@@ -63,15 +59,7 @@ def main() -> None:
     if training_args.eval_strategy == "no":
         eval_dataset = None
     model, tokenizer = load_model_and_tokenizer(model_args, workflow_args=workflow_args)
-    trainer = PrecomputedDPOTrainer(
-        model=model,
-        ref_model=None,
-        args=training_args,
-        train_dataset=train_dataset,
-        eval_dataset=eval_dataset,
-        processing_class=tokenizer,
-        peft_config=get_peft_config(model_args),
-    )
+    trainer = make_trainer(PrecomputedDPOTrainer, parsed, model, tokenizer, train_dataset, eval_dataset, ref_model=None)
     train_and_save(trainer, workflow_args, training_args, final_dir, parsed)
 
 

@@ -15,15 +15,14 @@ from __future__ import annotations
 
 import logging
 
-from trl import KTOConfig, KTOTrainer, ModelConfig, get_peft_config
+from trl import KTOConfig, KTOTrainer
 
 from handbook.preference import label_balance, unpair_and_shuffle
 from handbook.training import (
-    WorkflowArguments,
     load_model_and_tokenizer,
-    log_arguments,
-    parse_recipe,
+    make_trainer,
     run_main,
+    start_run,
     train_and_save,
 )
 
@@ -33,11 +32,8 @@ logger = logging.getLogger("handbook.kto")
 def main() -> None:
     from datasets import load_from_disk
 
-    parsed = parse_recipe((WorkflowArguments, KTOConfig, ModelConfig))
+    parsed, final_dir = start_run(KTOConfig)
     workflow_args, training_args, model_args = parsed
-    log_arguments(*parsed)
-    final_dir = training_args.output_dir
-    training_args.output_dir = workflow_args.checkpoint_dir
 
     dsd = load_from_disk(workflow_args.dataset_path, keep_in_memory=True)
     train_dataset = unpair_and_shuffle(dsd["train"], training_args.seed)
@@ -46,14 +42,7 @@ def main() -> None:
     if "test" in dsd and training_args.eval_strategy != "no":
         eval_dataset = unpair_and_shuffle(dsd["test"], training_args.seed)
     model, tokenizer = load_model_and_tokenizer(model_args, workflow_args=workflow_args)
-    trainer = KTOTrainer(
-        model=model,
-        args=training_args,
-        train_dataset=train_dataset,
-        eval_dataset=eval_dataset,
-        processing_class=tokenizer,
-        peft_config=get_peft_config(model_args),
-    )
+    trainer = make_trainer(KTOTrainer, parsed, model, tokenizer, train_dataset, eval_dataset)
     train_and_save(trainer, workflow_args, training_args, final_dir, parsed)
 
 

@@ -19,16 +19,15 @@ from __future__ import annotations
 
 import logging
 
-from trl import ModelConfig, RewardConfig, RewardTrainer, get_peft_config
+from trl import RewardConfig, RewardTrainer
 
 from handbook.data import DataError
 from handbook.training import (
     RecipeError,
-    WorkflowArguments,
     load_model_and_tokenizer,
-    log_arguments,
-    parse_recipe,
+    make_trainer,
     run_main,
+    start_run,
     train_and_save,
 )
 
@@ -67,13 +66,10 @@ def fit_columns(ds, where: str):
 def main() -> None:
     from transformers import AutoModelForSequenceClassification, set_seed
 
-    parsed = parse_recipe((WorkflowArguments, RewardConfig, ModelConfig))
+    parsed, final_dir = start_run(RewardConfig)
     workflow_args, training_args, model_args = parsed
-    log_arguments(*parsed)
     if not workflow_args.dataset_path:
         raise RecipeError("--dataset_path is required (a prepared preference dataset folder)")
-    final_dir = training_args.output_dir
-    training_args.output_dir = workflow_args.checkpoint_dir
 
     train_dataset, eval_dataset = load_preferences(workflow_args.dataset_path)
     if eval_dataset is None or training_args.eval_strategy == "no":
@@ -92,14 +88,7 @@ def main() -> None:
         raise RecipeError(
             f"{model_args.model_name_or_path}: the tokenizer has no chat template; set chat_template_path in the recipe"
         )
-    trainer = RewardTrainer(
-        model=model,
-        args=training_args,
-        train_dataset=train_dataset,
-        eval_dataset=eval_dataset,
-        processing_class=tokenizer,
-        peft_config=get_peft_config(model_args),
-    )
+    trainer = make_trainer(RewardTrainer, parsed, model, tokenizer, train_dataset, eval_dataset)
     train_and_save(trainer, workflow_args, training_args, final_dir, parsed)
 
 

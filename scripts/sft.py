@@ -17,15 +17,14 @@ from __future__ import annotations
 
 import logging
 
-from trl import ModelConfig, SFTConfig, SFTTrainer, get_peft_config
+from trl import SFTConfig, SFTTrainer
 
 from handbook.training import (
-    WorkflowArguments,
     load_model_and_tokenizer,
     load_tokenized,
-    log_arguments,
-    parse_recipe,
+    make_trainer,
     run_main,
+    start_run,
     train_and_save,
 )
 
@@ -33,11 +32,8 @@ logger = logging.getLogger("handbook.sft")
 
 
 def main() -> None:
-    parsed = parse_recipe((WorkflowArguments, SFTConfig, ModelConfig))
+    parsed, final_dir = start_run(SFTConfig)
     workflow_args, training_args, model_args = parsed
-    log_arguments(*parsed)
-    final_dir = training_args.output_dir
-    training_args.output_dir = workflow_args.checkpoint_dir
 
     train_dataset, eval_dataset = load_tokenized(workflow_args.dataset_path)
     if eval_dataset is None or training_args.eval_strategy == "no":
@@ -56,14 +52,7 @@ def main() -> None:
             eval_dataset = eval_dataset.remove_columns("assistant_masks") if eval_dataset else None
             logger.info("loss on every token (assistant_only_loss is false)")
     model, tokenizer = load_model_and_tokenizer(model_args, workflow_args=workflow_args)
-    trainer = SFTTrainer(
-        model=model,
-        args=training_args,
-        train_dataset=train_dataset,
-        eval_dataset=eval_dataset,
-        processing_class=tokenizer,
-        peft_config=get_peft_config(model_args),
-    )
+    trainer = make_trainer(SFTTrainer, parsed, model, tokenizer, train_dataset, eval_dataset)
     training_args.assistant_only_loss = wants_assistant_only
     train_and_save(trainer, workflow_args, training_args, final_dir, parsed)
 

@@ -227,29 +227,49 @@ def train_and_save(trainer, workflow_args, training_args, final_dir: str, parsed
     return metrics
 
 
-def train_reference_free(config_cls, trainer_cls) -> None:
-    """Train a reference-free preference optimiser (ORPO, CPO/SimPO) on prepared pairs, as the
-    command line and recipe say: `config_cls` parses the recipe, `trainer_cls` trains."""
-    from trl import ModelConfig, get_peft_config
+def start_run(config_cls):
+    """Parse recipe and command line into (workflow, training, model) arguments and log them.
+
+    Trainer checkpoints go to --checkpoint_dir, outside the job's declared output (Snakemake
+    deletes a failed job's outputs, and a rebuilt target resumes from them); the final model goes
+    to the --output_dir returned beside the arguments.
+    """
+    from trl import ModelConfig
 
     parsed = parse_recipe((WorkflowArguments, config_cls, ModelConfig))
-    workflow_args, training_args, model_args = parsed
     log_arguments(*parsed)
+    workflow_args, training_args, _ = parsed
     final_dir = training_args.output_dir
     training_args.output_dir = workflow_args.checkpoint_dir
+    return parsed, final_dir
 
-    train_dataset, eval_dataset = load_tokenized(workflow_args.dataset_path)
-    if training_args.eval_strategy == "no":
-        eval_dataset = None
-    model, tokenizer = load_model_and_tokenizer(model_args, workflow_args=workflow_args)
-    trainer = trainer_cls(
+
+def make_trainer(trainer_cls, parsed, model, tokenizer, train_dataset, eval_dataset, **kwargs):
+    """A TRL trainer of any method, with the run's arguments and LoRA settings."""
+    from trl import get_peft_config
+
+    _, training_args, model_args = parsed
+    return trainer_cls(
         model=model,
         args=training_args,
         train_dataset=train_dataset,
         eval_dataset=eval_dataset,
         processing_class=tokenizer,
         peft_config=get_peft_config(model_args),
+        **kwargs,
     )
+
+
+def train_reference_free(config_cls, trainer_cls) -> None:
+    """Train a reference-free preference optimiser (ORPO, CPO/SimPO) on prepared pairs, as the
+    command line and recipe say: `config_cls` parses the recipe, `trainer_cls` trains."""
+    parsed, final_dir = start_run(config_cls)
+    workflow_args, training_args, model_args = parsed
+    train_dataset, eval_dataset = load_tokenized(workflow_args.dataset_path)
+    if training_args.eval_strategy == "no":
+        eval_dataset = None
+    model, tokenizer = load_model_and_tokenizer(model_args, workflow_args=workflow_args)
+    trainer = make_trainer(trainer_cls, parsed, model, tokenizer, train_dataset, eval_dataset)
     train_and_save(trainer, workflow_args, training_args, final_dir, parsed)
 
 
