@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import copy
 import functools
-import itertools
 import json
 import os
 import shlex
@@ -28,16 +27,22 @@ from pathlib import Path
 
 import yaml
 
-from handbook.hub import is_hub_id
+from handbook.config import (
+    DEFAULT_CONFIG,
+    REPO,
+    TINY_WORKDIR,
+    ConfigError,
+    Paths,
+    apply_tiny_scale,
+    dataset_entries,
+    expand_sweeps,
+    load_config,
+    setting_value,
+    validate,
+)
 from handbook.launch import launcher
 from handbook.methods import BASE, METHODS
 
-REPO = Path(__file__).resolve().parents[2]
-DEFAULT_CONFIG = REPO / "config" / "config.yaml"
-SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
-# Tiny-scale artifacts live in their own working directory, so they never share a path with
-# full-scale ones: the same target under it (results/tiny/results/tables/...).
-TINY_WORKDIR = "results/tiny"
 # The default accelerate config is for CPU; a GPU run without one of its own gets plain DDP.
 GPU_ACCELERATE_CONFIG = "config/accelerate/ddp.yaml"
 # Recipe defaults the shared reference log-probs are computed with (TRL's DPOConfig defaults).
@@ -60,104 +65,6 @@ DEMO_JUDGMENTS = {
 SAMPLING_KEYS = ("num_completions", "temperature", "top_p", "max_new_tokens", "seed", "backend")
 JUDGE_GENERATION_KEYS = ("max_new_tokens", "temperature", "top_p", "seed", "batch_size")
 
-
-class ConfigError(ValueError):
-    """A config mistake, said as '<config files>: <key>: <what is wrong>'."""
-
-
-# --- Loading and validation --------------------------------------------------------------------
-
-
-def merge_config(base: dict, extra: dict) -> dict:
-    """Nested keys of `extra` replace those of `base` one by one, as Snakemake's --configfile does."""
-    for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            merge_config(base[key], value)
-        else:
-            base[key] = copy.deepcopy(value)
-    return base
-
-
-def load_config(files: list[str | Path], overrides: dict | None = None) -> dict:
-    """The default config extended by each file in turn, then by `overrides` (--config k=v)."""
-    config: dict = {}
-    for path in [DEFAULT_CONFIG, *files]:
-        try:
-            loaded = yaml.safe_load(Path(path).read_text()) or {}
-        except (OSError, yaml.YAMLError) as err:
-            raise ConfigError(f"{path}: cannot be read as YAML ({type(err).__name__}: {err})") from None
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"{path}: expected a mapping of config keys, got {type(loaded).__name__}")
-        merge_config(config, loaded)
-    return merge_config(config, overrides or {})
-
-
-def load_schema() -> dict:
-    """The config schema, with the training stages filled in from the method registry."""
-    schema = yaml.safe_load(SCHEMA.read_text())
-    stages = {"enum": list(METHODS)}
-    schema["properties"]["runs"]["propertyNames"] = stages
-    schema["properties"]["sweeps"]["additionalProperties"]["properties"]["stage"].update(stages)
-    return schema
-
-
-def validate(config: dict, config_name: str) -> None:
-    """Schema errors name the key; then the schema's defaults are filled in (in place)."""
-    import jsonschema
-
-    schema = load_schema()
-    validator = jsonschema.Draft202012Validator(schema)
-    error = jsonschema.exceptions.best_match(validator.iter_errors(config))
-    if error is not None:
-        key = ".".join(str(p) for p in error.absolute_path) or "(top level)"
-        raise ConfigError(f"{config_name}: key '{key}': {error.message}")
-    fill_defaults(config, schema)
-
-
-def fill_defaults(config: dict, schema: dict) -> None:
-    """Every property with a schema default gets it when absent (the jsonschema FAQ's validator)."""
-    import jsonschema
-
-    base = jsonschema.Draft202012Validator
-    validate_properties = base.VALIDATORS["properties"]
-
-    def set_defaults(validator, properties, instance, subschema):
-        for prop, sub in properties.items():
-            if "default" in sub and isinstance(instance, dict):
-                instance.setdefault(prop, copy.deepcopy(sub["default"]))
-        yield from validate_properties(validator, properties, instance, subschema)
-
-    jsonschema.validators.extend(base, {"properties": set_defaults})(schema).validate(config)
-
-
-# --- Runs and sweeps ---------------------------------------------------------------------------
-
-
-def run_name(sweep: str, combo: dict) -> str:
-    """Readable run names: strings as they are, numbers after their key (dpo-sigmoid-beta0.1-seed1)."""
-    parts = [sweep]
-    for key, value in combo.items():
-        if isinstance(value, list):
-            parts.append("+".join(str(v) for v in value))
-        elif isinstance(value, str):
-            parts.append(value)
-        else:
-            parts.append(f"{key}{value}")
-    return "-".join(parts)
-
-
-def setting_value(value):
-    """A run setting as a grid table shows it: lists (e.g. loss types) joined by '+'."""
-    return "+".join(map(str, value)) if isinstance(value, list) else value
-
-
-def dataset_entries(spec: dict) -> list[tuple[str, list[str]]]:
-    """(source, splits read from it) for each source of a dataset, in either of its forms."""
-    if "dataset_mixture" in spec:
-        return [(e["id"], [e.get("split", "train")]) for e in spec["dataset_mixture"]["datasets"]]
-    splits = [spec.get("dataset_train_split", "train")]
-    splits += [spec["dataset_test_split"]] if spec.get("dataset_test_split") else []
-    return [(spec["dataset_name"], splits)]
 
 
 @dataclass(frozen=True)
@@ -195,10 +102,9 @@ class Plan:
 
     config: dict  # resolved: sweeps expanded, tiny scale applied, schema defaults filled in
     config_name: str
-    origin: Path  # where relative paths in the config resolve
+    paths: Paths  # where relative paths in the config resolve
     replacements: tuple[str, ...] = ()  # what tiny scale replaced, one line each
     sweeps: dict = field(default_factory=dict)  # sweep -> its run names
-    moves_workdir: bool = False  # tiny scale: the workflow runs in TINY_WORKDIR
 
     # --- identity and errors
 
@@ -213,25 +119,13 @@ class Plan:
     def error(self, key: str, message: str) -> ConfigError:
         return ConfigError(f"{self.config_name}: {key}: {message}")
 
-    # --- paths
-
-    def local_path(self, path: str) -> str:
-        """A relative path from the config, usable from the workflow's working directory."""
-        if self.moves_workdir and not Path(path).is_absolute() and not str(path).startswith("results/"):
-            return str(self.origin / path)
-        return str(path)
+    @property
+    def moves_workdir(self) -> bool:
+        """Tiny scale: the workflow runs in TINY_WORKDIR, not where it was started."""
+        return self.paths.moves_workdir
 
     def is_hub(self, source: str) -> bool:
-        return is_hub_id(source, self.origin)
-
-    def config_file(self, path: str) -> str:
-        """Files named in the config (recipes, templates, accelerate configs) resolve against the
-        launch directory, then against the repository (the shipped ones)."""
-        if Path(path).is_absolute():
-            return str(path)
-        if (self.origin / path).exists():
-            return self.local_path(path)
-        return str(REPO / path)
+        return self.paths.is_hub(source)
 
     # --- models
 
@@ -247,7 +141,7 @@ class Plan:
                     name=name,
                     model=spec["model"],
                     dataset=spec["dataset"],
-                    recipe=self.config_file(spec["recipe"]),
+                    recipe=self.paths.config_file(spec["recipe"]),
                     args=dict(spec.get("args", {})),
                     threads=int(spec.get("threads", 8)),
                     gpus=int(spec.get("gpus", 0)),
@@ -358,7 +252,7 @@ class Plan:
     def tokenizer_args(self, base: str, **_) -> str:
         args = f"--tokenizer {self.model_location(f'{BASE}/{base}')}"
         template = self.config["base_models"][base].get("chat_template")
-        return args + (f" --chat_template {self.config_file(template)}" if template else "")
+        return args + (f" --chat_template {self.paths.config_file(template)}" if template else "")
 
     # --- training
 
@@ -407,7 +301,7 @@ class Plan:
         nodes = int(nodes or 1)
         gpus = int(gpu or 0) // nodes  # the gpu resource is the job's total; each node runs its share
         default = GPU_ACCELERATE_CONFIG if gpus else self.config["accelerate_config"]
-        accel = self.config_file(spec.accelerate_config or default)
+        accel = self.paths.config_file(spec.accelerate_config or default)
         return launcher(accel, read_yaml(accel), gpus, nodes, spec.processes, int(threads))
 
     # --- reference log-probs
@@ -845,122 +739,8 @@ def read_yaml(path: str) -> dict:
     return yaml.safe_load(_read_yaml_text(str(path))) or {}
 
 
-# --- Resolution: config -> plan -----------------------------------------------------------------
 
-
-def expand_sweeps(config: dict, error) -> dict[str, list[str]]:
-    """Each sweep's grid becomes runs sharing the sweep's model, dataset and recipe."""
-    sweeps = {}
-    for sweep, spec in config["sweeps"].items():
-        keys = list(spec["grid"])
-        runs = config["runs"].setdefault(spec["stage"], {})
-        names = []
-        for values in itertools.product(*(spec["grid"][k] for k in keys)):
-            combo = dict(zip(keys, values))
-            name = run_name(sweep, combo)
-            if name in runs:
-                owner = runs[name].get("sweep")
-                detail = "is already defined in runs" if owner is None else f"comes twice out of sweep '{owner}'"
-                raise error(f"sweeps.{sweep}", f"run '{spec['stage']}/{name}' {detail}")
-            run = {k: copy.deepcopy(v) for k, v in spec.items() if k not in ("stage", "grid", "args")}
-            run["args"] = {**spec.get("args", {}), **combo}
-            run["sweep"] = sweep
-            runs[name] = run
-            names.append(name)
-        sweeps[sweep] = names
-    return sweeps
-
-
-def apply_tiny_scale(config: dict, plan_paths: "Plan", error) -> list[str]:
-    """scale: tiny, in one pass. Hub base models, datasets, lm-eval suites and judge prompt sets
-    are replaced by their demo counterparts ('tiny' in their entries); runs trained from replaced
-    models or data, or downstream of such runs, get tiny_scale.args (few steps, CPU) and lose their
-    GPUs. Local paths become absolute, as the workflow runs in TINY_WORKDIR. Returns what was
-    replaced, one line each."""
-    tiny = config["tiny_scale"]
-    said = []
-    models = {}
-    for name, spec in config["base_models"].items():
-        if "tiny" in spec or ("path" in spec and plan_paths.is_hub(spec["path"])):
-            models[f"{BASE}/{name}"] = spec.get("tiny", tiny["base_model"])
-        elif "path" in spec:
-            spec["path"] = plan_paths.local_path(spec["path"])
-    for ref, sub in models.items():
-        if sub in models:
-            raise error(f"base_models.{ref.split('/', 1)[1]}.tiny", f"'{sub}' is replaced itself")
-        said.append(f"model {ref} -> {sub}")
-    used = {spec["dataset"] for runs in config["runs"].values() for spec in runs.values()}
-    datasets = {}
-    for name, spec in config["datasets"].items():
-        if "tiny" in spec:
-            datasets[name] = spec.pop("tiny")
-        elif name in used and any(plan_paths.is_hub(s) for s, _ in dataset_entries(spec)):
-            raise error(f"datasets.{name}", "reads the Hugging Face Hub; give it 'tiny: <demo dataset>' for scale: tiny")
-    for name, sub in datasets.items():
-        if sub not in config["datasets"] or sub in datasets:
-            raise error(f"datasets.{name}.tiny", f"'{sub}' is not a dataset used as it is at tiny scale")
-        config["datasets"][name] = copy.deepcopy(config["datasets"][sub])
-        said.append(f"dataset {name} -> {sub}'s data")
-    for spec in config["datasets"].values():
-        for entry in spec["dataset_mixture"]["datasets"] if "dataset_mixture" in spec else [spec]:
-            key = "id" if "dataset_mixture" in spec else "dataset_name"
-            if not plan_paths.is_hub(entry[key]):
-                entry[key] = plan_paths.local_path(entry[key])
-    changed = runs_changed_at_tiny_scale(config["runs"], models, set(datasets))
-    for ref in sorted(changed):
-        stage, run = ref.split("/", 1)
-        spec = config["runs"][stage][run]
-        spec["args"] = {**spec.get("args", {}), **tiny["args"]}
-        spec["threads"] = 1  # tiny runs go faster side by side than one after another
-        for key in ("gpus", "resources", "accelerate_config", "processes"):
-            spec.pop(key, None)
-    if changed:
-        said.append(f"{len(changed)} runs get {tiny['args']}: {', '.join(sorted(changed))}")
-    for spec in config["rejection_sampling"].values():
-        for key in ("policy", "reward_model"):
-            spec[key] = models.get(spec[key], spec[key])
-    judge = config["eval"]["demo"].get("judge")
-    for key in ("reward_model", "baseline") if judge else ():
-        judge[key] = models.get(judge[key], judge[key])
-    for table in config["tables"].values():
-        rows = table.get("rows")
-        for label, row in rows.items() if isinstance(rows, dict) else ():
-            if isinstance(row, list):
-                rows[label] = [models.get(ref, ref) for ref in row]
-        if "runs" in table:
-            table["runs"] = [models.get(r, r) if isinstance(r, str) else r for r in table["runs"]]
-    said += [f"lm-eval suite {name} -> {s['tiny']}" for name, s in config["suites"].items() if s.get("tiny")]
-    for name, judge_spec in config["judges"].items():
-        judge_spec["max_new_tokens"] = tiny["max_new_tokens"]
-        if plan_paths.is_hub(judge_spec["prompts"]):
-            said.append(f"{name} prompts {judge_spec['prompts']} -> demo prompts")
-        else:
-            judge_spec["prompts"] = plan_paths.local_path(judge_spec["prompts"])
-    return said
-
-
-def runs_changed_at_tiny_scale(runs: dict, models: dict, datasets: set) -> set[str]:
-    """Runs trained from a replaced model or on replaced data, and every run downstream of one.
-    Their starting and reference models are switched to the replacements as they are found."""
-    changed: set[str] = set()
-    order = [(stage, name) for stage, by_name in runs.items() for name in by_name]
-    for stage, name in order:
-        spec = runs[stage][name]
-        for key in ("model", "ref_model"):
-            if spec.get(key) in models:
-                spec[key] = models[spec[key]]
-                changed.add(f"{stage}/{name}")
-        if spec["dataset"] in datasets:
-            changed.add(f"{stage}/{name}")
-
-    def downstream(ref: str, seen: frozenset) -> bool:
-        stage, _, name = ref.partition("/")
-        spec = runs.get(stage, {}).get(name)
-        if spec is None or ref in seen:
-            return False  # a base model, an unknown ref or a cycle: reported by the checks
-        return ref in changed or downstream(spec["model"], seen | {ref})
-
-    return {f"{s}/{n}" for s, n in order if downstream(f"{s}/{n}", frozenset())}
+# --- Checks and the plan -----------------------------------------------------------------------
 
 
 def check_references(plan: Plan) -> None:
@@ -1033,16 +813,9 @@ def build_plan(config: dict, config_files=(), origin: str | Path | None = None, 
     sweeps = expand_sweeps(config, error)
     tiny = config["scale"] == "tiny"
     moves = tiny and (moves_workdir if moves_workdir is not None else not origin.match(f"*/{TINY_WORKDIR}"))
-    paths = Plan(config=config, config_name=config_name, origin=origin, moves_workdir=moves)
+    paths = Paths(origin, moves)
     replacements = apply_tiny_scale(config, paths, error) if tiny else []
-    plan = Plan(
-        config=config,
-        config_name=config_name,
-        origin=origin,
-        replacements=tuple(replacements),
-        sweeps=sweeps,
-        moves_workdir=moves,
-    )
+    plan = Plan(config=config, config_name=config_name, paths=paths, replacements=tuple(replacements), sweeps=sweeps)
     check_references(plan)
     return plan
 

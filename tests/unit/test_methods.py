@@ -11,7 +11,7 @@ import yaml
 
 from conftest import REPO
 from handbook.methods import DATA_KINDS, METHODS, plain_stages, stage_pattern
-from handbook.plan import load_schema
+from handbook.config import load_schema
 from handbook.tables import PLAIN_STAGES
 
 

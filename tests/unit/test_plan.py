@@ -14,7 +14,8 @@ import pytest
 import yaml
 
 from conftest import REPO
-from handbook.plan import ConfigError, build_plan, load_config
+from handbook.config import ConfigError, load_config
+from handbook.plan import build_plan
 
 SFT_RECIPE = "config/recipes/demo/sft/tiny.yaml"
 DPO_RECIPE = "config/recipes/demo/dpo/tiny.yaml"
