@@ -42,6 +42,7 @@ from handbook.config import (
 )
 from handbook.launch import launcher
 from handbook.methods import BASE, METHODS
+from handbook.secrets import is_secret_name, redact
 
 # The default accelerate config is for CPU; a GPU run without one of its own gets plain DDP.
 GPU_ACCELERATE_CONFIG = "config/accelerate/ddp.yaml"
@@ -525,7 +526,7 @@ class Plan:
         """A run's settings a grid table can group by: recipe values with the run's args on top."""
         if ref.startswith(f"{BASE}/"):
             return {}
-        return {k: setting_value(v) for k, v in self.recipe_settings(self.runs[ref]).items()}
+        return redact({k: setting_value(v) for k, v in self.recipe_settings(self.runs[ref]).items()})
 
     def table_runs(self, table: str) -> list[tuple[str | None, str, dict]]:
         """The table's runs: (row label or None, model ref, params). Fails naming the key."""
@@ -642,6 +643,16 @@ class Plan:
         targets = [f"results/tables/{t}.{ext}" for t in tables for ext in ("csv", "md", "png")]
         return targets + [f"results/plots/{t}_curves.png" for t in tables if self.curve_models(t)]
 
+    def warnings(self) -> list[str]:
+        """Config that works but leaks: a secret in a run's args is printed with the job's command."""
+        return [
+            f"runs.{run.stage}.{run.name}.args.{key}: a secret in the config is printed with the job's "
+            "command; set it in the environment instead (HF_TOKEN for the hub)"
+            for run in self.runs.values()
+            for key in run.args
+            if is_secret_name(key)
+        ]
+
     # --- the plan as data
 
     def to_dict(self, table: str | None = None) -> dict:
@@ -672,7 +683,7 @@ class Plan:
             "reference_logps": groups,
             "rejection_sampling": self.config["rejection_sampling"],
             "suites": {name: self.suite_at_scale(name) for name in self.config["suites"]},
-            "judges": {name: {**spec, "prompts": self.judge_prompts(name)} for name, spec in self.config["judges"].items()},
+            "judges": redact({n: {**spec, "prompts": self.judge_prompts(n)} for n, spec in self.config["judges"].items()}),
             "tables": {name: self.table_spec(name) for name in tables},
             "targets": self.final_targets() if table is None else self.table_targets(table),
         }
@@ -686,7 +697,7 @@ class Plan:
             "dataset": run.dataset,
             "data": self.train_data(run),
             "recipe": run.recipe,
-            "args": run.args,
+            "args": redact(run.args),
             "sweep": run.sweep,
             "threads": run.threads,
             "resources": {"gpu": run.gpus * run.nodes, "nodes": run.nodes, "mem_mb": run.mem_mb, "runtime": run.runtime},

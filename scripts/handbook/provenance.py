@@ -74,16 +74,19 @@ def to_jsonable(obj: Any) -> Any:
 
 
 def provenance(config: Any = None, inputs: dict[str, str] | None = None) -> dict[str, Any]:
+    """What made an artifact; secret values (tokens, keys, passwords) are replaced by a marker."""
+    from handbook.secrets import redact, redact_argv
+
     return {
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "command": [sys.executable, *sys.argv],
+        "command": [sys.executable, *redact_argv(sys.argv)],
         "host": socket.gethostname(),
         "python": platform.python_version(),
         "packages": package_versions(),
         "git": git_revision(),
         "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
         "inputs": inputs or {},
-        "config": to_jsonable(config),
+        "config": redact(to_jsonable(config)),
     }
 
 

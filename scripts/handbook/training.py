@@ -12,11 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from handbook.provenance import to_jsonable, write_json, write_provenance
+from handbook.model_card import write_model_card
+from handbook.secrets import redact, take_secrets
 
 logger = logging.getLogger("handbook")
 
 # Arguments that name where things go, not what is trained: they do not change a checkpoint's meaning.
-PLACEMENT_KEYS = {"output_dir", "logging_dir", "checkpoint_dir", "run_name", "hub_model_id"}
+PLACEMENT_KEYS = {"output_dir", "logging_dir", "checkpoint_dir", "run_name", "hub_model_id", "stage"}
 
 
 @dataclass
@@ -28,6 +30,7 @@ class WorkflowArguments:
         default=None,
         metadata={"help": "Where Trainer checkpoints go; kept across failures so a rebuilt target resumes."},
     )
+    stage: str = field(default=None, metadata={"help": "The training method's name (for the model card)."})
     tiny_scale: bool = field(
         default=False,
         metadata={"help": "Tiny-scale run on a machine without CUDA: QLoRA (4/8-bit) is run as plain LoRA."},
@@ -66,7 +69,7 @@ def parse_recipe(dataclass_types, argv: list[str] | None = None):
     if overrides:
         logger.info("No CUDA device: training in fp32 without gradient checkpointing (%s)", " ".join(overrides))
     try:
-        return parser.parse_args_and_config(argv + overrides)
+        parsed = parser.parse_args_and_config(argv + overrides)
     except ValueError as err:
         message = str(err).splitlines()[0]
         if "Unknown arguments from config file" in message:
@@ -76,6 +79,8 @@ def parse_recipe(dataclass_types, argv: list[str] | None = None):
         raise RecipeError(f"{source}: {message}") from err
     except SystemExit as err:  # argparse exits on a bad type/value; say where it came from
         raise RecipeError(f"{source}: invalid arguments (see the message above)") from err
+    take_secrets(*parsed)
+    return parsed
 
 
 def cpu_overrides() -> list[str]:
@@ -88,7 +93,7 @@ def cpu_overrides() -> list[str]:
 
 def log_arguments(*parsed) -> None:
     for args in parsed:
-        for key, value in sorted(to_jsonable(args).items()):
+        for key, value in sorted(redact(to_jsonable(args)).items()):
             logger.info("%s.%s = %r", type(args).__name__, key, value)
 
 
@@ -217,6 +222,7 @@ def train_and_save(trainer, workflow_args, training_args, final_dir: str, parsed
         trainer.processing_class.save_pretrained(final_dir)
         write_json(Path(final_dir) / "metrics.json", metrics)
         write_json(Path(final_dir) / "log_history.json", trainer.state.log_history)
+        write_model_card(final_dir, parsed, trainer, metrics)
         write_provenance(
             final_dir,
             config={type(a).__name__: a for a in parsed},

@@ -16,7 +16,7 @@ import time
 import pandas as pd
 import pytest
 
-from conftest import REPO, TINY_CONFIG, make_workdir, run_snakemake, workflow_env
+from conftest import PLANTED_SECRETS, REPO, TINY_CONFIG, make_workdir, run_snakemake, workflow_env
 
 pytestmark = pytest.mark.e2e
 
@@ -49,6 +49,24 @@ def test_checkpoints_load_with_plain_transformers(demo):
         assert model.config.model_type == "llama" and model.num_parameters() < 2_000_000
     metrics = json.loads((demo / "results/models/sft/tiny/metrics.json").read_text())
     assert metrics["world_size"] == 1 and metrics["train_loss"] > 0 and "eval_loss" in metrics
+
+
+def test_no_planted_secret_is_kept_anywhere_under_results(demo):
+    """Tokens given in a recipe, a run's args and the environment: in no log, provenance, pickled
+    training arguments, model card, plan or table."""
+    files = [p for p in (demo / "results").rglob("*") if p.is_file()]
+    assert any(p.name == "training_args.bin" for p in files) and any(p.name == "plan.json" for p in files)
+    leaks = [(str(p.relative_to(demo)), s) for p in files for s in PLANTED_SECRETS if s.encode() in p.read_bytes()]
+    assert not leaks
+    log = (demo / "results/logs/sft/tiny.log").read_text()
+    assert "hub_token: passed to this process as HF_TOKEN" in log
+
+
+def test_model_card_says_how_the_model_was_made(demo):
+    card = (demo / "results/models/sft/tiny/README.md").read_text()
+    assert card.startswith("---\nlibrary_name: transformers\n") and "- sft\n" in card
+    assert "from `results/models/cpt/tiny` on `demo_sft` (`results/demo_world/sft`)" in card
+    assert "| num_train_epochs | 6 |" in card and "- eval_loss: " in card
 
 
 def test_every_artifact_has_provenance(demo):

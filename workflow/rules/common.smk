@@ -24,6 +24,8 @@ except ConfigError as err:
     raise WorkflowError(str(err)) from None
 for line in PLAN.replacements:
     logger.info(f"tiny scale: {line}")
+for line in PLAN.warnings():
+    logger.warning(line)
 
 
 def from_plan(name):
