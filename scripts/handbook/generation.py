@@ -12,7 +12,7 @@ def load_causal_lm(path: str, *, dtype, device: str | None = None):
 
     if isinstance(dtype, str):
         dtype = getattr(torch, dtype)
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, use_safetensors=True)
     if device is not None:
         model = model.to(device)
     return model.eval()

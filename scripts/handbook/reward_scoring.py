@@ -14,7 +14,7 @@ def load_reward_model(path: str, device: str | None = None):
     import torch
     from transformers import AutoModelForSequenceClassification
 
-    model = AutoModelForSequenceClassification.from_pretrained(path, dtype=torch.float32)
+    model = AutoModelForSequenceClassification.from_pretrained(path, dtype=torch.float32, use_safetensors=True)
     if device is not None:
         model = model.to(device)
     return model.eval(), load_tokenizer(path)

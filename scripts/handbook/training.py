@@ -174,14 +174,22 @@ def load_model_and_tokenizer(model_args, model_cls=None, workflow_args=None, **k
     dtype = model_args.dtype if torch.cuda.is_available() else "float32"
     if quantization is not None:
         kwargs["quantization_config"] = quantization
+    remote_code = bool(getattr(model_args, "trust_remote_code", False))
+    if remote_code:
+        logger.warning("trust_remote_code: the recipe asks to run code shipped with %s", model_args.model_name_or_path)
+    # Weights load from safetensors only: a pickled checkpoint can run arbitrary code when loaded.
     model = model_cls.from_pretrained(
         model_args.model_name_or_path,
         revision=model_args.model_revision,
         dtype=dtype if dtype in (None, "auto") else getattr(torch, dtype),
         attn_implementation=model_args.attn_implementation,
+        trust_remote_code=remote_code,
+        use_safetensors=True,
         **kwargs,
     )
-    tokenizer = AutoTokenizer.from_pretrained(model_args.model_name_or_path, revision=model_args.model_revision)
+    tokenizer = AutoTokenizer.from_pretrained(
+        model_args.model_name_or_path, revision=model_args.model_revision, trust_remote_code=remote_code
+    )
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return model, tokenizer

@@ -19,7 +19,10 @@ def dry_run_error(workdir: Path, override: dict) -> str:
     bad.write_text(yaml.safe_dump(override))
     proc = run_snakemake(workdir, "-n", configfiles=[bad], check=False)
     assert proc.returncode != 0, "a bad config must fail the dry run"
-    return proc.stdout + proc.stderr
+    out = proc.stdout + proc.stderr
+    # The message is the error, not a traceback into the workflow's helpers.
+    assert out.count("Config error: ") == 1 and "Traceback" not in out and "common.smk" not in out, out
+    return out
 
 
 def test_unknown_key_names_file_and_key(workdir):

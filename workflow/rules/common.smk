@@ -4,7 +4,6 @@ import os
 import sys
 from pathlib import Path
 
-from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
 
 REPO = Path(workflow.basedir).parent
@@ -21,7 +20,9 @@ shell.prefix(f"export PYTHONPATH={SCRIPTS}${{{{PYTHONPATH:+:$PYTHONPATH}}}}; ")
 try:
     PLAN = build_plan(config, workflow.overwrite_configfiles, origin=Path.cwd())
 except ConfigError as err:
-    raise WorkflowError(str(err)) from None
+    # The message alone, as the first line of the error: the helper's file and line would only
+    # distract from the config key that is wrong.
+    raise SystemExit(f"Config error: {err}") from None
 for line in PLAN.replacements:
     logger.info(f"tiny scale: {line}")
 for line in PLAN.warnings():
