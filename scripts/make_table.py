@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from handbook.tables import grid_markdown, grid_table, label_table, pivot, to_markdown
-from handbook.training import run_main
+from handbook.tables import TableError, grid_markdown, grid_table, label_table, pivot, to_markdown
+from handbook.training import RecipeError, run_main
 
 logger = logging.getLogger("handbook.tables")
 MAX_PLOTTED = 6
@@ -134,6 +134,13 @@ def main() -> None:
     args = parser.parse_args()
     spec = json.loads(args.spec)
     table_spec, runs = spec["table"], spec["runs"]
+    try:
+        build(table_spec, runs, args)
+    except TableError as err:
+        raise RecipeError(f"tables.{table_spec['name']}: {err}") from None
+
+
+def build(table_spec: dict, runs: list[dict], args) -> None:
     logger.info("table %s: %d runs", table_spec["name"], len(runs))
     if not runs:
         raise SystemExit(f"error: table {table_spec['name']!r} has no runs")

@@ -258,6 +258,10 @@ class Plan:
     # --- training
 
     def run(self, stage: str, run: str, **_) -> Run:
+        """The run a target names; an unknown one is a config error, not a KeyError."""
+        if f"{stage}/{run}" not in self.runs:
+            known = sorted(r.name for r in self.runs.values() if r.stage == stage)
+            raise self.error(f"runs.{stage}.{run}", f"no such run is configured (runs of {stage}: {known})")
         return self.runs[f"{stage}/{run}"]
 
     def train_inputs(self, stage: str, run: str, **_) -> dict:
@@ -767,6 +771,12 @@ def check_references(plan: Plan) -> None:
             raise plan.error(f"{where}.dataset", f"unknown dataset '{run.dataset}' (defined: {sorted(config['datasets'])})")
         if not Path(run.recipe).exists():
             raise plan.error(f"{where}.recipe", f"no such file '{config['runs'][run.stage][run.name]['recipe']}'")
+        folder = Path(run.recipe).parent.name  # recipes live in config/recipes/<model>/<stage>/
+        if folder in METHODS and METHODS[folder].config_class != run.method.config_class:
+            raise plan.error(
+                f"{where}.recipe",
+                f"a {folder} recipe ({METHODS[folder].config_class}) on a {run.stage} run ({run.method.config_class})",
+            )
         if run.nodes > 1 and not run.gpus:
             raise plan.error(f"{where}.resources.nodes", f"{run.nodes} nodes need GPUs (set gpus, the GPUs of each node)")
     for name in config["tables"]:

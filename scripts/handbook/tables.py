@@ -124,11 +124,21 @@ def build_table(rows: dict[str, list], how: str = "mean", runs: dict[str, list] 
     return pd.DataFrame.from_records(records)
 
 
-def select_metrics(table: pd.DataFrame, wanted: list[str] | None, suites: list[str]) -> list[str]:
-    """The metric columns to show: all, or those asked for (a suite name stands for its columns)."""
+class TableError(ValueError):
+    """A table definition that its results cannot fill."""
+
+
+def select_metrics(
+    table: pd.DataFrame, wanted: list[str] | None, suites: list[str], published: tuple[str, ...] = ()
+) -> list[str]:
+    """The metric columns to show: all, or those asked for (a suite name stands for its columns).
+    A metric that no result and no published number has is a typo, not an empty column."""
     present = [c for c in table.columns if c not in ID_COLUMNS and not c.endswith("_std")]
     if not wanted:
         return present
+    missing = [n for n in wanted if n not in suites and n not in present and n not in published]
+    if missing:
+        raise TableError(f"metrics {missing}: in no result of this table (its metrics: {present})")
     chosen = []
     for name in wanted:
         if name in suites:
@@ -136,6 +146,10 @@ def select_metrics(table: pd.DataFrame, wanted: list[str] | None, suites: list[s
         else:
             chosen.append(name)
     return list(dict.fromkeys(chosen))
+
+
+def published_metrics(spec: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(k for p in spec.get("published") or [] for k in p["values"])
 
 
 def add_published(table: pd.DataFrame, published: list[dict[str, Any]]) -> pd.DataFrame:
@@ -162,7 +176,7 @@ def label_table(spec: dict[str, Any], runs: list[dict[str, Any]]) -> tuple[pd.Da
     for name in spec.get("judges") or {}:
         if name not in table:
             table[name] = float("nan")
-    metrics = select_metrics(table, spec.get("metrics"), spec.get("suites", []))
+    metrics = select_metrics(table, spec.get("metrics"), spec.get("suites", []), published_metrics(spec))
     for column in metrics:
         if column not in table:
             table[column] = float("nan")
@@ -181,7 +195,9 @@ def grid_table(spec: dict[str, Any], runs: list[dict[str, Any]]) -> tuple[pd.Dat
         _, metrics = flatten_run(run["files"], spec.get("judges"), run.get("model_id", ""))
         records.append({rows_key: run["params"][rows_key], cols_key: run["params"][cols_key], **metrics})
     frame = pd.DataFrame.from_records(records)
-    metric_names = select_metrics(frame.drop(columns=[rows_key, cols_key]), spec.get("metrics"), spec.get("suites", []))
+    metric_names = select_metrics(
+        frame.drop(columns=[rows_key, cols_key]), spec.get("metrics"), spec.get("suites", []), published_metrics(spec)
+    )
     long = []
     for (row, col), group in frame.groupby([rows_key, cols_key], sort=False):
         for metric in metric_names:

@@ -287,6 +287,10 @@ def test_nodes_without_gpus_is_a_config_error(tmp_path):
         (lambda c: c["runs"]["sft"]["a"].update(recipe="config/nope.yaml"), "runs.sft.a.recipe: no such file 'config/nope.yaml'"),
         (lambda c: c["eval"]["demo"]["judge"].update(baseline="sft/nope"), "eval.demo.judge.baseline: 'sft/nope' is not"),
         (
+            lambda c: c["runs"]["sft"]["a"].update(recipe=KTO_RECIPE),
+            "runs.sft.a.recipe: a kto recipe (trl.KTOConfig) on a sft run (trl.SFTConfig)",
+        ),
+        (
             lambda c: c.update(rejection_sampling={"r": {"policy": "sft/a", "reward_model": "rm/nope", "prompts": "p.jsonl"}}),
             "rejection_sampling.r.reward_model: 'rm/nope' is not",
         ),
@@ -355,3 +359,9 @@ def test_plan_command_reports_a_config_error_in_one_line(tmp_path):
     )
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.strip().splitlines() == [f"error: config/config.yaml + {bad}: key 'demo_world.n_sft': -5 is less than the minimum of 1"]
+
+
+def test_a_target_naming_an_unknown_run_is_a_config_error(tmp_path):
+    plan = plan_of(small_config(), tmp_path)
+    with pytest.raises(ConfigError, match=r"runs\.sft\.nope: no such run is configured \(runs of sft: \['a'\]\)"):
+        plan.train_inputs("sft", "nope")

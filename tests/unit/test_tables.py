@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from handbook.tables import build_table, flatten_eval, to_markdown
+from handbook.tables import TableError, build_table, flatten_eval, to_markdown
 
 
 def eval_result(chat_acc: float, plain_acc: float, pref: float, loss: float) -> dict:
@@ -128,6 +128,9 @@ def test_label_table_selects_metrics_and_adds_published_rows(tmp_path):
     assert "reward_accuracy" not in table  # not asked for
     md = to_markdown(table)
     assert "| zephyr (published) | published |  |  |  |  | 7.340 | 90.600 |" in md
+    # A metric that neither a result nor a published number has is a typo, said as such.
+    with pytest.raises(TableError, match=r"metrics \['mt_bnech'\]: in no result of this table"):
+        label_table({**spec, "metrics": ["openllm", "mt_bnech"]}, runs)
 
 
 def test_grid_table_has_every_cell_with_seed_spread(tmp_path):
