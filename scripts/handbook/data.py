@@ -8,6 +8,7 @@ dataset, the source and the column or row, so it can be printed as one line.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,38 @@ def normalise_spec(name: str, spec: dict[str, Any]) -> dict[str, Any]:
     raise DataError(f"dataset '{name}': needs 'dataset_mixture' or 'dataset_name'")
 
 
+def check_file(path: Path) -> None:
+    """A local JSON Lines or JSON file that is empty, not UTF-8 or cut short fails here, naming the
+    file and line, rather than deep inside the dataset loader."""
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise DataError(f"{path}: not UTF-8 text (byte {err.start})") from None
+    if not text.strip():
+        raise DataError(f"{path}: empty file")
+    if path.suffix == ".jsonl":
+        for number, line in enumerate(text.split("\n"), start=1):
+            if line.strip():
+                try:
+                    json.loads(line)
+                except json.JSONDecodeError as err:
+                    raise DataError(f"{path}: line {number}: not valid JSON, truncated? ({err.msg})") from None
+
+
+def load_files(builder: str, files: list[str], source: str):
+    import datasets
+
+    for file in files:
+        if builder == "json":
+            check_file(Path(file))
+    try:
+        return datasets.load_dataset(builder, data_files=files, split="train")
+    except Exception as err:  # the builders raise many types; all mean the file cannot be read
+        first = str(err).splitlines()[0] if str(err) else ""
+        raise DataError(f"{source}: cannot be read as {builder} ({type(err).__name__}: {first})") from None
+
+
 def load_source(source: str, config: str | None, split: str):
     import datasets
 
@@ -72,7 +105,7 @@ def load_source(source: str, config: str | None, split: str):
             raise DataError(f"{source}: unsupported file type '{path.suffix}' (use {sorted(LOCAL_BUILDERS)})")
         if split not in ("train", None):
             raise DataError(f"{source}: a single file has one split, 'train' (asked for '{split}')")
-        return datasets.load_dataset(builder, data_files=str(path), split="train")
+        return load_files(builder, [str(path)], source)
     if path.is_dir():
         if (path / "dataset_dict.json").exists() or (path / "state.json").exists():
             loaded = datasets.load_from_disk(str(path))
@@ -88,7 +121,7 @@ def load_source(source: str, config: str | None, split: str):
         if split not in by_split:
             raise DataError(f"{source}: no file for split '{split}' (found splits {sorted(by_split)})")
         builder = LOCAL_BUILDERS[Path(by_split[split][0]).suffix]
-        return datasets.load_dataset(builder, data_files=by_split[split], split="train")
+        return load_files(builder, by_split[split], source)
     if not is_hub_id(source):
         raise DataError(f"{source}: no such file or folder")
     try:
@@ -122,8 +155,25 @@ def check_messages(messages: Any, where: str) -> None:
             raise DataError(f"{where}: message {j} has role '{message['role']}' (expected one of {sorted(ROLES)})")
         if not isinstance(message["content"], str):
             raise DataError(f"{where}: message {j} content is not a string")
+        if j and message["role"] == messages[j - 1]["role"]:
+            raise DataError(f"{where}: messages {j - 1} and {j} are both '{message['role']}' (roles must alternate)")
     if not any(m["role"] == "assistant" for m in messages):
         raise DataError(f"{where}: no assistant message")
+
+
+def check_pairs_differ(ds, source: str) -> None:
+    """A pair whose chosen and rejected replies are the same teaches nothing and breaks some losses."""
+    if "chosen" in ds.column_names and "rejected" in ds.column_names:
+        for i, (chosen, rejected) in enumerate(zip(ds["chosen"], ds["rejected"])):
+            if chosen == rejected:
+                raise DataError(f"{source}: row {i}: 'chosen' and 'rejected' are the same")
+
+
+def check_same_columns(name: str, entries: list[dict], parts: list) -> None:
+    columns = [sorted(p.column_names) for p in parts]
+    if any(c != columns[0] for c in columns):
+        detail = "; ".join(f"{e['id']}: {c}" for e, c in zip(entries, columns))
+        raise DataError(f"dataset '{name}': sources have different columns ({detail}); set 'columns' to the shared ones")
 
 
 def load_mixture(name: str, spec: dict[str, Any]):
@@ -143,14 +193,19 @@ def load_mixture(name: str, spec: dict[str, Any]):
         if missing:
             raise DataError(f"{source}: column {missing[0]!r} not found (has {ds.column_names})")
         ds = ds.select_columns(columns)
+        if len(ds) == 0:
+            raise DataError(f"{source}: no rows in split '{entry['split']}'")
         check_rows(ds, source, columns)
+        check_pairs_differ(ds, source)
         if weight < 1:
             ds = ds.shuffle(seed=seed).select(range(int(len(ds) * weight)))
         parts.append(ds)
         if norm["test_split"]:
             test = load_source(source, entry["config"], norm["test_split"]).select_columns(columns)
             check_rows(test, f"{source} ({norm['test_split']})", columns)
+            check_pairs_differ(test, f"{source} ({norm['test_split']})")
             test_parts.append(test)
+    check_same_columns(name, norm["datasets"], parts)
     try:
         train = datasets.concatenate_datasets(parts).shuffle(seed=seed)
     except ValueError as err:
@@ -161,6 +216,8 @@ def load_mixture(name: str, spec: dict[str, Any]):
     if size:
         if isinstance(size, float) and not 0 < size < 1:
             raise DataError(f"dataset '{name}': test_split_size {size} must be a fraction in (0, 1) or a row count")
+        if size >= 1 and size >= len(train):
+            raise DataError(f"dataset '{name}': test_split_size {size} leaves no training rows (the data has {len(train)})")
         return train.train_test_split(test_size=size, seed=seed)
     return datasets.DatasetDict(train=train)
 

@@ -131,3 +131,51 @@ def test_text_gets_eos_and_splits_are_kept(tokenizer):
     tokenized = tokenize_splits(dsd, tokenizer, "corpus")
     assert set(tokenized) == {"train", "test"} and tokenized["train"].column_names == ["input_ids"]
     assert tokenized["train"][0]["input_ids"][-1] == tokenizer.eos_token_id
+
+
+def pair(i: int, chosen: str = "The answer is 4.", rejected: str = "Ugh, fine. It is 4.") -> dict:
+    user = {"role": "user", "content": f"What is {i} plus 2?"}
+    return {"chosen": [user, {"role": "assistant", "content": chosen}], "rejected": [user, {"role": "assistant", "content": rejected}]}
+
+
+def bad_file(tmp_path: Path, case: str) -> tuple[dict, str]:
+    """(dataset spec, expected message) for one malformed local source."""
+    path = tmp_path / "data.jsonl"
+    if case == "empty":
+        path.write_text("")
+        return {"dataset_name": str(path)}, r"data\.jsonl: empty file"
+    if case == "not utf-8":
+        path.write_bytes(json.dumps(conversation(1)).encode() + b"\n\xff\xfe\n")
+        return {"dataset_name": str(path)}, r"data\.jsonl: not UTF-8 text \(byte \d+\)"
+    if case == "truncated line":
+        path.write_text(json.dumps(conversation(1)) + "\n" + json.dumps(conversation(2))[:25] + "\n")
+        return {"dataset_name": str(path)}, r"data\.jsonl: line 2: not valid JSON, truncated\?"
+    if case == "roles not alternating":
+        row = conversation(1)
+        row["messages"].insert(1, {"role": "user", "content": "and?"})
+        write_jsonl(path, [conversation(0), row])
+        return {"dataset_name": str(path)}, r"row 1, column 'messages': messages 0 and 1 are both 'user'"
+    if case == "chosen equals rejected":
+        write_jsonl(path, [pair(0), pair(1, "Same.", "Same.")])
+        return {"dataset_name": str(path)}, r"data\.jsonl: row 1: 'chosen' and 'rejected' are the same"
+    if case == "sources with different columns":
+        other = write_jsonl(tmp_path / "other.jsonl", [{"text": "plain text"}])
+        write_jsonl(path, [conversation(0)])
+        spec = {"dataset_mixture": {"datasets": [{"id": str(path)}, {"id": str(other)}]}}
+        return spec, r"dataset 'bad': sources have different columns .*set 'columns' to the shared ones"
+    if case == "test split larger than the data":
+        write_jsonl(path, [conversation(i) for i in range(5)])
+        return {"dataset_name": str(path), "test_split_size": 5}, r"test_split_size 5 leaves no training rows \(the data has 5\)"
+    raise AssertionError(case)
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["empty", "not utf-8", "truncated line", "roles not alternating", "chosen equals rejected",
+     "sources with different columns", "test split larger than the data"],
+)
+def test_bad_data_is_one_line_naming_file_and_row(tmp_path, case):
+    spec, message = bad_file(tmp_path, case)
+    with pytest.raises(DataError, match=message) as info:
+        load_mixture("bad", spec)
+    assert "\n" not in str(info.value)
