@@ -37,7 +37,7 @@ def main() -> None:
         tokenizer.chat_template = Path(args.chat_template).read_text()
     dsd = load_from_disk(args.prepared)
     name = Path(args.prepared).parent.name
-    tokenized = tokenize_splits(dsd, tokenizer, name)
+    tokenized = tokenize_splits(dsd, tokenizer, name, template_source=args.chat_template or args.tokenizer)
     tokenized.save_to_disk(args.output_dir)
     summary = summarise(tokenized)
     write_json(f"{args.output_dir}/summary.json", summary)

@@ -239,9 +239,28 @@ def tokenize_example(example: dict[str, Any], tokenizer, where: str) -> dict[str
     raise DataError(f"{where}: no 'messages' or 'text' column to tokenize")
 
 
-def tokenize_splits(dsd, tokenizer, name: str):
+def check_chat_template(tokenizer, source: str) -> None:
+    """The template parses, renders a short conversation and marks its assistant tokens; else one
+    line naming the template, before any row is tokenized."""
+    import jinja2
+
+    if not tokenizer.chat_template:
+        raise DataError(f"{source}: the tokenizer has no chat template (give the base model a chat_template)")
+    probe = [{"role": "user", "content": "2 + 2?"}, {"role": "assistant", "content": "4"}]
+    try:
+        out = tokenizer.apply_chat_template(probe, tokenize=True, return_dict=True, return_assistant_tokens_mask=True)
+    except (jinja2.TemplateError, ValueError, KeyError, TypeError) as err:
+        first = str(err).splitlines()[0] if str(err) else ""
+        raise DataError(f"{source}: the chat template does not render ({type(err).__name__}: {first})") from None
+    if 1 not in out["assistant_masks"]:
+        raise DataError(f"{source}: the chat template marks no assistant tokens (it needs {{% generation %}} markers)")
+
+
+def tokenize_splits(dsd, tokenizer, name: str, template_source: str = "tokenizer"):
     import datasets
 
+    if any("messages" in ds.column_names for ds in dsd.values()):
+        check_chat_template(tokenizer, template_source)
     out = {}
     for split, ds in dsd.items():
         out[split] = ds.map(

@@ -779,6 +779,12 @@ def check_references(plan: Plan) -> None:
             )
         if run.nodes > 1 and not run.gpus:
             raise plan.error(f"{where}.resources.nodes", f"{run.nodes} nodes need GPUs (set gpus, the GPUs of each node)")
+    for name, spec in config["base_models"].items():
+        where = f"base_models.{name}"
+        if spec.get("chat_template") and not Path(plan.paths.config_file(spec["chat_template"])).is_file():
+            raise plan.error(f"{where}.chat_template", f"no such file '{spec['chat_template']}'")
+        if "path" in spec and not plan.is_hub(spec["path"]) and not Path(plan.paths.local(spec["path"])).exists():
+            raise plan.error(f"{where}.path", f"no such folder '{spec['path']}' (a hub id is 'org/name')")
     for name in config["tables"]:
         plan.table_runs(name)
         for suite in config["tables"][name].get("suites", []):

@@ -179,3 +179,17 @@ def test_bad_data_is_one_line_naming_file_and_row(tmp_path, case):
     with pytest.raises(DataError, match=message) as info:
         load_mixture("bad", spec)
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "template, message",
+    [
+        ("{% for m in messages %}{{ m.content }", r"t\.jinja: the chat template does not render \(TemplateSyntaxError"),
+        ("{% for m in messages %}{{ m['content'] }}{% endfor %}", r"t\.jinja: the chat template marks no assistant tokens"),
+    ],
+)
+def test_a_broken_chat_template_is_named_before_any_row(tmp_path, tokenizer, template, message):
+    tokenizer.chat_template = template
+    dsd = datasets.DatasetDict(train=datasets.Dataset.from_list([{"messages": conversation(1)["messages"]}]))
+    with pytest.raises(DataError, match=message):
+        tokenize_splits(dsd, tokenizer, "demo", template_source=str(tmp_path / "t.jinja"))

@@ -286,6 +286,11 @@ def test_nodes_without_gpus_is_a_config_error(tmp_path):
         (lambda c: c["runs"]["sft"]["a"].update(dataset="nope"), "runs.sft.a.dataset: unknown dataset 'nope'"),
         (lambda c: c["runs"]["sft"]["a"].update(recipe="config/nope.yaml"), "runs.sft.a.recipe: no such file 'config/nope.yaml'"),
         (lambda c: c["eval"]["demo"]["judge"].update(baseline="sft/nope"), "eval.demo.judge.baseline: 'sft/nope' is not"),
+        (lambda c: c["base_models"]["tiny"].update(chat_template="config/nope.jinja"), "base_models.tiny.chat_template: no such file"),
+        (
+            lambda c: c["base_models"].update(mine={"path": "./models/my-llama"}),
+            "base_models.mine.path: no such folder './models/my-llama' (a hub id is 'org/name')",
+        ),
         (
             lambda c: c["runs"]["sft"]["a"].update(recipe=KTO_RECIPE),
             "runs.sft.a.recipe: a kto recipe (trl.KTOConfig) on a sft run (trl.SFTConfig)",
