@@ -25,6 +25,7 @@ class Method:
     needs_reference: bool  # the loss compares against a frozen reference model
     chat: bool  # trained on conversations (else plain text)
     reward_model: bool = False  # a sequence classifier scoring replies, not a policy
+    loss_types: tuple[str, ...] = ()  # the config class's loss_type values (checked before any job)
 
     @property
     def answers_chat(self) -> bool:
@@ -36,6 +37,14 @@ class Method:
         return getattr(importlib.import_module(module), name)
 
 
+# TRL 1.16's loss types (tests/unit/test_methods.py compares them with the installed TRL).
+DPO_LOSSES = (
+    "sigmoid", "hinge", "ipo", "exo_pair", "nca_pair", "robust", "bco_pair", "sppo_hard", "aot", "aot_unpaired",
+    "apo_zero", "apo_down", "discopop", "sft", "sigmoid_norm",
+)
+KTO_LOSSES = ("kto", "apo_zero_unpaired")
+CPO_LOSSES = ("sigmoid", "hinge", "ipo", "simpo", "alphapo")
+
 METHODS = {
     m.name: m
     for m in (
@@ -44,10 +53,13 @@ METHODS = {
         Method(
             "rm", "reward.py", "trl.RewardConfig", "prepared", needs_reference=False, chat=True, reward_model=True
         ),
-        Method("dpo", "dpo.py", "trl.DPOConfig", "ref_logps", needs_reference=True, chat=True),
-        Method("kto", "kto.py", "trl.KTOConfig", "prepared", needs_reference=True, chat=True),
+        Method("dpo", "dpo.py", "trl.DPOConfig", "ref_logps", needs_reference=True, chat=True, loss_types=DPO_LOSSES),
+        Method("kto", "kto.py", "trl.KTOConfig", "prepared", needs_reference=True, chat=True, loss_types=KTO_LOSSES),
         Method("orpo", "orpo.py", "trl.experimental.orpo.ORPOConfig", "prepared", needs_reference=False, chat=True),
-        Method("cpo", "cpo.py", "trl.experimental.cpo.CPOConfig", "prepared", needs_reference=False, chat=True),
+        Method(
+            "cpo", "cpo.py", "trl.experimental.cpo.CPOConfig", "prepared", needs_reference=False, chat=True,
+            loss_types=CPO_LOSSES,
+        ),
     )
 }
 

@@ -777,6 +777,7 @@ def check_references(plan: Plan) -> None:
                 f"{where}.recipe",
                 f"a {folder} recipe ({METHODS[folder].config_class}) on a {run.stage} run ({run.method.config_class})",
             )
+        check_loss_type(plan, run, where)
         if run.nodes > 1 and not run.gpus:
             raise plan.error(f"{where}.resources.nodes", f"{run.nodes} nodes need GPUs (set gpus, the GPUs of each node)")
     for name, spec in config["base_models"].items():
@@ -803,6 +804,20 @@ def check_references(plan: Plan) -> None:
     judge = config["eval"]["demo"].get("judge")
     for key in ("reward_model", "baseline") if judge else ():
         plan.check_model(judge[key], f"eval.demo.judge.{key}")
+
+
+def check_loss_type(plan: Plan, run: Run, where: str) -> None:
+    """An unknown loss type fails here, not after the model has loaded and training started."""
+    if not run.method.loss_types:
+        return
+    value = plan.recipe_settings(run).get("loss_type")
+    asked = value if isinstance(value, list) else [] if value is None else [value]
+    unknown = [v for v in asked if v not in run.method.loss_types]
+    if unknown:
+        hint = " (kto_pair is gone from TRL: train a kto run instead)" if "kto_pair" in unknown else ""
+        raise plan.error(
+            f"{where}.loss_type", f"{unknown[0]!r} is not a {run.stage} loss (one of {list(run.method.loss_types)}){hint}"
+        )
 
 
 def check_no_cycle(plan: Plan, ref: str, where: str) -> None:

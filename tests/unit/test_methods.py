@@ -63,3 +63,13 @@ def test_what_each_method_reads_and_answers():
     assert {m.name for m in METHODS.values() if m.data == "ref_logps"} == {"dpo"}
     assert {m.name for m in METHODS.values() if m.answers_chat} == {"sft", "dpo", "kto", "orpo", "cpo"}
     assert [m.name for m in METHODS.values() if m.reward_model] == ["rm"]
+
+
+def test_registry_loss_types_match_the_installed_trl(monkeypatch):
+    import dataclasses
+
+    monkeypatch.setenv("TRL_EXPERIMENTAL_SILENCE", "1")
+    for method in (m for m in METHODS.values() if m.loss_types):
+        field = {f.name: f for f in dataclasses.fields(method.load_config_class())}["loss_type"]
+        accepted = field.metadata.get("choices") or re.findall(r"`'(\w+)'`", field.metadata["help"])
+        assert sorted(method.loss_types) == sorted(accepted), method.name

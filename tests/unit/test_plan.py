@@ -91,6 +91,15 @@ def test_sweep_run_clashing_with_a_configured_run(tmp_path):
     assert "sweeps.a: run 'sft/a-b' is already defined in runs" in error_of(config, tmp_path)
 
 
+def test_an_unknown_loss_type_is_caught_in_the_plan(tmp_path):
+    runs = {
+        "sft": {"a": {"model": "base/tiny", "dataset": "chat", "recipe": SFT_RECIPE}},
+        "dpo": {"x": {"model": "sft/a", "dataset": "pairs", "recipe": DPO_RECIPE, "args": {"loss_type": "kto_pair"}}},
+    }
+    out = error_of(small_config(runs=runs), tmp_path)
+    assert "runs.dpo.x.loss_type: 'kto_pair' is not a dpo loss" in out and "train a kto run instead" in out
+
+
 def test_runs_sharing_reference_logprobs_must_agree_on_truncation(tmp_path):
     runs = {
         "sft": {"a": {"model": "base/tiny", "dataset": "chat", "recipe": SFT_RECIPE}},
