@@ -18,7 +18,7 @@ from handbook.secrets import redact, take_secrets
 logger = logging.getLogger("handbook")
 
 # Arguments that name where things go, not what is trained: they do not change a checkpoint's meaning.
-PLACEMENT_KEYS = {"output_dir", "logging_dir", "checkpoint_dir", "run_name", "hub_model_id", "stage"}
+PLACEMENT_KEYS = {"output_dir", "logging_dir", "checkpoint_dir", "run_name", "hub_model_id", "stage", "gpus"}
 
 
 @dataclass
@@ -31,6 +31,7 @@ class WorkflowArguments:
         metadata={"help": "Where Trainer checkpoints go; kept across failures so a rebuilt target resumes."},
     )
     stage: str = field(default=None, metadata={"help": "The training method's name (for the model card)."})
+    gpus: int = field(default=0, metadata={"help": "GPUs the job was given; training without CUDA then is an error."})
     tiny_scale: bool = field(
         default=False,
         metadata={"help": "Tiny-scale run on a machine without CUDA: QLoRA (4/8-bit) is run as plain LoRA."},
@@ -253,9 +254,21 @@ def start_run(config_cls):
     parsed = parse_recipe((WorkflowArguments, config_cls, ModelConfig))
     log_arguments(*parsed)
     workflow_args, training_args, _ = parsed
+    check_device(workflow_args)
     final_dir = training_args.output_dir
     training_args.output_dir = workflow_args.checkpoint_dir
     return parsed, final_dir
+
+
+def check_device(workflow_args) -> None:
+    """A run given GPUs on a machine without CUDA would train a full-size recipe on the CPU."""
+    import torch
+
+    if workflow_args.gpus and not torch.cuda.is_available():
+        raise RecipeError(
+            f"the run asks for {workflow_args.gpus} GPU(s) but this machine has no CUDA device; "
+            "set the run's gpus: 0 to train on the CPU, or build it at scale: tiny"
+        )
 
 
 def make_trainer(trainer_cls, parsed, model, tokenizer, train_dataset, eval_dataset, **kwargs):

@@ -32,6 +32,7 @@ rule train_model:
         "OMP_NUM_THREADS={threads} TRL_EXPERIMENTAL_SILENCE=1 {params.launcher} {params.script} "
         "--config {input.recipe} --model_name_or_path {params.model} --dataset_path {input.data} "
         "--checkpoint_dir {params.checkpoint_dir} --output_dir {output.model} --stage {wildcards.stage} "
+        "--gpus {resources.gpu} "
         "{params.args} > {log} 2>&1"
 
 
