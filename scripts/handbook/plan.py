@@ -205,11 +205,16 @@ class Plan:
         return json.dumps(self.config["demo_world"])
 
     def dataset_sources(self, dataset: str, **_) -> list[str]:
-        """Local sources a prepare job reads; folders the workflow writes are named by their files."""
+        """Local sources a prepare job reads. Folders are named by their files, so a file fixed in
+        place is prepared again (Snakemake sees a folder change only when files come or go)."""
         sources = []
         for source, splits in dataset_entries(self.config["datasets"][dataset]):
+            folder = self.paths.origin / source
             if source.startswith("results/") and not Path(source).suffix:
                 sources += [f"{source}/{split}.jsonl" for split in splits]
+            elif not self.is_hub(source) and folder.is_dir():
+                files = (p for p in sorted(folder.rglob("*")) if p.is_file() and not p.name.startswith("."))
+                sources += [str(Path(source) / p.relative_to(folder)) for p in files]
             elif not self.is_hub(source):
                 sources.append(source)
         return sorted(set(sources))

@@ -379,3 +379,14 @@ def test_a_target_naming_an_unknown_run_is_a_config_error(tmp_path):
     plan = plan_of(small_config(), tmp_path)
     with pytest.raises(ConfigError, match=r"runs\.sft\.nope: no such run is configured \(runs of sft: \['a'\]\)"):
         plan.train_inputs("sft", "nope")
+
+
+def test_a_local_dataset_folder_is_tracked_by_its_files(tmp_path):
+    (tmp_path / "convs" / "sub").mkdir(parents=True)
+    for name in ("train.jsonl", "test.jsonl", "sub/extra.jsonl", ".hidden"):
+        (tmp_path / "convs" / name).write_text("{}\n")
+    config = small_config()
+    config["datasets"]["mine"] = {"dataset_name": "convs", "dataset_test_split": "test"}
+    plan = plan_of(config, tmp_path)
+    assert plan.dataset_sources("mine") == ["convs/sub/extra.jsonl", "convs/test.jsonl", "convs/train.jsonl"]
+    assert plan.dataset_sources("chat") == ["results/demo_world/sft/test.jsonl", "results/demo_world/sft/train.jsonl"]
