@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 import json
 import os
 import platform
 import socket
 import subprocess
 import sys
+import time
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+# Entry points import this module first, so this is close to the job's start.
+STARTED = time.monotonic()
+# Files above this size are hashed by their size and first and last MiB (said in the hash's name).
+FULL_HASH_LIMIT = 1 << 30
+CHUNK = 1 << 20
 
 PACKAGES = (
     "torch",
@@ -59,6 +67,34 @@ def git_revision(repo: Path | None = None) -> dict[str, Any]:
         return {"commit": None, "dirty": None}
 
 
+def file_digest(path: Path) -> tuple[str, bytes]:
+    h = hashlib.sha256()
+    size = path.stat().st_size
+    with path.open("rb") as f:
+        if size <= FULL_HASH_LIMIT:
+            for block in iter(lambda: f.read(CHUNK), b""):
+                h.update(block)
+            return "sha256", h.digest()
+        h.update(str(size).encode() + f.read(CHUNK))
+        f.seek(-CHUNK, os.SEEK_END)
+        h.update(f.read(CHUNK))
+        return "sha256-size-ends", h.digest()
+
+
+def content_hash(path: str | Path | None) -> str | None:
+    """Hash of a file, or of a folder's files and their names; None for a hub id or nothing."""
+    if not path or not Path(path).exists():
+        return None
+    root = Path(path)
+    files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file() and p.name != "provenance.json")
+    h, kinds = hashlib.sha256(), set()
+    for file in files:
+        kind, digest = file_digest(file)
+        kinds.add(kind)
+        h.update(str(file.relative_to(root) if root.is_dir() else file.name).encode() + digest)
+    return f"{'sha256-size-ends' if 'sha256-size-ends' in kinds else 'sha256'}:{h.hexdigest()}"
+
+
 def to_jsonable(obj: Any) -> Any:
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
@@ -86,6 +122,8 @@ def provenance(config: Any = None, inputs: dict[str, str] | None = None) -> dict
         "git": git_revision(),
         "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
         "inputs": inputs or {},
+        "input_hashes": {name: content_hash(path) for name, path in (inputs or {}).items()},
+        "wall_seconds": round(time.monotonic() - STARTED, 1),
         "config": redact(to_jsonable(config)),
     }
 

@@ -235,7 +235,7 @@ def train_and_save(trainer, workflow_args, training_args, final_dir: str, parsed
         write_provenance(
             final_dir,
             config={type(a).__name__: a for a in parsed},
-            inputs={"dataset": workflow_args.dataset_path, "resumed_from": resume},
+            inputs={"model": parsed[2].model_name_or_path, "dataset": workflow_args.dataset_path, "resumed_from": resume},
         )
         logger.info("Saved %s: %s", final_dir, json.dumps(to_jsonable(metrics)))
     trainer.accelerator.wait_for_everyone()

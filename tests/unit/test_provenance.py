@@ -34,3 +34,20 @@ def test_write_json_leaves_no_temporary_file(tmp_path):
     write_json(tmp_path / "m.json", {"a": 1})
     assert json.loads((tmp_path / "m.json").read_text()) == {"a": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["m.json"]
+
+
+def test_inputs_are_recorded_with_their_content_hashes_and_the_wall_time(tmp_path):
+    from handbook.provenance import content_hash
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "train.jsonl").write_text('{"a": 1}\n')
+    path = write_provenance(tmp_path / "artifact", inputs={"data": str(data), "model": "org/hub-model"})
+    record = json.loads(path.read_text())
+    first = record["input_hashes"]["data"]
+    assert first.startswith("sha256:") and record["input_hashes"]["model"] is None  # a hub id
+    assert record["wall_seconds"] >= 0
+    (data / "train.jsonl").write_text('{"a": 2}\n')
+    assert content_hash(data) != first  # the same folder with other content
+    (data / "provenance.json").write_text("{}")
+    assert content_hash(data) == content_hash(data)
