@@ -26,14 +26,16 @@ def workflow_env() -> dict[str, str]:
     return env
 
 
-def run_snakemake(workdir: Path, *args: str, configfiles=(), check: bool = True, timeout: int = 1800):
+def run_snakemake(workdir: Path, *args: str, configfiles=(), check: bool = True, timeout: int = 1800, env=None):
     """Run snakemake on the repository's Snakefile, started in `workdir` (no --directory, which
     would override the tiny scale's own working directory)."""
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "workflow" / "Snakefile"), "--cores", "2"]
     cmd += list(args)
     if configfiles:  # last: --configfile takes every following word as a file
         cmd += ["--configfile", *map(str, configfiles)]
-    proc = subprocess.run(cmd, cwd=workdir, env=workflow_env(), capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(
+        cmd, cwd=workdir, env={**workflow_env(), **(env or {})}, capture_output=True, text=True, timeout=timeout
+    )
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-6000:]}\n{proc.stderr[-6000:]}")
     return proc

@@ -5,17 +5,23 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import shutil
+import signal
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from handbook.provenance import to_jsonable, write_json, write_provenance
 from handbook.model_card import write_model_card
+from handbook.provenance import to_jsonable, write_json, write_provenance
 from handbook.secrets import redact, take_secrets
 
 logger = logging.getLogger("handbook")
+
+# Fault injection for the resume tests: SIGKILL this process right after it saves the checkpoint
+# of this step, as a crash, preemption or OOM kill would at that point.
+KILL_AFTER_CHECKPOINT = "HANDBOOK_KILL_AFTER_CHECKPOINT"
 
 # Arguments that name where things go, not what is trained: they do not change a checkpoint's meaning.
 PLACEMENT_KEYS = {"output_dir", "logging_dir", "checkpoint_dir", "run_name", "hub_model_id", "stage", "gpus"}
@@ -221,6 +227,8 @@ def train_and_save(trainer, workflow_args, training_args, final_dir: str, parsed
     is_main = trainer.accelerator.is_main_process
     resume = prepare_checkpoint_dir(workflow_args.checkpoint_dir, fingerprint(*parsed), is_main)
     trainer.accelerator.wait_for_everyone()
+    if os.environ.get(KILL_AFTER_CHECKPOINT):
+        trainer.add_callback(kill_after_checkpoint(int(os.environ[KILL_AFTER_CHECKPOINT])))
     result = trainer.train(resume_from_checkpoint=resume)
     metrics = {f"train_{k}" if not k.startswith("train") else k: v for k, v in result.metrics.items()}
     if trainer.eval_dataset is not None:
@@ -240,6 +248,19 @@ def train_and_save(trainer, workflow_args, training_args, final_dir: str, parsed
         logger.info("Saved %s: %s", final_dir, json.dumps(to_jsonable(metrics)))
     trainer.accelerator.wait_for_everyone()
     return metrics
+
+
+def kill_after_checkpoint(step: int):
+    from transformers import TrainerCallback
+
+    class KillAfterCheckpoint(TrainerCallback):
+        def on_save(self, args, state, control, **kwargs):
+            if state.global_step >= step:
+                logger.warning("%s=%d: killing this process after its checkpoint", KILL_AFTER_CHECKPOINT, step)
+                logging.shutdown()
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    return KillAfterCheckpoint()
 
 
 def start_run(config_cls):

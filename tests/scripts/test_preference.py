@@ -131,3 +131,32 @@ def test_qlora_without_cuda_fails_before_training():
     args = ModelConfig(model_name_or_path="x", load_in_4bit=True, use_peft=True)
     with pytest.raises(RecipeError, match=r"QLoRA \(load_in_4bit/load_in_8bit\) needs CUDA"):
         quantization_config(args, WorkflowArguments())
+
+
+@pytest.mark.parametrize("stage", ["sft", "rm", "dpo", "kto", "orpo"])
+def test_killed_training_resumes_and_ends_as_the_uninterrupted_run(built, stage):
+    """SIGKILL right after the checkpoint of step 2 (of 6); the rebuilt target resumes from it and
+    ends with the weights and metrics of the same run trained without interruption."""
+    import torch
+    from safetensors.torch import load_file
+
+    run_snakemake(built, f"results/models/{stage}/again", configfiles=[CONFIG])
+    killed = run_snakemake(
+        built, f"results/models/{stage}/resume", configfiles=[CONFIG], check=False, env={"HANDBOOK_KILL_AFTER_CHECKPOINT": "2"}
+    )
+    assert killed.returncode != 0
+    checkpoints = built / f"results/checkpoints/{stage}/resume"
+    assert [p.name for p in checkpoints.glob("checkpoint-*")] == ["checkpoint-2"]
+    assert not (built / f"results/models/{stage}/resume").exists()  # no complete-looking target
+    run_snakemake(built, f"results/models/{stage}/resume", configfiles=[CONFIG])
+    log = (built / f"results/logs/{stage}/resume.log").read_text()
+    assert f"Resuming from results/checkpoints/{stage}/resume/checkpoint-2" in log
+    models = {name: built / f"results/models/{stage}/{name}" for name in ("resume", "again")}
+    weights = {name: load_file(folder / "model.safetensors") for name, folder in models.items()}
+    for key, tensor in weights["again"].items():
+        torch.testing.assert_close(weights["resume"][key], tensor, rtol=1e-5, atol=1e-6)
+    histories = {name: json.loads((folder / "log_history.json").read_text()) for name, folder in models.items()}
+    losses = {name: {h["step"]: h["loss"] for h in history if "loss" in h and h["step"] > 2} for name, history in histories.items()}
+    assert sorted(losses["resume"]) == [3, 4, 5, 6] and losses["resume"] == pytest.approx(losses["again"], rel=1e-5)
+    metrics = {name: json.loads((folder / "metrics.json").read_text()) for name, folder in models.items()}
+    assert metrics["resume"]["eval_loss"] == pytest.approx(metrics["again"]["eval_loss"], rel=1e-5)
