@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+from handbook.modeling import from_pretrained
+
 
 def load_causal_lm(path: str, *, dtype, device: str | None = None):
     """An inference-mode causal LM in `dtype` (a torch dtype or its name), moved to `device` if given."""
@@ -12,7 +14,7 @@ def load_causal_lm(path: str, *, dtype, device: str | None = None):
 
     if isinstance(dtype, str):
         dtype = getattr(torch, dtype)
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, use_safetensors=True)
+    model = from_pretrained(AutoModelForCausalLM, path, dtype=dtype, use_safetensors=True)
     if device is not None:
         model = model.to(device)
     return model.eval()

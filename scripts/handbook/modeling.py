@@ -76,11 +76,25 @@ def best_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+class ModelError(ValueError):
+    """A model or tokenizer that cannot be loaded, said in one line naming it."""
+
+
+def from_pretrained(cls, path: str, **kwargs):
+    """cls.from_pretrained(path, ...) with every loading failure (missing or corrupt files, a
+    hub id while offline, an unknown architecture) turned into one line naming the model."""
+    try:
+        return cls.from_pretrained(path, **kwargs)
+    except Exception as err:  # transformers, safetensors and the hub client raise many types
+        first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        raise ModelError(f"{path}: cannot load {cls.__name__} ({type(err).__name__}: {first})") from None
+
+
 def load_tokenizer(path: str):
     """A tokenizer that can pad batches; one without a pad token pads with its eos token (masked out)."""
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(path)
+    tokenizer = from_pretrained(AutoTokenizer, path)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer

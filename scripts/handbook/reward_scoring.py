@@ -6,7 +6,7 @@ from __future__ import annotations
 import statistics
 
 from handbook.data import DataError
-from handbook.modeling import load_tokenizer
+from handbook.modeling import from_pretrained, load_tokenizer
 
 
 def load_reward_model(path: str, device: str | None = None):
@@ -14,7 +14,7 @@ def load_reward_model(path: str, device: str | None = None):
     import torch
     from transformers import AutoModelForSequenceClassification
 
-    model = AutoModelForSequenceClassification.from_pretrained(path, dtype=torch.float32, use_safetensors=True)
+    model = from_pretrained(AutoModelForSequenceClassification, path, dtype=torch.float32, use_safetensors=True)
     if device is not None:
         model = model.to(device)
     return model.eval(), load_tokenizer(path)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from handbook.model_card import write_model_card
+from handbook.modeling import from_pretrained
 from handbook.provenance import to_jsonable, write_json, write_provenance
 from handbook.secrets import redact, take_secrets
 
@@ -185,7 +186,8 @@ def load_model_and_tokenizer(model_args, model_cls=None, workflow_args=None, **k
     if remote_code:
         logger.warning("trust_remote_code: the recipe asks to run code shipped with %s", model_args.model_name_or_path)
     # Weights load from safetensors only: a pickled checkpoint can run arbitrary code when loaded.
-    model = model_cls.from_pretrained(
+    model = from_pretrained(
+        model_cls,
         model_args.model_name_or_path,
         revision=model_args.model_revision,
         dtype=dtype if dtype in (None, "auto") else getattr(torch, dtype),
@@ -194,8 +196,8 @@ def load_model_and_tokenizer(model_args, model_cls=None, workflow_args=None, **k
         use_safetensors=True,
         **kwargs,
     )
-    tokenizer = AutoTokenizer.from_pretrained(
-        model_args.model_name_or_path, revision=model_args.model_revision, trust_remote_code=remote_code
+    tokenizer = from_pretrained(
+        AutoTokenizer, model_args.model_name_or_path, revision=model_args.model_revision, trust_remote_code=remote_code
     )
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
@@ -324,10 +326,11 @@ def train_reference_free(config_cls, trainer_cls) -> None:
 def run_main(main) -> None:
     """Run an entry point; a recipe or data problem becomes one clear line and exit status 2."""
     from handbook.data import DataError
+    from handbook.modeling import ModelError
 
     setup_logging()
     try:
         main()
-    except (RecipeError, DataError) as err:
+    except (RecipeError, DataError, ModelError) as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)

@@ -179,4 +179,8 @@ def test_two_nodes_start_one_launcher_per_node(tmp_path):
             "results/checkpoints/dpo/zephyr-7b-beta",
             "--output_dir",
             "results/models/dpo/zephyr-7b-beta",
+            "--stage",
+            "dpo",
+            "--gpus",
+            "16",
         ]

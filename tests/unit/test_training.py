@@ -23,3 +23,19 @@ def test_gpus_with_cuda_pass(monkeypatch):
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     check_device(SimpleNamespace(gpus=8))
+
+
+def test_a_corrupt_or_missing_model_is_one_line_naming_it(tmp_path):
+    from transformers import AutoModelForCausalLM
+
+    from handbook.modeling import ModelError, from_pretrained
+
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "config.json").write_text('{"model_type": "llama", "hidden_size": 8, "num_hidden_layers": 1, '
+                                        '"num_attention_heads": 1, "intermediate_size": 8, "vocab_size": 10}')
+    (folder / "model.safetensors").write_bytes(b"\x00\x01 not safetensors")
+    with pytest.raises(ModelError, match=rf"^{folder}: cannot load AutoModelForCausalLM \(\w+: .+\)$"):
+        from_pretrained(AutoModelForCausalLM, str(folder), use_safetensors=True)
+    with pytest.raises(ModelError, match=r"^models/typo: cannot load AutoModelForCausalLM"):
+        from_pretrained(AutoModelForCausalLM, "models/typo")
