@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from handbook.hub import is_hub_id
+from handbook.provenance import to_jsonable
 from handbook.secrets import redact
 
 # Trainer and model arguments a reader wants first; the rest is in provenance.json.
@@ -61,13 +62,16 @@ def dataset_origin(dataset_path: str) -> tuple[str | None, list[str]]:
 
 
 def key_arguments(parsed) -> dict[str, Any]:
+    """The arguments of KEY_ARGUMENTS that take effect, as they read in a recipe."""
     values = {}
     for args in parsed:
         for name in KEY_ARGUMENTS:
-            value = getattr(args, name, None)
+            value = to_jsonable(getattr(args, name, None))
             if value is None or (name == "max_steps" and value <= 0) or (name.startswith("warmup") and not value):
                 continue
-            values.setdefault(name, value)
+            values.setdefault(name, f"{value:g}" if isinstance(value, float) else value)
+    if not values.get("use_peft"):
+        values = {k: v for k, v in values.items() if not k.startswith("lora_")}
     return redact(values)
 
 

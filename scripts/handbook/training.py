@@ -73,6 +73,12 @@ def parse_recipe(dataclass_types, argv: list[str] | None = None):
     argv = list(sys.argv[1:] if argv is None else argv)
     source = recipe_path(argv) or "command line"
     parser = TrlParser(dataclass_types)
+
+    def fail(message: str):
+        # argparse would print the usage of every trainer argument (~150 lines) before its message.
+        raise RecipeError(f"{source}: {message}")
+
+    parser.error = fail
     overrides = cpu_overrides()
     if overrides:
         logger.info("No CUDA device: training in fp32 without gradient checkpointing (%s)", " ".join(overrides))
