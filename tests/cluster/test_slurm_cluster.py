@@ -241,3 +241,48 @@ def test_demo_chain_through_slurm_matches_local_build(slurm_cluster, tmp_path):
     assert list(table["model"]) == ["base", "cpt", "sft"]
     # Training moved the held-out loss, so equal tables compare real results, not placeholders.
     assert table["heldout_loss"].nunique() == 3 and table["heldout_loss"].notna().all()
+
+
+def running_training_job(comment_part: str) -> str | None:
+    """The SLURM job id of the running job whose comment (rule and wildcards) holds `comment_part`."""
+    listed = subprocess.run(
+        ["squeue", "--noheader", "--states=RUNNING", "--format=%i %k"], capture_output=True, text=True, timeout=30
+    ).stdout
+    return next((line.split()[0] for line in listed.splitlines() if comment_part in line), None)
+
+
+def test_training_job_cancelled_with_scancel_resumes_when_rebuilt(slurm_cluster, tmp_path):
+    """scancel a training job after its first checkpoint; building the target again through SLURM
+    resumes from that checkpoint and trains to the end."""
+    import time
+
+    chain = json.loads(json.dumps(FAST_CHAIN))
+    chain["runs"]["sft"]["tiny"]["args"] = {"max_steps": 150, "save_steps": 10, "logging_steps": 10}
+    fast = tmp_path / "fast_chain.yaml"
+    fast.write_text(yaml.safe_dump(chain))
+    work = make_workdir(tmp_path / "slurm")
+    target = "results/models/sft/tiny"
+    args = ("--profile", str(slurm_cluster.profile), "--workflow-profile", "none", "--configfile", str(TINY_CONFIG), str(fast))
+    args += (*ONE_THREAD, "--", target)
+    checkpoints = work / "results/checkpoints/sft/tiny"
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        first = pool.submit(run_snakemake, work, *args, check=False, timeout=540)
+        deadline = time.time() + 480
+        while not list(checkpoints.glob("checkpoint-*/trainer_state.json")) and time.time() < deadline and not first.done():
+            time.sleep(0.5)
+        job = running_training_job("train_model")
+        assert job, "the SFT job was not running after its first checkpoint"
+        subprocess.run(["scancel", job], check=True, timeout=30)
+        cancelled = first.result()
+    assert cancelled.returncode != 0, "the build went on after its training job was cancelled"
+    assert slurm_states([job]) == {job: "CANCELLED"}
+    assert not (work / target).exists()  # no complete-looking model from the cancelled job
+    saved = sorted(checkpoints.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
+    assert saved and int(saved[-1].name.split("-")[1]) < 150
+
+    run_snakemake(work, *args, timeout=540)
+    log = (work / "results/logs/sft/tiny.log").read_text()
+    assert re.search(r"Resuming from results/checkpoints/sft/tiny/checkpoint-\d+", log), log[-3000:]
+    state = json.loads((work / target / "trainer_state.json").read_text()) if (work / target / "trainer_state.json").exists() else None
+    history = json.loads((work / target / "log_history.json").read_text())
+    assert max(h["step"] for h in history) == 150 and (state is None or state["global_step"] == 150)
