@@ -19,7 +19,7 @@ from pathlib import Path
 from trl import DPOConfig, DPOTrainer, ModelConfig
 
 from handbook.data import summarise
-from handbook.preference import REF_COLUMNS
+from handbook.preference import REF_COLUMNS, check_prompt_room
 from handbook.provenance import write_json, write_provenance
 from handbook.training import WorkflowArguments, load_model_and_tokenizer, log_arguments, parse_recipe, run_main
 
@@ -49,6 +49,8 @@ def main() -> None:
     splits = {"train": trainer.train_dataset}
     if trainer.eval_dataset is not None:
         splits["test"] = trainer.eval_dataset
+    for split, dataset in splits.items():
+        check_prompt_room(dataset, args.max_length, args.truncation_mode, f"{workflow_args.dataset_path} ({split})")
     keep = ["prompt_ids", "chosen_ids", "rejected_ids", *REF_COLUMNS]
     out = DatasetDict({k: v.select_columns(keep) for k, v in splits.items()})
     if trainer.accelerator.is_main_process:

@@ -9,6 +9,7 @@ dataset, the source and the column or row, so it can be printed as one line.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -246,6 +247,9 @@ def check_chat_template(tokenizer, source: str) -> None:
 
     if not tokenizer.chat_template:
         raise DataError(f"{source}: the tokenizer has no chat template (give the base model a chat_template)")
+    for name in ("bos_token", "eos_token", "pad_token", "unk_token"):
+        if re.search(rf"\b{name}\b", tokenizer.chat_template) and getattr(tokenizer, name) is None:
+            raise DataError(f"{source}: the chat template uses {name}, which the tokenizer does not have")
     probe = [{"role": "user", "content": "2 + 2?"}, {"role": "assistant", "content": "4"}]
     try:
         out = tokenizer.apply_chat_template(probe, tokenize=True, return_dict=True, return_assistant_tokens_mask=True)

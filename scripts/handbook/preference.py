@@ -16,6 +16,27 @@ logger = logging.getLogger("handbook.preference")
 REF_COLUMNS = ("ref_chosen_logps", "ref_rejected_logps")
 
 
+def check_prompt_room(dataset, max_length: int, truncation_mode: str, where: str) -> None:
+    """Truncating from the end (keep_start), a prompt of max_length tokens or more leaves nothing
+    of either reply: the pair trains on nothing, silently. A few such rows (long documents in a
+    hub set) are said in the log; when they are most of the data, max_length is wrong: an error."""
+    from handbook.data import DataError
+
+    if truncation_mode != "keep_start" or max_length is None:
+        return
+    lengths = [len(ids) for ids in dataset["prompt_ids"]]
+    too_long = [i for i, n in enumerate(lengths) if n >= max_length]
+    if too_long and len(too_long) * 2 <= len(lengths):
+        logger.warning("%s: %d of %d prompts fill max_length %d: those pairs train on nothing", where, len(too_long),
+                       len(lengths), max_length)
+    elif too_long:
+        i = too_long[0]
+        raise DataError(
+            f"{where}: row {i}: the prompt has {lengths[i]} tokens and max_length is {max_length}, so nothing of "
+            f"the replies is left ({len(too_long)} rows like it); raise max_length or use truncation_mode: keep_end"
+        )
+
+
 class PrecomputedDPOTrainer(DPOTrainer):
     """DPOTrainer that trains on data already tokenized and scored by the reference model.
 

@@ -86,6 +86,9 @@ def parse_recipe(dataclass_types, argv: list[str] | None = None):
         parsed = parser.parse_args_and_config(argv + overrides)
     except ValueError as err:
         message = str(err).splitlines()[0]
+        if "not used by the HfArgumentParser" in message:
+            unused = message.split(":", 1)[1].strip()
+            raise RecipeError(f"command line (the run's args): unknown argument(s) {unused}") from err
         if "Unknown arguments from config file" in message:
             listed = message.split(":", 1)[1].split(". Please")[0]
             keys = [k.strip("'\" -") for k in listed.strip(" []").split(",") if k.strip(" '\"").startswith("--")]

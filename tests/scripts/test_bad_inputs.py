@@ -257,6 +257,14 @@ def test_recipe_value_of_the_wrong_type(tmp_path):
     assert "usage:" not in proc.stderr  # the error, not the 150-line usage of every trainer argument
 
 
+def test_run_argument_that_means_nothing_blames_the_command_line_not_the_recipe(tmp_path):
+    proc = run_script(
+        "sft.py", "--config", REPO / SFT_RECIPE, "--lerning_rate", "1e-3", "--output_dir", tmp_path / "out", timeout=300
+    )
+    line = assert_one_line_error(proc, "command line (the run's args): unknown argument(s)", "--lerning_rate")
+    assert "tiny.yaml" not in line
+
+
 def test_gpus_on_a_machine_without_cuda(tmp_path):
     import torch
 

@@ -193,3 +193,23 @@ def test_a_broken_chat_template_is_named_before_any_row(tmp_path, tokenizer, tem
     dsd = datasets.DatasetDict(train=datasets.Dataset.from_list([{"messages": conversation(1)["messages"]}]))
     with pytest.raises(DataError, match=message):
         tokenize_splits(dsd, tokenizer, "demo", template_source=str(tmp_path / "t.jinja"))
+
+
+def test_a_template_using_a_special_token_the_tokenizer_lacks(tmp_path, tokenizer):
+    from handbook.data import check_chat_template
+
+    tokenizer.chat_template = "{% for m in messages %}{{ bos_token + m['content'] }}{% endfor %}"
+    tokenizer.bos_token = None
+    with pytest.raises(DataError, match=r"t\.jinja: the chat template uses bos_token, which the tokenizer does not have"):
+        check_chat_template(tokenizer, "t.jinja")
+
+
+def test_a_prompt_longer_than_max_length_leaves_nothing_to_train_on():
+    from handbook.preference import check_prompt_room
+
+    pairs = datasets.Dataset.from_dict({"prompt_ids": [[1] * 10, [1] * 300, [1] * 400]})
+    with pytest.raises(DataError, match=r"^pairs: row 1: the prompt has 300 tokens and max_length is 256.*\(2 rows like it\)"):
+        check_prompt_room(pairs, 256, "keep_start", "pairs")
+    check_prompt_room(pairs, 256, "keep_end", "pairs")  # the end of the replies is kept
+    check_prompt_room(pairs, 512, "keep_start", "pairs")
+    check_prompt_room(pairs, 350, "keep_start", "pairs")  # one long prompt of three: a warning, not an error
