@@ -750,14 +750,14 @@ class Plan:
 
 
 @functools.lru_cache(maxsize=None)
-def _read_yaml_text(path: str) -> str:
-    return Path(path).read_text()
+def _parsed_yaml(path: str) -> dict:
+    return yaml.load(Path(path).read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
 
 
 def read_yaml(path: str) -> dict:
-    """A recipe or accelerate config; read once per path however many runs share it."""
-    return yaml.safe_load(_read_yaml_text(str(path))) or {}
-
+    """A recipe or accelerate config, parsed once per path however many runs share it (a copy, so
+    no caller changes another's)."""
+    return copy.deepcopy(_parsed_yaml(str(path)))
 
 
 # --- Checks and the plan -----------------------------------------------------------------------
