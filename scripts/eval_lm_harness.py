@@ -103,7 +103,8 @@ def evaluate(args, specs, task_manager, loaded) -> dict:
 
     batch_size = int(args.batch_size) if args.batch_size.isdigit() else args.batch_size
     try:
-        lm = HFLM(pretrained=args.model, dtype=args.dtype, device=args.device, batch_size=batch_size)
+        # Weights from safetensors only: a pickled checkpoint can run code when loaded.
+        lm = HFLM(pretrained=args.model, dtype=args.dtype, device=args.device, batch_size=batch_size, use_safetensors=True)
     except OSError as err:
         raise SuiteError(f"model {args.model!r} could not be loaded: {str(err).splitlines()[0]}") from None
     raw: dict = {}
