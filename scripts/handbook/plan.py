@@ -19,6 +19,7 @@ import copy
 import functools
 import json
 import os
+import re
 import shlex
 import sys
 from dataclasses import dataclass, field
@@ -261,6 +262,11 @@ class Plan:
         return args + (f" --chat_template {self.paths.config_file(template)}" if template else "")
 
     # --- training
+
+    def run_pattern(self) -> str:
+        """Wildcard constraint: the configured run names, so a target naming another run matches
+        no rule (Snakemake then names the target) rather than failing inside an input function."""
+        return "|".join(re.escape(name) for name in sorted({run.name for run in self.runs.values()}))
 
     def run(self, stage: str, run: str, **_) -> Run:
         """The run a target names; an unknown one is a config error, not a KeyError."""

@@ -83,3 +83,10 @@ def test_unknown_recipe_key_is_one_clear_error(tmp_path):
     recipe.write_text("learning_rate: 1.0e-3\nwarmup_ratio: 0.1\n")
     with pytest.raises(RecipeError, match=r"r\.yaml: unknown recipe key\(s\) warmup_ratio$"):
         parse_recipe((WorkflowArguments, SFTConfig, ModelConfig), ["--config", str(recipe), "--output_dir", "/tmp/x"])
+
+
+def test_a_target_naming_an_unknown_run_says_so_without_a_traceback(workdir):
+    proc = run_snakemake(workdir, "-n", "results/models/sft/nope", check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "No rule to produce results/models/sft/nope" in out
+    assert "Traceback" not in out and "KeyError" not in out

@@ -14,6 +14,7 @@ rule train_model:
         "results/benchmarks/{stage}/{run}.tsv"
     wildcard_constraints:
         stage=stage_pattern(),
+        run=PLAN.run_pattern(),
     conda:
         get_train_env
     threads: get_train_threads
