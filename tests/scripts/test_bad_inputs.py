@@ -226,8 +226,12 @@ def prepared_and_tokenizer(tmp_path_factory):
     [
         ("{% for m in messages %}{{ m.content }", "the chat template does not render (TemplateSyntaxError"),
         ("{% for m in messages %}{{ m['content'] }}{% endfor %}", "the chat template marks no assistant tokens"),
+        (
+            "{% for m in messages %}{{ bos_token }}{% generation %}{{ m['content'] }}{% endgeneration %}{% endfor %}",
+            "the chat template uses bos_token, which the tokenizer does not have",
+        ),
     ],
-    ids=["does not parse", "no assistant markers"],
+    ids=["does not parse", "no assistant markers", "special token the tokenizer lacks"],
 )
 def test_chat_template_mistake(prepared_and_tokenizer, tmp_path, template, expected):
     (tmp_path / "t.jinja").write_text(template)
