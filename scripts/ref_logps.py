@@ -19,7 +19,7 @@ from pathlib import Path
 from trl import DPOConfig, DPOTrainer, ModelConfig
 
 from handbook.data import summarise
-from handbook.preference import REF_COLUMNS, check_prompt_room
+from handbook.preference import REF_COLUMNS, check_prompt_room, prompt_lengths
 from handbook.provenance import write_json, write_provenance
 from handbook.training import WorkflowArguments, load_model_and_tokenizer, log_arguments, parse_recipe, run_main
 
@@ -38,6 +38,9 @@ def main() -> None:
     # In memory, so TRL's caches go to a temporary folder, not into the prepared dataset's folder.
     dsd = load_from_disk(workflow_args.dataset_path, keep_in_memory=True)
     model, tokenizer = load_model_and_tokenizer(model_args, workflow_args=workflow_args)
+    for split, dataset in dsd.items():
+        where = f"{workflow_args.dataset_path} ({split})"
+        check_prompt_room(prompt_lengths(dataset, tokenizer), args.max_length, args.truncation_mode, where)
     trainer = DPOTrainer(
         model=model,
         ref_model=None,
@@ -49,8 +52,6 @@ def main() -> None:
     splits = {"train": trainer.train_dataset}
     if trainer.eval_dataset is not None:
         splits["test"] = trainer.eval_dataset
-    for split, dataset in splits.items():
-        check_prompt_room(dataset, args.max_length, args.truncation_mode, f"{workflow_args.dataset_path} ({split})")
     keep = ["prompt_ids", "chosen_ids", "rejected_ids", *REF_COLUMNS]
     out = DatasetDict({k: v.select_columns(keep) for k, v in splits.items()})
     if trainer.accelerator.is_main_process:

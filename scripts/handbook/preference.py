@@ -16,7 +16,20 @@ logger = logging.getLogger("handbook.preference")
 REF_COLUMNS = ("ref_chosen_logps", "ref_rejected_logps")
 
 
-def check_prompt_room(dataset, max_length: int, truncation_mode: str, where: str) -> None:
+def prompt_lengths(dataset, tokenizer) -> list[int]:
+    """Tokens of each pair's prompt as the chat template renders it: the explicit `prompt`, or the
+    turns that chosen and rejected share."""
+    lengths = []
+    for row in dataset:
+        prompt = row.get("prompt")
+        if not isinstance(prompt, list):
+            prompt = [m for m, other in zip(row["chosen"], row["rejected"]) if m == other][: len(row["chosen"]) - 1]
+        text = tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True) if prompt else ""
+        lengths.append(len(tokenizer(text, add_special_tokens=False)["input_ids"]))
+    return lengths
+
+
+def check_prompt_room(lengths: list[int], max_length: int, truncation_mode: str, where: str) -> None:
     """Truncating from the end (keep_start), a prompt of max_length tokens or more leaves nothing
     of either reply: the pair trains on nothing, silently. A few such rows (long documents in a
     hub set) are said in the log; when they are most of the data, max_length is wrong: an error."""
@@ -24,7 +37,6 @@ def check_prompt_room(dataset, max_length: int, truncation_mode: str, where: str
 
     if truncation_mode != "keep_start" or max_length is None:
         return
-    lengths = [len(ids) for ids in dataset["prompt_ids"]]
     too_long = [i for i, n in enumerate(lengths) if n >= max_length]
     if too_long and len(too_long) * 2 <= len(lengths):
         logger.warning("%s: %d of %d prompts fill max_length %d: those pairs train on nothing", where, len(too_long),

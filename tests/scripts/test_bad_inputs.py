@@ -289,6 +289,24 @@ def test_corrupt_safetensors_file(tmp_path):
     assert not (tmp_path / "out.json").exists()
 
 
+def test_max_length_shorter_than_the_prompts(tmp_path):
+    from handbook.data import load_mixture
+    from tiny_model import build_model, build_world
+
+    world = build_world(tmp_path / "world")
+    model = build_model(tmp_path / "model", world)
+    spec = {"dataset_name": str(world / "preference"), "dataset_test_split": "test", "columns": ["chosen", "rejected"]}
+    load_mixture("pairs", spec).save_to_disk(
+        str(tmp_path / "prepared")
+    )
+    proc = run_script(
+        "ref_logps.py", "--config", REPO / "config/recipes/demo/dpo/tiny.yaml", "--model_name_or_path", model,
+        "--dataset_path", tmp_path / "prepared", "--max_length", "4", "--output_dir", tmp_path / "out", timeout=300,
+    )
+    assert_one_line_error(proc, "prepared (train): row 0: the prompt has", "max_length is 4", "raise max_length")
+    assert not (tmp_path / "out").exists()
+
+
 # --- tables
 
 

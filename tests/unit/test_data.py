@@ -207,9 +207,18 @@ def test_a_template_using_a_special_token_the_tokenizer_lacks(tmp_path, tokenize
 def test_a_prompt_longer_than_max_length_leaves_nothing_to_train_on():
     from handbook.preference import check_prompt_room
 
-    pairs = datasets.Dataset.from_dict({"prompt_ids": [[1] * 10, [1] * 300, [1] * 400]})
+    lengths = [10, 300, 400]
     with pytest.raises(DataError, match=r"^pairs: row 1: the prompt has 300 tokens and max_length is 256.*\(2 rows like it\)"):
-        check_prompt_room(pairs, 256, "keep_start", "pairs")
-    check_prompt_room(pairs, 256, "keep_end", "pairs")  # the end of the replies is kept
-    check_prompt_room(pairs, 512, "keep_start", "pairs")
-    check_prompt_room(pairs, 350, "keep_start", "pairs")  # one long prompt of three: a warning, not an error
+        check_prompt_room(lengths, 256, "keep_start", "pairs")
+    check_prompt_room(lengths, 256, "keep_end", "pairs")  # the end of the replies is kept
+    check_prompt_room(lengths, 512, "keep_start", "pairs")
+    check_prompt_room(lengths, 350, "keep_start", "pairs")  # one long prompt of three: a warning, not an error
+
+
+def test_prompt_lengths_follow_the_chat_template(tokenizer):
+    from handbook.preference import prompt_lengths
+
+    user = {"role": "user", "content": "What is 3 plus 2?"}
+    pairs = [{"chosen": [user, {"role": "assistant", "content": "5"}], "rejected": [user, {"role": "assistant", "content": "6"}]}]
+    expected = len(tokenizer.apply_chat_template([user], tokenize=True, add_generation_prompt=True, return_dict=True)["input_ids"])
+    assert prompt_lengths(pairs, tokenizer) == [expected] and expected > 5
