@@ -28,7 +28,6 @@ class ConfigError(ValueError):
     """A config mistake, said as '<config files>: <key>: <what is wrong>'."""
 
 
-
 @dataclass(frozen=True)
 class Paths:
     """Where the config's relative paths point: the launch directory, and whether the workflow

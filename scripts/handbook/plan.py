@@ -68,7 +68,6 @@ SAMPLING_KEYS = ("num_completions", "temperature", "top_p", "max_new_tokens", "s
 JUDGE_GENERATION_KEYS = ("max_new_tokens", "temperature", "top_p", "seed", "batch_size")
 
 
-
 @dataclass(frozen=True)
 class Run:
     """One training job, resolved: what it trains, from what, on what, with which resources."""
@@ -198,6 +197,13 @@ class Plan:
     def model_id(self, ref: str) -> str:
         """The name judges report a model by: <stage>-<run> (a file name, so no slash)."""
         return ref.replace("/", "-", 1)
+
+    def ref_of(self, model_id: str) -> str:
+        """The model a judge's model id names (model_id's inverse: stages hold no '-')."""
+        return model_id.replace("-", "/", 1)
+
+    def device(self, ref: str) -> str:
+        return "cuda" if self.needs_gpu(ref) else "cpu"
 
     # --- data
 
@@ -443,13 +449,10 @@ class Plan:
             args += f" --include_path {self.suite_tasks_dir(suite)}"
         if spec.get("limit"):
             args += f" --limit {spec['limit']}"
-        return args + f" --device {self.eval_device(stage, run)}"
+        return args + f" --device {self.device(f'{stage}/{run}')}"
 
     def eval_gpus(self, stage: str, run: str, **_) -> int:
         return int(self.needs_gpu(f"{stage}/{run}"))
-
-    def eval_device(self, stage: str, run: str, **_) -> str:
-        return "cuda" if self.eval_gpus(stage, run) else "cpu"
 
     # --- judges
 
@@ -472,15 +475,15 @@ class Plan:
     def judge_answer_inputs(self, judge: str, model_id: str, **_) -> dict:
         prompts = self.judge_prompts(judge)
         return {
-            "model": self.model_inputs(model_id.replace("-", "/", 1)),
+            "model": self.model_inputs(self.ref_of(model_id)),
             "prompts": [] if self.is_hub(prompts) else [prompts],
         }
 
     def judge_answer_gpus(self, model_id: str, **_) -> int:
-        return int(self.needs_gpu(model_id.replace("-", "/", 1)))
+        return int(self.needs_gpu(self.ref_of(model_id)))
 
     def judge_answer_args(self, judge: str, model_id: str, **_) -> str:
-        ref = model_id.replace("-", "/", 1)
+        ref = self.ref_of(model_id)
         spec = self.config["judges"][judge]
         prompts = self.judge_prompts(judge)
         args = [
@@ -488,7 +491,7 @@ class Plan:
             f"--format {spec['format']}",
             f"--prompts {shlex.quote(prompts)}",
             f"--model_id {model_id}",
-            f"--device {'cuda' if self.needs_gpu(ref) else 'cpu'}",
+            f"--device {self.device(ref)}",
         ]
         if prompts == spec["prompts"]:
             args += [f"--{k} {shlex.quote(str(spec[k]))}" for k in ("prompts_config", "prompts_split") if spec.get(k)]
@@ -543,8 +546,19 @@ class Plan:
             return {}
         return redact({k: setting_value(v) for k, v in self.recipe_settings(self.runs[ref]).items()})
 
+    @cached_property
+    def _table_runs(self) -> dict[str, list]:
+        return {}  # table -> its runs, filled as tables are first asked for
+
     def table_runs(self, table: str) -> list[tuple[str | None, str, dict]]:
-        """The table's runs: (row label or None, model ref, params). Fails naming the key."""
+        """The table's runs: (row label or None, model ref, params), resolved once per table (the
+        checks, the default target and every table job's input functions ask for them)."""
+        if table not in self._table_runs:
+            self._table_runs[table] = self.resolve_table(table)
+        return self._table_runs[table]
+
+    def resolve_table(self, table: str) -> list[tuple[str | None, str, dict]]:
+        """Each row's or grid entry's runs and settings. Fails naming the key."""
         spec = self.config["tables"][table]
         where = f"tables.{table}"
         entries = []
@@ -654,9 +668,7 @@ class Plan:
     # --- the default target
 
     def final_targets(self) -> list[str]:
-        tables = [t for t, spec in self.config["tables"].items() if spec.get("default", True)]
-        targets = [f"results/tables/{t}.{ext}" for t in tables for ext in ("csv", "md", "png")]
-        return targets + [f"results/plots/{t}_curves.png" for t in tables if self.curve_models(t)]
+        return [t for name, spec in self.config["tables"].items() if spec.get("default", True) for t in self.table_targets(name)]
 
     def warnings(self) -> list[str]:
         """Config that works but leaks: a secret in a run's args is printed with the job's command."""
@@ -751,8 +763,6 @@ class Plan:
             for name, spec in self.config["rejection_sampling"].items()
             if source.startswith(f"results/rejection_sampling/{name}/")
         ]
-
-
 
 
 @functools.lru_cache(maxsize=None)
