@@ -23,11 +23,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import random
 import string
 from dataclasses import dataclass
 from pathlib import Path
+
+from handbook.provenance import write_text_atomic
 
 from . import tasks
 
@@ -531,14 +532,6 @@ def _corpus(world: dict, leftovers: dict, spec: dict, rng: random.Random) -> lis
 # --------------------------------------------------------------------------- writing
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8", newline="\n") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
-
-
 def _jsonl(rows: list[dict]) -> str:
     return "".join(json.dumps(row, sort_keys=True, ensure_ascii=False) + "\n" for row in rows)
 
@@ -594,12 +587,12 @@ def generate(spec: dict, outdir: Path) -> dict[str, int]:
     counts, digests = {}, {}
     for name, rows in files.items():
         text = _jsonl(rows)
-        _write_atomic(outdir / name, text)
+        write_text_atomic(outdir / name, text)
         counts[name] = len(rows)
         digests[name] = hashlib.sha256(text.encode("utf-8")).hexdigest()
         log.info("wrote %s (%d rows)", outdir / name, len(rows))
     manifest = {"spec": spec, "counts": counts, "sha256": digests}
-    _write_atomic(
+    write_text_atomic(
         outdir / "manifest.json", json.dumps(manifest, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
     )
     log.info("wrote %s", outdir / "manifest.json")

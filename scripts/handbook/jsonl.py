@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
+
+from handbook.provenance import write_text_atomic
 
 
 def read_jsonl(path: Path | str) -> list[dict]:
@@ -14,9 +15,4 @@ def read_jsonl(path: Path | str) -> list[dict]:
 
 
 def write_jsonl(path: Path | str, rows: list[dict]) -> None:
-    """Write atomically, so a killed job never leaves a half-written file behind."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
-    os.replace(tmp, path)
+    write_text_atomic(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))

@@ -4,14 +4,13 @@ what it scored during training, and how to load it."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from handbook.hub import is_hub_id
-from handbook.provenance import to_jsonable
+from handbook.provenance import to_jsonable, write_text_atomic
 from handbook.secrets import redact
 
 # Trainer and model arguments a reader wants first; the rest is in provenance.json.
@@ -159,8 +158,5 @@ def write_model_card(final_dir: str, parsed, trainer, metrics: dict) -> Path:
         metrics=metrics,
         reward_model=type(trainer).__name__ == "RewardTrainer",
     )
-    path = folder / "README.md"
-    tmp = path.with_name(".README.md.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-    return path
+    write_text_atomic(folder / "README.md", text)
+    return folder / "README.md"

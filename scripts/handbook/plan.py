@@ -18,7 +18,6 @@ import argparse
 import copy
 import functools
 import json
-import os
 import re
 import shlex
 import sys
@@ -43,6 +42,7 @@ from handbook.config import (
 )
 from handbook.launch import launcher
 from handbook.methods import BASE, METHODS
+from handbook.provenance import write_text_atomic
 from handbook.secrets import is_secret_name, redact
 
 # The default accelerate config is for CPU; a GPU run without one of its own gets plain DDP.
@@ -887,12 +887,8 @@ def write_plan(plan: Plan, path: str | Path) -> None:
     """Write the plan as JSON, atomically, and only when it changed (parallel jobs re-read it)."""
     path = Path(path)
     text = json.dumps(plan.to_dict(), indent=1, default=str) + "\n"
-    if path.exists() and path.read_text() == text:
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    if not path.exists() or path.read_text() != text:
+        write_text_atomic(path, text)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -135,10 +135,16 @@ def write_provenance(folder: Path | str, config: Any = None, inputs: dict[str, s
     return path
 
 
-def write_json(path: Path | str, obj: Any) -> None:
-    """Write JSON atomically, so a killed job never leaves a half-written file."""
+def write_text_atomic(path: Path | str, text: str) -> None:
+    """Write a file whole or not at all, so a killed job never leaves a half-written one. The
+    temporary name is hidden and per process, as parallel jobs may write the same file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(to_jsonable(obj), indent=2, sort_keys=True) + "\n")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8", newline="\n") as handle:
+        handle.write(text)
     os.replace(tmp, path)
+
+
+def write_json(path: Path | str, obj: Any) -> None:
+    write_text_atomic(path, json.dumps(to_jsonable(obj), indent=2, sort_keys=True) + "\n")
