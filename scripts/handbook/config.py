@@ -91,8 +91,9 @@ def load_schema() -> dict:
     return schema
 
 
-def validate(config: dict, config_name: str) -> None:
-    """Schema errors name the key; then the schema's defaults are filled in (in place)."""
+def validate(config: dict, config_name, sources: dict | None = None) -> None:
+    """Schema errors name the file and key; then the schema's defaults are filled in (in place).
+    `sources` maps keys to the family file that defined them (see add_families)."""
     import jsonschema
 
     schema = load_schema()
@@ -100,8 +101,83 @@ def validate(config: dict, config_name: str) -> None:
     error = jsonschema.exceptions.best_match(validator.iter_errors(config))
     if error is not None:
         key = ".".join(str(p) for p in error.absolute_path) or "(top level)"
-        raise ConfigError(f"{config_name}: key '{key}': {error.message}")
+        raise ConfigError(f"{source_of(key, sources or {}, config_name)}: key '{key}': {error.message}")
     fill_defaults(config, schema)
+
+
+# --- Recipe families ---------------------------------------------------------------------------
+
+# What a family file may define: its own models, data, runs, sweeps and tables (and suites or
+# judges its tables need). Everything else stays in the config.
+FAMILY_SECTIONS = ("base_models", "datasets", "runs", "sweeps", "tables", "suites", "judges")
+
+
+def family_files(patterns: list[str], origin: Path) -> list[Path]:
+    """The family files the config's `families` globs name: from the launch directory, else the
+    shipped ones in the repository."""
+    found: list[Path] = []
+    for pattern in patterns:
+        roots = [Path("/")] if Path(pattern).is_absolute() else [origin, REPO]
+        for root in roots:
+            matches = sorted(root.glob(pattern.lstrip("/")) if root == Path("/") else root.glob(pattern))
+            if matches:
+                found += [m for m in matches if m not in found]
+                break
+    return found
+
+
+def family_entries(data: dict) -> list[tuple[tuple[str, ...], object]]:
+    """(key path, entry) for each named entry of a family file: runs by stage and name, the
+    other sections by name."""
+    entries = []
+    for section, value in data.items():
+        for name, entry in (value or {}).items():
+            if section == "runs":
+                entries += [((section, name, run), spec) for run, spec in (entry or {}).items()]
+            else:
+                entries.append(((section, name), entry))
+    return entries
+
+
+def add_families(config: dict, origin: Path, shown) -> dict[str, str]:
+    """Merge the recipe families' files under the config (in place): the config's own entries win,
+    key by key, so a user's config can change a family's run. Two families defining one name is an
+    error naming both files. Returns key -> file for every entry a family defined."""
+    sources: dict[str, str] = {}
+    merged: dict = {}
+    for path in family_files(list(config.get("families", [])), origin):
+        name = shown(path)
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except (OSError, yaml.YAMLError) as err:
+            raise ConfigError(f"{name}: cannot be read as YAML ({type(err).__name__}: {err})") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{name}: expected a mapping of config sections, got {type(data).__name__}")
+        for section in data:
+            if section not in FAMILY_SECTIONS:
+                raise ConfigError(f"{name}: key '{section}': a family file defines only {', '.join(FAMILY_SECTIONS)}")
+        for keys, entry in family_entries(data):
+            key = ".".join(keys)
+            if key in sources:
+                raise ConfigError(f"{name}: key '{key}': already defined in {sources[key]}")
+            sources[key] = name
+            target = merged
+            for part in keys[:-1]:
+                target = target.setdefault(part, {})
+            target[keys[-1]] = copy.deepcopy(entry)
+    own = {k: v for k, v in config.items()}
+    config.clear()
+    config.update(merge_config(merged, own))
+    return sources
+
+
+def source_of(key: str, sources: dict[str, str], config_name: str) -> str:
+    """The file a config key comes from: the family file that defined its entry, else the config."""
+    parts = key.split(".")
+    for end in range(len(parts), 0, -1):
+        if ".".join(parts[:end]) in sources:
+            return sources[".".join(parts[:end])]
+    return config_name
 
 
 def fill_defaults(config: dict, schema: dict) -> None:
@@ -154,21 +230,23 @@ def dataset_entries(spec: dict) -> list[tuple[str, list[str]]]:
 # --- Resolution: config -> plan -----------------------------------------------------------------
 
 
-def expand_sweeps(config: dict, error) -> dict[str, list[str]]:
-    """Each sweep's grid becomes runs sharing the sweep's model, dataset and recipe."""
+def expand_sweeps(config: dict, error, tiny: bool = False) -> dict[str, list[str]]:
+    """Each sweep's grid becomes runs sharing the sweep's model, dataset and recipe. At tiny scale
+    a sweep's tiny_grid, when it has one, replaces its grid (a 60-run scan as a few cells)."""
     sweeps = {}
     for sweep, spec in config["sweeps"].items():
-        keys = list(spec["grid"])
+        grid = spec.get("tiny_grid", spec["grid"]) if tiny else spec["grid"]
+        keys = list(grid)
         runs = config["runs"].setdefault(spec["stage"], {})
         names = []
-        for values in itertools.product(*(spec["grid"][k] for k in keys)):
+        for values in itertools.product(*(grid[k] for k in keys)):
             combo = dict(zip(keys, values))
             name = run_name(sweep, combo)
             if name in runs:
                 owner = runs[name].get("sweep")
                 detail = "is already defined in runs" if owner is None else f"comes twice out of sweep '{owner}'"
                 raise error(f"sweeps.{sweep}", f"run '{spec['stage']}/{name}' {detail}")
-            run = {k: copy.deepcopy(v) for k, v in spec.items() if k not in ("stage", "grid", "args")}
+            run = {k: copy.deepcopy(v) for k, v in spec.items() if k not in ("stage", "grid", "tiny_grid", "args")}
             run["args"] = {**spec.get("args", {}), **combo}
             run["sweep"] = sweep
             runs[name] = run

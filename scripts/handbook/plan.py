@@ -33,11 +33,13 @@ from handbook.config import (
     TINY_WORKDIR,
     ConfigError,
     Paths,
+    add_families,
     apply_tiny_scale,
     dataset_entries,
     expand_sweeps,
     load_config,
     setting_value,
+    source_of,
     validate,
 )
 from handbook.launch import launcher
@@ -106,6 +108,7 @@ class Plan:
     paths: Paths  # where relative paths in the config resolve
     replacements: tuple[str, ...] = ()  # what tiny scale replaced, one line each
     sweeps: dict = field(default_factory=dict)  # sweep -> its run names
+    sources: dict = field(default_factory=dict)  # config key -> the family file that defined it
 
     # --- identity and errors
 
@@ -118,7 +121,7 @@ class Plan:
         return TINY_WORKDIR if self.scale == "tiny" else None
 
     def error(self, key: str, message: str) -> ConfigError:
-        return ConfigError(f"{self.config_name}: {key}: {message}")
+        return ConfigError(f"{source_of(key, self.sources, self.config_name)}: {key}: {message}")
 
     @property
     def moves_workdir(self) -> bool:
@@ -705,6 +708,7 @@ class Plan:
             "scale": self.scale,
             "workdir": self.workdir,
             "config_files": self.config_name.split(" + "),
+            "family_files": sorted(set(self.sources.values())),
             "tiny_scale_replacements": list(self.replacements),
             "runs": runs,
             "reference_logps": groups,
@@ -861,24 +865,36 @@ def display_name(path: str | Path, origin: Path) -> str:
 
 
 def build_plan(config: dict, config_files=(), origin: str | Path | None = None, moves_workdir: bool | None = None) -> Plan:
-    """The plan of a loaded config (left unchanged). `config_files` name it in errors; relative
-    paths resolve against `origin` (the launch directory). At tiny scale the workflow moves into
-    TINY_WORKDIR unless `moves_workdir` is False (it runs there already)."""
+    """The plan of a loaded config (left unchanged), with the recipe families' files merged under
+    it. `config_files` name it in errors; relative paths resolve against `origin` (the launch
+    directory). At tiny scale the workflow moves into TINY_WORKDIR unless `moves_workdir` is False
+    (it runs there already)."""
     origin = Path(origin or Path.cwd()).resolve()
     names = [display_name(DEFAULT_CONFIG, origin), *(display_name(f, origin) for f in config_files)]
     config_name = " + ".join(dict.fromkeys(names))
     config = copy.deepcopy(config)
-    validate(config, config_name)
+    sources = add_families(config, origin, lambda path: display_name(path, origin))
+    validate(config, config_name, sources)
 
     def error(key, message):
-        return ConfigError(f"{config_name}: {key}: {message}")
+        return ConfigError(f"{source_of(key, sources, config_name)}: {key}: {message}")
 
-    sweeps = expand_sweeps(config, error)
     tiny = config["scale"] == "tiny"
+    sweeps = expand_sweeps(config, error, tiny)
+    for sweep, run_names in sweeps.items():
+        for run in run_names if f"sweeps.{sweep}" in sources else ():
+            sources[f"runs.{config['sweeps'][sweep]['stage']}.{run}"] = sources[f"sweeps.{sweep}"]
     moves = tiny and (moves_workdir if moves_workdir is not None else not origin.match(f"*/{TINY_WORKDIR}"))
     paths = Paths(origin, moves)
     replacements = apply_tiny_scale(config, paths, error) if tiny else []
-    plan = Plan(config=config, config_name=config_name, paths=paths, replacements=tuple(replacements), sweeps=sweeps)
+    plan = Plan(
+        config=config,
+        config_name=config_name,
+        paths=paths,
+        replacements=tuple(replacements),
+        sweeps=sweeps,
+        sources=sources,
+    )
     check_references(plan)
     return plan
 
