@@ -13,8 +13,9 @@ import argparse
 import logging
 from pathlib import Path
 
-from handbook.data import summarise, tokenize_splits
+from handbook.data import DataError, summarise, tokenize_splits
 from handbook.provenance import write_json, write_provenance
+from handbook.recipes import RecipeFileError, chat_template_from
 from handbook.training import run_main
 
 logger = logging.getLogger("handbook.tokenize")
@@ -27,14 +28,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--prepared", required=True)
     parser.add_argument("--tokenizer", required=True, help="local folder or hub id")
-    parser.add_argument("--chat_template", default=None, help="Jinja file replacing the tokenizer's template")
+    parser.add_argument(
+        "--chat_template", default=None, help="Jinja file, or a recipe with an inline chat_template, replacing the tokenizer's"
+    )
     parser.add_argument("--output_dir", required=True)
     args = parser.parse_args()
     logger.info("arguments: %s", vars(args))
 
     tokenizer = AutoTokenizer.from_pretrained(args.tokenizer)
     if args.chat_template:
-        tokenizer.chat_template = Path(args.chat_template).read_text()
+        try:
+            tokenizer.chat_template = chat_template_from(args.chat_template)
+        except RecipeFileError as err:
+            raise DataError(str(err)) from None
     dsd = load_from_disk(args.prepared)
     name = Path(args.prepared).parent.name
     tokenized = tokenize_splits(dsd, tokenizer, name, template_source=args.chat_template or args.tokenizer)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -194,6 +195,48 @@ def fill_defaults(config: dict, schema: dict) -> None:
         yield from validate_properties(validator, properties, instance, subschema)
 
     jsonschema.validators.extend(base, {"properties": set_defaults})(schema).validate(config)
+
+
+# --- Runs from handbook recipe files ------------------------------------------------------------
+
+DEFAULT_TINY_DATASETS = {"text": "demo_corpus", "conversations": "demo_sft", "preference": "demo_pref"}
+
+
+def runs_from_recipes(config: dict, paths: Paths, error) -> list[str]:
+    """A run whose recipe is a handbook file may leave out 'model' and 'dataset': the recipe's
+    model_name_or_path becomes a base model (named after it) and its data keys a dataset named
+    <stage>-<run>, with the demo data of its kind in its place at scale: tiny. The recipe's inline
+    chat_template goes with the base model. Returns what was taken, one line each."""
+    from handbook.recipes import RecipeFileError, read_recipe, recipe_dataset
+
+    taken = []
+    stand_ins = {**DEFAULT_TINY_DATASETS, **config.get("tiny_scale", {}).get("datasets", {})}
+    for stage, by_name in (config.get("runs") or {}).items():
+        for name, spec in (by_name or {}).items():
+            if not isinstance(spec, dict) or "recipe" not in spec or ("model" in spec and "dataset" in spec):
+                continue
+            path = paths.config_file(spec["recipe"])
+            if not Path(path).is_file() or stage not in METHODS:
+                continue  # the checks name the key
+            try:
+                recipe = read_recipe(path)
+                data = recipe_dataset(recipe, spec["recipe"]) if "dataset" not in spec else None
+            except RecipeFileError as err:
+                raise error(f"runs.{stage}.{name}.recipe", str(err)) from None
+            if data is not None:
+                dataset = f"{stage}-{name}"
+                config.setdefault("datasets", {})[dataset] = {**data, "tiny": stand_ins[METHODS[stage].data_format]}
+                spec["dataset"] = dataset
+                taken.append(f"runs.{stage}.{name}: dataset '{dataset}' from {spec['recipe']}")
+            model = recipe.get("model_name_or_path")
+            if "model" not in spec and isinstance(model, str):
+                base = re.sub(r"[^A-Za-z0-9_.-]", "-", Path(model).name)
+                entry = config.setdefault("base_models", {}).setdefault(base, {"path": model})
+                if recipe.get("chat_template") and "chat_template" not in entry and entry.get("path") == model:
+                    entry["chat_template"] = spec["recipe"]
+                spec["model"] = f"{BASE}/{base}"
+                taken.append(f"runs.{stage}.{name}: model base/{base} ({model}) from {spec['recipe']}")
+    return taken
 
 
 # --- Runs and sweeps ---------------------------------------------------------------------------

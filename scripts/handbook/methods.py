@@ -32,6 +32,13 @@ class Method:
         """A policy that answers chat prompts: evaluated by generation, win rate and judges."""
         return self.chat and not self.reward_model
 
+    @property
+    def data_format(self) -> str:
+        """The rows it trains on: text (continued pretraining), conversations or preference data."""
+        if not self.chat:
+            return "text"
+        return "conversations" if self.data == "tokenized" else "preference"
+
     def load_config_class(self):
         module, _, name = self.config_class.rpartition(".")
         return getattr(importlib.import_module(module), name)

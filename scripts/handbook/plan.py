@@ -35,6 +35,7 @@ from handbook.config import (
     Paths,
     add_families,
     apply_tiny_scale,
+    runs_from_recipes,
     dataset_entries,
     expand_sweeps,
     load_config,
@@ -107,6 +108,7 @@ class Plan:
     config_name: str
     paths: Paths  # where relative paths in the config resolve
     replacements: tuple[str, ...] = ()  # what tiny scale replaced, one line each
+    from_recipes: tuple[str, ...] = ()  # models and datasets taken from handbook recipes, one line each
     sweeps: dict = field(default_factory=dict)  # sweep -> its run names
     sources: dict = field(default_factory=dict)  # config key -> the family file that defined it
 
@@ -295,8 +297,14 @@ class Plan:
         return self.model_location(self.run(stage, run).model)
 
     def train_args(self, stage: str, run: str, **_) -> str:
-        """Per-run overrides of the recipe, passed as --key value (the command line wins)."""
-        args = self.run(stage, run).args
+        """Per-run overrides of the recipe, passed as --key value (the command line wins). A run
+        from a base model given a chat template passes it on, so the trained model carries it."""
+        spec = self.run(stage, run)
+        args = dict(spec.args)
+        base_stage, _, base = spec.model.partition("/")
+        template = self.config["base_models"][base].get("chat_template") if base_stage == BASE else None
+        if template and "chat_template" not in args:
+            args["chat_template"] = self.paths.config_file(template)
         return " ".join(f"--{key} {shlex.quote(str(value))}" for key, value in sorted(args.items()))
 
     def train_threads(self, stage: str, run: str, **_) -> int:
@@ -709,6 +717,7 @@ class Plan:
             "workdir": self.workdir,
             "config_files": self.config_name.split(" + "),
             "family_files": sorted(set(self.sources.values())),
+            "from_recipes": list(self.from_recipes),
             "tiny_scale_replacements": list(self.replacements),
             "runs": runs,
             "reference_logps": groups,
@@ -874,10 +883,12 @@ def build_plan(config: dict, config_files=(), origin: str | Path | None = None, 
     config_name = " + ".join(dict.fromkeys(names))
     config = copy.deepcopy(config)
     sources = add_families(config, origin, lambda path: display_name(path, origin))
-    validate(config, config_name, sources)
 
     def error(key, message):
         return ConfigError(f"{source_of(key, sources, config_name)}: {key}: {message}")
+
+    from_recipes = runs_from_recipes(config, Paths(origin), error)
+    validate(config, config_name, sources)
 
     tiny = config["scale"] == "tiny"
     sweeps = expand_sweeps(config, error, tiny)
@@ -892,6 +903,7 @@ def build_plan(config: dict, config_files=(), origin: str | Path | None = None, 
         config_name=config_name,
         paths=paths,
         replacements=tuple(replacements),
+        from_recipes=tuple(from_recipes),
         sweeps=sweeps,
         sources=sources,
     )

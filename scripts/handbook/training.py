@@ -16,6 +16,7 @@ from typing import Any
 from handbook.model_card import write_model_card
 from handbook.modeling import from_pretrained
 from handbook.provenance import to_jsonable, write_json, write_provenance
+from handbook.recipes import RecipeFileError, chat_template_from, known_keys, read_recipe, resolve
 from handbook.secrets import redact, take_secrets
 
 logger = logging.getLogger("handbook")
@@ -43,6 +44,10 @@ class WorkflowArguments:
         default=False,
         metadata={"help": "Tiny-scale run on a machine without CUDA: QLoRA (4/8-bit) is run as plain LoRA."},
     )
+    chat_template: str = field(
+        default=None,
+        metadata={"help": "Chat template (Jinja text, or a .jinja file) the tokenizer and the saved model get."},
+    )
 
 
 class RecipeError(ValueError):
@@ -65,8 +70,10 @@ def recipe_path(argv: list[str]) -> str | None:
 def parse_recipe(dataclass_types, argv: list[str] | None = None):
     """Dataclass defaults < recipe YAML < command line, with CPU-appropriate precision.
 
-    On a machine without CUDA, bf16/fp16 and gradient checkpointing are switched off: TRL's bf16
-    default is emulated and much slower on CPU, and checkpointing only trades speed for memory.
+    The recipe may be in the alignment handbook's format: its keys are mapped as handbook.recipes
+    says, one logged line each. On a machine without CUDA, bf16/fp16 and gradient checkpointing are
+    switched off: TRL's bf16 default is emulated and much slower on CPU, and checkpointing only
+    trades speed for memory.
     """
     from trl import TrlParser
 
@@ -79,20 +86,28 @@ def parse_recipe(dataclass_types, argv: list[str] | None = None):
         raise RecipeError(f"{source}: {message}")
 
     parser.error = fail
+    if "--config" in argv:
+        at = argv.index("--config")
+        argv = argv[:at] + argv[at + 2 :]
+        try:
+            resolved = resolve(read_recipe(source), known_keys(*dataclass_types), source)
+        except RecipeFileError as err:
+            raise RecipeError(str(err)) from None
+        for note in resolved.notes:
+            logger.warning("%s: %s", source, note)
+        for key, value in (resolved.args.pop("env", None) or {}).items():
+            os.environ[key] = str(value)
+        parser.set_defaults_with_config(**resolved.args)
     overrides = cpu_overrides()
     if overrides:
         logger.info("No CUDA device: training in fp32 without gradient checkpointing (%s)", " ".join(overrides))
     try:
-        parsed = parser.parse_args_and_config(argv + overrides)
+        parsed = parser.parse_args_into_dataclasses(args=argv + overrides)
     except ValueError as err:
         message = str(err).splitlines()[0]
         if "not used by the HfArgumentParser" in message:
             unused = message.split(":", 1)[1].strip()
             raise RecipeError(f"command line (the run's args): unknown argument(s) {unused}") from err
-        if "Unknown arguments from config file" in message:
-            listed = message.split(":", 1)[1].split(". Please")[0]
-            keys = [k.strip("'\" -") for k in listed.strip(" []").split(",") if k.strip(" '\"").startswith("--")]
-            raise RecipeError(f"{source}: unknown recipe key(s) {', '.join(keys)}") from err
         raise RecipeError(f"{source}: {message}") from err
     except SystemExit as err:  # argparse exits on a bad type/value; say where it came from
         raise RecipeError(f"{source}: invalid arguments (see the message above)") from err
@@ -210,6 +225,14 @@ def load_model_and_tokenizer(model_args, model_cls=None, workflow_args=None, **k
     )
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
+    template = getattr(workflow_args, "chat_template", None)
+    if template and getattr(workflow_args, "tiny_scale", False):
+        logger.warning("tiny scale: the recipe's chat_template is not used; the demo model keeps its own")
+    elif template:
+        try:
+            tokenizer.chat_template = chat_template_from(template)
+        except RecipeFileError as err:
+            raise RecipeError(str(err)) from None
     return model, tokenizer
 
 

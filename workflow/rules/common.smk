@@ -23,6 +23,8 @@ except ConfigError as err:
     # The message alone, as the first line of the error: the helper's file and line would only
     # distract from the config key that is wrong.
     raise SystemExit(f"Config error: {err}") from None
+for line in PLAN.from_recipes:
+    logger.info(f"recipe: {line}")
 for line in PLAN.replacements:
     logger.info(f"tiny scale: {line}")
 for line in PLAN.warnings():
