@@ -19,6 +19,7 @@ from trl import KTOConfig, KTOTrainer
 
 from handbook.preference import label_balance, unpair_and_shuffle
 from handbook.training import (
+    check_training_data,
     load_model_and_tokenizer,
     make_trainer,
     run_main,
@@ -36,6 +37,7 @@ def main() -> None:
     workflow_args, training_args, model_args = parsed
 
     dsd = load_from_disk(workflow_args.dataset_path, keep_in_memory=True)
+    check_training_data(dsd["train"], "kto", workflow_args.dataset_path)
     train_dataset = unpair_and_shuffle(dsd["train"], training_args.seed)
     logger.info("unpaired %d rows; desirable share in the first batches: %.2f", len(train_dataset), label_balance(train_dataset))
     eval_dataset = None

@@ -21,7 +21,14 @@ from trl import DPOConfig, DPOTrainer, ModelConfig
 from handbook.data import summarise
 from handbook.preference import REF_COLUMNS, check_prompt_room, prompt_lengths
 from handbook.provenance import write_json, write_provenance
-from handbook.training import WorkflowArguments, load_model_and_tokenizer, log_arguments, parse_recipe, run_main
+from handbook.training import (
+    WorkflowArguments,
+    check_training_data,
+    load_model_and_tokenizer,
+    log_arguments,
+    parse_recipe,
+    run_main,
+)
 
 logger = logging.getLogger("handbook.ref_logps")
 
@@ -40,6 +47,7 @@ def main() -> None:
     model, tokenizer = load_model_and_tokenizer(model_args, workflow_args=workflow_args)
     for split, dataset in dsd.items():
         where = f"{workflow_args.dataset_path} ({split})"
+        check_training_data(dataset, "dpo", where)
         check_prompt_room(prompt_lengths(dataset, tokenizer), args.max_length, args.truncation_mode, where)
     trainer = DPOTrainer(
         model=model,

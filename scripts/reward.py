@@ -23,6 +23,7 @@ from trl import RewardConfig, RewardTrainer
 
 from handbook.data import DataError
 from handbook.training import (
+    check_training_data,
     RecipeError,
     load_model_and_tokenizer,
     make_trainer,
@@ -52,13 +53,12 @@ def load_preferences(path: str):
 
 
 def fit_columns(ds, where: str):
-    missing = [c for c in ("chosen", "rejected") if c not in ds.column_names]
-    if missing:
-        raise DataError(f"{where}: column {missing[0]!r} not found (has {ds.column_names})")
+    check_training_data(ds, "rm", where)
     ds = ds.select_columns([c for c in USED_COLUMNS if c in ds.column_names])
     # ultrafeedback_binarized repeats the prompt as a string beside conversations that already start
-    # with it; RewardTrainer would prepend it a second time, so only a message-list prompt is kept.
-    if "prompt" in ds.column_names and len(ds) and isinstance(ds[0]["prompt"], str):
+    # with it; RewardTrainer would prepend it a second time, so a string prompt beside message lists
+    # goes (with string replies, TRL's standard format, the prompt is kept).
+    if "prompt" in ds.column_names and len(ds) and isinstance(ds[0]["prompt"], str) and isinstance(ds[0]["chosen"], list):
         ds = ds.remove_columns("prompt")
     return ds
 

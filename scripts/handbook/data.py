@@ -17,7 +17,19 @@ from handbook.hub import is_hub_id
 
 LOCAL_BUILDERS = {".jsonl": "json", ".json": "json", ".parquet": "parquet", ".csv": "csv"}
 ROLES = {"system", "user", "assistant"}
-MESSAGE_COLUMNS = ("messages", "chosen", "rejected")
+# Columns that are strings in TRL's standard format and message lists in its conversational one.
+EITHER_FORM = ("prompt", "completion", "chosen", "rejected")
+# TRL's dataset formats, by the columns that make them.
+FORMAT_COLUMNS = {
+    "language modelling": "text or messages",
+    "prompt-completion": "prompt, completion",
+    "preference": "chosen, rejected, and an optional prompt",
+    "unpaired preference": "prompt, completion, label",
+    "prompt-only": "prompt",
+}
+# Anthropic HH's transcripts: "\n\nHuman: ...\n\nAssistant: ..." in one string.
+HH_TURN = re.compile(r"(?:^|\n\n)(Human|Assistant):[ ]?")
+HH_ROLES = {"Human": "user", "Assistant": "assistant"}
 
 
 class DataError(ValueError):
@@ -44,7 +56,8 @@ def normalise_spec(name: str, spec: dict[str, Any]) -> dict[str, Any]:
             ],
             "seed": mix.get("seed", 0),
             "test_split_size": mix.get("test_split_size"),
-            "test_split": None,
+            "test_split": mix.get("test_split"),
+            "format": spec.get("format"),
         }
     if "dataset_name" in spec:
         return {
@@ -60,6 +73,7 @@ def normalise_spec(name: str, spec: dict[str, Any]) -> dict[str, Any]:
             "seed": spec.get("seed", 0),
             "test_split_size": spec.get("test_split_size"),
             "test_split": spec.get("dataset_test_split"),
+            "format": spec.get("format"),
         }
     raise DataError(f"dataset '{name}': needs 'dataset_mixture' or 'dataset_name'")
 
@@ -135,18 +149,29 @@ def load_source(source: str, config: str | None, split: str):
 
 
 def check_rows(ds, source: str, columns: list[str]) -> None:
-    """Fail on the first malformed row, naming source, row and column."""
+    """Fail on the first malformed row, naming source, row and column. Prompt, completion, chosen
+    and rejected are strings (TRL's standard format) or message lists (conversational), as row 0 is."""
     for column in columns:
-        if column in MESSAGE_COLUMNS:
-            for i, messages in enumerate(ds[column]):
+        values = ds[column]
+        if column == "messages":
+            for i, messages in enumerate(values):
                 check_messages(messages, f"{source}: row {i}, column '{column}'")
-        elif column in ("text", "prompt"):
-            for i, value in enumerate(ds[column]):
-                if not isinstance(value, str) or (column == "text" and not value.strip()):
+        elif column in EITHER_FORM and values:
+            conversational = isinstance(values[0], list)
+            for i, value in enumerate(values):
+                where = f"{source}: row {i}, column '{column}'"
+                if conversational:
+                    check_messages(value, where, needs_assistant=column != "prompt", first=column != "prompt")
+                elif not isinstance(value, str) or (column != "prompt" and not value.strip()):
+                    got = "a list" if isinstance(value, list) else repr(value)[:40]
+                    raise DataError(f"{where}: expected a non-empty string like row 0 (TRL's standard format), got {got}")
+        elif column == "text":
+            for i, value in enumerate(values):
+                if not isinstance(value, str) or not value.strip():
                     raise DataError(f"{source}: row {i}, column '{column}': expected a non-empty string")
 
 
-def check_messages(messages: Any, where: str) -> None:
+def check_messages(messages: Any, where: str, needs_assistant: bool = True, first: bool = True) -> None:
     if not isinstance(messages, list) or not messages:
         raise DataError(f"{where}: expected a non-empty list of {{role, content}} messages")
     for j, message in enumerate(messages):
@@ -158,7 +183,7 @@ def check_messages(messages: Any, where: str) -> None:
             raise DataError(f"{where}: message {j} content is not a string")
         if j and message["role"] == messages[j - 1]["role"]:
             raise DataError(f"{where}: messages {j - 1} and {j} are both '{message['role']}' (roles must alternate)")
-    if not any(m["role"] == "assistant" for m in messages):
+    if needs_assistant and not any(m["role"] == "assistant" for m in messages):
         raise DataError(f"{where}: no assistant message")
 
 
@@ -168,6 +193,53 @@ def check_pairs_differ(ds, source: str) -> None:
         for i, (chosen, rejected) in enumerate(zip(ds["chosen"], ds["rejected"])):
             if chosen == rejected:
                 raise DataError(f"{source}: row {i}: 'chosen' and 'rejected' are the same")
+
+
+def dataset_format(columns) -> str:
+    """Which of TRL's dataset formats a set of columns makes."""
+    have = set(columns)
+    if {"prompt", "completion", "label"} <= have:
+        return "unpaired preference"
+    if {"chosen", "rejected"} <= have:
+        return "preference"
+    if {"prompt", "completion"} <= have:
+        return "prompt-completion"
+    if have & {"text", "messages"}:
+        return "language modelling"
+    if "prompt" in have:
+        return "prompt-only"
+    return "unknown"
+
+
+def check_format(columns, accepted: tuple[str, ...], who: str, where: str) -> str:
+    """One line when the data is in a format the stage cannot train on, naming the ones it takes."""
+    found = dataset_format(columns)
+    if found not in accepted:
+        takes = "; ".join(f"{f} ({FORMAT_COLUMNS[f]})" for f in accepted)
+        raise DataError(f"{where}: columns {sorted(columns)} make {found} data; {who} takes {takes}")
+    return found
+
+
+def hh_to_messages(text: Any, where: str) -> list[dict[str, str]]:
+    """A Human/Assistant transcript as a conversation."""
+    if not isinstance(text, str):
+        raise DataError(f"{where}: expected a Human/Assistant transcript string (format: hh)")
+    pieces = HH_TURN.split(text)
+    if len(pieces) < 3 or pieces[0].strip():
+        raise DataError(f"{where}: not a Human/Assistant transcript (it must start with '\\n\\nHuman: ')")
+    return [{"role": HH_ROLES[role], "content": content.strip()} for role, content in zip(pieces[1::2], pieces[2::2])]
+
+
+def from_hh(ds, source: str):
+    """Anthropic HH rows (chosen and rejected transcripts) as conversational preference pairs."""
+    missing = [c for c in ("chosen", "rejected") if c not in ds.column_names]
+    if missing:
+        raise DataError(f"{source}: format hh needs a {missing[0]!r} column (has {ds.column_names})")
+
+    def convert(row, i):
+        return {c: hh_to_messages(row[c], f"{source}: row {i}, column '{c}'") for c in ("chosen", "rejected")}
+
+    return ds.map(convert, with_indices=True, desc=f"HH transcripts -> conversations ({source})")
 
 
 def check_same_columns(name: str, entries: list[dict], parts: list) -> None:
@@ -196,6 +268,8 @@ def load_mixture(name: str, spec: dict[str, Any]):
         ds = ds.select_columns(columns)
         if len(ds) == 0:
             raise DataError(f"{source}: no rows in split '{entry['split']}'")
+        if norm["format"] == "hh":
+            ds = from_hh(ds, source)
         check_rows(ds, source, columns)
         check_pairs_differ(ds, source)
         if weight < 1:
@@ -203,6 +277,8 @@ def load_mixture(name: str, spec: dict[str, Any]):
         parts.append(ds)
         if norm["test_split"]:
             test = load_source(source, entry["config"], norm["test_split"]).select_columns(columns)
+            if norm["format"] == "hh":
+                test = from_hh(test, f"{source} ({norm['test_split']})")
             check_rows(test, f"{source} ({norm['test_split']})", columns)
             check_pairs_differ(test, f"{source} ({norm['test_split']})")
             test_parts.append(test)
@@ -224,7 +300,8 @@ def load_mixture(name: str, spec: dict[str, Any]):
 
 
 def tokenize_example(example: dict[str, Any], tokenizer, where: str) -> dict[str, list[int]]:
-    """Chat conversations get the tokenizer's chat template and an assistant mask; text gets EOS."""
+    """Conversations get the tokenizer's chat template and an assistant mask; prompt-completion
+    rows a completion mask (the loss is on the completion, as TRL does); text gets EOS."""
     if "messages" in example:
         out = tokenizer.apply_chat_template(
             example["messages"], tokenize=True, return_dict=True, return_assistant_tokens_mask=True
@@ -234,10 +311,30 @@ def tokenize_example(example: dict[str, Any], tokenizer, where: str) -> dict[str
                 f"{where}: the chat template marks no assistant tokens (it needs {{% generation %}} markers)"
             )
         return {"input_ids": list(out["input_ids"]), "assistant_masks": list(out["assistant_masks"])}
+    if "prompt" in example and "completion" in example:
+        prompt, completion = example["prompt"], example["completion"]
+        if isinstance(prompt, list):
+            prompt_ids = tokenizer.apply_chat_template(prompt, tokenize=True, add_generation_prompt=True, return_dict=True)
+            full = tokenizer.apply_chat_template(prompt + completion, tokenize=True, return_dict=True)["input_ids"]
+            prompt_ids = list(prompt_ids["input_ids"])
+            if list(full[: len(prompt_ids)]) != prompt_ids:
+                raise DataError(f"{where}: the chat template renders the prompt differently with the completion after it")
+            completion_ids = list(full[len(prompt_ids) :])
+        else:
+            prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+            completion_ids = tokenizer(completion, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+        return {
+            "input_ids": list(prompt_ids) + completion_ids,
+            "completion_mask": [0] * len(prompt_ids) + [1] * len(completion_ids),
+        }
     if "text" in example:
         ids = tokenizer(example["text"], add_special_tokens=False)["input_ids"]
         return {"input_ids": ids + [tokenizer.eos_token_id]}
-    raise DataError(f"{where}: no 'messages' or 'text' column to tokenize")
+    raise DataError(
+        f"{where}: columns {sorted(example)} cannot be tokenized for cpt or sft, which take "
+        f"language modelling ({FORMAT_COLUMNS['language modelling']}) or prompt-completion "
+        f"({FORMAT_COLUMNS['prompt-completion']}) data"
+    )
 
 
 def check_chat_template(tokenizer, source: str) -> None:
@@ -263,7 +360,13 @@ def check_chat_template(tokenizer, source: str) -> None:
 def tokenize_splits(dsd, tokenizer, name: str, template_source: str = "tokenizer"):
     import datasets
 
-    if any("messages" in ds.column_names for ds in dsd.values()):
+    for split, ds in dsd.items():
+        check_format(ds.column_names, ("language modelling", "prompt-completion"), "cpt or sft", f"dataset '{name}' ({split})")
+    conversational = any(
+        "messages" in ds.column_names or ("prompt" in ds.column_names and len(ds) and isinstance(ds[0]["prompt"], list))
+        for ds in dsd.values()
+    )
+    if conversational:
         check_chat_template(tokenizer, template_source)
     out = {}
     for split, ds in dsd.items():

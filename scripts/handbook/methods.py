@@ -26,6 +26,7 @@ class Method:
     chat: bool  # trained on conversations (else plain text)
     reward_model: bool = False  # a sequence classifier scoring replies, not a policy
     loss_types: tuple[str, ...] = ()  # the config class's loss_type values (checked before any job)
+    unpaired: bool = False  # also trains on unpaired preferences (prompt, completion, label)
 
     @property
     def answers_chat(self) -> bool:
@@ -38,6 +39,15 @@ class Method:
         if not self.chat:
             return "text"
         return "conversations" if self.data == "tokenized" else "preference"
+
+    @property
+    def formats(self) -> tuple[str, ...]:
+        """TRL's dataset formats its runs train on (as handbook.data names them)."""
+        if self.data_format == "text":
+            return ("language modelling",)
+        if self.data_format == "conversations":
+            return ("language modelling", "prompt-completion")
+        return ("preference", "unpaired preference") if self.unpaired else ("preference",)
 
     def load_config_class(self):
         module, _, name = self.config_class.rpartition(".")
@@ -61,7 +71,10 @@ METHODS = {
             "rm", "reward.py", "trl.RewardConfig", "prepared", needs_reference=False, chat=True, reward_model=True
         ),
         Method("dpo", "dpo.py", "trl.DPOConfig", "ref_logps", needs_reference=True, chat=True, loss_types=DPO_LOSSES),
-        Method("kto", "kto.py", "trl.KTOConfig", "prepared", needs_reference=True, chat=True, loss_types=KTO_LOSSES),
+        Method(
+            "kto", "kto.py", "trl.KTOConfig", "prepared", needs_reference=True, chat=True, loss_types=KTO_LOSSES,
+            unpaired=True,
+        ),
         Method("orpo", "orpo.py", "trl.experimental.orpo.ORPOConfig", "prepared", needs_reference=False, chat=True),
         Method(
             "cpo", "cpo.py", "trl.experimental.cpo.CPOConfig", "prepared", needs_reference=False, chat=True,

@@ -19,12 +19,17 @@ REF_COLUMNS = ("ref_chosen_logps", "ref_rejected_logps")
 def prompt_lengths(dataset, tokenizer) -> list[int]:
     """Tokens of each pair's prompt as the chat template renders it: the explicit `prompt`, or the
     turns that chosen and rejected share."""
+    import os
+
     lengths = []
     for row in dataset:
         prompt = row.get("prompt")
-        if not isinstance(prompt, list):
-            prompt = [m for m, other in zip(row["chosen"], row["rejected"]) if m == other][: len(row["chosen"]) - 1]
-        text = tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True) if prompt else ""
+        if isinstance(row["chosen"], str):  # TRL's standard format: no chat template
+            text = prompt if isinstance(prompt, str) else os.path.commonprefix([row["chosen"], row["rejected"]])
+        else:
+            if not isinstance(prompt, list):
+                prompt = [m for m, other in zip(row["chosen"], row["rejected"]) if m == other][: len(row["chosen"]) - 1]
+            text = tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True) if prompt else ""
         lengths.append(len(tokenizer(text, add_special_tokens=False)["input_ids"]))
     return lengths
 

@@ -171,6 +171,14 @@ def load_tokenized(path: str):
     return dsd["train"], dsd["test"] if "test" in dsd else None
 
 
+def check_training_data(dataset, stage: str, where: str) -> None:
+    """Data in a format the stage cannot train on stops here, in one line naming the formats it takes."""
+    from handbook.data import check_format
+    from handbook.methods import METHODS
+
+    check_format(dataset.column_names, METHODS[stage].formats, f"a {stage} run", where)
+
+
 def quantization_config(model_args, workflow_args=None):
     """bitsandbytes settings for QLoRA; refused without CUDA unless a tiny-scale run maps it to LoRA."""
     import importlib.util
@@ -348,6 +356,7 @@ def train_reference_free(config_cls, trainer_cls) -> None:
     parsed, final_dir = start_run(config_cls)
     workflow_args, training_args, model_args = parsed
     train_dataset, eval_dataset = load_tokenized(workflow_args.dataset_path)
+    check_training_data(train_dataset, workflow_args.stage or "orpo", workflow_args.dataset_path)
     if training_args.eval_strategy == "no":
         eval_dataset = None
     model, tokenizer = load_model_and_tokenizer(model_args, workflow_args=workflow_args)
