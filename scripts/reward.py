@@ -23,8 +23,8 @@ from trl import RewardConfig, RewardTrainer
 
 from handbook.data import DataError
 from handbook.training import (
-    check_training_data,
     RecipeError,
+    check_training_data,
     load_model_and_tokenizer,
     make_trainer,
     run_main,

@@ -43,6 +43,8 @@ DROPPED = {
     "auto_insert_empty_system_msg": "the handbook's own key; conversations are used as they are",
     "max_prompt_length": "gone from TRL's DPO; only the whole sequence is truncated (max_length)",
     "dataset_text_field": "the workflow tokenizes the data itself (text or messages columns)",
+    "tokenizer_name_or_path": "the tokenizer is the starting model's; a chat_template key or the base model's "
+    "chat_template sets its template",
 }
 # Data keys: they describe the run's dataset (config 'datasets' form), not the trainer.
 DATA_KEYS = (
