@@ -225,7 +225,9 @@ def runs_from_recipes(config: dict, paths: Paths, error) -> list[str]:
                 raise error(f"runs.{stage}.{name}.recipe", str(err)) from None
             if data is not None:
                 dataset = f"{stage}-{name}"
-                config.setdefault("datasets", {})[dataset] = {**data, "tiny": stand_ins[METHODS[stage].data_format]}
+                if any(paths.is_hub(source) for source, _ in dataset_entries(data)):
+                    data["tiny"] = stand_ins[METHODS[stage].data_format]
+                config.setdefault("datasets", {})[dataset] = data
                 spec["dataset"] = dataset
                 taken.append(f"runs.{stage}.{name}: dataset '{dataset}' from {spec['recipe']}")
             model = recipe.get("model_name_or_path")

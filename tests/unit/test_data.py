@@ -8,7 +8,15 @@ from pathlib import Path
 import datasets
 import pytest
 
-from handbook.data import DataError, load_mixture, tokenize_example, tokenize_splits
+from handbook.data import (
+    DataError,
+    check_format,
+    check_rows,
+    dataset_format,
+    load_mixture,
+    tokenize_example,
+    tokenize_splits,
+)
 from handbook.modeling import train_tokenizer
 
 
@@ -222,3 +230,78 @@ def test_prompt_lengths_follow_the_chat_template(tokenizer):
     pairs = [{"chosen": [user, {"role": "assistant", "content": "5"}], "rejected": [user, {"role": "assistant", "content": "6"}]}]
     expected = len(tokenizer.apply_chat_template([user], tokenize=True, add_generation_prompt=True, return_dict=True)["input_ids"])
     assert prompt_lengths(pairs, tokenizer) == [expected] and expected > 5
+
+
+# --- TRL's dataset formats
+
+
+def test_hh_transcripts_become_conversations(tmp_path):
+    rows = [
+        {"chosen": "\n\nHuman: What is 3 + 4?\n\nAssistant: 7", "rejected": "\n\nHuman: What is 3 + 4?\n\nAssistant: 9"},
+        {
+            "chosen": "\n\nHuman: Hi\n\nAssistant: Hello\n\nHuman: What is 1 + 1?\n\nAssistant: 2",
+            "rejected": "\n\nHuman: Hi\n\nAssistant: Hello\n\nHuman: What is 1 + 1?\n\nAssistant: 3",
+        },
+    ]
+    path = write_jsonl(tmp_path / "hh.jsonl", rows)
+    dsd = load_mixture("hh", {"dataset_name": str(path), "format": "hh"})
+    second = next(r for r in dsd["train"] if len(r["chosen"]) == 4)
+    assert [m["role"] for m in second["chosen"]] == ["user", "assistant", "user", "assistant"]
+    assert second["chosen"][-1] == {"role": "assistant", "content": "2"} and second["rejected"][-1]["content"] == "3"
+    with pytest.raises(DataError, match=r"hh.jsonl: row 0, column 'chosen': not a Human/Assistant transcript"):
+        load_mixture("hh", {"dataset_name": str(write_jsonl(tmp_path / "x" / "hh.jsonl", [{"chosen": "7", "rejected": "9"}])),
+                            "format": "hh"})
+
+
+def test_standard_string_pairs_load_and_mixed_forms_are_named(tmp_path):
+    rows = [{"prompt": f"What is {i} + 1?", "chosen": f" {i + 1}", "rejected": f" {i + 7}"} for i in range(6)]
+    dsd = load_mixture("std", {"dataset_name": str(write_jsonl(tmp_path / "std.jsonl", rows))})
+    assert dataset_format(dsd["train"].column_names) == "preference"
+    empty = datasets.Dataset.from_list(rows[:3] + [{"prompt": "q", "chosen": " ", "rejected": " b"}])
+    with pytest.raises(DataError, match=r"row 3, column 'chosen': expected a non-empty string like row 0 \(TRL's standard format\)"):
+        check_rows(empty, "std.jsonl", ["prompt", "chosen", "rejected"])
+
+
+@pytest.mark.parametrize(
+    "columns, found",
+    [
+        (["text"], "language modelling"),
+        (["messages"], "language modelling"),
+        (["prompt", "completion"], "prompt-completion"),
+        (["prompt", "chosen", "rejected"], "preference"),
+        (["chosen", "rejected"], "preference"),
+        (["prompt", "completion", "label"], "unpaired preference"),
+        (["prompt"], "prompt-only"),
+    ],
+)
+def test_each_trl_format_is_recognised(columns, found):
+    assert dataset_format(columns) == found
+
+
+def test_a_stage_given_data_it_cannot_use_says_which_formats_it_takes():
+    from handbook.methods import METHODS
+
+    with pytest.raises(DataError, match=r"^d: columns \['messages'\] make language modelling data; a dpo run takes preference \(chosen, rejected"):
+        check_format(["messages"], METHODS["dpo"].formats, "a dpo run", "d")
+    assert check_format(["prompt", "completion", "label"], METHODS["kto"].formats, "a kto run", "d") == "unpaired preference"
+    with pytest.raises(DataError, match="a orpo run takes preference"):
+        check_format(["prompt", "completion", "label"], METHODS["orpo"].formats, "a orpo run", "d")
+
+
+def test_prompt_completion_rows_train_on_the_completion_only(tokenizer):
+    from handbook.modeling import ZEPHYR_CHAT_TEMPLATE
+
+    out = tokenize_example({"prompt": "What is 3 plus 2?", "completion": " The answer is 5."}, tokenizer, "row 0")
+    n_prompt = len(tokenizer("What is 3 plus 2?", add_special_tokens=False)["input_ids"])
+    assert out["completion_mask"] == [0] * n_prompt + [1] * (len(out["input_ids"]) - n_prompt)
+    assert out["input_ids"][-1] == tokenizer.eos_token_id
+    tokenizer.chat_template = ZEPHYR_CHAT_TEMPLATE
+    chat = tokenize_example(
+        {"prompt": [{"role": "user", "content": "What is 3 plus 2?"}], "completion": [{"role": "assistant", "content": "5"}]},
+        tokenizer,
+        "row 0",
+    )
+    text = tokenizer.decode([t for t, m in zip(chat["input_ids"], chat["completion_mask"]) if m])
+    assert "5" in text and "3 plus 2" not in text
+    with pytest.raises(DataError, match=r"row 0: columns \['chosen', 'rejected'\] cannot be tokenized for cpt or sft"):
+        tokenize_example({"chosen": "a", "rejected": "b"}, tokenizer, "row 0")
