@@ -1,0 +1,114 @@
+"""Every shipped recipe family's chain at tiny scale, through the workflow, in one build; and data
+and recipes as users bring them: a handbook recipe file copied in as it is, a preference set in
+TRL's standard (string) format and one in Anthropic's HH transcript format, each trained by DPO.
+
+The chains run with tests/config/families.yaml (small demo world, untrained tiny Llama, two steps
+per run), batched into one Snakemake call so shared data and models are built once.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import REPO, make_workdir, run_snakemake
+from handbook.config import load_config
+from handbook.plan import build_plan
+
+CONFIG = REPO / "tests" / "config" / "families.yaml"
+HANDBOOK_SFT = REPO / "tests" / "data" / "handbook_recipes" / "zephyr-7b-beta" / "sft" / "config_full.yaml"
+FORMATS = REPO / "tests" / "data" / "formats"
+
+
+def family_runs() -> dict[str, list[str]]:
+    """family -> the runs its family.yaml defines, as the tiny-scale plan resolves them."""
+    plan = build_plan(load_config([CONFIG], {"scale": "tiny"}), [CONFIG], origin=REPO)
+    runs: dict[str, list[str]] = {}
+    for ref in plan.runs:
+        source = plan.sources.get(f"runs.{ref.replace('/', '.', 1)}", "")
+        if source.endswith("family.yaml"):
+            runs.setdefault(Path(source).parent.name, []).append(ref)
+    return runs
+
+
+def user_config(work: Path) -> Path:
+    """A handbook recipe copied in unchanged but for its data, and two preference sets in the
+    formats users bring."""
+    recipe = yaml.safe_load(HANDBOOK_SFT.read_text())
+    recipe["dataset_mixture"] = {
+        "datasets": [{"id": "results/demo_world/sft/train.jsonl", "columns": ["messages"]}],
+        "test_split_size": 8,
+    }
+    (work / "mine" / "sft").mkdir(parents=True)
+    (work / "mine" / "sft" / "config_full.yaml").write_text(yaml.safe_dump(recipe, sort_keys=False))
+    extra = {
+        "datasets": {
+            "standard_pairs": {"dataset_name": str(FORMATS / "standard_pref.jsonl"), "test_split_size": 8},
+            "hh_pairs": {"dataset_name": str(FORMATS / "hh_pref.jsonl"), "format": "hh", "test_split_size": 8},
+        },
+        "runs": {
+            "sft": {"handbook": {"recipe": "mine/sft/config_full.yaml"}},
+            "dpo": {
+                "standard": {"model": "sft/tiny", "dataset": "standard_pairs", "recipe": "config/recipes/demo/dpo/tiny.yaml",
+                             "args": {"max_steps": 2, "max_length": 64}},
+                "hh": {"model": "sft/tiny", "dataset": "hh_pairs", "recipe": "config/recipes/demo/dpo/tiny.yaml",
+                       "args": {"max_steps": 2, "max_length": 64}},
+            },
+        },
+    }
+    path = work / "mine.yaml"
+    path.write_text(yaml.safe_dump(extra))
+    return path
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    work = make_workdir(tmp_path_factory.mktemp("families"))
+    mine = user_config(work)
+    runs = family_runs()
+    targets = [f"results/models/{ref}" for refs in runs.values() for ref in refs]
+    targets += ["results/models/sft/handbook", "results/models/dpo/standard", "results/models/dpo/hh"]
+    proc = run_snakemake(work, *targets, "--config", "scale=tiny", configfiles=[CONFIG, mine], timeout=3000)
+    return work / "results" / "tiny", runs, proc.stdout + proc.stderr
+
+
+def test_every_family_chain_trains_at_tiny_scale(built):
+    root, runs, _ = built
+    assert len(runs) >= 10, sorted(runs)
+    for family, refs in runs.items():
+        for ref in refs:
+            model = root / "results" / "models" / ref
+            assert (model / "model.safetensors").is_file(), (family, ref)
+            assert (model / "README.md").is_file(), (family, ref)
+            assert json.loads((model / "metrics.json").read_text())["train_loss"] > 0, (family, ref)
+
+
+def test_tiny_scale_says_what_it_replaced(built):
+    root, _, log = built
+    assert "tiny scale: model base/mixtral-8x22b -> cpt/tiny" in log or "tiny scale: model base/" in log
+    orpo = (root / "results" / "logs" / "orpo").glob("*.log")
+    text = "\n".join(p.read_text() for p in orpo)
+    assert "No CUDA device: training in fp32" in text
+
+
+def test_handbook_recipe_copied_in_trains_with_its_keys_mapped(built):
+    root, _, log = built
+    assert "recipe: runs.sft.handbook: dataset 'sft-handbook' from mine/sft/config_full.yaml" in log
+    assert "recipe: runs.sft.handbook: model base/Mistral-7B-v0.1 (mistralai/Mistral-7B-v0.1)" in log
+    job_log = (root / "results" / "logs" / "sft" / "handbook.log").read_text()
+    for note in ("torch_dtype -> dtype", "max_seq_length -> max_length", "warmup_ratio -> warmup_steps",
+                 "overwrite_output_dir: dropped", "push_to_hub: true -> false", "report_to: ['wandb'] -> 'none'"):
+        assert note in job_log, note
+    assert (root / "results" / "models" / "sft" / "handbook" / "model.safetensors").is_file()
+
+
+@pytest.mark.parametrize("run", ["standard", "hh"])
+def test_standard_and_hh_preference_sets_train_dpo(built, run):
+    root, _, _ = built
+    model = root / "results" / "models" / "dpo" / run
+    assert (model / "model.safetensors").is_file()
+    prepared = json.loads((root / "results" / "data" / f"{run}_pairs" / "prepared" / "summary.json").read_text())
+    assert prepared["train"]["rows"] == 56 and prepared["test"]["rows"] == 8
