@@ -257,11 +257,24 @@ def save_final(trainer, final_dir: str) -> None:
         return
     if trainer.accelerator.is_main_process:
         model.save_pretrained(f"{final_dir}/adapter")
-        if getattr(model, "is_loaded_in_4bit", False) or getattr(model, "is_loaded_in_8bit", False):
-            logger.warning("Quantized base: saved the adapter only (%s/adapter); merge it into a bf16 base", final_dir)
-            return
-        model.merge_and_unload().save_pretrained(final_dir)
+        base = model.get_base_model()
+        if getattr(base, "is_loaded_in_4bit", False) or getattr(base, "is_loaded_in_8bit", False):
+            # QLoRA: the adapter goes into a bf16 copy of the base, so the next stage (and plain
+            # transformers) loads a full model rather than an adapter over 4-bit weights.
+            model = merge_into_full_precision(type(base), base.config._name_or_path, f"{final_dir}/adapter")
+        else:
+            model = model.merge_and_unload()
+        model.save_pretrained(final_dir)
         logger.info("Merged the LoRA adapter into %s (adapter kept in %s/adapter)", final_dir, final_dir)
+
+
+def merge_into_full_precision(model_cls, base_path: str, adapter_dir: str):
+    import torch
+    from peft import PeftModel
+
+    logger.info("QLoRA: merging the adapter into %s loaded in bf16", base_path)
+    base = from_pretrained(model_cls, base_path, dtype=torch.bfloat16, use_safetensors=True)
+    return PeftModel.from_pretrained(base, adapter_dir).merge_and_unload()
 
 
 def train_and_save(trainer, workflow_args, training_args, final_dir: str, parsed: tuple) -> dict[str, Any]:
@@ -318,9 +331,34 @@ def start_run(config_cls):
     log_arguments(*parsed)
     workflow_args, training_args, _ = parsed
     check_device(workflow_args)
+    check_optimizer(workflow_args, training_args)
     final_dir = training_args.output_dir
     training_args.output_dir = workflow_args.checkpoint_dir
     return parsed, final_dir
+
+
+def check_optimizer(workflow_args, training_args) -> None:
+    """bitsandbytes optimizers (8-bit, paged) need CUDA and bitsandbytes: a tiny-scale run uses
+    AdamW instead, as it runs QLoRA as LoRA; a full-scale run without them stops before loading."""
+    import importlib.util
+
+    import torch
+
+    optim = getattr(training_args.optim, "value", training_args.optim)
+    if "bnb" not in optim and "paged" not in optim and "8bit" not in optim:
+        return
+    missing = [
+        name
+        for name, ok in (("CUDA", torch.cuda.is_available()), ("bitsandbytes", importlib.util.find_spec("bitsandbytes")))
+        if not ok
+    ]
+    if not missing:
+        return
+    if workflow_args.tiny_scale:
+        logger.warning("optim %s needs %s: tiny scale trains with adamw_torch instead", optim, " and ".join(missing))
+        training_args.optim = "adamw_torch"
+        return
+    raise RecipeError(f"optim {optim} needs {' and '.join(missing)}, missing on this machine (use adamw_torch on a CPU)")
 
 
 def check_device(workflow_args) -> None:

@@ -184,3 +184,37 @@ def test_two_nodes_start_one_launcher_per_node(tmp_path):
             "--gpus",
             "16",
         ]
+
+
+def test_every_family_chain_asks_slurm_for_its_published_resources(tmp_path):
+    """All recipe families' tables at full scale, dry run through profiles/slurm: each training job
+    asks for the GPUs, nodes and time its run declares and launches one process per GPU."""
+    from handbook.config import load_config
+    from handbook.plan import build_plan
+
+    full = build_plan(load_config([]), origin=REPO)
+    families = sorted({Path(f).parent.name for f in full.to_dict()["family_files"] if f.endswith("/family.yaml")})
+    tables = [f"results/tables/{key.split('.', 1)[1]}.md" for key, source in full.sources.items()
+              if key.startswith("tables.") and source.endswith("/family.yaml")]
+    assert len(families) >= 10 and len(tables) >= len(families), (families, tables)
+    proc = run_snakemake(cluster_workdir(tmp_path / "work"), *PROFILE_ARGS, "-n", "-p", *tables)
+    jobs = re.split(r"\n(?=\[[^\]\n]+\]\n(?:local)?rule )", proc.stdout + proc.stderr)[1:]
+    training = {}
+    for block in jobs:
+        if re.search(r"^(?:local)?rule train_model:", block, re.M):
+            output = re.search(r"^\s+output: (.*)$", block, re.M).group(1)
+            resources = dict(i.split("=", 1) for i in re.search(r"^\s+resources: (.*)$", block, re.M).group(1).split(", "))
+            training[output] = (resources, re.search(r"^Shell command: (.*)$", block, re.M).group(1))
+    expected = {f"results/models/{ref}": run for ref, run in full.runs.items() if run.gpus}
+    assert set(training) == set(expected)
+    for output, (resources, shell) in training.items():
+        run = expected[output]
+        assert resources["gpu"] == str(run.gpus * run.nodes) and resources["nodes"] == str(run.nodes), output
+        assert resources["runtime"] == str(run.runtime) and resources["mem_mb"] == str(run.mem_mb), output
+        assert f"--num_processes {run.gpus * run.nodes} " in shell, (output, shell)
+        assert (f"srun --nodes {run.nodes} " in shell) == (run.nodes > 1), (output, shell)
+    # The published setups: Zephyr-141B's ORPO on 4 nodes of 8 GPUs with FSDP; QLoRA on one GPU.
+    orpo, shell = training["results/models/orpo/zephyr-141b-A35b"]
+    assert orpo["gpu"] == "32" and orpo["nodes"] == "4"
+    assert "--config_file config/accelerate/fsdp.yaml --num_processes 32 --num_machines 4 " in shell
+    assert training["results/models/dpo/zephyr-7b-beta-qlora"][0]["gpu"] == "1"

@@ -11,7 +11,7 @@ from conftest import REPO, run_snakemake
 from handbook.methods import METHODS
 from handbook.training import RecipeError, parse_recipe
 
-RECIPES = sorted((REPO / "config" / "recipes").rglob("*.yaml"))
+RECIPES = sorted(p for p in (REPO / "config" / "recipes").glob("*/*/*.yaml") if p.parent.name in METHODS)
 
 
 def dry_run_error(workdir: Path, override: dict) -> str:
@@ -80,8 +80,8 @@ def test_unknown_recipe_key_is_one_clear_error(tmp_path):
     from handbook.training import WorkflowArguments
 
     recipe = tmp_path / "r.yaml"
-    recipe.write_text("learning_rate: 1.0e-3\nwarmup_ratio: 0.1\n")
-    with pytest.raises(RecipeError, match=r"r\.yaml: unknown recipe key\(s\) warmup_ratio$"):
+    recipe.write_text("learning_rate: 1.0e-3\nwarmup_ratoi: 0.1\n")
+    with pytest.raises(RecipeError, match=r"r\.yaml: unknown recipe key\(s\) warmup_ratoi$"):
         parse_recipe((WorkflowArguments, SFTConfig, ModelConfig), ["--config", str(recipe), "--output_dir", "/tmp/x"])
 
 

@@ -13,7 +13,7 @@ import yaml
 from conftest import run_snakemake
 
 SCAN = "results/tables/pref_align_scan.md"
-BETAS = ["0.01", "0.1", "0.2", "0.3", "0.4", "0.5", "0.6", "0.7", "0.8", "0.9"]
+BETAS = ["0.01", "0.5"]  # the scan's tiny_grid (its grid has ten betas)
 
 
 def planned(proc) -> list[dict]:
@@ -82,21 +82,22 @@ def test_tiny_scale_needs_a_demo_counterpart_for_hub_data(workdir):
 
 
 def test_full_scale_zephyr_table_plans_lm_eval_and_judge_answers_on_gpus(workdir):
-    proc = run_snakemake(workdir, "-n", "-p", "results/tables/zephyr.md")
+    proc = run_snakemake(workdir, "-n", "-p", "results/tables/zephyr-7b-beta.md")
     jobs = planned(proc)
     lm_eval = {j["output"]: j for j in jobs if j["rule"] == "lm_eval"}
-    assert set(lm_eval) == {
+    assert {
         "results/eval/base/mistral-7b/lm_eval/openllm.json",
         "results/eval/sft/zephyr-7b-beta/lm_eval/openllm.json",
         "results/eval/dpo/zephyr-7b-beta/lm_eval/openllm.json",
-    }
+    } <= set(lm_eval)
     for job in lm_eval.values():
         assert job["resources"]["gpu"] == "1" and "--device cuda" in job["shell"]
         assert "--include_path" not in job["shell"] and '"arc_challenge"' in job["shell"]
     assert "--model mistralai/Mistral-7B-v0.1 " in lm_eval["results/eval/base/mistral-7b/lm_eval/openllm.json"]["shell"]
     answers = {j["output"].split(", ")[0] for j in jobs if j["rule"].startswith("judge_answers")}
     # Base models have no chat format: only the tuned ones answer the judges' prompts.
-    assert answers == {
+    assert not any("base-" in a for a in answers)
+    assert answers >= {
         "results/judges/mt_bench/model_answer/sft-zephyr-7b-beta.jsonl",
         "results/judges/mt_bench/model_answer/dpo-zephyr-7b-beta.jsonl",
         "results/judges/alpaca_eval/model_outputs/sft-zephyr-7b-beta.json",
