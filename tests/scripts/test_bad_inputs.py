@@ -175,6 +175,15 @@ DATA_CASES = {
     "test split as large as the data": (jsonl(GOOD), {"test_split_size": 4}, "test_split_size 4 leaves no training rows"),
     "split a single file does not have": (jsonl(GOOD), {"dataset_train_split": "train_sft"}, "a single file has one split, 'train'"),
     "unsupported file type": (b"a,b\n", {"suffix": ".tsv"}, "unsupported file type '.tsv'"),
+    "a string reply among conversations": (
+        jsonl([pair(0), {"chosen": "good", "rejected": pair(1)["rejected"]}]), {},
+        "row 1, column 'chosen': expected a non-empty list of {role, content} messages",
+    ),
+    "an HH row that is no transcript": (
+        jsonl([{"chosen": "\n\nHuman: q\n\nAssistant: a", "rejected": "\n\nHuman: q\n\nAssistant: b"},
+               {"chosen": "just text", "rejected": "\n\nHuman: q\n\nAssistant: b"}]),
+        {"format": "hh"}, "row 1, column 'chosen': not a Human/Assistant transcript",
+    ),
 }
 
 
@@ -241,6 +250,35 @@ def test_chat_template_mistake(prepared_and_tokenizer, tmp_path, template, expec
         "--chat_template", tmp_path / "t.jinja", "--output_dir", tmp_path / "out",
     )
     assert_one_line_error(proc, "t.jinja: ", expected)
+    assert not (tmp_path / "out").exists()
+
+
+def test_preference_data_given_to_the_tokenize_step_of_sft(prepared_and_tokenizer, tmp_path):
+    from handbook.data import load_mixture
+
+    (tmp_path / "pairs.jsonl").write_bytes(jsonl([pair(i) for i in range(4)]))
+    load_mixture("pairs", {"dataset_name": str(tmp_path / "pairs.jsonl")}).save_to_disk(str(tmp_path / "prepared"))
+    root = prepared_and_tokenizer
+    proc = run_script(
+        "tokenize_data.py", "--prepared", tmp_path / "prepared", "--tokenizer", root / "tokenizer",
+        "--output_dir", tmp_path / "out",
+    )
+    assert_one_line_error(proc, "columns ['chosen', 'rejected'] make preference data; cpt or sft takes language modelling")
+    assert not (tmp_path / "out").exists()
+
+
+def test_conversations_given_to_dpo(tmp_path):
+    from handbook.data import load_mixture
+    from tiny_model import build_model, build_world
+
+    world = build_world(tmp_path / "world")
+    model = build_model(tmp_path / "model", world)
+    load_mixture("chat", {"dataset_name": str(world / "sft"), "dataset_test_split": "test"}).save_to_disk(str(tmp_path / "prepared"))
+    proc = run_script(
+        "ref_logps.py", "--config", REPO / "config/recipes/demo/dpo/tiny.yaml", "--model_name_or_path", model,
+        "--dataset_path", tmp_path / "prepared", "--output_dir", tmp_path / "out", timeout=300,
+    )
+    assert_one_line_error(proc, "prepared (train): columns [", "'messages'", "make language modelling data; a dpo run takes preference")
     assert not (tmp_path / "out").exists()
 
 
