@@ -179,20 +179,23 @@ def check_training_data(dataset, stage: str, where: str) -> None:
     check_format(dataset.column_names, METHODS[stage].formats, f"a {stage} run", where)
 
 
-def quantization_config(model_args, workflow_args=None):
-    """bitsandbytes settings for QLoRA; refused without CUDA unless a tiny-scale run maps it to LoRA."""
+def bitsandbytes_missing() -> list[str]:
+    """What 4/8-bit weights and optimizers need that this machine lacks: CUDA, bitsandbytes."""
     import importlib.util
 
     import torch
+
+    have = {"CUDA": torch.cuda.is_available(), "bitsandbytes": importlib.util.find_spec("bitsandbytes") is not None}
+    return [name for name, ok in have.items() if not ok]
+
+
+def quantization_config(model_args, workflow_args=None):
+    """bitsandbytes settings for QLoRA; refused without CUDA unless a tiny-scale run maps it to LoRA."""
     from trl import get_quantization_config
 
     if not (model_args.load_in_4bit or model_args.load_in_8bit):
         return None
-    missing = [
-        name
-        for name, ok in (("CUDA", torch.cuda.is_available()), ("bitsandbytes", importlib.util.find_spec("bitsandbytes")))
-        if not ok
-    ]
+    missing = bitsandbytes_missing()
     if not missing:
         return get_quantization_config(model_args)
     if workflow_args is not None and workflow_args.tiny_scale:
@@ -340,18 +343,10 @@ def start_run(config_cls):
 def check_optimizer(workflow_args, training_args) -> None:
     """bitsandbytes optimizers (8-bit, paged) need CUDA and bitsandbytes: a tiny-scale run uses
     AdamW instead, as it runs QLoRA as LoRA; a full-scale run without them stops before loading."""
-    import importlib.util
-
-    import torch
-
     optim = getattr(training_args.optim, "value", training_args.optim)
     if "bnb" not in optim and "paged" not in optim and "8bit" not in optim:
         return
-    missing = [
-        name
-        for name, ok in (("CUDA", torch.cuda.is_available()), ("bitsandbytes", importlib.util.find_spec("bitsandbytes")))
-        if not ok
-    ]
+    missing = bitsandbytes_missing()
     if not missing:
         return
     if workflow_args.tiny_scale:
