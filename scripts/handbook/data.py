@@ -216,7 +216,8 @@ def check_format(columns, accepted: tuple[str, ...], who: str, where: str) -> st
     found = dataset_format(columns)
     if found not in accepted:
         takes = "; ".join(f"{f} ({FORMAT_COLUMNS[f]})" for f in accepted)
-        raise DataError(f"{where}: columns {sorted(columns)} make {found} data; {who} takes {takes}")
+        what = "are in none of TRL's formats" if found == "unknown" else f"make {found} data"
+        raise DataError(f"{where}: columns {sorted(columns)} {what}; {who} takes {takes}")
     return found
 
 

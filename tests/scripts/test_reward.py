@@ -156,5 +156,5 @@ def test_reward_rejects_data_without_rejected_column(trained, tmp_path):
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1].startswith("error:")
-    assert "'rejected' not found" in proc.stderr
+    assert "columns ['chosen'] are in none of TRL's formats; a rm run takes preference (chosen, rejected" in proc.stderr
     assert not (tmp_path / "out").exists()

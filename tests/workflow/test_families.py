@@ -94,7 +94,7 @@ def test_tiny_scale_says_what_it_replaced(built):
     assert len(hub_bases) >= 10, hub_bases
     for name in hub_bases:
         assert f"tiny scale: model base/{name} -> " in log, name
-    assert any(line.startswith("tiny scale: dataset ultrafeedback_binarized -> ") for line in plan.replacements)
+    assert any(line.startswith("dataset ultrafeedback_binarized -> ") for line in plan.replacements)
     # bitsandbytes optimizers and flash attention have CPU stand-ins, each said in the job's log.
     orpo = (root / "results" / "logs" / "orpo" / "zephyr-141b-A35b.log").read_text()
     assert "optim adamw_bnb_8bit needs" in orpo and "tiny scale trains with adamw_torch instead" in orpo
