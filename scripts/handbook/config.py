@@ -318,7 +318,7 @@ def apply_tiny_scale(config: dict, paths: Paths, error) -> list[str]:
         if sub in models:
             raise error(f"base_models.{ref.split('/', 1)[1]}.tiny", f"'{sub}' is replaced itself")
         said.append(f"model {ref} -> {sub}")
-    used = {spec["dataset"] for runs in config["runs"].values() for spec in runs.values()}
+    used = {spec.get("dataset") for runs in config["runs"].values() for spec in runs.values()}
     datasets = {}
     for name, spec in config["datasets"].items():
         if "tiny" in spec:
@@ -339,7 +339,8 @@ def apply_tiny_scale(config: dict, paths: Paths, error) -> list[str]:
     for ref in sorted(changed):
         stage, run = ref.split("/", 1)
         spec = config["runs"][stage][run]
-        spec["args"] = {**spec.get("args", {}), **tiny["args"]}
+        if METHODS[stage].data != "model":  # a merge trains nothing: no steps to cut
+            spec["args"] = {**spec.get("args", {}), **tiny["args"]}
         spec["threads"] = 1  # tiny runs go faster side by side than one after another
         for key in ("gpus", "resources", "accelerate_config", "processes"):
             spec.pop(key, None)
@@ -375,11 +376,11 @@ def runs_changed_at_tiny_scale(runs: dict, models: dict, datasets: set) -> set[s
     order = [(stage, name) for stage, by_name in runs.items() for name in by_name]
     for stage, name in order:
         spec = runs[stage][name]
-        for key in ("model", "ref_model"):
+        for key in ("model", "ref_model", "merge_with"):
             if spec.get(key) in models:
                 spec[key] = models[spec[key]]
                 changed.add(f"{stage}/{name}")
-        if spec["dataset"] in datasets:
+        if spec.get("dataset") in datasets:
             changed.add(f"{stage}/{name}")
 
     def downstream(ref: str, seen: frozenset) -> bool:

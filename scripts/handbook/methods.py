@@ -12,8 +12,9 @@ import importlib
 from dataclasses import dataclass
 
 # What a method trains on: data tokenized once per tokenizer, the prepared data (the trainer
-# tokenizes it), or tokenized pairs with a reference model's log-probs (shared by a sweep).
-DATA_KINDS = ("tokenized", "prepared", "ref_logps")
+# tokenizes it), tokenized pairs with a reference model's log-probs (shared by a sweep), or for a
+# merge another model (the run's merge_with).
+DATA_KINDS = ("tokenized", "prepared", "ref_logps", "model")
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,10 @@ class Method:
 
     @property
     def data_format(self) -> str:
-        """The rows it trains on: text (continued pretraining), conversations or preference data."""
+        """The rows it trains on: text (continued pretraining), conversations or preference data
+        (or, for a merge, none: it reads another model)."""
+        if self.data == "model":
+            return "model"
         if not self.chat:
             return "text"
         return "conversations" if self.data == "tokenized" else "preference"
@@ -43,6 +47,8 @@ class Method:
     @property
     def formats(self) -> tuple[str, ...]:
         """TRL's dataset formats its runs train on (as handbook.data names them)."""
+        if self.data_format == "model":
+            return ()
         if self.data_format == "text":
             return ("language modelling",)
         if self.data_format == "conversations":
@@ -80,6 +86,8 @@ METHODS = {
             "cpo", "cpo.py", "trl.experimental.cpo.CPOConfig", "prepared", needs_reference=False, chat=True,
             loss_types=CPO_LOSSES,
         ),
+        # Not a trainer: a linear merge of the run's model with its merge_with model (SmolLM3).
+        Method("merge", "merge_models.py", "handbook.merging.MergeConfig", "model", needs_reference=False, chat=True),
     )
 }
 

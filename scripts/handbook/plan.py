@@ -90,6 +90,7 @@ class Run:
     accelerate_config: str | None  # the run's own; else the default for its device
     ref_model: str | None = None
     sweep: str | None = None
+    merge_with: str | None = None  # merge runs: the other model
 
     @property
     def ref(self) -> str:
@@ -146,7 +147,7 @@ class Plan:
                     stage=stage,
                     name=name,
                     model=spec["model"],
-                    dataset=spec["dataset"],
+                    dataset=spec.get("dataset", ""),
                     recipe=self.paths.config_file(spec["recipe"]),
                     args=dict(spec.get("args", {})),
                     threads=int(spec.get("threads", 8)),
@@ -158,6 +159,7 @@ class Plan:
                     accelerate_config=spec.get("accelerate_config"),
                     ref_model=spec.get("ref_model"),
                     sweep=spec.get("sweep"),
+                    merge_with=spec.get("merge_with"),
                 )
         return runs
 
@@ -244,6 +246,8 @@ class Plan:
             return self.tokenized_path(run.dataset, run.model)
         if kind == "ref_logps":
             return f"results/ref_logps/{run.dataset}/{run.ref_model or run.model}"
+        if kind == "model":
+            return self.model_location(run.merge_with)
         return f"results/data/{run.dataset}/prepared"
 
     # --- base models and tokenizers
@@ -763,8 +767,8 @@ class Plan:
                 continue
             needed.add(ref)
             run = self.runs[ref]
-            todo += [run.model] + ([run.ref_model] if run.ref_model else [])
-            for source, _ in dataset_entries(self.config["datasets"][run.dataset]):
+            todo += [run.model] + [r for r in (run.ref_model, run.merge_with) if r]
+            for source, _ in dataset_entries(self.config["datasets"][run.dataset]) if run.dataset else ():
                 for spec in self.sampling_writing(source):
                     todo += [spec["policy"], spec["reward_model"]]
         return needed
@@ -801,7 +805,11 @@ def check_references(plan: Plan) -> None:
         if run.ref_model:
             plan.check_model(run.ref_model, f"{where}.ref_model")
         check_no_cycle(plan, ref, where)
-        if run.dataset not in config["datasets"]:
+        if run.method.data == "model":
+            check_merge(plan, run, where)
+        elif not run.dataset:
+            raise plan.error(f"{where}.dataset", "missing (a key of 'datasets', or data keys in a handbook recipe)")
+        elif run.dataset not in config["datasets"]:
             raise plan.error(f"{where}.dataset", f"unknown dataset '{run.dataset}' (defined: {sorted(config['datasets'])})")
         if not Path(run.recipe).exists():
             raise plan.error(f"{where}.recipe", f"no such file '{config['runs'][run.stage][run.name]['recipe']}'")
@@ -838,6 +846,15 @@ def check_references(plan: Plan) -> None:
     judge = config["eval"]["demo"].get("judge")
     for key in ("reward_model", "baseline") if judge else ():
         plan.check_model(judge[key], f"eval.demo.judge.{key}")
+
+
+def check_merge(plan: Plan, run: Run, where: str) -> None:
+    """A merge reads its other model as a folder: one built here or a local one."""
+    if not run.merge_with:
+        raise plan.error(f"{where}.merge_with", "a merge run names the model it is merged with")
+    plan.check_model(run.merge_with, f"{where}.merge_with")
+    if plan.is_hub(plan.model_location(run.merge_with)):
+        raise plan.error(f"{where}.merge_with", f"'{run.merge_with}' is a hub model; merge with a model built here or a local folder")
 
 
 def check_loss_type(plan: Plan, run: Run, where: str) -> None:

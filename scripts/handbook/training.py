@@ -98,7 +98,8 @@ def parse_recipe(dataclass_types, argv: list[str] | None = None):
         for key, value in (resolved.args.pop("env", None) or {}).items():
             os.environ[key] = str(value)
         parser.set_defaults_with_config(**resolved.args)
-    overrides = cpu_overrides()
+    known = known_keys(*dataclass_types)
+    overrides = [a for flag, value in zip(*[iter(cpu_overrides())] * 2) if flag[2:] in known for a in (flag, value)]
     if overrides:
         logger.info("No CUDA device: training in fp32 without gradient checkpointing (%s)", " ".join(overrides))
     try:

@@ -205,14 +205,17 @@ def test_every_family_chain_asks_slurm_for_its_published_resources(tmp_path):
             output = re.search(r"^\s+output: (.*)$", block, re.M).group(1)
             resources = dict(i.split("=", 1) for i in re.search(r"^\s+resources: (.*)$", block, re.M).group(1).split(", "))
             training[output] = (resources, re.search(r"^Shell command: (.*)$", block, re.M).group(1))
-    expected = {f"results/models/{ref}": run for ref, run in full.runs.items() if run.gpus}
-    assert set(training) == set(expected)
+    expected = {f"results/models/{ref}": run for ref, run in full.runs.items()}
+    assert {o for o, run in expected.items() if run.gpus} <= set(training) <= set(expected)
     for output, (resources, shell) in training.items():
         run = expected[output]
         assert resources["gpu"] == str(run.gpus * run.nodes) and resources["nodes"] == str(run.nodes), output
         assert resources["runtime"] == str(run.runtime) and resources["mem_mb"] == str(run.mem_mb), output
-        assert f"--num_processes {run.gpus * run.nodes} " in shell, (output, shell)
+        assert f"--num_processes {max(run.gpus * run.nodes, 1)} " in shell, (output, shell)
         assert (f"srun --nodes {run.nodes} " in shell) == (run.nodes > 1), (output, shell)
+    # The released SmolLM3 is a merge: a CPU job after APO, reading the mid-training model.
+    merge, shell = training["results/models/merge/smollm3"]
+    assert merge["gpu"] == "0" and "--dataset_path results/models/sft/smollm3-mid " in shell
     # The published setups: Zephyr-141B's ORPO on 4 nodes of 8 GPUs with FSDP; QLoRA on one GPU.
     orpo, shell = training["results/models/orpo/zephyr-141b-A35b"]
     assert orpo["gpu"] == "32" and orpo["nodes"] == "4"

@@ -63,7 +63,8 @@ def test_the_shipped_schema_file_lists_no_stage_itself():
 
 def test_what_each_method_reads_and_answers():
     assert {m.name for m in METHODS.values() if m.data == "ref_logps"} == {"dpo"}
-    assert {m.name for m in METHODS.values() if m.answers_chat} == {"sft", "dpo", "kto", "orpo", "cpo"}
+    assert {m.name for m in METHODS.values() if m.answers_chat} == {"sft", "dpo", "kto", "orpo", "cpo", "merge"}
+    assert [m.name for m in METHODS.values() if m.data == "model"] == ["merge"]
     assert [m.name for m in METHODS.values() if m.reward_model] == ["rm"]
 
 

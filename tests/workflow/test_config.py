@@ -70,6 +70,9 @@ def test_shipped_recipe_parses(recipe, monkeypatch):
         (WorkflowArguments, config_class, ModelConfig), ["--config", str(recipe), "--output_dir", "/tmp/unused"]
     )
     assert type(training_args) is config_class
+    if recipe.parent.name == "merge":  # a merge trains nothing
+        assert 0 <= training_args.weight <= 1
+        return
     assert training_args.learning_rate > 0
     assert not training_args.bf16, "on CPU the parser must switch bf16 off"
 
