@@ -83,7 +83,11 @@ def test_every_family_chain_trains_at_tiny_scale(built):
             model = root / "results" / "models" / ref
             assert (model / "model.safetensors").is_file(), (family, ref)
             assert (model / "README.md").is_file(), (family, ref)
-            assert json.loads((model / "metrics.json").read_text())["train_loss"] > 0, (family, ref)
+            metrics = json.loads((model / "metrics.json").read_text())
+            if ref.startswith("merge/"):  # a merge trains nothing
+                assert metrics["weight"] == 0.9 and metrics["merged_with"].endswith("sft/smollm3-mid"), metrics
+            else:
+                assert metrics["train_loss"] > 0, (family, ref)
 
 
 def test_tiny_scale_says_what_it_replaced(built):
@@ -120,3 +124,18 @@ def test_standard_and_hh_preference_sets_train_dpo(built, run):
     assert (model / "model.safetensors").is_file()
     prepared = json.loads((root / "results" / "data" / f"{run}_pairs" / "prepared" / "summary.json").read_text())
     assert prepared["train"]["rows"] == 56 and prepared["test"]["rows"] == 8
+
+
+def test_smollm3_release_is_the_weighted_mean_of_apo_and_mid_training(built):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    models = built[0] / "results" / "models"
+    merged, apo, mid = (
+        AutoModelForCausalLM.from_pretrained(models / ref).state_dict()
+        for ref in ("merge/smollm3", "dpo/smollm3-apo", "sft/smollm3-mid")
+    )
+    assert set(merged) == set(apo)
+    for key, value in merged.items():
+        assert torch.allclose(value, 0.9 * apo[key] + 0.1 * mid[key], atol=1e-6), key
+    assert any(not torch.equal(apo[key], mid[key]) for key in apo), "the two models must differ for the test to mean anything"
