@@ -333,9 +333,12 @@ def start_run(config_cls):
 
     parsed = parse_recipe((WorkflowArguments, config_cls, ModelConfig))
     log_arguments(*parsed)
-    workflow_args, training_args, _ = parsed
+    workflow_args, training_args, model_args = parsed
     check_device(workflow_args)
     check_optimizer(workflow_args, training_args)
+    # TRL 1.16 keeps trust_remote_code on the trainer's config, not on ModelConfig, which loads the model.
+    if getattr(training_args, "trust_remote_code", False):
+        model_args.trust_remote_code = True
     final_dir = training_args.output_dir
     training_args.output_dir = workflow_args.checkpoint_dir
     return parsed, final_dir

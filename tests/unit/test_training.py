@@ -40,3 +40,16 @@ def test_a_corrupt_or_missing_model_is_one_line_naming_it(tmp_path):
     missing = str(tmp_path / "typo")
     with pytest.raises(ModelError, match=rf"^{missing}: cannot load AutoModelForCausalLM"):
         from_pretrained(AutoModelForCausalLM, missing)
+
+
+def test_trust_remote_code_in_a_recipe_reaches_the_model_loader(tmp_path, monkeypatch):
+    from trl import SFTConfig
+
+    from handbook.training import start_run
+
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("trust_remote_code: true\nlearning_rate: 1.0e-4\n")
+    argv = ["sft.py", "--config", str(recipe), "--output_dir", str(tmp_path / "out"), "--checkpoint_dir", str(tmp_path / "ck")]
+    monkeypatch.setattr("sys.argv", argv)
+    (_, _, model_args), final_dir = start_run(SFTConfig)
+    assert model_args.trust_remote_code is True and final_dir == str(tmp_path / "out")
