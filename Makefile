@@ -12,7 +12,7 @@ export TRL_EXPERIMENTAL_SILENCE := 1
 # Keep tokenizers from forking thread pools inside data-loader workers.
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: demo test report table plan lint clean-results
+.PHONY: demo test bench report table plan lint clean-results
 
 # make table TABLE=pref_align_scan [SCALE=tiny]: one comparison table (CSV, Markdown, plot).
 TABLE ?= demo
@@ -32,6 +32,16 @@ demo: .venv
 
 test: .venv
 	pytest
+
+# Speed and memory figures, side by side in one run (bench/RESULTS.md holds a recent one): where the
+# demo's job time goes, the DAG, our SFT/DPO against plain TRL, the sweep against one job per run,
+# and the GPU checks (which say so and stop without a GPU). Builds the demo first.
+bench: demo
+	python bench/demo_jobs.py
+	python bench/dag_build.py
+	python bench/trl_vs_ours.py
+	python bench/sweep.py
+	bash bench/gpu_check.sh
 
 # The report of the default target (at SCALE=tiny: results/tiny/results/report.html).
 report: .venv

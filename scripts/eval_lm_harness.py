@@ -20,7 +20,7 @@ import logging
 import sys
 from pathlib import Path
 
-from handbook.provenance import package_versions, provenance, write_json
+from handbook.provenance import log_startup, package_versions, provenance, write_json
 from handbook.suites import TASKS_MANIFEST, SuiteError, by_fewshot, check_known, check_metrics, headline, resolve_suite
 from handbook.training import run_main
 
@@ -105,6 +105,7 @@ def evaluate(args, specs, task_manager, loaded) -> dict:
     try:
         # Weights from safetensors only: a pickled checkpoint can run code when loaded.
         lm = HFLM(pretrained=args.model, dtype=args.dtype, device=args.device, batch_size=batch_size, use_safetensors=True)
+        log_startup("model loaded")
     except OSError as err:
         raise SuiteError(f"model {args.model!r} could not be loaded: {str(err).splitlines()[0]}") from None
     raw: dict = {}

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from handbook import demo_world
 from handbook.provenance import write_provenance
+from handbook.training import run_main
 
 log = logging.getLogger("make_demo_world")
 
@@ -53,4 +54,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

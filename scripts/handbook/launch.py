@@ -40,7 +40,8 @@ def multi_node_launcher(accel: str, gpus: int, nodes: int, threads: int) -> str:
 
 
 def launcher(accel: str, settings: dict, gpus: int, nodes: int, processes: int, threads: int) -> str:
-    """accelerate launch with one process per GPU (or `processes` CPU processes).
+    """accelerate launch with one process per GPU (or `processes` CPU processes); plain python for
+    one CPU process under a config that distributes nothing.
 
     `accel` is the accelerate config file and `settings` its contents; `gpus` counts the GPUs of
     one node. Several processes on one machine get a free port (--main_process_port 0), so
@@ -57,6 +58,11 @@ def launcher(accel: str, settings: dict, gpus: int, nodes: int, processes: int, 
             raise LaunchError(f"{nodes} nodes need GPUs (set gpus, the GPUs of each node)")
         return multi_node_launcher(accel, gpus, nodes, threads)
     processes = gpus or processes
+    kind = str(settings.get("distributed_type", "NO")).upper()
+    if processes == 1 and not gpus and kind == "NO":
+        # One CPU process needs nothing from accelerate's launcher; without it the job starts one
+        # interpreter instead of two (each importing torch).
+        return "python"
     command = f"accelerate launch --config_file {accel} --num_processes {processes}"
     if processes == 1:
         return command

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from handbook.provenance import log_startup
+
 SPECIAL_TOKENS = ["<|endoftext|>", "<|system|>", "<|user|>", "<|assistant|>"]
 
 # Zephyr's layout (<|role|>\n content </s>\n). The {% generation %} markers let transformers
@@ -84,10 +86,13 @@ def from_pretrained(cls, path: str, **kwargs):
     """cls.from_pretrained(path, ...) with every loading failure (missing or corrupt files, a
     hub id while offline, an unknown architecture) turned into one line naming the model."""
     try:
-        return cls.from_pretrained(path, **kwargs)
+        loaded = cls.from_pretrained(path, **kwargs)
     except Exception as err:  # transformers, safetensors and the hub client raise many types
         first = str(err).strip().splitlines()[0] if str(err).strip() else ""
         raise ModelError(f"{path}: cannot load {cls.__name__} ({type(err).__name__}: {first})") from None
+    if not cls.__name__.endswith("Tokenizer"):
+        log_startup("model loaded")
+    return loaded
 
 
 def load_tokenizer(path: str):

@@ -148,3 +148,21 @@ def write_text_atomic(path: Path | str, text: str) -> None:
 
 def write_json(path: Path | str, obj: Any) -> None:
     write_text_atomic(path, json.dumps(to_jsonable(obj), indent=2, sort_keys=True) + "\n")
+
+
+# The job's start, set by the workflow's shell prefix (workflow/rules/common.smk): start-up markers
+# count from it, so they include the shell, the launcher and the interpreter.
+JOB_START = "HANDBOOK_JOB_START"
+_marked: set[str] = set()
+
+
+def log_startup(moment: str) -> None:
+    """Log once per process how long after the job's start `moment` came ('main', 'model loaded',
+    'end'), as `timing: <seconds> s from job start to <moment>`; bench/demo_jobs.py reads them."""
+    import logging
+
+    start = os.environ.get(JOB_START)
+    if not start or moment in _marked:
+        return
+    _marked.add(moment)
+    logging.getLogger("handbook").info("timing: %.2f s from job start to %s", time.time() - float(start), moment)

@@ -15,7 +15,7 @@ from typing import Any
 
 from handbook.model_card import write_model_card
 from handbook.modeling import from_pretrained
-from handbook.provenance import to_jsonable, write_json, write_provenance
+from handbook.provenance import log_startup, to_jsonable, write_json, write_provenance
 from handbook.recipes import RecipeFileError, chat_template_from, known_keys, read_recipe, resolve
 from handbook.secrets import redact, take_secrets
 
@@ -407,8 +407,10 @@ def run_main(main) -> None:
     from handbook.modeling import ModelError
 
     setup_logging()
+    log_startup("main")
     try:
         main()
     except (RecipeError, DataError, ModelError) as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
+    log_startup("end")

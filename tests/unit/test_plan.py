@@ -140,7 +140,7 @@ def test_tiny_scale_replaces_hub_models_and_data_and_shrinks_their_runs_in_one_p
     assert big.mem_mb == 16000  # its resources went with its GPUs
     assert a.args == {} and a.threads == 8  # untouched: built here, local data
     assert plan.config["datasets"]["hub_pairs"]["dataset_name"] == "results/demo_world/preference"
-    assert plan.launcher("dpo", "after_big", gpu=0, nodes=1, threads=1).endswith("--num_processes 1")
+    assert plan.launcher("dpo", "after_big", gpu=0, nodes=1, threads=1) == "python"
 
 
 def test_tiny_scale_localises_paths_as_the_working_directory_moves(tmp_path):
@@ -247,9 +247,10 @@ def gpu_run(**spec) -> dict:
 
 def test_cpu_run_launches_one_process(tmp_path):
     plan = plan_of(small_config(), tmp_path)
-    assert plan.launcher("sft", "a", gpu=0, nodes=1, threads=2) == (
-        f"accelerate launch --config_file {REPO}/config/accelerate/cpu.yaml --num_processes 1"
-    )
+    # One interpreter: accelerate's launcher adds nothing to one CPU process.
+    assert plan.launcher("sft", "a", gpu=0, nodes=1, threads=2) == "python"
+    zero = plan_of(gpu_run(accelerate_config="config/accelerate/zero2.yaml"), tmp_path)
+    assert zero.launcher("sft", "a", gpu=0, nodes=1, threads=2).startswith("accelerate launch --config_file")
     assert plan.train_env("sft", "a") == "../../envs/train.yaml"
 
 

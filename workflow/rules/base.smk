@@ -8,6 +8,8 @@ rule train_tokenizer:
         directory("results/tokenizers/{base}"),
     log:
         "results/logs/base/{base}_tokenizer.log",
+    benchmark:
+        "results/benchmarks/base/{base}_tokenizer.tsv"
     conda:
         "../../envs/train.yaml"
     params:
@@ -25,6 +27,8 @@ rule init_model:
         directory("results/models/base/{base}"),
     log:
         "results/logs/base/{base}_init.log",
+    benchmark:
+        "results/benchmarks/base/{base}_init.tsv"
     conda:
         "../../envs/train.yaml"
     params:

@@ -14,8 +14,11 @@ from handbook.plan import ConfigError, build_plan, write_plan  # noqa: E402
 from handbook.methods import stage_pattern  # noqa: E402
 from handbook.plan import JUDGE_ANSWERS, JUDGE_DEMO_PROMPTS  # noqa: E402
 
-# Scripts import the shared package from scripts/, also inside conda envs and SLURM jobs.
-shell.prefix(f"export PYTHONPATH={SCRIPTS}${{{{PYTHONPATH:+:$PYTHONPATH}}}}; ")
+# Scripts import the shared package from scripts/, also inside conda envs and SLURM jobs; the
+# job's start time lets them log how long start-up took (handbook.provenance.log_startup).
+shell.prefix(
+    f"export PYTHONPATH={SCRIPTS}${{{{PYTHONPATH:+:$PYTHONPATH}}}} HANDBOOK_JOB_START=$(date +%s.%N); "
+)
 
 try:
     PLAN = build_plan(config, workflow.overwrite_configfiles, origin=Path.cwd())

@@ -13,6 +13,8 @@ rule make_demo_world:
         manifest="results/demo_world/manifest.json",
     log:
         "results/logs/demo_world.log",
+    benchmark:
+        "results/benchmarks/demo_world.tsv"
     conda:
         "../../envs/data.yaml"
     params:
@@ -29,6 +31,8 @@ rule prepare_dataset:
         directory("results/data/{dataset}/prepared"),
     log:
         "results/logs/data/{dataset}/prepare.log",
+    benchmark:
+        "results/benchmarks/data/{dataset}/prepare.tsv"
     conda:
         "../../envs/data.yaml"
     params:
@@ -47,6 +51,8 @@ rule tokenize_dataset:
         directory("results/data/{dataset}/tokenized/{base}"),
     log:
         "results/logs/data/{dataset}/tokenize_{base}.log",
+    benchmark:
+        "results/benchmarks/data/{dataset}/tokenize_{base}.tsv"
     conda:
         "../../envs/data.yaml"
     params:

@@ -33,6 +33,8 @@ rule judge_winrate:
         "results/eval/{stage}/{run}/winrate.json",
     log:
         "results/logs/eval/{stage}/{run}_winrate.log",
+    benchmark:
+        "results/benchmarks/eval/{stage}/{run}_winrate.tsv"
     conda:
         "../../envs/eval.yaml"
     threads: 1
@@ -54,6 +56,8 @@ rule eval_reward:
         "results/eval/rm/{run}/reward.json",
     log:
         "results/logs/eval/rm/{run}.log",
+    benchmark:
+        "results/benchmarks/eval/rm/{run}.tsv"
     conda:
         "../../envs/eval.yaml"
     threads: 1
@@ -74,6 +78,8 @@ rule lm_eval_tasks:
         directory("results/lm_eval_tasks/{format}"),
     log:
         "results/logs/lm_eval_tasks/{format}.log",
+    benchmark:
+        "results/benchmarks/lm_eval_tasks/{format}.tsv"
     wildcard_constraints:
         format="chat|plain",
     conda:
@@ -118,6 +124,8 @@ rule judge_demo_prompts:
         JUDGE_DEMO_PROMPTS["alpaca_eval"],
     log:
         "results/logs/judges/demo_prompts.log",
+    benchmark:
+        "results/benchmarks/judges/demo_prompts.tsv"
     conda:
         "../../envs/eval.yaml"
     params:
@@ -136,6 +144,8 @@ rule judge_answers_mt_bench:
         settings="results/judges/{judge}/model_answer/{model_id}.settings.json",
     log:
         "results/logs/judges/{judge}/{model_id}.log",
+    benchmark:
+        "results/benchmarks/judges/{judge}/{model_id}.tsv"
     wildcard_constraints:
         judge=PLAN.judges_of_format("mt_bench"),
         model_id=r"[a-z]+-[^/]+",
@@ -170,6 +180,8 @@ rule demo_judge:
         "results/judges/{judge}/demo_judgment/{table}.{ext}",
     log:
         "results/logs/judges/{judge}/demo_judgment_{table}_{ext}.log",
+    benchmark:
+        "results/benchmarks/judges/{judge}/demo_judgment_{table}_{ext}.tsv"
     wildcard_constraints:
         ext="jsonl|csv",
     conda:

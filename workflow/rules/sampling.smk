@@ -34,6 +34,8 @@ rule score_samples:
         "results/rejection_sampling/{name}/scored.jsonl",
     log:
         "results/logs/rejection_sampling/{name}/score.log",
+    benchmark:
+        "results/benchmarks/rejection_sampling/{name}/score.tsv"
     conda:
         "../../envs/eval.yaml"
     threads: 1
@@ -62,6 +64,8 @@ rule make_bon_sets:
         summary="results/rejection_sampling/{name}/summary.json",
     log:
         "results/logs/rejection_sampling/{name}/sets.log",
+    benchmark:
+        "results/benchmarks/rejection_sampling/{name}/sets.tsv"
     conda:
         "../../envs/data.yaml"
     params:

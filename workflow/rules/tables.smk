@@ -21,6 +21,8 @@ rule make_table:
         ),
     log:
         "results/logs/tables/{table}.log",
+    benchmark:
+        "results/benchmarks/tables/{table}.tsv"
     conda:
         "../../envs/tables.yaml"
     params:
@@ -43,6 +45,8 @@ rule plot_curves:
         ),
     log:
         "results/logs/plots/{table}_curves.log",
+    benchmark:
+        "results/benchmarks/plots/{table}_curves.tsv"
     conda:
         "../../envs/tables.yaml"
     params:

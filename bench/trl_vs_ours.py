@@ -1,0 +1,151 @@
+"""Our SFT and DPO entry points against plain `trl sft` / `trl dpo`, side by side in one run.
+
+    .venv/bin/python bench/trl_vs_ours.py [--repeat 3] [--sft_steps 60] [--dpo_steps 30]
+
+Needs a finished demo (`make demo`): the CPT and SFT models, the prepared demo data. Every variant
+trains the same model on the same data with the same recipe (config/recipes/demo/{sft,dpo}/tiny.yaml)
+and the same step count, one after another, `--repeat` times:
+
+- ours: scripts/sft.py on the workflow's tokenized data, scripts/dpo.py on the shared reference
+  log-probs. The whole stage of a single run also counts the jobs it depends on that a sweep
+  shares: tokenize_data.py (SFT) and ref_logps.py (DPO).
+- trl, our device settings: `trl sft` / `trl dpo --config <recipe>` with bf16 and gradient
+  checkpointing off, as our entry points set them on a machine without CUDA.
+- trl, its defaults: the recipe's hyperparameters and nothing else; on a CPU it stops at once.
+
+Throughput is tokens per second from the trainer's logs (the `num_tokens` it counts over
+`train_runtime`) for SFT, training samples per second for DPO (its logs count no tokens); the
+whole stage is wall time from process start to the saved model. Prints medians, ranges and ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import REPO, RESULTS, env, export_jsonl
+
+SFT_RECIPE = REPO / "config/recipes/demo/sft/tiny.yaml"
+DPO_RECIPE = REPO / "config/recipes/demo/dpo/tiny.yaml"
+CPU_SETTINGS = ["--bf16", "False", "--gradient_checkpointing", "False"]
+
+
+def timed(cmd: list[str]) -> tuple[float, str, int]:
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=REPO, env=env(), capture_output=True, text=True)
+    return time.perf_counter() - start, proc.stdout + proc.stderr, proc.returncode
+
+
+def logged(output: str, key: str) -> float | None:
+    """The last value of `key` in the trainer's printed log dicts."""
+    found = re.findall(rf"'{re.escape(key)}': '?([0-9.eE+-]+)", output)
+    return float(found[-1]) if found else None
+
+
+def run_sft(variant: str, steps: int, scratch: Path) -> dict:
+    out = scratch / f"sft-{variant}"
+    shutil.rmtree(out, ignore_errors=True)
+    model = str(RESULTS / "models/cpt/tiny")
+    if variant == "ours":
+        tokenized = scratch / "sft-tokenized"
+        shutil.rmtree(tokenized, ignore_errors=True)
+        tok_s, log, rc = timed([sys.executable, "scripts/tokenize_data.py", "--prepared", str(RESULTS / "data/demo_sft/prepared"),
+                                "--tokenizer", model, "--output_dir", str(tokenized)])
+        assert rc == 0, log[-2000:]
+        cmd = [sys.executable, "scripts/sft.py", "--config", str(SFT_RECIPE), "--model_name_or_path", model,
+               "--dataset_path", str(tokenized), "--checkpoint_dir", str(out / "ck"), "--output_dir", str(out / "model")]
+    else:
+        tok_s = 0.0
+        data = scratch / "sft-jsonl"
+        cmd = ["trl", "sft", "--config", str(SFT_RECIPE), "--model_name_or_path", model, "--dataset_name", str(data),
+               "--output_dir", str(out)] + (CPU_SETTINGS if variant == "trl" else [])
+    wall, log, rc = timed(cmd + ["--max_steps", str(steps), "--save_strategy", "no", "--report_to", "none"])
+    return result(rc, log, wall, tok_s, "num_tokens")
+
+
+def run_dpo(variant: str, steps: int, scratch: Path) -> dict:
+    out = scratch / f"dpo-{variant}"
+    shutil.rmtree(out, ignore_errors=True)
+    model = str(RESULTS / "models/sft/tiny")
+    if variant == "ours":
+        ref = scratch / "dpo-ref"
+        shutil.rmtree(ref, ignore_errors=True)
+        ref_s, log, rc = timed([sys.executable, "scripts/ref_logps.py", "--config", str(DPO_RECIPE), "--model_name_or_path", model,
+                                "--dataset_path", str(RESULTS / "data/demo_pref/prepared"), "--output_dir", str(ref)])
+        assert rc == 0, log[-2000:]
+        cmd = [sys.executable, "scripts/dpo.py", "--config", str(DPO_RECIPE), "--model_name_or_path", model,
+               "--dataset_path", str(ref), "--checkpoint_dir", str(out / "ck"), "--output_dir", str(out / "model")]
+    else:
+        ref_s = 0.0
+        data = scratch / "dpo-jsonl"
+        cmd = ["trl", "dpo", "--config", str(DPO_RECIPE), "--model_name_or_path", model, "--dataset_name", str(data),
+               "--output_dir", str(out)] + (CPU_SETTINGS if variant == "trl" else [])
+    wall, log, rc = timed(cmd + ["--max_steps", str(steps), "--save_strategy", "no", "--report_to", "none"])
+    return result(rc, log, wall, ref_s, None)
+
+
+def result(rc: int, log: str, wall: float, shared: float, token_key: str | None) -> dict:
+    if rc != 0:
+        lines = [line for line in log.strip().splitlines() if line.strip()]
+        return {"ok": False, "error": lines[-1][:160] if lines else f"exit {rc}"}
+    runtime = logged(log, "train_runtime")
+    rate = logged(log, token_key) / runtime if token_key else logged(log, "train_samples_per_second")
+    return {"ok": True, "rate": rate, "train_wall": wall, "stage_wall": wall + shared, "loss": logged(log, "train_loss")}
+
+
+def describe(values: list[float]) -> str:
+    return f"{statistics.median(values):8.1f} ({min(values):.1f}-{max(values):.1f})"
+
+
+def report(name: str, unit: str, runs: dict[str, list[dict]]) -> None:
+    print(f"\n{name}: median (range) over {len(runs['ours'])} runs")
+    print(f"  {'variant':<22} {unit:>24} {'training wall s':>24} {'whole stage s':>24}")
+    for variant, label in (("ours", "ours"), ("trl", "trl, our device settings"), ("trl-defaults", "trl, its defaults")):
+        items = runs[variant]
+        if not all(r["ok"] for r in items):
+            print(f"  {label:<22} does not run: {next(r['error'] for r in items if not r['ok'])}")
+            continue
+        print(f"  {label:<22} {describe([r['rate'] for r in items]):>24} {describe([r['train_wall'] for r in items]):>24} "
+              f"{describe([r['stage_wall'] for r in items]):>24}")
+    ours, trl = runs["ours"], runs["trl"]
+    if all(r["ok"] for r in ours + trl):
+        rate = statistics.median(r["rate"] for r in ours) / statistics.median(r["rate"] for r in trl)
+        stage = statistics.median(r["stage_wall"] for r in ours) / statistics.median(r["stage_wall"] for r in trl)
+        print(f"  ratio ours / trl: throughput {rate:.2f} (target >= 1.0), whole stage wall {stage:.2f}")
+        print(f"  final train loss: ours {statistics.median(r['loss'] for r in ours):.4f}, "
+              f"trl {statistics.median(r['loss'] for r in trl):.4f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--sft_steps", type=int, default=60)
+    parser.add_argument("--dpo_steps", type=int, default=30)
+    args = parser.parse_args()
+    for needed in ("models/cpt/tiny", "models/sft/tiny", "data/demo_sft/prepared", "data/demo_pref/prepared"):
+        if not (RESULTS / needed).exists():
+            raise SystemExit(f"results/{needed} is missing: build the demo first (make demo)")
+    scratch = Path(tempfile.mkdtemp(prefix="bench_trl_"))
+    export_jsonl(RESULTS / "data/demo_sft/prepared", scratch / "sft-jsonl")
+    export_jsonl(RESULTS / "data/demo_pref/prepared", scratch / "dpo-jsonl")
+    variants = ("ours", "trl", "trl-defaults")
+    sft = {v: [] for v in variants}
+    dpo = {v: [] for v in variants}
+    for rep in range(args.repeat):  # interleaved, so drift in the machine's speed hits every variant
+        for variant in variants if rep == 0 else variants[:2]:  # TRL's defaults stop at once on a CPU
+            sft[variant].append(run_sft(variant, args.sft_steps, scratch))
+            dpo[variant].append(run_dpo(variant, args.dpo_steps, scratch))
+    report(f"SFT, {args.sft_steps} steps", "tokens/s", sft)
+    report(f"DPO, {args.dpo_steps} steps", "samples/s", dpo)
+    shutil.rmtree(scratch, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
