@@ -1,7 +1,7 @@
 """A sweep of 8 DPO runs (loss type x beta) built by the workflow, against the same runs each
 doing their own tokenization and reference pass, as the handbook's launch script runs them.
 
-    .venv/bin/python bench/sweep.py [--repeat 2] [--steps 20]
+    .venv/bin/python bench/sweep.py [--repeat 2] [--steps 63]
 
 Needs a finished demo (`make demo`: the demo SFT model and the demo world). Both ways train the
 same 8 runs from the demo SFT model on the demo pairs with config/recipes/demo/dpo/tiny.yaml,
@@ -46,7 +46,7 @@ def sweep_config(folder: Path, steps: int) -> Path:
                                    "grid": {"loss_type": LOSSES, "beta": BETAS}}},
     }
     path = folder / "sweep.yaml"
-    path.write_text(yaml.safe_dump(config))
+    path.write_text(yaml.safe_dump(config, sort_keys=False))  # grid order names the runs
     return path
 
 
@@ -65,7 +65,8 @@ def clean_workflow_outputs() -> None:
 def by_workflow(config: Path) -> float:
     clean_workflow_outputs()
     targets = [f"results/models/dpo/bench_sweep-{loss}-beta{beta}" for loss in LOSSES for beta in BETAS]
-    cmd = [sys.executable, "-m", "snakemake", "--cores", "2", "--quiet", "all", *targets, "--configfile", str(config)]
+    # Targets first: --quiet and --configfile take every word that follows them.
+    cmd = [sys.executable, "-m", "snakemake", *targets, "--cores", "2", "--quiet", "all", "--configfile", str(config)]
     start = time.perf_counter()
     proc = subprocess.run(cmd, cwd=REPO, env=env(), capture_output=True, text=True)
     wall = time.perf_counter() - start
@@ -97,7 +98,7 @@ def one_job_per_run(data: Path, scratch: Path, steps: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=2)
-    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--steps", type=int, default=63, help="per run; 63 is one epoch of the demo pairs, as the demo trains")
     args = parser.parse_args()
     if not (RESULTS / "models/sft/tiny").exists():
         raise SystemExit("results/models/sft/tiny is missing: build the demo first (make demo)")

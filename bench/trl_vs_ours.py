@@ -11,7 +11,8 @@ and the same step count, one after another, `--repeat` times:
   shares: tokenize_data.py (SFT) and ref_logps.py (DPO).
 - trl, our device settings: `trl sft` / `trl dpo --config <recipe>` with bf16 and gradient
   checkpointing off, as our entry points set them on a machine without CUDA.
-- trl, its defaults: the recipe's hyperparameters and nothing else; on a CPU it stops at once.
+- trl, its defaults: the recipe without its device settings (bf16, gradient checkpointing), so
+  TRL's own defaults apply; on a CPU it stops at once.
 
 Throughput is tokens per second from the trainer's logs (the `num_tokens` it counts over
 `train_runtime`) for SFT, training samples per second for DPO (its logs count no tokens); the
@@ -35,6 +36,19 @@ from common import REPO, RESULTS, env, export_jsonl
 SFT_RECIPE = REPO / "config/recipes/demo/sft/tiny.yaml"
 DPO_RECIPE = REPO / "config/recipes/demo/dpo/tiny.yaml"
 CPU_SETTINGS = ["--bf16", "False", "--gradient_checkpointing", "False"]
+DEVICE_KEYS = ("bf16", "fp16", "gradient_checkpointing")
+
+
+def recipe_for(variant: str, recipe: Path, scratch: Path) -> Path:
+    """The recipe as it is, or without its device settings for TRL's defaults."""
+    if variant != "trl-defaults":
+        return recipe
+    import yaml
+
+    settings = {k: v for k, v in yaml.safe_load(recipe.read_text()).items() if k not in DEVICE_KEYS}
+    path = scratch / f"defaults-{recipe.parent.name}.yaml"
+    path.write_text(yaml.safe_dump(settings))
+    return path
 
 
 def timed(cmd: list[str]) -> tuple[float, str, int]:
@@ -64,7 +78,7 @@ def run_sft(variant: str, steps: int, scratch: Path) -> dict:
     else:
         tok_s = 0.0
         data = scratch / "sft-jsonl"
-        cmd = ["trl", "sft", "--config", str(SFT_RECIPE), "--model_name_or_path", model, "--dataset_name", str(data),
+        cmd = ["trl", "sft", "--config", str(recipe_for(variant, SFT_RECIPE, scratch)), "--model_name_or_path", model, "--dataset_name", str(data),
                "--output_dir", str(out)] + (CPU_SETTINGS if variant == "trl" else [])
     wall, log, rc = timed(cmd + ["--max_steps", str(steps), "--save_strategy", "no", "--report_to", "none"])
     return result(rc, log, wall, tok_s, "num_tokens")
@@ -85,7 +99,7 @@ def run_dpo(variant: str, steps: int, scratch: Path) -> dict:
     else:
         ref_s = 0.0
         data = scratch / "dpo-jsonl"
-        cmd = ["trl", "dpo", "--config", str(DPO_RECIPE), "--model_name_or_path", model, "--dataset_name", str(data),
+        cmd = ["trl", "dpo", "--config", str(recipe_for(variant, DPO_RECIPE, scratch)), "--model_name_or_path", model, "--dataset_name", str(data),
                "--output_dir", str(out)] + (CPU_SETTINGS if variant == "trl" else [])
     wall, log, rc = timed(cmd + ["--max_steps", str(steps), "--save_strategy", "no", "--report_to", "none"])
     return result(rc, log, wall, ref_s, None)
