@@ -63,46 +63,37 @@ def logged(output: str, key: str) -> float | None:
     return float(found[-1]) if found else None
 
 
-def run_sft(variant: str, steps: int, scratch: Path) -> dict:
-    out = scratch / f"sft-{variant}"
-    shutil.rmtree(out, ignore_errors=True)
-    model = str(RESULTS / "models/cpt/tiny")
-    if variant == "ours":
-        tokenized = scratch / "sft-tokenized"
-        shutil.rmtree(tokenized, ignore_errors=True)
-        tok_s, log, rc = timed([sys.executable, "scripts/tokenize_data.py", "--prepared", str(RESULTS / "data/demo_sft/prepared"),
-                                "--tokenizer", model, "--output_dir", str(tokenized)])
-        assert rc == 0, log[-2000:]
-        cmd = [sys.executable, "scripts/sft.py", "--config", str(SFT_RECIPE), "--model_name_or_path", model,
-               "--dataset_path", str(tokenized), "--checkpoint_dir", str(out / "ck"), "--output_dir", str(out / "model")]
-    else:
-        tok_s = 0.0
-        data = scratch / "sft-jsonl"
-        cmd = ["trl", "sft", "--config", str(recipe_for(variant, SFT_RECIPE, scratch)), "--model_name_or_path", model, "--dataset_name", str(data),
-               "--output_dir", str(out)] + (CPU_SETTINGS if variant == "trl" else [])
-    wall, log, rc = timed(cmd + ["--max_steps", str(steps), "--save_strategy", "no", "--report_to", "none"])
-    return result(rc, log, wall, tok_s, "num_tokens")
+# Per stage: its recipe, starting model, the shared job ours runs first (script, data argument,
+# data), the entry point that trains, and what the throughput counts (None: samples/s).
+STAGES = {
+    "sft": (SFT_RECIPE, "models/cpt/tiny", ("tokenize_data.py", "--prepared", "data/demo_sft/prepared"), "sft.py", "num_tokens"),
+    "dpo": (DPO_RECIPE, "models/sft/tiny", ("ref_logps.py", "--dataset_path", "data/demo_pref/prepared"), "dpo.py", None),
+}
 
 
-def run_dpo(variant: str, steps: int, scratch: Path) -> dict:
-    out = scratch / f"dpo-{variant}"
+def run_stage(stage: str, variant: str, steps: int, scratch: Path) -> dict:
+    """One training run of a stage, ours (with its shared job) or `trl <stage>`, timed."""
+    recipe, model, (shared_script, data_flag, data), script, token_key = STAGES[stage]
+    model = str(RESULTS / model)
+    out = scratch / f"{stage}-{variant}"
     shutil.rmtree(out, ignore_errors=True)
-    model = str(RESULTS / "models/sft/tiny")
     if variant == "ours":
-        ref = scratch / "dpo-ref"
-        shutil.rmtree(ref, ignore_errors=True)
-        ref_s, log, rc = timed([sys.executable, "scripts/ref_logps.py", "--config", str(DPO_RECIPE), "--model_name_or_path", model,
-                                "--dataset_path", str(RESULTS / "data/demo_pref/prepared"), "--output_dir", str(ref)])
+        shared = scratch / f"{stage}-shared"
+        shutil.rmtree(shared, ignore_errors=True)
+        model_flag = "--tokenizer" if stage == "sft" else "--model_name_or_path"
+        extra = [] if stage == "sft" else ["--config", str(recipe)]
+        shared_s, log, rc = timed([sys.executable, f"scripts/{shared_script}", *extra, data_flag, str(RESULTS / data),
+                                   model_flag, model, "--output_dir", str(shared)])
         assert rc == 0, log[-2000:]
-        cmd = [sys.executable, "scripts/dpo.py", "--config", str(DPO_RECIPE), "--model_name_or_path", model,
-               "--dataset_path", str(ref), "--checkpoint_dir", str(out / "ck"), "--output_dir", str(out / "model")]
+        cmd = [sys.executable, f"scripts/{script}", "--config", str(recipe), "--model_name_or_path", model,
+               "--dataset_path", str(shared), "--checkpoint_dir", str(out / "ck"), "--output_dir", str(out / "model")]
     else:
-        ref_s = 0.0
-        data = scratch / "dpo-jsonl"
-        cmd = ["trl", "dpo", "--config", str(recipe_for(variant, DPO_RECIPE, scratch)), "--model_name_or_path", model, "--dataset_name", str(data),
-               "--output_dir", str(out)] + (CPU_SETTINGS if variant == "trl" else [])
+        shared_s = 0.0
+        cmd = ["trl", stage, "--config", str(recipe_for(variant, recipe, scratch)), "--model_name_or_path", model,
+               "--dataset_name", str(scratch / f"{stage}-jsonl"), "--output_dir", str(out)]
+        cmd += CPU_SETTINGS if variant == "trl" else []
     wall, log, rc = timed(cmd + ["--max_steps", str(steps), "--save_strategy", "no", "--report_to", "none"])
-    return result(rc, log, wall, ref_s, None)
+    return result(rc, log, wall, shared_s, token_key)
 
 
 def result(rc: int, log: str, wall: float, shared: float, token_key: str | None) -> dict:
@@ -154,8 +145,8 @@ def main() -> None:
     dpo = {v: [] for v in variants}
     for rep in range(args.repeat):  # interleaved, so drift in the machine's speed hits every variant
         for variant in variants if rep == 0 else variants[:2]:  # TRL's defaults stop at once on a CPU
-            sft[variant].append(run_sft(variant, args.sft_steps, scratch))
-            dpo[variant].append(run_dpo(variant, args.dpo_steps, scratch))
+            sft[variant].append(run_stage("sft", variant, args.sft_steps, scratch))
+            dpo[variant].append(run_stage("dpo", variant, args.dpo_steps, scratch))
     report(f"SFT, {args.sft_steps} steps", "tokens/s", sft)
     report(f"DPO, {args.dpo_steps} steps", "samples/s", dpo)
     shutil.rmtree(scratch, ignore_errors=True)

@@ -1,6 +1,6 @@
 """Contrastive preference optimisation (CPO) and SimPO, from trl.experimental.cpo: no reference model.
 
-    accelerate launch --config_file config/accelerate/cpu.yaml scripts/cpo.py \
+    python scripts/cpo.py \
         --config config/recipes/demo/cpo/simpo.yaml \
         --model_name_or_path results/models/sft/tiny \
         --dataset_path results/data/demo_pref/prepared \

@@ -1,6 +1,6 @@
 """Direct preference optimisation and its loss family (IPO, hinge, robust, APO, ...) with TRL.
 
-    accelerate launch --config_file config/accelerate/cpu.yaml scripts/dpo.py \
+    python scripts/dpo.py \
         --config config/recipes/demo/dpo/tiny.yaml \
         --model_name_or_path results/models/sft/tiny \
         --dataset_path results/ref_logps/demo_pref/sft/tiny \

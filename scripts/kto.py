@@ -1,6 +1,6 @@
 """Kahneman-Tversky optimisation with TRL's KTOTrainer, on unpaired and shuffled preferences.
 
-    accelerate launch --config_file config/accelerate/cpu.yaml scripts/kto.py \
+    python scripts/kto.py \
         --config config/recipes/demo/kto/tiny.yaml \
         --model_name_or_path results/models/sft/tiny \
         --dataset_path results/data/demo_pref/prepared \

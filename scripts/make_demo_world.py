@@ -19,7 +19,6 @@ from pathlib import Path
 
 from handbook import demo_world
 from handbook.provenance import write_provenance
-from handbook.training import run_main
 
 log = logging.getLogger("make_demo_world")
 
@@ -54,4 +53,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    run_main(main)
+    main()

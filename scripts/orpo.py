@@ -1,6 +1,6 @@
 """Odds-ratio preference optimisation (ORPO), from trl.experimental.orpo: no reference model.
 
-    accelerate launch --config_file config/accelerate/cpu.yaml scripts/orpo.py \
+    python scripts/orpo.py \
         --config config/recipes/demo/orpo/tiny.yaml \
         --model_name_or_path results/models/sft/tiny \
         --dataset_path results/data/demo_pref/prepared \

@@ -1,6 +1,6 @@
 """Tokenize preference pairs and score them once with the reference model, for every DPO run.
 
-    accelerate launch --config_file config/accelerate/cpu.yaml scripts/ref_logps.py \
+    python scripts/ref_logps.py \
         --model_name_or_path results/models/sft/tiny \
         --dataset_path results/data/demo_pref/prepared \
         --max_length 128 --output_dir results/ref_logps/demo_pref/sft/tiny

@@ -2,7 +2,7 @@
 
 The recipe YAML holds the hyperparameters; the workflow passes paths on the command line:
 
-    accelerate launch --config_file config/accelerate/cpu.yaml scripts/reward.py \
+    python scripts/reward.py \
         --config config/recipes/demo/rm/tiny.yaml \
         --model_name_or_path results/models/sft/tiny \
         --dataset_path results/data/demo_pref/prepared \

@@ -2,7 +2,7 @@
 
 The recipe YAML holds the hyperparameters; the workflow passes paths on the command line:
 
-    accelerate launch --config_file config/accelerate/cpu.yaml scripts/sft.py \
+    python scripts/sft.py \
         --config config/recipes/demo/sft/tiny.yaml \
         --model_name_or_path results/models/cpt/tiny \
         --dataset_path results/data/demo_sft/tokenized/tiny \
