@@ -386,6 +386,16 @@ class Plan:
         """One GPU for the reference pass when the runs sharing its log-probs train on GPUs."""
         return int(any(r.gpus for r in self.ref_groups.get((dataset, f"{stage}/{run}"), [])))
 
+    def ref_runtime(self, dataset: str, stage: str, run: str, **_) -> int:
+        """Minutes for the reference pass: the longest of the runs it serves (one forward pass over
+        their data on one GPU instead of training on all of theirs), at least 4 hours."""
+        return max([240] + [r.runtime for r in self.ref_groups.get((dataset, f"{stage}/{run}"), []) if r.gpus])
+
+    def ref_mem_mb(self, dataset: str, stage: str, run: str, **_) -> int:
+        """Host memory for the reference pass: a quarter of the largest run's (one process, not
+        one per GPU), at least 16 GB."""
+        return max([16000] + [r.mem_mb // 4 for r in self.ref_groups.get((dataset, f"{stage}/{run}"), []) if r.gpus])
+
     # --- demo-world evaluation and rejection sampling
 
     @property

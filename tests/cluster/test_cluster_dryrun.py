@@ -199,8 +199,11 @@ def test_every_family_chain_asks_slurm_for_its_published_resources(tmp_path):
     assert len(families) >= 10 and len(tables) >= len(families), (families, tables)
     proc = run_snakemake(cluster_workdir(tmp_path / "work"), *PROFILE_ARGS, "-n", "-p", *tables)
     jobs = re.split(r"\n(?=\[[^\]\n]+\]\n(?:local)?rule )", proc.stdout + proc.stderr)[1:]
-    training = {}
+    training, reference = {}, {}
     for block in jobs:
+        if re.search(r"^(?:local)?rule compute_ref_logps:", block, re.M):
+            output = re.search(r"^\s+output: (.*)$", block, re.M).group(1)
+            reference[output] = dict(i.split("=", 1) for i in re.search(r"^\s+resources: (.*)$", block, re.M).group(1).split(", "))
         if re.search(r"^(?:local)?rule train_model:", block, re.M):
             output = re.search(r"^\s+output: (.*)$", block, re.M).group(1)
             resources = dict(i.split("=", 1) for i in re.search(r"^\s+resources: (.*)$", block, re.M).group(1).split(", "))
@@ -214,6 +217,9 @@ def test_every_family_chain_asks_slurm_for_its_published_resources(tmp_path):
         launch = f"--num_processes {run.gpus * run.nodes} " if run.gpus else "python "
         assert launch in shell, (output, shell)
         assert (f"srun --nodes {run.nodes} " in shell) == (run.nodes > 1), (output, shell)
+    # A reference pass gets the time of the longest run it serves (SmolLM3's APO: a day), one GPU.
+    apo_ref = reference["results/ref_logps/smollm3-pref/sft/smollm3"]
+    assert apo_ref["gpu"] == "1" and apo_ref["runtime"] == str(full.runs["dpo/smollm3-apo"].runtime)
     # The released SmolLM3 is a merge: a CPU job after APO, reading the mid-training model.
     merge, shell = training["results/models/merge/smollm3"]
     assert merge["gpu"] == "0" and "--dataset_path results/models/sft/smollm3-mid " in shell

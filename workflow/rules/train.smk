@@ -51,8 +51,8 @@ rule compute_ref_logps:
     threads: 8
     resources:
         gpu=get_ref_gpus,
-        mem_mb=16000,
-        runtime=240,
+        mem_mb=get_ref_mem_mb,
+        runtime=get_ref_runtime,
     params:
         script=SCRIPTS / "ref_logps.py",
         model=get_ref_model,
