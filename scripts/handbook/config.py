@@ -7,6 +7,7 @@ handbook.plan builds the plan from the result; nothing here imports torch, TRL o
 from __future__ import annotations
 
 import copy
+import glob
 import itertools
 import re
 from dataclasses import dataclass
@@ -73,14 +74,19 @@ def load_config(files: list[str | Path], overrides: dict | None = None) -> dict:
     """The default config extended by each file in turn, then by `overrides` (--config k=v)."""
     config: dict = {}
     for path in [DEFAULT_CONFIG, *files]:
-        try:
-            loaded = yaml.safe_load(Path(path).read_text()) or {}
-        except (OSError, yaml.YAMLError) as err:
-            raise ConfigError(f"{path}: cannot be read as YAML ({type(err).__name__}: {err})") from None
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"{path}: expected a mapping of config keys, got {type(loaded).__name__}")
-        merge_config(config, loaded)
+        merge_config(config, read_mapping(path, str(path), "config keys"))
     return merge_config(config, overrides or {})
+
+
+def read_mapping(path: str | Path, name: str, what: str) -> dict:
+    """A config or family file's YAML mapping, or one ConfigError naming the file (`name`)."""
+    try:
+        loaded = yaml.safe_load(Path(path).read_text()) or {}
+    except (OSError, yaml.YAMLError) as err:
+        raise ConfigError(f"{name}: cannot be read as YAML ({type(err).__name__}: {err})") from None
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{name}: expected a mapping of {what}, got {type(loaded).__name__}")
+    return loaded
 
 
 def load_schema() -> dict:
@@ -118,9 +124,8 @@ def family_files(patterns: list[str], origin: Path) -> list[Path]:
     shipped ones in the repository."""
     found: list[Path] = []
     for pattern in patterns:
-        roots = [Path("/")] if Path(pattern).is_absolute() else [origin, REPO]
-        for root in roots:
-            matches = sorted(root.glob(pattern.lstrip("/")) if root == Path("/") else root.glob(pattern))
+        for root in [""] if Path(pattern).is_absolute() else [origin, REPO]:
+            matches = sorted(Path(m) for m in glob.glob(str(Path(root) / pattern)))
             if matches:
                 found += [m for m in matches if m not in found]
                 break
@@ -148,12 +153,7 @@ def add_families(config: dict, origin: Path, shown) -> dict[str, str]:
     merged: dict = {}
     for path in family_files(list(config.get("families", [])), origin):
         name = shown(path)
-        try:
-            data = yaml.safe_load(path.read_text()) or {}
-        except (OSError, yaml.YAMLError) as err:
-            raise ConfigError(f"{name}: cannot be read as YAML ({type(err).__name__}: {err})") from None
-        if not isinstance(data, dict):
-            raise ConfigError(f"{name}: expected a mapping of config sections, got {type(data).__name__}")
+        data = read_mapping(path, name, "config sections")
         for section in data:
             if section not in FAMILY_SECTIONS:
                 raise ConfigError(f"{name}: key '{section}': a family file defines only {', '.join(FAMILY_SECTIONS)}")
