@@ -116,7 +116,9 @@ def validate(config: dict, config_name, sources: dict | None = None) -> None:
 
 # What a family file may define: its own models, data, runs, sweeps and tables (and suites or
 # judges its tables need). Everything else stays in the config.
-FAMILY_SECTIONS = ("base_models", "datasets", "runs", "sweeps", "tables", "suites", "judges")
+FAMILY_SECTIONS = (
+    "base_models", "datasets", "runs", "sweeps", "rejection_sampling", "iterative_dpo", "tables", "suites", "judges"
+)
 
 
 def family_files(patterns: list[str], origin: Path) -> list[Path]:
@@ -199,7 +201,9 @@ def fill_defaults(config: dict, schema: dict) -> None:
 
 # --- Runs from handbook recipe files ------------------------------------------------------------
 
-DEFAULT_TINY_DATASETS = {"text": "demo_corpus", "conversations": "demo_sft", "preference": "demo_pref"}
+DEFAULT_TINY_DATASETS = {
+    "text": "demo_corpus", "conversations": "demo_sft", "preference": "demo_pref", "prompts": "demo_prompts"
+}
 
 
 def runs_from_recipes(config: dict, paths: Paths, error) -> list[str]:
@@ -300,6 +304,47 @@ def expand_sweeps(config: dict, error, tiny: bool = False) -> dict[str, list[str
     return sweeps
 
 
+# Keys of an iterative_dpo entry that go to each round's sampling job, and to each round's DPO run.
+ROUND_SAMPLING_KEYS = ("prompts", "reward_model", "verifiers", "verifier_weights", "num_completions", "temperature",
+                       "top_p", "max_new_tokens", "backend")
+ROUND_RUN_KEYS = ("recipe", "args", "gpus", "processes", "threads", "accelerate_config", "resources")
+
+
+def round_name(name: str, k: int) -> str:
+    return f"{name}-r{k}"
+
+
+def expand_rounds(config: dict, error) -> dict[str, list[str]]:
+    """Each iterative_dpo entry becomes, per round k, a rejection-sampling setup that samples round
+    k-1's policy, the dataset of its on-policy pairs, and the DPO run dpo/<name>-r<k> trained from
+    round k-1's policy on them. A round depends only on the rounds before it, so adding a round
+    leaves the others' jobs as they were. Returns name -> the rounds' model refs."""
+    rounds = {}
+    for name, spec in config.get("iterative_dpo", {}).items():
+        where = f"iterative_dpo.{name}"
+        if ("reward_model" in spec) == ("verifiers" in spec):
+            raise error(where, "give either 'reward_model' or 'verifiers' to score the samples")
+        runs = config["runs"].setdefault("dpo", {})
+        policy, refs = spec["policy"], []
+        for k in range(1, spec["rounds"] + 1):
+            round_ = round_name(name, k)
+            if round_ in runs or round_ in config["rejection_sampling"] or round_ in config["datasets"]:
+                raise error(where, f"round {k} would be '{round_}', which is already defined")
+            sampling = {key: copy.deepcopy(spec[key]) for key in ROUND_SAMPLING_KEYS if key in spec}
+            config["rejection_sampling"][round_] = {"policy": policy, **sampling, "seed": spec.get("seed", 0) + k - 1}
+            config["datasets"][round_] = {
+                "dataset_name": f"results/rejection_sampling/{round_}/on_policy_pairs",
+                "dataset_test_split": "test",
+                "columns": ["chosen", "rejected"],
+            }
+            settings = {key: copy.deepcopy(spec[key]) for key in ROUND_RUN_KEYS if key in spec}
+            runs[round_] = {"model": policy, "dataset": round_, **settings}
+            policy = f"dpo/{round_}"
+            refs.append(policy)
+        rounds[name] = refs
+    return rounds
+
+
 def apply_tiny_scale(config: dict, paths: Paths, error) -> list[str]:
     """scale: tiny, in one pass. Hub base models, datasets, lm-eval suites and judge prompt sets
     are replaced by their demo counterparts ('tiny' in their entries); runs trained from replaced
@@ -346,8 +391,8 @@ def apply_tiny_scale(config: dict, paths: Paths, error) -> list[str]:
             spec.pop(key, None)
     if changed:
         said.append(f"{len(changed)} runs get {tiny['args']}: {', '.join(sorted(changed))}")
-    for spec in config["rejection_sampling"].values():
-        for key in ("policy", "reward_model"):
+    for spec in [*config["rejection_sampling"].values(), *config.get("iterative_dpo", {}).values()]:
+        for key in ("policy", "reward_model") if "reward_model" in spec else ("policy",):
             spec[key] = models.get(spec[key], spec[key])
     judge = config["eval"]["demo"].get("judge")
     for key in ("reward_model", "baseline") if judge else ():

@@ -28,6 +28,7 @@ class Method:
     reward_model: bool = False  # a sequence classifier scoring replies, not a policy
     loss_types: tuple[str, ...] = ()  # the config class's loss_type values (checked before any job)
     unpaired: bool = False  # also trains on unpaired preferences (prompt, completion, label)
+    rollouts: bool = False  # trains on its own samples of prompt-only data, scored by verifiers
 
     @property
     def answers_chat(self) -> bool:
@@ -36,10 +37,12 @@ class Method:
 
     @property
     def data_format(self) -> str:
-        """The rows it trains on: text (continued pretraining), conversations or preference data
-        (or, for a merge, none: it reads another model)."""
+        """The rows it trains on: text (continued pretraining), conversations, preference data or
+        prompts with checkable answers (or, for a merge, none: it reads another model)."""
         if self.data == "model":
             return "model"
+        if self.rollouts:
+            return "prompts"
         if not self.chat:
             return "text"
         return "conversations" if self.data == "tokenized" else "preference"
@@ -49,6 +52,8 @@ class Method:
         """TRL's dataset formats its runs train on (as handbook.data names them)."""
         if self.data_format == "model":
             return ()
+        if self.data_format == "prompts":
+            return ("prompt-only",)
         if self.data_format == "text":
             return ("language modelling",)
         if self.data_format == "conversations":
@@ -66,6 +71,7 @@ DPO_LOSSES = (
     "apo_zero", "apo_down", "discopop", "sft", "sigmoid_norm",
 )
 KTO_LOSSES = ("kto", "apo_zero_unpaired")
+GRPO_LOSSES = ("grpo", "dr_grpo", "dapo", "bnpo", "cispo", "sapo", "luspo", "vespo")
 CPO_LOSSES = ("sigmoid", "hinge", "ipo", "simpo", "alphapo")
 
 METHODS = {
@@ -85,6 +91,11 @@ METHODS = {
         Method(
             "cpo", "cpo.py", "trl.experimental.cpo.CPOConfig", "prepared", needs_reference=False, chat=True,
             loss_types=CPO_LOSSES,
+        ),
+        # Online RL: samples from the policy during training, rewarded by handbook.verifiers.
+        Method(
+            "grpo", "grpo.py", "handbook.rl.GRPORunConfig", "prepared", needs_reference=False, chat=True, rollouts=True,
+            loss_types=GRPO_LOSSES,
         ),
         # Not a trainer: a linear merge of the run's model with its merge_with model (SmolLM3).
         Method("merge", "merge_models.py", "handbook.merging.MergeConfig", "model", needs_reference=False, chat=True),

@@ -37,6 +37,7 @@ from handbook.config import (
     apply_tiny_scale,
     runs_from_recipes,
     dataset_entries,
+    expand_rounds,
     expand_sweeps,
     load_config,
     setting_value,
@@ -47,6 +48,7 @@ from handbook.launch import launcher
 from handbook.methods import BASE, METHODS
 from handbook.provenance import write_text_atomic
 from handbook.secrets import is_secret_name, redact
+from handbook.verifiers import VERIFIERS
 
 # The default accelerate config is for CPU; a GPU run without one of its own gets plain DDP.
 GPU_ACCELERATE_CONFIG = "config/accelerate/ddp.yaml"
@@ -111,6 +113,7 @@ class Plan:
     replacements: tuple[str, ...] = ()  # what tiny scale replaced, one line each
     from_recipes: tuple[str, ...] = ()  # models and datasets taken from handbook recipes, one line each
     sweeps: dict = field(default_factory=dict)  # sweep -> its run names
+    rounds: dict = field(default_factory=dict)  # iterative_dpo name -> its rounds' model refs
     sources: dict = field(default_factory=dict)  # config key -> the family file that defined it
 
     # --- identity and errors
@@ -438,12 +441,24 @@ class Plan:
     def sampling_policy(self, name: str, **_) -> str:
         return self.model_location(self.config["rejection_sampling"][name]["policy"])
 
-    def sampling_reward_model(self, name: str, **_) -> str:
-        return self.model_location(self.config["rejection_sampling"][name]["reward_model"])
+    def sampling_reward_model(self, name: str, **_) -> list[str]:
+        """The reward model's folder when one scores the samples (none for verifiers or a hub model)."""
+        spec = self.config["rejection_sampling"][name]
+        return self.model_inputs(spec["reward_model"]) if "reward_model" in spec else []
 
     def sampling_args(self, name: str, **_) -> str:
         spec = self.config["rejection_sampling"][name]
         return " ".join(f"--{k} {spec[k]}" for k in SAMPLING_KEYS if k in spec)
+
+    def scoring_args(self, name: str, **_) -> str:
+        """How a setup's samples are scored: by its reward model, or by verifiers (weighted)."""
+        spec = self.config["rejection_sampling"][name]
+        if "reward_model" in spec:
+            return f"--reward_model {self.model_location(spec['reward_model'])}"
+        args = f"--verifiers {','.join(spec['verifiers'])}"
+        if spec.get("verifier_weights"):
+            args += f" --verifier_weights {','.join(str(w) for w in spec['verifier_weights'])}"
+        return args
 
     # --- lm-eval suites
 
@@ -553,6 +568,8 @@ class Plan:
         """A table row is a list of models, or a sweep selection {sweep: name, where: {arg: value}}."""
         if isinstance(row, list):
             return row
+        if "rounds" in row:
+            raise self.error(where, "rounds of iterative DPO are rows of their own (a row by label, not a grid entry)")
         if row["sweep"] not in self.sweeps:
             raise self.error(f"{where}.sweep", f"unknown sweep '{row['sweep']}'")
         stage = self.config["sweeps"][row["sweep"]]["stage"]
@@ -564,6 +581,12 @@ class Plan:
         if not selected:
             raise self.error(f"{where}.where", f"selects no run of sweep '{row['sweep']}'")
         return selected
+
+    def round_rows(self, label: str, name: str, where: str) -> list[tuple[str, str, dict]]:
+        """One row per round of an iterative DPO setup: <label>_r1, <label>_r2, ..."""
+        if name not in self.rounds:
+            raise self.error(f"{where}.rounds", f"unknown iterative_dpo '{name}' (defined: {sorted(self.rounds)})")
+        return [(f"{label}_r{k}", ref, {}) for k, ref in enumerate(self.rounds[name], start=1)]
 
     def run_params(self, ref: str) -> dict:
         """A run's settings a grid table can group by: recipe values with the run's args on top."""
@@ -591,6 +614,9 @@ class Plan:
             if "runs" in spec or "columns" in spec:
                 raise self.error(where, "rows by label take no 'runs' or 'columns'")
             for label, row in spec["rows"].items():
+                if isinstance(row, dict) and "rounds" in row:
+                    entries += self.round_rows(label, row["rounds"], f"{where}.rows.{label}")
+                    continue
                 for ref in self.row_models(row, f"{where}.rows.{label}"):
                     self.check_model(ref, f"{where}.rows.{label}")
                     entries.append((label, ref, {}))
@@ -780,7 +806,7 @@ class Plan:
             todo += [run.model] + [r for r in (run.ref_model, run.merge_with) if r]
             for source, _ in dataset_entries(self.config["datasets"][run.dataset]) if run.dataset else ():
                 for spec in self.sampling_writing(source):
-                    todo += [spec["policy"], spec["reward_model"]]
+                    todo += [spec["policy"]] + ([spec["reward_model"]] if "reward_model" in spec else [])
         return needed
 
     def sampling_writing(self, source: str) -> list[dict]:
@@ -809,6 +835,9 @@ def read_yaml(path: str) -> dict:
 def check_references(plan: Plan) -> None:
     """Every name the config uses is defined, before any job runs, with the config key named."""
     config = plan.config
+    # Iterative DPO first: its rounds' runs and sampling setups derive from it, so it is the key to name.
+    for name, spec in config.get("iterative_dpo", {}).items():
+        check_sampling(plan, f"iterative_dpo.{name}", spec)
     for ref, run in plan.runs.items():
         where = f"runs.{run.stage}.{run.name}"
         plan.check_model(run.model, f"{where}.model")
@@ -851,11 +880,27 @@ def check_references(plan: Plan) -> None:
     for dataset, ref in plan.ref_groups:
         plan.ref_settings(dataset, ref)
     for name, spec in config["rejection_sampling"].items():
-        plan.check_model(spec["policy"], f"rejection_sampling.{name}.policy")
-        plan.check_model(spec["reward_model"], f"rejection_sampling.{name}.reward_model")
+        check_sampling(plan, f"rejection_sampling.{name}", spec)
     judge = config["eval"]["demo"].get("judge")
     for key in ("reward_model", "baseline") if judge else ():
         plan.check_model(judge[key], f"eval.demo.judge.{key}")
+
+
+def check_sampling(plan: Plan, where: str, spec: dict) -> None:
+    """A sampling setup (or an iterative DPO entry) has a policy, and either a reward model or
+    known verifiers with matching weights."""
+    plan.check_model(spec["policy"], f"{where}.policy")
+    if ("reward_model" in spec) == ("verifiers" in spec):
+        raise plan.error(where, "give either 'reward_model' or 'verifiers' to score the samples")
+    if "reward_model" in spec:
+        plan.check_model(spec["reward_model"], f"{where}.reward_model")
+        return
+    unknown = [v for v in spec["verifiers"] if v not in VERIFIERS]
+    if unknown:
+        raise plan.error(f"{where}.verifiers", f"unknown verifier '{unknown[0]}' (known: {sorted(VERIFIERS)})")
+    weights = spec.get("verifier_weights")
+    if weights and len(weights) != len(spec["verifiers"]):
+        raise plan.error(f"{where}.verifier_weights", f"{len(weights)} weights for {len(spec['verifiers'])} verifiers")
 
 
 def check_merge(plan: Plan, run: Run, where: str) -> None:
@@ -922,6 +967,12 @@ def build_plan(config: dict, config_files=(), origin: str | Path | None = None, 
     for sweep, run_names in sweeps.items():
         for run in run_names if f"sweeps.{sweep}" in sources else ():
             sources[f"runs.{config['sweeps'][sweep]['stage']}.{run}"] = sources[f"sweeps.{sweep}"]
+    rounds = expand_rounds(config, error)
+    for name, refs in rounds.items():
+        for ref in refs if f"iterative_dpo.{name}" in sources else ():
+            run = ref.split("/", 1)[1]
+            for key in (f"runs.dpo.{run}", f"rejection_sampling.{run}", f"datasets.{run}"):
+                sources[key] = sources[f"iterative_dpo.{name}"]
     moves = tiny and (moves_workdir if moves_workdir is not None else not origin.match(f"*/{TINY_WORKDIR}"))
     paths = Paths(origin, moves)
     replacements = apply_tiny_scale(config, paths, error) if tiny else []
@@ -932,6 +983,7 @@ def build_plan(config: dict, config_files=(), origin: str | Path | None = None, 
         replacements=tuple(replacements),
         from_recipes=tuple(from_recipes),
         sweeps=sweeps,
+        rounds=rounds,
         sources=sources,
     )
     check_references(plan)

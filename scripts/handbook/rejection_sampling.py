@@ -12,6 +12,7 @@ from handbook.data import DataError
 from handbook.jsonl import read_jsonl
 from handbook.reward_scoring import score_conversations
 from handbook.tasks import extract_answer, is_correct, style_of
+from handbook import verifiers
 
 CARRIED = ("task", "answer")
 
@@ -78,6 +79,17 @@ def score_rows(model, tokenizer, rows: list[dict], batch_size: int) -> list[dict
         k = len(row["completions"])
         scored.append(dict(row, scores=flat[start : start + k]))
         start += k
+    return scored
+
+
+def verify_rows(rows: list[dict], names: list[str], weights: list[float] | None) -> list[dict]:
+    """Each row plus `scores`: the weighted sum of the verifiers' checks of each completion against
+    the row's carried columns (answer, task)."""
+    scored = []
+    for row in rows:
+        context = {key: row.get(key) for key in CARRIED}
+        contexts = [context] * len(row["completions"])
+        scored.append(dict(row, scores=verifiers.score(names, weights, contexts, row["completions"])))
     return scored
 
 

@@ -63,9 +63,12 @@ def test_the_shipped_schema_file_lists_no_stage_itself():
 
 def test_what_each_method_reads_and_answers():
     assert {m.name for m in METHODS.values() if m.data == "ref_logps"} == {"dpo"}
-    assert {m.name for m in METHODS.values() if m.answers_chat} == {"sft", "dpo", "kto", "orpo", "cpo", "merge"}
+    assert {m.name for m in METHODS.values() if m.answers_chat} == {"sft", "dpo", "kto", "orpo", "cpo", "grpo", "merge"}
     assert [m.name for m in METHODS.values() if m.data == "model"] == ["merge"]
     assert [m.name for m in METHODS.values() if m.reward_model] == ["rm"]
+    assert [(m.name, m.data_format, m.formats) for m in METHODS.values() if m.rollouts] == [
+        ("grpo", "prompts", ("prompt-only",))
+    ]
 
 
 def test_registry_loss_types_match_the_installed_trl(monkeypatch):
@@ -74,5 +77,8 @@ def test_registry_loss_types_match_the_installed_trl(monkeypatch):
     monkeypatch.setenv("TRL_EXPERIMENTAL_SILENCE", "1")
     for method in (m for m in METHODS.values() if m.loss_types):
         field = {f.name: f for f in dataclasses.fields(method.load_config_class())}["loss_type"]
-        accepted = field.metadata.get("choices") or re.findall(r"`'(\w+)'`", field.metadata["help"])
+        help_text = field.metadata["help"]
+        # DPO's help quotes each value in backticks; GRPO's lists them after "Supported values are".
+        supported = help_text.split("Supported values are", 1)[-1].split(".", 1)[0] if "Supported values are" in help_text else ""
+        accepted = field.metadata.get("choices") or re.findall(r"`'(\w+)'`", help_text) or re.findall(r"'(\w+)'", supported)
         assert sorted(method.loss_types) == sorted(accepted), method.name

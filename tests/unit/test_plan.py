@@ -290,7 +290,7 @@ def test_nodes_without_gpus_is_a_config_error(tmp_path):
     [
         (lambda c: c.update(demo_world={"n_sftt": 1}), "my.yaml: key 'demo_world': Additional properties are not allowed ('n_sftt'"),
         (lambda c: c.update(demo_world={"n_sft": -5}), "key 'demo_world.n_sft': -5 is less than the minimum of 1"),
-        (lambda c: c["runs"].update(grpo={}), "key 'runs': 'grpo' is not one of ['cpt', 'sft', 'rm', 'dpo', 'kto', 'orpo', 'cpo', 'merge']"),
+        (lambda c: c["runs"].update(ppo={}), "key 'runs': 'ppo' is not one of ['cpt', 'sft', 'rm', 'dpo', 'kto', 'orpo', 'cpo', 'grpo', 'merge']"),
         (lambda c: c["runs"]["sft"]["a"].update(model="cpt/nope"), "runs.sft.a.model: 'cpt/nope' is not base/<name> or a configured run"),
         (lambda c: c["runs"]["sft"]["a"].update(model="base/nope"), "runs.sft.a.model: unknown base model 'nope'"),
         (lambda c: c["runs"]["sft"]["a"].update(dataset="nope"), "runs.sft.a.dataset: unknown dataset 'nope'"),

@@ -1,5 +1,6 @@
 # Rejection sampling (best-of-n): the policy samples k completions per prompt, the reward model
-# scores them, and the best (and worst) become an SFT set and on-policy preference pairs.
+# (or verifiers that check the answer) scores them, and the best (and worst) become an SFT set and
+# on-policy preference pairs. Iterative DPO's rounds are setups of their own (<name>-r<k>).
 
 
 rule sample_completions:
@@ -43,9 +44,10 @@ rule score_samples:
         mem_mb=16000,
         runtime=120,
     params:
+        scorer=get_scoring_args,
         script=SCRIPTS / "score_samples.py",
     shell:
-        "OMP_NUM_THREADS={threads} python {params.script} --reward_model {input.reward_model} "
+        "OMP_NUM_THREADS={threads} python {params.script} {params.scorer} "
         "--samples {input.samples} --output {output} > {log} 2>&1"
 
 
