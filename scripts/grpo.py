@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from handbook.rl import GRPORunConfig, RolloutLog, check_columns, conversational_prompts
+from handbook.rl import GRPORunConfig, RolloutLog, check_columns, check_vllm, conversational_prompts
 from handbook.training import (
     RecipeError,
     check_training_data,
@@ -36,6 +36,7 @@ def main() -> None:
 
     parsed, final_dir = start_run(GRPORunConfig)
     workflow_args, training_args, model_args = parsed
+    check_vllm(workflow_args, training_args)
     rollouts = RolloutLog(list(training_args.reward_funcs))
     try:
         reward_funcs = rollouts.functions()

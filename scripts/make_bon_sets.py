@@ -44,6 +44,11 @@ def main() -> None:
     best_rows, pair_rows, skipped = build_sets(rows)
     if not pair_rows:
         raise DataError(f"{args.scored}: no pairs: every prompt's best and worst completions tie ({skipped})")
+    if args.test_fraction and len(pair_rows) < 2:
+        raise DataError(
+            f"{args.scored}: 1 pair (the other {len(rows) - 1} prompts' best and worst tie: {skipped}), too few to "
+            "hold one out; sample more prompts or completions"
+        )
     out = Path(args.output_dir)
     counts = {}
     for name, built in (("best_of_n", best_rows), ("on_policy_pairs", pair_rows)):

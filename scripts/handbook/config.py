@@ -386,6 +386,11 @@ def apply_tiny_scale(config: dict, paths: Paths, error) -> list[str]:
         spec = config["runs"][stage][run]
         if METHODS[stage].data != "model":  # a merge trains nothing: no steps to cut
             spec["args"] = {**spec.get("args", {}), **tiny["args"]}
+            for key, value in METHODS[stage].tiny_args:
+                if value is None:
+                    spec["args"].pop(key, None)
+                else:
+                    spec["args"][key] = value
         spec["threads"] = 1  # tiny runs go faster side by side than one after another
         for key in ("gpus", "resources", "accelerate_config", "processes"):
             spec.pop(key, None)
@@ -394,6 +399,10 @@ def apply_tiny_scale(config: dict, paths: Paths, error) -> list[str]:
     for spec in [*config["rejection_sampling"].values(), *config.get("iterative_dpo", {}).values()]:
         for key in ("policy", "reward_model") if "reward_model" in spec else ("policy",):
             spec[key] = models.get(spec[key], spec[key])
+    for spec in config["rejection_sampling"].values():
+        # Sampled on the CPU by transformers, no longer than judge answers at this scale.
+        spec["backend"] = "hf"
+        spec["max_new_tokens"] = min(spec.get("max_new_tokens", tiny["max_new_tokens"]), tiny["max_new_tokens"])
     judge = config["eval"]["demo"].get("judge")
     for key in ("reward_model", "baseline") if judge else ():
         judge[key] = models.get(judge[key], judge[key])

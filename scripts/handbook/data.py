@@ -250,6 +250,13 @@ def check_same_columns(name: str, entries: list[dict], parts: list) -> None:
         raise DataError(f"dataset '{name}': sources have different columns ({detail}); set 'columns' to the shared ones")
 
 
+def keep_columns(ds, columns: list[str], renames: dict[str, str]):
+    """The columns a dataset entry keeps, renamed where its `columns` mapping says so."""
+    ds = ds.select_columns(columns)
+    renames = {old: new for old, new in renames.items() if old != new}
+    return ds.rename_columns(renames) if renames else ds
+
+
 def load_mixture(name: str, spec: dict[str, Any]):
     """Load, subsample by weight, keep columns, check rows, concatenate, shuffle and split."""
     import datasets
@@ -262,11 +269,13 @@ def load_mixture(name: str, spec: dict[str, Any]):
         if not 0 < weight <= 1:
             raise DataError(f"dataset '{name}': source {source}: weight {weight} must be in (0, 1]")
         ds = load_source(source, entry["config"], entry["split"])
-        columns = entry["columns"] or list(ds.column_names)
+        renames = entry["columns"] if isinstance(entry["columns"], dict) else {}
+        columns = list(entry["columns"] or ds.column_names)
         missing = [c for c in columns if c not in ds.column_names]
         if missing:
             raise DataError(f"{source}: column {missing[0]!r} not found (has {ds.column_names})")
-        ds = ds.select_columns(columns)
+        ds = keep_columns(ds, columns, renames)
+        columns = list(ds.column_names)
         if len(ds) == 0:
             raise DataError(f"{source}: no rows in split '{entry['split']}'")
         if norm["format"] == "hh":
@@ -277,7 +286,7 @@ def load_mixture(name: str, spec: dict[str, Any]):
             ds = ds.shuffle(seed=seed).select(range(int(len(ds) * weight)))
         parts.append(ds)
         if norm["test_split"]:
-            test = load_source(source, entry["config"], norm["test_split"]).select_columns(columns)
+            test = keep_columns(load_source(source, entry["config"], norm["test_split"]), list(renames or columns), renames)
             if norm["format"] == "hh":
                 test = from_hh(test, f"{source} ({norm['test_split']})")
             check_rows(test, f"{source} ({norm['test_split']})", columns)

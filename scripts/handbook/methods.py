@@ -29,6 +29,9 @@ class Method:
     loss_types: tuple[str, ...] = ()  # the config class's loss_type values (checked before any job)
     unpaired: bool = False  # also trains on unpaired preferences (prompt, completion, label)
     rollouts: bool = False  # trains on its own samples of prompt-only data, scored by verifiers
+    # At tiny scale, on top of tiny_scale.args: (key, value) pairs, a None value removing the key
+    # (an argument the method's config does not have).
+    tiny_args: tuple[tuple[str, object], ...] = ()
 
     @property
     def answers_chat(self) -> bool:
@@ -96,6 +99,7 @@ METHODS = {
         Method(
             "grpo", "grpo.py", "handbook.rl.GRPORunConfig", "prepared", needs_reference=False, chat=True, rollouts=True,
             loss_types=GRPO_LOSSES,
+            tiny_args=(("max_length", None), ("dataset_num_proc", None), ("max_completion_length", 64)),
         ),
         # Not a trainer: a linear merge of the run's model with its merge_with model (SmolLM3).
         Method("merge", "merge_models.py", "handbook.merging.MergeConfig", "model", needs_reference=False, chat=True),

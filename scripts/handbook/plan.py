@@ -435,8 +435,12 @@ class Plan:
         return {"model": self.model_inputs(f"rm/{run}"), "pairs": self.demo_eval["pairs"]}
 
     def sampling_inputs(self, name: str, **_) -> dict:
+        """The policy, and the prompts: a JSONL file, or a configured dataset's prepared train split."""
         spec = self.config["rejection_sampling"][name]
-        return {"model": self.model_inputs(spec["policy"]), "prompts": spec["prompts"]}
+        prompts = spec["prompts"]
+        if prompts in self.config["datasets"]:
+            prompts = f"results/data/{prompts}/prepared"
+        return {"model": self.model_inputs(spec["policy"]), "prompts": prompts}
 
     def sampling_policy(self, name: str, **_) -> str:
         return self.model_location(self.config["rejection_sampling"][name]["policy"])
@@ -449,6 +453,15 @@ class Plan:
     def sampling_args(self, name: str, **_) -> str:
         spec = self.config["rejection_sampling"][name]
         return " ".join(f"--{k} {spec[k]}" for k in SAMPLING_KEYS if k in spec)
+
+    def sampling_gpus(self, name: str, **_) -> int:
+        """One GPU to sample a model that needs one (trained on GPUs, or a pretrained base model)."""
+        return int(self.needs_gpu(self.config["rejection_sampling"][name]["policy"]))
+
+    def scoring_gpus(self, name: str, **_) -> int:
+        """Verifiers run on the CPU; a reward model gets a GPU as its policy would."""
+        spec = self.config["rejection_sampling"][name]
+        return int("reward_model" in spec and self.needs_gpu(spec["reward_model"]))
 
     def scoring_args(self, name: str, **_) -> str:
         """How a setup's samples are scored: by its reward model, or by verifiers (weighted)."""

@@ -1,4 +1,5 @@
-"""Training curves from the Trainer's `log_history.json`: loss and reward panels, one colour per model."""
+"""Training curves from the Trainer's `log_history.json`: loss and reward panels (and GRPO's reward,
+reward spread, completion length and KL), one colour per model."""
 
 from __future__ import annotations
 
@@ -20,6 +21,12 @@ PANELS: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...]], ...] = (
         ("rewards/accuracies", "accuracy"),
         ("eval_rewards/accuracies", "eval_accuracy"),
     ),
+    # GRPO: the verifiers' summed reward of each step's generations, its spread within the groups,
+    # how long the replies are, and the distance from the starting policy (logged when beta > 0).
+    ("Mean reward (GRPO)", "reward", ("reward",), ()),
+    ("Reward std (GRPO)", "std of reward", ("reward_std",), ()),
+    ("Completion length (GRPO)", "tokens", ("completions/mean_length",), ()),
+    ("KL to reference (GRPO)", "KL", ("kl",), ()),
 )
 
 Curves = dict[str, dict[str, list[tuple[int, float]]]]

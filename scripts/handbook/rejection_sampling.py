@@ -17,17 +17,24 @@ from handbook import verifiers
 CARRIED = ("task", "answer")
 
 
-def read_prompts(path: str, limit: int | None = None) -> list[dict]:
-    """Prompt rows with `messages` ending on a user turn and a stable `prompt_id`."""
+def prompt_source_rows(path: str) -> list[dict]:
+    """Rows of a JSONL file, or of the train split of a prepared dataset folder (save_to_disk)."""
     file = Path(path)
+    if file.is_dir():
+        from datasets import load_from_disk
+
+        return list(load_from_disk(str(file))["train"])
     if not file.is_file():
         raise DataError(f"{path}: no such file")
+    return [json.loads(line) for line in file.read_text().splitlines() if line.strip()]
+
+
+def read_prompts(path: str, limit: int | None = None) -> list[dict]:
+    """Prompt rows with `messages` ending on a user turn and a stable `prompt_id`."""
     rows = []
-    for i, line in enumerate(file.read_text().splitlines()):
-        if not line.strip():
-            continue
-        row = json.loads(line)
-        messages = list(row.get("messages") or [])
+    for i, row in enumerate(prompt_source_rows(path)):
+        # A conversational prompt-only row carries its turns in 'prompt'.
+        messages = list(row.get("messages") or (row["prompt"] if isinstance(row.get("prompt"), list) else []))
         while messages and messages[-1].get("role") == "assistant":
             messages.pop()
         if not messages:

@@ -17,8 +17,12 @@ from trl import GRPOConfig
 
 from handbook import verifiers
 from handbook.data import DataError
+from handbook.training import RecipeError
 
 logger = logging.getLogger("handbook.rl")
+
+# What GRPOTrainer passes to reward functions besides the data's columns.
+TRAINER_KWARGS = ("trainer_state", "log_extra", "log_metric", "environments", "completion_ids")
 
 
 @dataclass
@@ -28,6 +32,29 @@ class GRPORunConfig(GRPOConfig):
     reward_funcs: list[str] = field(
         default_factory=lambda: ["demo_answer"],
         metadata={"help": "Verifiers whose (weighted, see reward_weights) sum is the reward."},
+    )
+
+
+def check_vllm(workflow_args, training_args) -> None:
+    """`use_vllm` needs vLLM (and CUDA): a tiny-scale run generates with transformers instead, a
+    full-scale run without it stops before loading the model."""
+    import importlib.util
+
+    import torch
+
+    if not training_args.use_vllm:
+        return
+    have = {"vllm": importlib.util.find_spec("vllm") is not None, "CUDA": torch.cuda.is_available()}
+    missing = [name for name, ok in have.items() if not ok]
+    if not missing:
+        return
+    if workflow_args.tiny_scale:
+        logger.warning("use_vllm needs %s: tiny scale generates with transformers instead", " and ".join(missing))
+        training_args.use_vllm = False
+        return
+    raise RecipeError(
+        f"use_vllm: true needs {' and '.join(missing)}, missing on this machine (the gpu extra has vLLM; "
+        "or set use_vllm: false)"
     )
 
 
@@ -64,7 +91,8 @@ class RolloutLog:
 
     def _wrap(self, index: int, name: str, fn):
         def reward(prompts=None, completions=None, **kwargs):
-            values = fn(completions, **{k: v for k, v in kwargs.items() if k not in ("trainer_state", "log_extra", "log_metric")})
+            columns = {k: v for k, v in kwargs.items() if k not in TRAINER_KWARGS}
+            values = fn(completions, **columns)
             if index == 0:
                 state = kwargs.get("trainer_state")
                 self.records.append(

@@ -228,3 +228,18 @@ def test_every_family_chain_asks_slurm_for_its_published_resources(tmp_path):
     assert orpo["gpu"] == "32" and orpo["nodes"] == "4"
     assert "--config_file config/accelerate/fsdp.yaml --num_processes 32 --num_machines 4 " in shell
     assert training["results/models/dpo/zephyr-7b-beta-qlora"][0]["gpu"] == "1"
+    # The online family: GRPO on 8 GPUs; each round of iterative DPO samples the previous round's
+    # policy with vLLM on one GPU and scores with the verifier on the CPU.
+    grpo, shell = training["results/models/grpo/qwen2.5-1.5b-gsm8k"]
+    assert grpo["gpu"] == "8" and "--num_processes 8 " in shell and "scripts/grpo.py" in shell
+    sampling = {}
+    for block in jobs:
+        rule = re.search(r"^(?:local)?rule (sample_completions|score_samples):", block, re.M)
+        if rule and "qwen2.5-1.5b-gsm8k-r2" in block:
+            resources = dict(i.split("=", 1) for i in re.search(r"^\s+resources: (.*)$", block, re.M).group(1).split(", "))
+            sampling[rule.group(1)] = (resources, re.search(r"^Shell command: (.*)$", block, re.M).group(1))
+    resources, shell = sampling["sample_completions"]
+    assert resources["gpu"] == "1" and "--model results/models/dpo/qwen2.5-1.5b-gsm8k-r1 " in shell
+    assert "--backend vllm" in shell and "--prompts results/data/gsm8k/prepared " in shell
+    resources, shell = sampling["score_samples"]
+    assert resources["gpu"] == "0" and "--verifiers final_number " in shell

@@ -53,6 +53,18 @@ def test_dataset_name_form_with_folder_splits(tmp_path):
     assert dsd["test"][0]["messages"][0]["content"] == "What is 100 plus 2?"
 
 
+def test_columns_mapping_renames_gsm8k_style_columns_into_prompt_only_data(tmp_path):
+    rows = [{"question": f"What is {i} plus 2?", "answer": f"{i} + 2 = {i + 2}\n#### {i + 2}", "id": i} for i in range(6)]
+    write_jsonl(tmp_path / "gsm" / "train.jsonl", rows)
+    write_jsonl(tmp_path / "gsm" / "test.jsonl", rows[:2])
+    spec = {"dataset_name": str(tmp_path / "gsm"), "dataset_test_split": "test", "columns": {"question": "prompt", "answer": "answer"}}
+    dsd = load_mixture("gsm8k", spec)
+    assert dsd["train"].column_names == ["prompt", "answer"] and dsd["test"].column_names == ["prompt", "answer"]
+    assert dataset_format(dsd["train"].column_names) == "prompt-only"
+    with pytest.raises(DataError, match="column 'problem' not found"):
+        load_mixture("gsm8k", {**spec, "columns": {"problem": "prompt"}})
+
+
 def test_mixture_weights_columns_and_test_split(tmp_path):
     a = write_jsonl(tmp_path / "a.jsonl", [conversation(i) for i in range(100)])
     datasets.Dataset.from_list([conversation(i) for i in range(1000, 1040)]).to_parquet(str(tmp_path / "b.parquet"))

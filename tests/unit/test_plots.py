@@ -33,8 +33,29 @@ WITH_NAN = [
 ]
 
 
+# GRPO's log entries (TRL 1.16 key names), with beta > 0 so the KL is logged.
+GRPO = [
+    {"loss": 0.03, "reward": 0.49, "reward_std": 0.46, "completions/mean_length": 13.1, "kl": 0.0006,
+     "rewards/demo_answer/mean": 0.3, "step": 5},
+    {"loss": -0.01, "reward": 0.78, "reward_std": 0.49, "completions/mean_length": 12.7, "kl": 0.047, "step": 10},
+]
+
+
 def test_panels_are_ordered():
-    assert [panel[0] for panel in PANELS] == ["Loss", "Reward margin", "Reward accuracy"]
+    assert [panel[0] for panel in PANELS] == [
+        "Loss", "Reward margin", "Reward accuracy",
+        "Mean reward (GRPO)", "Reward std (GRPO)", "Completion length (GRPO)", "KL to reference (GRPO)",
+    ]
+
+
+def test_curves_grpo_has_reward_spread_length_and_kl():
+    assert curves(GRPO) == {
+        "Loss": {"train": [(5, 0.03), (10, -0.01)], "eval": []},
+        "Mean reward (GRPO)": {"train": [(5, 0.49), (10, 0.78)], "eval": []},
+        "Reward std (GRPO)": {"train": [(5, 0.46), (10, 0.49)], "eval": []},
+        "Completion length (GRPO)": {"train": [(5, 13.1), (10, 12.7)], "eval": []},
+        "KL to reference (GRPO)": {"train": [(5, 0.0006), (10, 0.047)], "eval": []},
+    }
 
 
 def test_curves_dpo():

@@ -18,6 +18,7 @@ rule sample_completions:
     resources:
         mem_mb=16000,
         runtime=240,
+        gpu=get_sampling_gpus,
     params:
         model=get_sampling_policy,
         settings=get_sampling_args,
@@ -43,6 +44,7 @@ rule score_samples:
     resources:
         mem_mb=16000,
         runtime=120,
+        gpu=get_scoring_gpus,
     params:
         scorer=get_scoring_args,
         script=SCRIPTS / "score_samples.py",
