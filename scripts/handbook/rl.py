@@ -99,7 +99,11 @@ class RolloutLog:
                     {
                         "step": int(getattr(state, "global_step", 0)),
                         "samples": [
-                            {"prompt": _text(p), "completion": verifiers.reply_text(c), **_carried(kwargs, j)}
+                            {
+                                "prompt": verifiers.reply_text(p),
+                                "completion": verifiers.reply_text(c),
+                                **_carried(kwargs, j),
+                            }
                             for j, (p, c) in enumerate(zip(prompts[: self.per_batch], completions[: self.per_batch]))
                         ],
                     }
@@ -118,16 +122,17 @@ class RolloutLog:
         if sample:
             logger.info(
                 "step %d rollout: %r -> %r rewards %s",
-                record["step"], sample["prompt"][-80:], sample["completion"][:80], sample.get("rewards"),
+                record["step"],
+                sample["prompt"][-80:],
+                sample["completion"][:80],
+                sample.get("rewards"),
             )
 
     def write(self, path: str | Path) -> None:
         Path(path).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in self.records))
 
 
-def _text(prompt) -> str:
-    return verifiers.reply_text(prompt)
-
-
 def _carried(kwargs: dict, j: int) -> dict:
-    return {key: kwargs[key][j] for key in ("task", "answer") if isinstance(kwargs.get(key), list) and j < len(kwargs[key])}
+    return {
+        key: kwargs[key][j] for key in ("task", "answer") if isinstance(kwargs.get(key), list) and j < len(kwargs[key])
+    }

@@ -222,3 +222,16 @@ def test_vllm_backend_without_vllm_fails_fast(tmp_path):
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and "vllm is not installed" in lines[0]
     assert not output.exists()
+
+
+def test_one_pair_is_too_few_to_hold_one_out(tmp_path):
+    user = [{"role": "user", "content": "What is 2 + 2?"}]
+    rows = [
+        {"prompt_id": "a", "prompt": "Q", "messages": user, "completions": ["x", "y"], "scores": [1.0, 0.0]},
+        {"prompt_id": "b", "prompt": "Q", "messages": user, "completions": ["x", "y"], "scores": [0.0, 0.0]},
+    ]
+    scored = write_jsonl(tmp_path / "scored.jsonl", rows)
+    proc = run_script("make_bon_sets.py", "--scored", scored, "--output_dir", tmp_path / "sets", "--test_fraction", 0.1)
+    assert proc.returncode == 2
+    assert f"{scored}: 1 pair (the other 1 prompts' best and worst tie" in proc.stderr
+    assert not (tmp_path / "sets" / "on_policy_pairs" / "train.jsonl").exists()

@@ -208,3 +208,63 @@ def test_an_unknown_rounds_row_names_the_table_key(tmp_path):
     config["tables"]["online"]["rows"]["iterative"] = {"rounds": "nope"}
     with pytest.raises(ConfigError, match="tables.online.rows.iterative.rounds: unknown iterative_dpo 'nope'"):
         build_plan(config, ["my.yaml"], origin=tmp_path)
+
+
+def test_tiny_scale_fits_grpo_and_round_sampling_to_the_cpu(tmp_path):
+    config = online_config(backend="vllm", max_new_tokens=1024)
+    config["base_models"]["hub"] = {"path": "org/instruct-7b", "tiny": "sft/a"}
+    config["runs"]["grpo"] = {"g": {"model": "base/hub", "dataset": "chat", "recipe": "config/recipes/demo/grpo/tiny.yaml", "gpus": 8}}
+    plan = build_plan({**config, "scale": "tiny"}, ["my.yaml"], origin=tmp_path, moves_workdir=False)
+    args = plan.runs["grpo/g"].args
+    assert args["max_completion_length"] == 64 and "max_length" not in args and "dataset_num_proc" not in args
+    assert args["max_steps"] == 10 and plan.runs["grpo/g"].gpus == 0
+    assert plan.config["rejection_sampling"]["it-r1"]["backend"] == "hf"
+    assert plan.config["rejection_sampling"]["it-r1"]["max_new_tokens"] == 64
+    full = build_plan(config, ["my.yaml"], origin=tmp_path)
+    assert "--backend vllm" in full.sampling_args("it-r2") and "--max_new_tokens 1024" in full.sampling_args("it-r2")
+
+
+def test_sampling_asks_for_a_gpu_where_its_model_needs_one_and_reads_prompts_from_a_dataset(tmp_path):
+    config = online_config(prompts="gsm8k")
+    config["base_models"]["hub"] = {"path": "org/instruct-7b"}
+    config["iterative_dpo"]["it"]["policy"] = "base/hub"
+    config["datasets"]["gsm8k"] = {"dataset_name": "openai/gsm8k", "columns": {"question": "prompt", "answer": "answer"}}
+    plan = build_plan(config, ["my.yaml"], origin=tmp_path)
+    assert plan.sampling_inputs("it-r1") == {"model": [], "prompts": "results/data/gsm8k/prepared"}
+    assert plan.sampling_gpus("it-r1") == 1 and plan.scoring_gpus("it-r1") == 0
+    assert plan.sampling_gpus("it-r2") == 0  # round 1's DPO run trains on the CPU in this config
+
+
+def test_prompts_come_from_jsonl_or_a_prepared_dataset_folder(tmp_path):
+    import datasets
+
+    from handbook.rejection_sampling import read_prompts
+
+    rows = [{"prompt": "What is 1 plus 1?", "answer": "2", "task": "arithmetic"},
+            {"prompt": [{"role": "user", "content": "Spell 'cat' backwards."}], "answer": "tac", "task": "string"}]
+    folder = tmp_path / "prepared"
+    datasets.DatasetDict(train=datasets.Dataset.from_list(rows[:1])).save_to_disk(str(folder))
+    (read,) = read_prompts(str(folder))
+    assert read["messages"] == [{"role": "user", "content": "What is 1 plus 1?"}] and read["answer"] == "2"
+    path = tmp_path / "prompts.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    second = read_prompts(str(path))[1]
+    assert second["messages"] == rows[1]["prompt"] and second["prompt"] == "Spell 'cat' backwards."
+
+
+def test_vllm_is_required_at_full_scale_and_replaced_at_tiny_scale():
+    import importlib.util
+    from types import SimpleNamespace
+
+    import torch
+
+    from handbook.rl import check_vllm
+    from handbook.training import RecipeError
+
+    if importlib.util.find_spec("vllm") is not None and torch.cuda.is_available():
+        pytest.skip("this machine has vLLM and CUDA: nothing is missing")
+    tiny = SimpleNamespace(use_vllm=True)
+    check_vllm(SimpleNamespace(tiny_scale=True), tiny)
+    assert tiny.use_vllm is False
+    with pytest.raises(RecipeError, match="use_vllm: true needs"):
+        check_vllm(SimpleNamespace(tiny_scale=False), SimpleNamespace(use_vllm=True))
