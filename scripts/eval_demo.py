@@ -8,6 +8,10 @@ Accuracy is exact match of the answer extracted from a greedy generation, in the
 (the tokenizer's template) and in a plain "Question: ... Answer:" format, so base models that know
 no chat format are compared fairly. With --num_samples > 0, chat replies are also sampled (T=1) to
 measure the mix of answer styles that greedy decoding hides.
+
+With --lm_eval, the demo world's local lm-eval suites run afterwards on the same loaded model, each
+written where scripts/eval_lm_harness.py would write it (same JSON): the process that already has
+torch, transformers and the model loaded does in seconds what a job of its own would start for.
 """
 
 from __future__ import annotations
@@ -18,11 +22,13 @@ import math
 from pathlib import Path
 
 from handbook import generation
+from handbook.lm_harness import SuiteRun, evaluate, prepare, wrap_lm, write_result
 from handbook.jsonl import read_jsonl
 from handbook.modeling import load_tokenizer
 from handbook.provenance import write_json, write_provenance
+from handbook.suites import SuiteError
 from handbook.tasks import plain_prompt, score_completions
-from handbook.training import run_main
+from handbook.training import RecipeError, run_main
 
 logger = logging.getLogger("handbook.eval")
 
@@ -76,6 +82,35 @@ def heldout_loss(model, path: str, batch_size: int) -> float | None:
     return total / count if count else None
 
 
+def suite_runs(text: str | None) -> dict[str, tuple[SuiteRun, str]]:
+    """--lm_eval's JSON, {suite: {spec, include_path, limit, output}}, as runs and output paths."""
+    import json
+
+    if not text:
+        return {}
+    try:
+        entries = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise RecipeError(f"--lm_eval is not valid JSON: {err}") from None
+    return {
+        name: (
+            SuiteRun(suite=name, suites={name: e["spec"]}, include_path=e.get("include_path"), limit=e.get("limit")),
+            e["output"],
+        )
+        for name, e in entries.items()
+    }
+
+
+def run_suites(model, model_path: str, suites: dict, prepared: dict, config: dict) -> None:
+    for name, (run, output) in suites.items():
+        # The tokenizer as lm-eval loads it for a checkpoint folder, so the suite scores as it
+        # would in a job of its own.
+        lm = wrap_lm(model, model_path, run)
+        specs, task_manager, loaded = prepared[name]
+        raw = evaluate(lm, run, specs, task_manager, loaded)
+        write_result(output, run, model_path, specs, raw, config=config)
+
+
 def main() -> None:
     import torch
 
@@ -88,10 +123,16 @@ def main() -> None:
     parser.add_argument("--max_new_tokens", type=int, default=24)
     parser.add_argument("--batch_size", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--lm_eval", default=None, help="local lm-eval suites to run on the model too (JSON)")
     parser.add_argument("--output", required=True)
     args = parser.parse_args()
     logger.info("arguments: %s", vars(args))
 
+    suites = suite_runs(args.lm_eval)
+    try:  # every suite checked before the model is loaded
+        prepared = {name: prepare(run) for name, (run, _) in suites.items()}
+    except SuiteError as err:
+        raise RecipeError(str(err)) from None
     torch.manual_seed(args.seed)
     model = generation.load_causal_lm(args.model, dtype="float32")
     tokenizer = load_tokenizer(args.model)
@@ -117,6 +158,10 @@ def main() -> None:
     write_json(Path(args.output).with_name(Path(args.output).stem + "_samples.json"), samples)
     write_provenance(Path(args.output).parent, config=vars(args), inputs={"model": args.model})
     write_json(args.output, results)
+    try:
+        run_suites(model, args.model, suites, prepared, config=vars(args))
+    except SuiteError as err:
+        raise RecipeError(str(err)) from None
 
 
 if __name__ == "__main__":

@@ -410,6 +410,7 @@ class Plan:
         inputs = {"model": self.model_inputs(ref), "prompts": self.demo_eval["prompts"]}
         if self.demo_eval.get("loss_dataset"):
             inputs["loss_data"] = self.tokenized_path(self.demo_eval["loss_dataset"], ref)
+        inputs["tasks"] = sorted({self.suite_tasks_dir(s) for s in self.local_suites})
         return inputs
 
     def eval_model(self, stage: str, run: str, **_) -> str:
@@ -418,6 +419,9 @@ class Plan:
     def eval_args(self, stage: str, run: str, **_) -> str:
         inputs = self.eval_inputs(stage, run)
         args = f"--num_samples {self.demo_eval['num_samples']} --max_new_tokens {self.demo_eval['max_new_tokens']}"
+        if self.local_suites:
+            suites = {s: self.suite_entry(stage, run, s) for s in self.local_suites}
+            args += f" --lm_eval {shlex.quote(json.dumps(suites))}"
         return (f"--loss_data {inputs['loss_data']} " if "loss_data" in inputs else "") + args
 
     def winrate_inputs(self, stage: str, run: str, **_) -> dict:
@@ -487,6 +491,29 @@ class Plan:
         if not spec.get("local"):
             return None
         return f"results/lm_eval_tasks/{'chat' if spec.get('apply_chat_template') else 'plain'}"
+
+    @cached_property
+    def local_suites(self) -> list[str]:
+        """Suites (as evaluated at this scale) on tasks generated here that some table reads: the
+        demo evaluation runs them on the model it has loaded (one process per model), so their
+        files are outputs of eval_demo, not of lm_eval."""
+        used = {self.suite_at_scale(s) for spec in self.config["tables"].values() for s in spec.get("suites", [])}
+        return sorted(s for s in used if self.config["suites"][s].get("local"))
+
+    def lm_eval_suite_pattern(self) -> str:
+        """Wildcard constraint of the lm_eval rule: the suites eval_demo does not write."""
+        others = sorted(set(self.config["suites"]) - set(self.local_suites))
+        return "|".join(re.escape(s) for s in others) if others else "(?!)"
+
+    def suite_entry(self, stage: str, run: str, suite: str) -> dict:
+        """What an evaluation needs to run one suite: its spec, tasks folder, limit and output."""
+        spec = self.config["suites"][suite]
+        return {
+            "spec": {k: v for k, v in spec.items() if k not in ("tiny", "limit")},
+            "include_path": self.suite_tasks_dir(suite),
+            "limit": spec.get("limit"),
+            "output": f"results/eval/{stage}/{run}/lm_eval/{suite}.json",
+        }
 
     def lm_eval_inputs(self, stage: str, run: str, suite: str, **_) -> dict:
         inputs = {"model": self.model_inputs(f"{stage}/{run}")}

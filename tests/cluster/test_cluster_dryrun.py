@@ -235,7 +235,7 @@ def test_every_family_chain_asks_slurm_for_its_published_resources(tmp_path):
     sampling = {}
     for block in jobs:
         rule = re.search(r"^(?:local)?rule (sample_completions|score_samples):", block, re.M)
-        if rule and "qwen2.5-1.5b-gsm8k-r2" in block:
+        if rule and "rejection_sampling/qwen2.5-1.5b-gsm8k-r2/" in re.search(r"^\s+output: (.*)$", block, re.M).group(1):
             resources = dict(i.split("=", 1) for i in re.search(r"^\s+resources: (.*)$", block, re.M).group(1).split(", "))
             sampling[rule.group(1)] = (resources, re.search(r"^Shell command: (.*)$", block, re.M).group(1))
     resources, shell = sampling["sample_completions"]

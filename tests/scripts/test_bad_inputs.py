@@ -44,7 +44,7 @@ CONFIG_CASES = {
     "unknown nested key": ({"demo_world": {"n_sftt": 1}}, "key 'demo_world'", "n_sftt"),
     "wrong type": ({"demo_world": {"n_sft": "many"}}, "key 'demo_world.n_sft'", "'many' is not of type 'integer'"),
     "value out of range": ({"demo_world": {"n_sft": -5}}, "key 'demo_world.n_sft'", "minimum of 1"),
-    "unknown training stage": ({"runs": {"grpo": {}}}, "key 'runs'", "'grpo' is not one of"),
+    "unknown training stage": ({"runs": {"ppo": {}}}, "key 'runs'", "'ppo' is not one of"),
     "run from a model that does not exist": (run("x", {"model": "cpt/nope"}), "runs.sft.x.model", "'cpt/nope'"),
     "unknown base model": (run("x", {"model": "base/nope"}), "runs.sft.x.model", "unknown base model 'nope'"),
     "unknown dataset": (run("x", {"dataset": "nope"}), "runs.sft.x.dataset", "unknown dataset 'nope'"),

@@ -121,6 +121,28 @@ def test_demo_suite_on_tiny_model(demo, tmp_path):
     assert settings["packages"]["lm-eval"] and settings["packages"]["torch"]
 
 
+def test_demo_evaluation_runs_the_suite_on_its_loaded_model_with_the_same_scores(demo, tmp_path):
+    """eval_demo.py's --lm_eval gives what a job of its own (eval_lm_harness.py) gives."""
+    alone = run_eval(demo, tmp_path, "demo", "--include_path", str(demo["tasks"]), "--limit", "8")
+    assert alone.returncode == 0, alone.stderr[-3000:]
+    entry = {"spec": DEMO_SUITES["demo"], "include_path": str(demo["tasks"]), "limit": 8, "output": str(tmp_path / "with.json")}
+    cmd = [sys.executable, str(REPO / "scripts" / "eval_demo.py"), "--model", str(demo["model"])]
+    cmd += ["--prompts", str(demo["world"] / "eval" / "test.jsonl"), "--num_samples", "0", "--max_new_tokens", "8"]
+    cmd += ["--lm_eval", json.dumps({"demo": entry}), "--output", str(tmp_path / "demo.json")]
+    env = {**workflow_env(), "OMP_NUM_THREADS": "1"}
+    together = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert together.returncode == 0, together.stderr[-3000:]
+    one, other = (json.loads((tmp_path / name).read_text()) for name in ("out.json", "with.json"))
+    for key in ("headline", "results", "n-samples", "configs", "n-shot"):
+        assert one[key] == other[key], key
+    assert json.loads((tmp_path / "demo.json").read_text())["chat"]["n"] > 0
+    # A bad suite stops the job before the model is loaded, in one line.
+    entry["spec"] = DEMO_SUITES["typo"]
+    bad = subprocess.run([*cmd[:-4], "--lm_eval", json.dumps({"typo": entry}), *cmd[-2:]], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "demo_mcq" in bad.stderr.strip().splitlines()[-1], bad.stderr[-2000:]
+
+
 def test_hub_only_task_offline_is_one_line(demo, tmp_path):
     empty = {"HF_DATASETS_CACHE": str(tmp_path / "datasets"), "HF_HUB_CACHE": str(tmp_path / "hub")}
     proc = run_eval(demo, tmp_path, "hub", "--limit", "2", env=empty)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
+import shlex
 import subprocess
 import sys
 
@@ -194,6 +195,15 @@ def test_suites_and_judges_switch_to_demo_counterparts_at_tiny_scale(tmp_path):
     assert tiny.table_spec("t")["table"]["metrics"] == ["demo", "mt"]
     # Tiny scale judges with the demo reward model; full scale leaves judging to the external tool.
     assert "judgment:mt" in tiny.eval_files("sft/a", "t") and "judgment:mt" not in full.eval_files("sft/a", "t")
+    # A local suite a table reads runs in the model's demo evaluation (one process per model);
+    # lm_eval jobs run the others.
+    assert (full.local_suites, full.lm_eval_suite_pattern()) == ([], "demo|hub")
+    assert (tiny.local_suites, tiny.lm_eval_suite_pattern()) == (["demo"], "hub")
+    assert "--lm_eval" not in full.eval_args("sft", "a")
+    entry = json.loads(shlex.split(tiny.eval_args("sft", "a")).pop(-1))["demo"]
+    assert entry["output"] == "results/eval/sft/a/lm_eval/demo.json" and entry["include_path"] == "results/lm_eval_tasks/chat"
+    assert entry["spec"] == {"tasks": ["demo_mc"], "local": True, "apply_chat_template": True}
+    assert tiny.eval_inputs("sft", "a")["tasks"] == ["results/lm_eval_tasks/chat"]
 
 
 # --- tables

@@ -1,10 +1,16 @@
-# Evaluation on the demo world's held-out prompts: accuracy (chat and plain formats), style, loss.
+# Evaluation on the demo world's held-out prompts: accuracy (chat and plain formats), style, loss;
+# the same job runs the local lm-eval suites (tasks generated from the demo world) on the model it
+# has loaded, so each of their files is its output; lm_eval runs the other suites.
 
 
 rule eval_demo:
     input:
         unpack(get_eval_inputs),
     output:
+        *expand(
+            "results/eval/{{stage}}/{{run}}/lm_eval/{suite}.json",
+            suite=PLAN.local_suites,
+        ),
         scores="results/eval/{stage}/{run}/demo.json",
         samples="results/eval/{stage}/{run}/demo_samples.json",
     log:
@@ -100,6 +106,8 @@ rule lm_eval:
         "results/logs/eval/{stage}/{run}_lm_eval_{suite}.log",
     benchmark:
         "results/benchmarks/eval/{stage}/{run}_lm_eval_{suite}.tsv"
+    wildcard_constraints:
+        suite=PLAN.lm_eval_suite_pattern(),
     conda:
         "../../envs/eval.yaml"
     threads: 1
