@@ -15,6 +15,7 @@ a few generations per step with their rewards.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from handbook.rl import GRPORunConfig, RolloutLog, check_columns, check_vllm, conversational_prompts
@@ -24,6 +25,7 @@ from handbook.training import (
     load_model_and_tokenizer,
     load_tokenized,
     make_trainer,
+    recipe_path,
     run_main,
     start_run,
     train_and_save,
@@ -41,7 +43,7 @@ def main() -> None:
     try:
         reward_funcs = rollouts.functions()
     except VerifierError as err:
-        raise RecipeError(str(err)) from None
+        raise RecipeError(f"{recipe_path(sys.argv[1:]) or 'command line'}: {err}") from None
     train_dataset, eval_dataset = load_tokenized(workflow_args.dataset_path)
     check_training_data(train_dataset, "grpo", workflow_args.dataset_path)
     check_columns(train_dataset, rollouts.names, workflow_args.dataset_path)

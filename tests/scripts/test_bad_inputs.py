@@ -282,6 +282,30 @@ def test_conversations_given_to_dpo(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_grpo_prompts_without_the_answer_its_verifier_checks(tmp_path):
+    from handbook.data import load_mixture
+    from tiny_model import build_model, build_world
+
+    world = build_world(tmp_path / "world")
+    model = build_model(tmp_path / "model", world)
+    spec = {"dataset_name": str(world / "prompts" / "generation.jsonl"), "columns": ["prompt", "task"]}
+    load_mixture("prompts", spec).save_to_disk(str(tmp_path / "prepared"))
+    proc = run_script(
+        "grpo.py", "--config", REPO / "config/recipes/demo/grpo/tiny.yaml", "--model_name_or_path", model,
+        "--dataset_path", tmp_path / "prepared", "--checkpoint_dir", tmp_path / "ck", "--output_dir", tmp_path / "out",
+        timeout=300,
+    )
+    assert_one_line_error(proc, "prepared: verifier 'demo_answer' needs an 'answer' column (columns: ['prompt', 'task'])")
+    assert not (tmp_path / "out").exists()
+
+
+def test_grpo_recipe_naming_an_unknown_verifier(tmp_path):
+    (tmp_path / "r.yaml").write_text("reward_funcs: [demo_answr]\n")
+    proc = run_script("grpo.py", "--config", tmp_path / "r.yaml", "--output_dir", tmp_path / "out", timeout=300)
+    assert_one_line_error(proc, "r.yaml: reward_funcs: unknown verifier 'demo_answr' (known: ['demo_answer', 'demo_format', 'final_number'])")
+    assert not (tmp_path / "out").exists()
+
+
 # --- recipes and models: through a training entry point and a model-loading one
 
 

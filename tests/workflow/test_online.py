@@ -19,12 +19,13 @@ from conftest import REPO, make_workdir, read_jsonl, run_snakemake
 
 CONFIG = REPO / "tests" / "config" / "online.yaml"
 TARGETS = ("results/tables/online_small.csv", "results/plots/online_small_curves.png")
+LORA = "results/models/grpo/lora"
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> Path:
     work = make_workdir(tmp_path_factory.mktemp("online"))
-    run_snakemake(work, *TARGETS, configfiles=[CONFIG], timeout=1800)
+    run_snakemake(work, *TARGETS, LORA, configfiles=[CONFIG], timeout=1800)
     return work
 
 
@@ -48,6 +49,14 @@ def test_grpo_records_its_rollouts_and_curves(built):
     from transformers import AutoModelForCausalLM
 
     assert AutoModelForCausalLM.from_pretrained(model).num_parameters() > 0
+
+
+def test_grpo_with_lora_saves_the_merged_model_and_the_adapter(built):
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(built / LORA)
+    assert not any("lora" in name for name, _ in model.named_parameters())
+    assert (built / LORA / "adapter" / "adapter_config.json").is_file()
 
 
 def test_each_round_trains_from_the_previous_rounds_policy_on_its_samples(built):
