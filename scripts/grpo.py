@@ -18,7 +18,14 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from handbook.rl import GRPORunConfig, RolloutLog, check_columns, check_vllm, conversational_prompts
+from handbook.rl import (
+    CompletionsFolder,
+    GRPORunConfig,
+    RolloutLog,
+    check_columns,
+    check_vllm,
+    conversational_prompts,
+)
 from handbook.training import (
     RecipeError,
     check_training_data,
@@ -56,6 +63,8 @@ def main() -> None:
     trainer = make_trainer(
         GRPOTrainer, parsed, model, tokenizer, train_dataset, eval_dataset, reward_funcs=reward_funcs
     )
+    if training_args.log_completions:
+        trainer.add_callback(CompletionsFolder())
     train_and_save(trainer, workflow_args, training_args, final_dir, parsed)
     if trainer.accelerator.is_main_process:
         rollouts.write(Path(final_dir) / "rollouts.jsonl")

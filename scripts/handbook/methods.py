@@ -99,7 +99,11 @@ METHODS = {
         Method(
             "grpo", "grpo.py", "handbook.rl.GRPORunConfig", "prepared", needs_reference=False, chat=True, rollouts=True,
             loss_types=GRPO_LOSSES,
-            tiny_args=(("max_length", None), ("dataset_num_proc", None), ("max_completion_length", 64)),
+            # On the CPU: short replies in groups of 4 (the tiny batches are multiples of 4), and no SFT
+            # arguments GRPOConfig lacks.
+            tiny_args=(
+                ("max_length", None), ("dataset_num_proc", None), ("max_completion_length", 64), ("num_generations", 4)
+            ),
         ),
         # Not a trainer: a linear merge of the run's model with its merge_with model (SmolLM3).
         Method("merge", "merge_models.py", "handbook.merging.MergeConfig", "model", needs_reference=False, chat=True),

@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from transformers import TrainerCallback
 from trl import GRPOConfig
 
 from handbook import verifiers
@@ -76,6 +77,14 @@ def check_columns(dataset, names: list[str], where: str) -> None:
         raise DataError(
             f"{where}: verifier '{sorted(needs_answer)[0]}' needs an 'answer' column (columns: {dataset.column_names})"
         )
+
+
+class CompletionsFolder(TrainerCallback):
+    """TRL writes its completion tables (log_completions) to <output_dir>/completions/ without
+    creating the folder; it is made once training starts, after the checkpoint folder is set up."""
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        Path(args.output_dir, "completions").mkdir(parents=True, exist_ok=True)
 
 
 @dataclass

@@ -216,7 +216,8 @@ def test_tiny_scale_fits_grpo_and_round_sampling_to_the_cpu(tmp_path):
     config["runs"]["grpo"] = {"g": {"model": "base/hub", "dataset": "chat", "recipe": "config/recipes/demo/grpo/tiny.yaml", "gpus": 8}}
     plan = build_plan({**config, "scale": "tiny"}, ["my.yaml"], origin=tmp_path, moves_workdir=False)
     args = plan.runs["grpo/g"].args
-    assert args["max_completion_length"] == 64 and "max_length" not in args and "dataset_num_proc" not in args
+    assert args["max_completion_length"] == 64 and args["num_generations"] == 4
+    assert "max_length" not in args and "dataset_num_proc" not in args
     assert args["max_steps"] == 10 and plan.runs["grpo/g"].gpus == 0
     assert plan.config["rejection_sampling"]["it-r1"]["backend"] == "hf"
     assert plan.config["rejection_sampling"]["it-r1"]["max_new_tokens"] == 64
