@@ -318,12 +318,11 @@ def expand_rounds(config: dict, error) -> dict[str, list[str]]:
     """Each iterative_dpo entry becomes, per round k, a rejection-sampling setup that samples round
     k-1's policy, the dataset of its on-policy pairs, and the DPO run dpo/<name>-r<k> trained from
     round k-1's policy on them. A round depends only on the rounds before it, so adding a round
-    leaves the others' jobs as they were. Returns name -> the rounds' model refs."""
+    leaves the others' jobs as they were. Returns name -> the rounds' model refs. Its scorer is
+    checked with the sampling setups' (handbook.plan.check_sampling), naming the entry's key."""
     rounds = {}
     for name, spec in config.get("iterative_dpo", {}).items():
         where = f"iterative_dpo.{name}"
-        if ("reward_model" in spec) == ("verifiers" in spec):
-            raise error(where, "give either 'reward_model' or 'verifiers' to score the samples")
         runs = config["runs"].setdefault("dpo", {})
         policy, refs = spec["policy"], []
         for k in range(1, spec["rounds"] + 1):

@@ -72,7 +72,7 @@ def conversational_prompts(dataset, tokenizer, where: str):
 
 def check_columns(dataset, names: list[str], where: str) -> None:
     """Verifiers that check an answer need the data's 'answer' column, before any generation."""
-    needs_answer = {"demo_answer", "final_number"} & set(names)
+    needs_answer = verifiers.NEEDS_ANSWER & set(names)
     if needs_answer and "answer" not in dataset.column_names:
         raise DataError(
             f"{where}: verifier '{sorted(needs_answer)[0]}' needs an 'answer' column (columns: {dataset.column_names})"

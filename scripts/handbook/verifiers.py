@@ -87,6 +87,10 @@ VERIFIERS: dict[str, Callable[..., list[float]]] = {
 }
 
 
+# Verifiers that compare with the row's `answer` column (the data must have one).
+NEEDS_ANSWER = frozenset({"demo_answer", "final_number"})
+
+
 def get(names: list[str], where: str = "reward_funcs") -> list[Callable[..., list[float]]]:
     """The verifiers a recipe or config names, each a function TRL can call; an unknown name is an
     error listing the known ones."""

@@ -269,3 +269,12 @@ def test_vllm_is_required_at_full_scale_and_replaced_at_tiny_scale():
     assert tiny.use_vllm is False
     with pytest.raises(RecipeError, match="use_vllm: true needs"):
         check_vllm(SimpleNamespace(tiny_scale=False), SimpleNamespace(use_vllm=True))
+
+
+def test_the_verifiers_said_to_need_an_answer_are_those_that_read_one():
+    for name, function in verifiers.VERIFIERS.items():
+        if name in verifiers.NEEDS_ANSWER:
+            with pytest.raises(VerifierError, match="needs an 'answer' column"):
+                function(["The answer is 1."])
+        else:
+            assert function(["The answer is 1."]) == [1.0]
