@@ -16,13 +16,16 @@ so SFTTrainer skips its own tokenization and every run on the same data shares o
 from __future__ import annotations
 
 import logging
+import sys
 
 from trl import SFTConfig, SFTTrainer
 
 from handbook.training import (
+    RecipeError,
     load_model_and_tokenizer,
     load_tokenized,
     make_trainer,
+    recipe_path,
     run_main,
     start_run,
     train_and_save,
@@ -40,6 +43,12 @@ def main() -> None:
         eval_dataset = None
     logger.info("train rows: %d, eval rows: %s", len(train_dataset), len(eval_dataset) if eval_dataset else 0)
     wants_assistant_only = training_args.assistant_only_loss
+    if wants_assistant_only and "assistant_masks" not in train_dataset.column_names:
+        raise RecipeError(
+            f"{recipe_path(sys.argv) or 'command line'}: assistant_only_loss: true needs assistant masks, which "
+            f"{workflow_args.dataset_path} lacks: its chat template has no {{% generation %}} markers (give the base "
+            "model a template with them, or set assistant_only_loss: false to train on every token)"
+        )
     if "assistant_masks" in train_dataset.column_names:
         if wants_assistant_only:
             # The workflow's tokenizer step already made the masks; TRL turns them into labels. Its own

@@ -236,13 +236,36 @@ def runs_from_recipes(config: dict, paths: Paths, error) -> list[str]:
                 taken.append(f"runs.{stage}.{name}: dataset '{dataset}' from {spec['recipe']}")
             model = recipe.get("model_name_or_path")
             if "model" not in spec and isinstance(model, str):
-                base = re.sub(r"[^A-Za-z0-9_.-]", "-", Path(model).name)
-                entry = config.setdefault("base_models", {}).setdefault(base, {"path": model})
+                base = base_model_named(config.setdefault("base_models", {}), model, paths)
+                entry = config["base_models"].setdefault(base, {"path": model})
                 if recipe.get("chat_template") and "chat_template" not in entry and entry.get("path") == model:
                     entry["chat_template"] = spec["recipe"]
                 spec["model"] = f"{BASE}/{base}"
                 taken.append(f"runs.{stage}.{name}: model base/{base} ({model}) from {spec['recipe']}")
     return taken
+
+
+def base_model_named(base_models: dict, model: str, paths: Paths) -> str:
+    """The base model a recipe's model_name_or_path is: the configured one loaded from that path,
+    else a new name that no other base model has. A local path always stays that path: a folder
+    named like a configured model (results/models/cpt/tiny and the demo's base/tiny) is another
+    model."""
+    def same(entry) -> bool:
+        path = entry.get("path") if isinstance(entry, dict) else None
+        if path is None or paths.is_hub(model) or paths.is_hub(path):
+            return path == model
+        return Path(paths.origin, path).resolve() == Path(paths.origin, model).resolve()
+
+    for name, entry in base_models.items():
+        if same(entry):
+            return name
+    clean = lambda text: re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-.") or "model"  # noqa: E731
+    name = clean(Path(model).name)
+    if name in base_models:
+        name = clean(model)
+    while name in base_models:
+        name += "-local"
+    return name
 
 
 # --- Runs and sweeps ---------------------------------------------------------------------------

@@ -9,11 +9,14 @@ dataset, the source and the column or row, so it can be printed as one line.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from pathlib import Path
 from typing import Any
 
 from handbook.hub import is_hub_id
+
+logger = logging.getLogger("handbook.data")
 
 LOCAL_BUILDERS = {".jsonl": "json", ".json": "json", ".parquet": "parquet", ".csv": "csv"}
 ROLES = {"system", "user", "assistant"}
@@ -309,16 +312,19 @@ def load_mixture(name: str, spec: dict[str, Any]):
     return datasets.DatasetDict(train=train)
 
 
-def tokenize_example(example: dict[str, Any], tokenizer, where: str) -> dict[str, list[int]]:
-    """Conversations get the tokenizer's chat template and an assistant mask; prompt-completion
-    rows a completion mask (the loss is on the completion, as TRL does); text gets EOS."""
+def tokenize_example(example: dict[str, Any], tokenizer, where: str, assistant_masks: bool = True) -> dict[str, list[int]]:
+    """Conversations get the tokenizer's chat template, and an assistant mask when the template
+    marks assistant tokens (`assistant_masks`); prompt-completion rows a completion mask (the loss
+    is on the completion, as TRL does); text gets EOS."""
     if "messages" in example:
         out = tokenizer.apply_chat_template(
-            example["messages"], tokenize=True, return_dict=True, return_assistant_tokens_mask=True
+            example["messages"], tokenize=True, return_dict=True, return_assistant_tokens_mask=assistant_masks
         )
+        if not assistant_masks:
+            return {"input_ids": list(out["input_ids"])}
         if 1 not in out["assistant_masks"]:
             raise DataError(
-                f"{where}: the chat template marks no assistant tokens (it needs {{% generation %}} markers)"
+                f"{where}: the chat template marks no assistant tokens in this conversation (is its last turn the user's?)"
             )
         return {"input_ids": list(out["input_ids"]), "assistant_masks": list(out["assistant_masks"])}
     if "prompt" in example and "completion" in example:
@@ -347,9 +353,10 @@ def tokenize_example(example: dict[str, Any], tokenizer, where: str) -> dict[str
     )
 
 
-def check_chat_template(tokenizer, source: str) -> None:
-    """The template parses, renders a short conversation and marks its assistant tokens; else one
-    line naming the template, before any row is tokenized."""
+def check_chat_template(tokenizer, source: str) -> bool:
+    """The template parses and renders a short conversation, else one line naming the template,
+    before any row is tokenized. Returns whether it marks the assistant's tokens ({% generation %}
+    markers), which assistant-only loss needs; without them a run trains on every token."""
     import jinja2
 
     if not tokenizer.chat_template:
@@ -363,8 +370,7 @@ def check_chat_template(tokenizer, source: str) -> None:
     except (jinja2.TemplateError, ValueError, KeyError, TypeError) as err:
         first = str(err).splitlines()[0] if str(err) else ""
         raise DataError(f"{source}: the chat template does not render ({type(err).__name__}: {first})") from None
-    if 1 not in out["assistant_masks"]:
-        raise DataError(f"{source}: the chat template marks no assistant tokens (it needs {{% generation %}} markers)")
+    return 1 in out["assistant_masks"]
 
 
 def tokenize_splits(dsd, tokenizer, name: str, template_source: str = "tokenizer"):
@@ -376,12 +382,16 @@ def tokenize_splits(dsd, tokenizer, name: str, template_source: str = "tokenizer
         "messages" in ds.column_names or ("prompt" in ds.column_names and len(ds) and isinstance(ds[0]["prompt"], list))
         for ds in dsd.values()
     )
-    if conversational:
-        check_chat_template(tokenizer, template_source)
+    masks = check_chat_template(tokenizer, template_source) if conversational else False
+    if conversational and not masks:
+        logger.warning(
+            "%s: the chat template has no {%% generation %%} markers: no assistant masks, so runs on this data "
+            "train on every token (assistant_only_loss needs the markers)", template_source
+        )
     out = {}
     for split, ds in dsd.items():
         out[split] = ds.map(
-            lambda ex, idx: tokenize_example(ex, tokenizer, f"dataset '{name}' ({split}) row {idx}"),
+            lambda ex, idx: tokenize_example(ex, tokenizer, f"dataset '{name}' ({split}) row {idx}", masks),
             with_indices=True,
             remove_columns=ds.column_names,
             desc=f"Tokenizing {name}/{split}",

@@ -47,6 +47,7 @@ from handbook.config import (
 from handbook.launch import launcher
 from handbook.methods import BASE, METHODS
 from handbook.provenance import write_text_atomic
+from handbook.recipes import RecipeFileError, chat_template_from, resolve
 from handbook.secrets import is_secret_name, redact
 from handbook.verifiers import VERIFIERS
 
@@ -356,8 +357,9 @@ class Plan:
         return groups
 
     def recipe_settings(self, run: Run) -> dict:
-        """The recipe's values, with the run's args on top (what the training script will see)."""
-        return {**read_yaml(run.recipe), **run.args}
+        """The recipe's trainer values as the training job resolves them (handbook.recipes: a
+        handbook file's max_seq_length is max_length ...), with the run's args on top."""
+        return {**resolved_recipe(run.recipe), **run.args}
 
     def ref_settings(self, dataset: str, ref: str) -> dict:
         """Truncation the shared log-probs are computed with: every run using them must agree."""
@@ -863,6 +865,19 @@ def _parsed_yaml(path: str) -> dict:
     return yaml.load(Path(path).read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
 
 
+@functools.lru_cache(maxsize=None)
+def _resolved_recipe(path: str) -> dict:
+    try:
+        return resolve(_parsed_yaml(path), None, path).args
+    except RecipeFileError:
+        return {}  # the recipe's own error is raised where the run's recipe is checked
+
+
+def resolved_recipe(path: str) -> dict:
+    """A recipe's trainer arguments, mapped as the training job maps them (a copy)."""
+    return copy.deepcopy(_resolved_recipe(str(path)))
+
+
 def read_yaml(path: str) -> dict:
     """A recipe or accelerate config, parsed once per path however many runs share it (a copy, so
     no caller changes another's)."""
@@ -899,6 +914,7 @@ def check_references(plan: Plan) -> None:
                 f"a {folder} recipe ({METHODS[folder].config_class}) on a {run.stage} run ({run.method.config_class})",
             )
         check_loss_type(plan, run, where)
+        check_assistant_only(plan, run, where)
         if run.nodes > 1 and not run.gpus:
             raise plan.error(f"{where}.resources.nodes", f"{run.nodes} nodes need GPUs (set gpus, the GPUs of each node)")
     for name, spec in config["base_models"].items():
@@ -963,6 +979,28 @@ def check_loss_type(plan: Plan, run: Run, where: str) -> None:
         hint = " (kto_pair is gone from TRL: train a kto run instead)" if "kto_pair" in unknown else ""
         raise plan.error(
             f"{where}.loss_type", f"{unknown[0]!r} is not a {run.stage} loss (one of {list(run.method.loss_types)}){hint}"
+        )
+
+
+def check_assistant_only(plan: Plan, run: Run, where: str) -> None:
+    """assistant_only_loss needs {% generation %} markers in the template the data is tokenized
+    with; a template the config names is read here, before any job (a hub tokenizer's own is
+    checked by the training job)."""
+    if run.method.data != "tokenized" or not plan.recipe_settings(run).get("assistant_only_loss"):
+        return
+    base = plan.base_of(run.ref)
+    template = plan.config["base_models"][base].get("chat_template")
+    if not template:
+        return
+    try:
+        text = chat_template_from(plan.paths.config_file(template))
+    except RecipeFileError:
+        return  # a missing template file is named by check_references
+    if "generation" not in text:
+        raise plan.error(
+            f"{where}.recipe",
+            f"assistant_only_loss: true needs {{% generation %}} markers, which the chat template {template} of "
+            f"base/{base} lacks (use a template with them, or assistant_only_loss: false to train on every token)",
         )
 
 

@@ -137,10 +137,19 @@ def test_chat_template_assistant_mask_covers_reply_and_eos(tokenizer):
     assert rendered == "<|user|>\nWhat is 3 plus 2?<|endoftext|>\n<|assistant|>\n"
 
 
-def test_template_without_generation_markers_is_refused(tokenizer):
-    tokenizer.chat_template = "{% for m in messages %}{{ m['content'] }}{% endfor %}"
-    with pytest.raises(DataError, match=r"row 7: the chat template marks no assistant tokens"):
-        tokenize_example(conversation(1), tokenizer, "row 7")
+def test_a_template_without_generation_markers_tokenizes_every_token_without_masks(tokenizer):
+    # The handbook's own Zephyr template has no markers; its recipes train on every token.
+    tokenizer.chat_template = "{% for m in messages %}{{ m['content'] + eos_token }}{% endfor %}"
+    dsd = datasets.DatasetDict(train=datasets.Dataset.from_list([conversation(1), conversation(2)]))
+    tokenized = tokenize_splits(dsd, tokenizer, "demo")
+    assert tokenized["train"].column_names == ["input_ids"]
+    assert tokenizer.decode(tokenized["train"][0]["input_ids"]).endswith("The answer is 4.<|endoftext|>")
+
+
+def test_a_conversation_without_assistant_turn_is_named_when_masks_are_made(tokenizer):
+    row = {"messages": conversation(1)["messages"][:1]}
+    with pytest.raises(DataError, match=r"row 7: the chat template marks no assistant tokens in this conversation"):
+        tokenize_example(row, tokenizer, "row 7")
 
 
 def test_text_gets_eos_and_splits_are_kept(tokenizer):
@@ -205,7 +214,6 @@ def test_bad_data_is_one_line_naming_file_and_row(tmp_path, case):
     "template, message",
     [
         ("{% for m in messages %}{{ m.content }", r"t\.jinja: the chat template does not render \(TemplateSyntaxError"),
-        ("{% for m in messages %}{{ m['content'] }}{% endfor %}", r"t\.jinja: the chat template marks no assistant tokens"),
     ],
 )
 def test_a_broken_chat_template_is_named_before_any_row(tmp_path, tokenizer, template, message):
