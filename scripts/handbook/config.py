@@ -24,6 +24,7 @@ SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 # Tiny-scale artifacts live in their own working directory, so they never share a path with
 # full-scale ones: the same target under it (results/tiny/results/tables/...).
 TINY_WORKDIR = "results/tiny"
+REHEARSAL_WORKDIR = "results/rehearsal"
 
 
 class ConfigError(ValueError):
@@ -330,7 +331,7 @@ def expand_sweeps(config: dict, error, tiny: bool = False) -> dict[str, list[str
 # Keys of an iterative_dpo entry that go to each round's sampling job, and to each round's DPO run.
 ROUND_SAMPLING_KEYS = ("prompts", "reward_model", "verifiers", "verifier_weights", "num_completions", "temperature",
                        "top_p", "max_new_tokens", "backend")
-ROUND_RUN_KEYS = ("recipe", "args", "gpus", "processes", "threads", "accelerate_config", "resources")
+ROUND_RUN_KEYS = ("recipe", "args", "gpus", "processes", "threads", "global_batch", "accelerate_config", "resources")
 
 
 def round_name(name: str, k: int) -> str:

@@ -29,6 +29,7 @@ import yaml
 
 from handbook.config import (
     DEFAULT_CONFIG,
+    REHEARSAL_WORKDIR,
     REPO,
     TINY_WORKDIR,
     ConfigError,
@@ -44,9 +45,11 @@ from handbook.config import (
     source_of,
     validate,
 )
+from handbook.batch import BatchError, keep_global, recipe_batch
 from handbook.launch import launcher
 from handbook.methods import BASE, METHODS
 from handbook.provenance import write_text_atomic
+from handbook.rehearsal import STANDINS_MANIFEST, apply_rehearsal
 from handbook.recipes import RecipeFileError, chat_template_from, resolve
 from handbook.secrets import is_secret_name, redact
 from handbook.verifiers import VERIFIERS
@@ -85,15 +88,28 @@ class Run:
     recipe: str  # recipe file as the job reads it
     args: dict  # recipe overrides, passed as --key value
     threads: int
-    gpus: int  # per node
+    gpus: int  # per node, that the training processes run on
     nodes: int
     mem_mb: int
     runtime: int
-    processes: int
+    processes: int  # CPU processes, when gpus is 0
     accelerate_config: str | None  # the run's own; else the default for its device
     ref_model: str | None = None
     sweep: str | None = None
     merge_with: str | None = None  # merge runs: the other model
+    global_batch: int | None = None  # the run's own; else the recipe's on the configured processes
+    requested_gpus: int | None = None  # per node, asked of the scheduler (rehearsal: the plan's, run on CPU)
+    recipe_processes: int | None = None  # the processes the recipe's batch is for (rehearsal: the plan's)
+
+    @property
+    def launch_processes(self) -> int:
+        """Training processes over all nodes, as configured."""
+        return self.gpus * self.nodes if self.gpus else self.processes
+
+    @property
+    def on_cpu_stand_in(self) -> bool:
+        """Rehearsal: the scheduler is asked for the plan's GPUs, the processes run on CPUs."""
+        return bool(self.requested_gpus) and not self.gpus
 
     @property
     def ref(self) -> str:
@@ -125,7 +141,7 @@ class Plan:
 
     @property
     def workdir(self) -> str | None:
-        return TINY_WORKDIR if self.scale == "tiny" else None
+        return {"tiny": TINY_WORKDIR, "rehearsal": REHEARSAL_WORKDIR}.get(self.scale)
 
     def error(self, key: str, message: str) -> ConfigError:
         return ConfigError(f"{source_of(key, self.sources, self.config_name)}: {key}: {message}")
@@ -147,6 +163,8 @@ class Plan:
         for stage, by_name in self.config["runs"].items():
             for name, spec in by_name.items():
                 resources = spec.get("resources", {})
+                gpus = int(spec.get("gpus", 0))
+                per_node = gpus or int(spec.get("processes", 1))
                 runs[f"{stage}/{name}"] = Run(
                     stage=stage,
                     name=name,
@@ -154,8 +172,9 @@ class Plan:
                     dataset=spec.get("dataset", ""),
                     recipe=self.paths.config_file(spec["recipe"]),
                     args=dict(spec.get("args", {})),
-                    threads=int(spec.get("threads", 8)),
-                    gpus=int(spec.get("gpus", 0)),
+                    # At least 4 CPU threads per GPU process (data loading, NCCL, the launcher).
+                    threads=int(spec.get("threads") or max(8, 4 * per_node * (gpus > 0))),
+                    gpus=gpus,
                     nodes=int(resources.get("nodes", 1)),
                     mem_mb=int(resources.get("mem_mb", 16000)),
                     runtime=int(resources.get("runtime", 720)),
@@ -164,6 +183,9 @@ class Plan:
                     ref_model=spec.get("ref_model"),
                     sweep=spec.get("sweep"),
                     merge_with=spec.get("merge_with"),
+                    global_batch=spec.get("global_batch"),
+                    requested_gpus=int(spec.get("request_gpus", gpus)),
+                    recipe_processes=spec.get("recipe_processes"),
                 )
         return runs
 
@@ -190,7 +212,12 @@ class Plan:
     def model_inputs(self, ref: str) -> list[str]:
         """Files a job needs for a model: the folder if the workflow builds it or it is local."""
         location = self.model_location(ref)
-        return [] if self.is_hub(location) else [location]
+        return self.hub_inputs if self.is_hub(location) else [location]
+
+    @property
+    def hub_inputs(self) -> list[str]:
+        """What a job reading the hub needs first: at rehearsal, the stand-ins under the hub's ids."""
+        return [STANDINS_MANIFEST] if self.scale == "rehearsal" else []
 
     def base_of(self, ref: str) -> str:
         """The base model at the root of a model's training chain (it fixes the tokenizer)."""
@@ -214,7 +241,8 @@ class Plan:
         return model_id.replace("-", "/", 1)
 
     def device(self, ref: str) -> str:
-        return "cuda" if self.needs_gpu(ref) else "cpu"
+        """Where a model is evaluated; a rehearsal asks for the plan's GPUs but runs on the CPU."""
+        return "cuda" if self.needs_gpu(ref) and self.scale != "rehearsal" else "cpu"
 
     # --- data
 
@@ -235,6 +263,8 @@ class Plan:
                 sources += [str(Path(source) / p.relative_to(folder)) for p in files]
             elif not self.is_hub(source):
                 sources.append(source)
+            else:
+                sources += self.hub_inputs
         return sorted(set(sources))
 
     def dataset_spec(self, dataset: str, **_) -> str:
@@ -304,24 +334,59 @@ class Plan:
     def train_model_location(self, stage: str, run: str, **_) -> str:
         return self.model_location(self.run(stage, run).model)
 
-    def train_args(self, stage: str, run: str, **_) -> str:
-        """Per-run overrides of the recipe, passed as --key value (the command line wins). A run
-        from a base model given a chat template passes it on, so the trained model carries it."""
+    def train_args(self, stage: str, run: str, gpu: int | None = None, nodes: int | None = None, **_) -> str:
+        """Per-run overrides of the recipe, passed as --key value (the command line wins), for the
+        job's resources as they are at run time (`gpu` over all nodes; a profile may change it).
+        A run from a base model given a chat template passes it on, so the trained model carries
+        it. The global batch goes with it, and the accumulation that keeps it on these processes."""
         spec = self.run(stage, run)
         args = dict(spec.args)
         base_stage, _, base = spec.model.partition("/")
         template = self.config["base_models"][base].get("chat_template") if base_stage == BASE else None
         if template and "chat_template" not in args:
             args["chat_template"] = self.paths.config_file(template)
+        gpus, processes = self.launch_shape(spec, gpu, nodes)
+        args["gpus"] = gpus
+        layout = self.batch(spec, processes)
+        if layout is not None:
+            args["global_batch"] = layout["global"]
+            if layout["accumulation"] != layout["recipe"]["accumulation"]:
+                args["gradient_accumulation_steps"] = layout["accumulation"]
         return " ".join(f"--{key} {shlex.quote(str(value))}" for key, value in sorted(args.items()))
+
+    def launch_shape(self, run: Run, gpu: int | None = None, nodes: int | None = None) -> tuple[int, int]:
+        """(GPUs over all nodes, processes over all nodes) the job trains on. The scheduler's `gpu`
+        resource (a profile may raise it) sets them on GPUs; a CPU stand-in keeps its processes."""
+        if run.on_cpu_stand_in or not run.gpus:
+            return 0, run.processes
+        gpus = int(gpu if gpu is not None else run.gpus * run.nodes)
+        nodes = int(nodes or run.nodes)
+        return gpus, (gpus // nodes) * nodes
+
+    def batch(self, run: Run, processes: int | None = None) -> dict | None:
+        """The run's global batch on `processes` processes (default: as configured), beside the
+        recipe's: per-device batch x accumulation x processes. None for runs that do not train."""
+        if run.method.data == "model":
+            return None
+        recipe = recipe_batch(self.recipe_settings(run), run.recipe_processes or run.launch_processes)
+        target = run.global_batch or recipe.size
+        processes = processes or run.launch_processes
+        if processes == recipe.processes and target == recipe.size:
+            layout = recipe
+        else:
+            try:
+                layout = keep_global(target, recipe.per_device, processes)
+            except BatchError as err:
+                raise self.error(f"runs.{run.stage}.{run.name}", f"on {processes} processes: {err}") from None
+        return {**layout.as_dict(), "recipe": recipe.as_dict()}
 
     def train_threads(self, stage: str, run: str, **_) -> int:
         return self.run(stage, run).threads
 
     def train_gpus(self, stage: str, run: str, **_) -> int:
-        """GPUs of the whole job: the run's gpus (per node) on each of its nodes."""
+        """GPUs the job asks the scheduler for: the run's gpus (per node) on each of its nodes."""
         spec = self.run(stage, run)
-        return spec.gpus * spec.nodes
+        return (spec.requested_gpus or spec.gpus) * spec.nodes
 
     def train_nodes(self, stage: str, run: str, **_) -> int:
         return self.run(stage, run).nodes
@@ -334,13 +399,13 @@ class Plan:
 
     def train_env(self, stage: str, run: str, **_) -> str:
         """GPU runs need the GPU stack (DeepSpeed, flash-attn); CPU runs the lighter train env."""
-        return "../../envs/gpu.yaml" if self.train_gpus(stage, run) else "../../envs/train.yaml"
+        return "../../envs/gpu.yaml" if self.run(stage, run).gpus else "../../envs/train.yaml"
 
-    def launcher(self, stage: str, run: str, gpu: int = 0, nodes: int = 1, threads: int = 1, **_) -> str:
+    def launcher(self, stage: str, run: str, gpu: int | None = None, nodes: int = 1, threads: int = 1, **_) -> str:
         """The launch command for the job's actual resources (a profile may change them)."""
         spec = self.run(stage, run)
-        nodes = int(nodes or 1)
-        gpus = int(gpu or 0) // nodes  # the gpu resource is the job's total; each node runs its share
+        nodes = int(nodes or 1) if not spec.on_cpu_stand_in else 1
+        gpus = self.launch_shape(spec, gpu, nodes)[0] // nodes  # each node runs its share
         default = GPU_ACCELERATE_CONFIG if gpus else self.config["accelerate_config"]
         accel = self.paths.config_file(spec.accelerate_config or default)
         return launcher(accel, read_yaml(accel), gpus, nodes, spec.processes, int(threads))
@@ -822,8 +887,12 @@ class Plan:
             "args": redact(run.args),
             "sweep": run.sweep,
             "threads": run.threads,
-            "resources": {"gpu": run.gpus * run.nodes, "nodes": run.nodes, "mem_mb": run.mem_mb, "runtime": run.runtime},
-            "launcher": self.launcher(run.stage, run.name, run.gpus * run.nodes, run.nodes, run.threads),
+            "resources": {
+                "gpu": self.train_gpus(run.stage, run.name), "nodes": run.nodes, "mem_mb": run.mem_mb,
+                "runtime": run.runtime, "cpus_per_task": run.threads,
+            },
+            "batch": self.batch(run),
+            "launcher": self.launcher(run.stage, run.name, self.train_gpus(run.stage, run.name), run.nodes, run.threads),
             "conda_env": self.train_env(run.stage, run.name),
         }
 
@@ -1051,9 +1120,13 @@ def build_plan(config: dict, config_files=(), origin: str | Path | None = None, 
             run = ref.split("/", 1)[1]
             for key in (f"runs.dpo.{run}", f"rejection_sampling.{run}", f"datasets.{run}"):
                 sources[key] = sources[f"iterative_dpo.{name}"]
-    moves = tiny and (moves_workdir if moves_workdir is not None else not origin.match(f"*/{TINY_WORKDIR}"))
+    workdir = {"tiny": TINY_WORKDIR, "rehearsal": REHEARSAL_WORKDIR}.get(config["scale"])
+    moves = bool(workdir) and (moves_workdir if moves_workdir is not None else not origin.match(f"*/{workdir}"))
     paths = Paths(origin, moves)
     replacements = apply_tiny_scale(config, paths, error) if tiny else []
+    if config["scale"] == "rehearsal":
+        localise_paths(config, paths)
+        replacements = apply_rehearsal(config, lambda spec: run_recipe_settings(spec, paths))
     plan = Plan(
         config=config,
         config_name=config_name,
@@ -1068,6 +1141,26 @@ def build_plan(config: dict, config_files=(), origin: str | Path | None = None, 
     return plan
 
 
+def run_recipe_settings(spec: dict, paths: Paths) -> dict:
+    """A configured run's recipe values as its trainer resolves them, its args on top."""
+    return {**resolved_recipe(paths.config_file(spec["recipe"])), **spec.get("args", {})}
+
+
+def localise_paths(config: dict, paths: Paths) -> None:
+    """Local model and dataset paths of the config, usable from a working directory of its own."""
+    for spec in config["base_models"].values():
+        if "path" in spec and not paths.is_hub(spec["path"]):
+            spec["path"] = paths.local(spec["path"])
+    for spec in config["datasets"].values():
+        for entry in spec["dataset_mixture"]["datasets"] if "dataset_mixture" in spec else [spec]:
+            key = "id" if "dataset_mixture" in spec else "dataset_name"
+            if not paths.is_hub(entry[key]):
+                entry[key] = paths.local(entry[key])
+    for spec in config["judges"].values():
+        if not paths.is_hub(spec["prompts"]):
+            spec["prompts"] = paths.local(spec["prompts"])
+
+
 def write_plan(plan: Plan, path: str | Path) -> None:
     """Write the plan as JSON, atomically, and only when it changed (parallel jobs re-read it)."""
     path = Path(path)
@@ -1079,7 +1172,7 @@ def write_plan(plan: Plan, path: str | Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m handbook.plan", description="Print the resolved plan as JSON.")
     parser.add_argument("--configfile", nargs="+", default=[], help="config files extending config/config.yaml")
-    parser.add_argument("--scale", choices=("full", "tiny"), help="override the config's scale")
+    parser.add_argument("--scale", choices=("full", "rehearsal", "tiny"), help="override the config's scale")
     parser.add_argument("--table", help="only what this table needs")
     args = parser.parse_args(argv)
     try:

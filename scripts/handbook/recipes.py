@@ -62,7 +62,7 @@ VALUE_MAPS = {("packing_strategy", "ffd"): "bfd"}
 # recipe copied from the handbook would log to wandb, and push every checkpoint to the hub).
 REMOTE_REPORTERS = {"wandb", "all", "comet_ml", "neptune", "clearml", "dagshub", "swanlab", "dvclive", "mlflow"}
 # Keys the workflow's own argument class takes (handbook.training.WorkflowArguments).
-WORKFLOW_KEYS = {"dataset_path", "checkpoint_dir", "stage", "gpus", "tiny_scale", "chat_template"}
+WORKFLOW_KEYS = {"dataset_path", "checkpoint_dir", "stage", "gpus", "tiny_scale", "chat_template", "global_batch", "rehearsal"}
 
 
 class RecipeFileError(ValueError):

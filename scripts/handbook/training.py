@@ -48,6 +48,14 @@ class WorkflowArguments:
         default=None,
         metadata={"help": "Chat template (Jinja text, or a .jinja file) the tokenizer and the saved model get."},
     )
+    global_batch: int = field(
+        default=None,
+        metadata={"help": "Sequences per optimizer step over all processes, as planned; another is an error."},
+    )
+    rehearsal: bool = field(
+        default=False,
+        metadata={"help": "A full-scale recipe on CPU stand-ins: QLoRA runs as LoRA, 8-bit optimizers as AdamW."},
+    )
 
 
 class RecipeError(ValueError):
@@ -199,8 +207,8 @@ def quantization_config(model_args, workflow_args=None):
     missing = bitsandbytes_missing()
     if not missing:
         return get_quantization_config(model_args)
-    if workflow_args is not None and workflow_args.tiny_scale:
-        logger.warning("QLoRA needs %s: tiny scale runs it as LoRA in fp32 instead", " and ".join(missing))
+    if workflow_args is not None and (workflow_args.tiny_scale or workflow_args.rehearsal):
+        logger.warning("QLoRA needs %s: %s runs it as LoRA in fp32 instead", " and ".join(missing), scale_name(workflow_args))
         model_args.load_in_4bit = model_args.load_in_8bit = False
         return None
     raise RecipeError(
@@ -335,6 +343,7 @@ def start_run(config_cls):
     log_arguments(*parsed)
     workflow_args, training_args, model_args = parsed
     check_device(workflow_args)
+    check_global_batch(workflow_args, training_args)
     check_optimizer(workflow_args, training_args)
     # TRL 1.16 keeps trust_remote_code on the trainer's config, not on ModelConfig, which loads the model.
     if getattr(training_args, "trust_remote_code", False):
@@ -353,22 +362,47 @@ def check_optimizer(workflow_args, training_args) -> None:
     missing = bitsandbytes_missing()
     if not missing:
         return
-    if workflow_args.tiny_scale:
-        logger.warning("optim %s needs %s: tiny scale trains with adamw_torch instead", optim, " and ".join(missing))
+    if workflow_args.tiny_scale or workflow_args.rehearsal:
+        logger.warning(
+            "optim %s needs %s: %s trains with adamw_torch instead", optim, " and ".join(missing), scale_name(workflow_args)
+        )
         training_args.optim = "adamw_torch"
         return
     raise RecipeError(f"optim {optim} needs {' and '.join(missing)}, missing on this machine (use adamw_torch on a CPU)")
 
 
+def scale_name(workflow_args) -> str:
+    return "rehearsal" if workflow_args.rehearsal else "tiny scale"
+
+
 def check_device(workflow_args) -> None:
-    """A run given GPUs on a machine without CUDA would train a full-size recipe on the CPU."""
+    """A run given GPUs on a machine without CUDA would train a full-size recipe on the CPU. On a
+    GPU node the likely cause is the job's Python: the submit host's CPU-only torch instead of the
+    rule's conda env."""
     import torch
 
     if workflow_args.gpus and not torch.cuda.is_available():
         raise RecipeError(
-            f"the run asks for {workflow_args.gpus} GPU(s) but this machine has no CUDA device; "
-            "set the run's gpus: 0 to train on the CPU, or build it at scale: tiny"
+            f"the run asks for {workflow_args.gpus} GPU(s) but torch {torch.__version__} sees no CUDA device: on a "
+            "GPU node, run Snakemake with --sdm conda so the job uses envs/gpu.yaml (a CPU-only torch sees no GPU); "
+            "on a CPU machine set the run's gpus: 0, or build it at scale: rehearsal or tiny"
         )
+
+
+def check_global_batch(workflow_args, training_args) -> None:
+    """The planned global batch is what this job trains with, whatever processes it was given."""
+    if not workflow_args.global_batch:
+        return
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    per_device, accumulation = training_args.per_device_train_batch_size, training_args.gradient_accumulation_steps
+    if per_device * accumulation * world != workflow_args.global_batch:
+        raise RecipeError(
+            f"global batch {per_device} per device x {accumulation} accumulation x {world} processes = "
+            f"{per_device * accumulation * world}, but the plan keeps {workflow_args.global_batch} (the job's processes "
+            "differ from the plan's: give the GPUs through the run's gpus, not the launcher)"
+        )
+    logger.info("global batch: %d per device x %d accumulation x %d processes = %d", per_device, accumulation, world,
+                workflow_args.global_batch)
 
 
 def make_trainer(trainer_cls, parsed, model, tokenizer, train_dataset, eval_dataset, **kwargs):

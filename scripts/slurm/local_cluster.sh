@@ -3,27 +3,45 @@
 #
 #   bash scripts/slurm/local_cluster.sh start    # install if needed, configure, start, wait for idle
 #   bash scripts/slurm/local_cluster.sh status   # exit 0 when the node answers and is usable
-#   bash scripts/slurm/local_cluster.sh stop     # stop the daemons this script started, remove its slurm.conf
+#   bash scripts/slurm/local_cluster.sh stop     # stop the daemons this script started, remove its configs
 #
 # Needs root. Works without systemd or cgroups (containers, CI runners).
+#
+# The node advertises more than the machine has: LOCAL_SLURM_CPUS CPUs and
+# LOCAL_SLURM_GPUS count-only GPUs (no device files), so jobs can ask for what
+# a real GPU node offers (--gpus=8 --cpus-per-task=32) and the tests can read
+# each job's request back from SLURM, while the jobs themselves run on the CPU.
+# Memory is advertised as it is: a job that really uses more would be killed.
+#
 # Environment:
 #   LOCAL_SLURM_DIR    state, spool, logs and PID files (default /tmp/handbook-slurm)
-#   LOCAL_SLURM_FORCE  set to 1 to move a slurm.conf this script did not write aside
-#                      (to slurm.conf.bak.<time>) instead of refusing to start
+#   LOCAL_SLURM_CPUS   CPUs the node advertises (default 64)
+#   LOCAL_SLURM_GPUS   GPUs the node advertises (default 8; 0 for none)
+#   LOCAL_SLURM_FORCE  set to 1 to move a slurm.conf or gres.conf this script did
+#                      not write aside (to <file>.bak.<time>) instead of refusing to start
 set -euo pipefail
 
 STATE_DIR="${LOCAL_SLURM_DIR:-/tmp/handbook-slurm}"
 # Debian builds SLURM with --sysconfdir=/etc/slurm; the tools read nothing else
 # unless SLURM_CONF is set, so the file has to live there.
 SLURM_CONF_PATH="/etc/slurm/slurm.conf"
+# slurmd and slurmctld read gres.conf from the directory of slurm.conf.
+GRES_CONF_PATH="/etc/slurm/gres.conf"
 MARKER="# written by scripts/slurm/local_cluster.sh"
 MUNGE_KEY="/etc/munge/munge.key"
 NODE="$(hostname -s)"
 CLUSTER_NAME="handbook"
 START_TIMEOUT_S=60
+NODE_CPUS="${LOCAL_SLURM_CPUS:-64}"
+NODE_GPUS="${LOCAL_SLURM_GPUS:-8}"
 
 say() { echo "[local-slurm] $*"; }
 die() { echo "[local-slurm] ERROR: $*" >&2; exit 1; }
+
+check_node_size() {
+    [[ $NODE_CPUS =~ ^[1-9][0-9]*$ ]] || die "LOCAL_SLURM_CPUS must be a positive integer, not '$NODE_CPUS'"
+    [[ $NODE_GPUS =~ ^[0-9]+$ ]] || die "LOCAL_SLURM_GPUS must be a non-negative integer, not '$NODE_GPUS'"
+}
 
 need_root() {
     [[ $(id -u) -eq 0 ]] || die "must run as root (it installs packages and starts root daemons)"
@@ -88,32 +106,64 @@ start_munge() {
     munge -n | unmunge >/dev/null || die "munge credentials do not round-trip"
 }
 
-# Refuse to replace a slurm.conf someone else wrote: it may describe a real cluster.
+written_here() {
+    [[ -e $1 ]] && head -n 1 "$1" | grep -qxF "$MARKER"
+}
+
+# Refuse to replace a slurm.conf or gres.conf someone else wrote: it may
+# describe a real cluster.
 claim_config() {
-    if [[ -e $SLURM_CONF_PATH ]] && ! head -n 1 "$SLURM_CONF_PATH" | grep -qxF "$MARKER"; then
+    local path backup
+    for path in "$SLURM_CONF_PATH" "$GRES_CONF_PATH"; do
+        [[ -e $path ]] || continue
+        written_here "$path" && continue
         if [[ ${LOCAL_SLURM_FORCE:-0} == 1 ]]; then
-            local backup
-            backup="$SLURM_CONF_PATH.bak.$(date +%Y%m%d%H%M%S)"
-            mv "$SLURM_CONF_PATH" "$backup"
-            say "moved the existing $SLURM_CONF_PATH to $backup"
+            backup="$path.bak.$(date +%Y%m%d%H%M%S)"
+            mv "$path" "$backup"
+            say "moved the existing $path to $backup"
         else
-            die "$SLURM_CONF_PATH exists and was not written by this script; refusing to overwrite it.
-Move it away yourself, or rerun with LOCAL_SLURM_FORCE=1 to have it renamed to $SLURM_CONF_PATH.bak.<time>."
+            die "$path exists and was not written by this script; refusing to overwrite it.
+Move it away yourself, or rerun with LOCAL_SLURM_FORCE=1 to have it renamed to $path.bak.<time>."
         fi
+    done
+}
+
+# Count-only GPUs: no File= lines, so slurmd looks for no /dev/nvidia* device
+# and binds none; SLURM only counts them when it schedules.
+write_gres_config() {
+    if ((NODE_GPUS == 0)); then
+        rm -f "$GRES_CONF_PATH"
+        return
     fi
+    local tmp
+    tmp=$(mktemp "$GRES_CONF_PATH.XXXXXX")
+    cat >"$tmp" <<EOF
+$MARKER
+# 'local_cluster.sh stop' deletes this file; 'start' writes it again.
+# Count-only: this machine has no GPUs, SLURM only counts them.
+NodeName=$NODE Name=gpu Count=$NODE_GPUS
+EOF
+    chmod 0644 "$tmp"
+    mv "$tmp" "$GRES_CONF_PATH"
 }
 
 write_config() {
-    local cpus mem_total_mb real_mem_mb def_mem_per_cpu
-    cpus=$(nproc)
+    local real_cpus mem_total_mb real_mem_mb def_mem_per_cpu gres_types="" node_gres=""
+    real_cpus=$(nproc)
     mem_total_mb=$(awk '/^MemTotal:/ {print int($2 / 1024)}' /proc/meminfo)
     # slurmd drains a node whose RealMemory exceeds what it measures, and the
     # measurement varies a little; keep 5% (at least 512 MB) in reserve.
     real_mem_mb=$((mem_total_mb - (mem_total_mb / 20 > 512 ? mem_total_mb / 20 : 512)))
     # Without DefMemPerCPU a job that gives no --mem is granted the whole
-    # node's memory and every other job then queues behind it.
-    def_mem_per_cpu=$((real_mem_mb / cpus / 2))
+    # node's memory and every other job then queues behind it. It comes from
+    # the real core count: the advertised one would shrink it to a few hundred
+    # MB, too little for a job that gives no --mem and imports torch.
+    def_mem_per_cpu=$((real_mem_mb / real_cpus / 2))
     ((def_mem_per_cpu > 2048)) && def_mem_per_cpu=2048
+    if ((NODE_GPUS > 0)); then
+        gres_types="GresTypes=gpu"
+        node_gres="Gres=gpu:$NODE_GPUS"
+    fi
 
     install -d -m 0755 /etc/slurm
     local tmp
@@ -144,6 +194,8 @@ TaskPlugin=task/none
 
 # No slurmdbd: sacct cannot report jobs, so clients must poll with squeue.
 AccountingStorageType=accounting_storage/none
+# Track GPUs as a TRES, so a job's TRES (scontrol show job) includes gres/gpu.
+AccountingStorageTRES=gres/gpu
 JobAcctGatherType=jobacct_gather/none
 JobCompType=jobcomp/none
 
@@ -163,12 +215,19 @@ InactiveLimit=0
 KillWait=10
 Waittime=0
 
-NodeName=$NODE NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$real_mem_mb State=UNKNOWN
+# The node line below claims more CPUs (and GPUs) than the machine has; without
+# config_overrides slurmd would report the real hardware and slurmctld would
+# drain the node for having fewer CPUs than configured.
+SlurmdParameters=config_overrides
+$gres_types
+NodeName=$NODE NodeAddr=127.0.0.1 CPUs=$NODE_CPUS RealMemory=$real_mem_mb $node_gres State=UNKNOWN
 PartitionName=debug Nodes=$NODE Default=YES MaxTime=24:00:00 DefaultTime=01:00:00 DefMemPerCPU=$def_mem_per_cpu State=UP
 EOF
     chmod 0644 "$tmp"
+    # gres.conf first: slurm.conf names the GPUs that gres.conf defines.
+    write_gres_config
     mv "$tmp" "$SLURM_CONF_PATH"
-    say "wrote $SLURM_CONF_PATH ($cpus CPUs, RealMemory=${real_mem_mb} MB, DefMemPerCPU=${def_mem_per_cpu} MB)"
+    say "wrote $SLURM_CONF_PATH ($NODE_CPUS CPUs advertised on $real_cpus real, $NODE_GPUS count-only GPUs, RealMemory=${real_mem_mb} MB, DefMemPerCPU=${def_mem_per_cpu} MB)"
 }
 
 node_state() {
@@ -185,6 +244,7 @@ show_logs() {
 
 cmd_start() {
     need_root
+    check_node_size
     local running=0 pid
     live_pid "$STATE_DIR/slurmctld.pid" slurmctld >/dev/null && running=$((running + 1))
     live_pid "$STATE_DIR/slurmd.pid" slurmd >/dev/null && running=$((running + 1))
@@ -264,11 +324,14 @@ cmd_stop() {
     fi
     # With a config naming a controller that is gone, every SLURM client waits
     # ~10 s before failing, and Snakemake's SLURM plugin calls scontrol on
-    # import, so even local runs would stall. start writes the file again.
-    if [[ -e $SLURM_CONF_PATH ]] && head -n 1 "$SLURM_CONF_PATH" | grep -qxF "$MARKER"; then
-        rm -f "$SLURM_CONF_PATH"
-        say "removed $SLURM_CONF_PATH"
-    fi
+    # import, so even local runs would stall. start writes the files again.
+    local path
+    for path in "$SLURM_CONF_PATH" "$GRES_CONF_PATH"; do
+        if written_here "$path"; then
+            rm -f "$path"
+            say "removed $path"
+        fi
+    done
     say "stopped"
 }
 

@@ -357,7 +357,7 @@ def test_gpus_on_a_machine_without_cuda(tmp_path):
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA: asking for a GPU is not a mistake here")
     proc = run_script("sft.py", "--config", REPO / SFT_RECIPE, "--gpus", "1", "--output_dir", tmp_path / "out", timeout=300)
-    assert_one_line_error(proc, "asks for 1 GPU(s) but this machine has no CUDA device")
+    assert_one_line_error(proc, "asks for 1 GPU(s) but torch", "sees no CUDA device: on a GPU node, run Snakemake with --sdm conda")
 
 
 def test_corrupt_safetensors_file(tmp_path):

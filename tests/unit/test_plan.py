@@ -78,7 +78,7 @@ def test_sweep_expands_into_named_runs_sharing_one_reference_pass(tmp_path):
     assert len(plan.ref_groups[("pairs", "sft/a")]) == 4
     assert plan.train_inputs("dpo", names[0])["data"] == "results/ref_logps/pairs/sft/a"
     assert plan.ref_args("pairs", "sft", "a") == "--max_length 128 --truncation_mode keep_start"
-    assert "--beta 0.5 --learning_rate 0.0001 --loss_type ipo --seed 1" == plan.train_args("dpo", names[3])
+    assert "--beta 0.5 --global_batch 16 --gpus 0 --learning_rate 0.0001 --loss_type ipo --seed 1" == plan.train_args("dpo", names[3])
 
 
 def test_grid_values_that_collide_into_one_run_name_are_an_error(tmp_path):

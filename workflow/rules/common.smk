@@ -71,7 +71,16 @@ get_train_runtime = from_plan("train_runtime")
 get_train_nodes = from_plan("train_nodes")
 get_train_script = from_plan("train_script")
 get_train_model = from_plan("train_model_location")
-get_train_args = from_plan("train_args")
+
+
+def get_train_args(wildcards, resources):
+    """The run's arguments for the job's resources as they are at run time: the global batch is
+    kept on the GPUs a profile gives it by changing gradient accumulation, or the job stops."""
+    return PLAN.train_args(
+        wildcards.stage, wildcards.run, gpu=resources.get("gpu", 0), nodes=resources.get("nodes", 1)
+    )
+
+
 get_ref_inputs = from_plan("ref_inputs")
 get_ref_gpus = from_plan("ref_gpus")
 get_ref_runtime = from_plan("ref_runtime")

@@ -20,6 +20,7 @@ rule train_model:
     threads: get_train_threads
     resources:
         gpu=get_train_gpus,
+        cpus_per_task=get_train_threads,
         mem_mb=get_train_mem_mb,
         runtime=get_train_runtime,
         nodes=get_train_nodes,
@@ -33,7 +34,6 @@ rule train_model:
         "OMP_NUM_THREADS={threads} TRL_EXPERIMENTAL_SILENCE=1 {params.launcher} {params.script} "
         "--config {input.recipe} --model_name_or_path {params.model} --dataset_path {input.data} "
         "--checkpoint_dir {params.checkpoint_dir} --output_dir {output.model} --stage {wildcards.stage} "
-        "--gpus {resources.gpu} "
         "{params.args} > {log} 2>&1"
 
 

@@ -1,0 +1,70 @@
+"""scale: rehearsal, in one pass: the full-scale plan as it stands, with only sizes shrunk.
+
+Recipes, chat templates, loss masking, packing, dataset mixtures with their real split and column
+names, and accelerate/DeepSpeed/FSDP configs stay as they are; the hub models and datasets are
+tiny stand-ins under their real ids (scripts/make_standins.py), read through the real hub-loading
+path with the hub switched off. What changes, and is said one line each: steps and lengths
+(rehearsal.args); a run's GPU processes become at most rehearsal.processes CPU processes (gloo)
+under the run's own accelerate config, on one node, with gradient accumulation raised so the
+global batch stays the recipe's; each job asks the scheduler for the plan's GPUs per node and CPUs,
+with small memory and time; flash-attention becomes sdpa; QLoRA and 8-bit optimizers run as LoRA
+and AdamW (the training job says so).
+"""
+
+from __future__ import annotations
+
+from handbook.batch import recipe_batch
+from handbook.methods import METHODS
+
+# Where the stand-ins go, inside the rehearsal's working directory.
+STANDINS = "results/standins"
+STANDINS_MANIFEST = f"{STANDINS}/manifest.json"
+
+
+def apply_rehearsal(config: dict, recipe_settings) -> list[str]:
+    """Shrink every run of the config (in place). `recipe_settings(spec)` gives a run's recipe
+    values as its trainer resolves them. Returns what changed, one line each."""
+    rehearsal = config["rehearsal"]
+    said = [f"every run gets {rehearsal['args']}"]
+    for stage, by_name in config["runs"].items():
+        for name, spec in by_name.items():
+            said += shrink_run(f"{stage}/{name}", spec, recipe_settings(spec), rehearsal)
+    for spec in config["rejection_sampling"].values():
+        spec["backend"] = "hf"
+        spec["max_new_tokens"] = min(spec.get("max_new_tokens", rehearsal["max_new_tokens"]), rehearsal["max_new_tokens"])
+    for spec in config["judges"].values():
+        spec["max_new_tokens"] = rehearsal["max_new_tokens"]
+    return said
+
+
+def shrink_run(ref: str, spec: dict, settings: dict, rehearsal: dict) -> list[str]:
+    """One run at rehearsal size; returns what changed beyond the shared args."""
+    stage = ref.split("/", 1)[0]
+    resources = spec.setdefault("resources", {})
+    gpus, nodes = int(spec.get("gpus", 0)), int(resources.get("nodes", 1))
+    planned = gpus * nodes if gpus else int(spec.get("processes", 1))
+    said = []
+    if METHODS[stage].data != "model":  # a merge trains nothing
+        spec.setdefault("global_batch", recipe_batch(settings, planned).size)
+        args = {**spec.get("args", {}), **rehearsal["args"], "rehearsal": True}
+        if str(settings.get("attn_implementation", "")).startswith("flash"):
+            args["attn_implementation"] = "sdpa"
+            said.append(f"{ref}: attn_implementation {settings['attn_implementation']} -> sdpa (no CUDA)")
+        processes = min(planned, rehearsal["processes"])
+        if processes > 1:
+            args["ddp_backend"] = "gloo"
+        spec["args"] = args
+        spec["processes"] = processes
+        spec["recipe_processes"] = planned
+        if gpus:
+            said.append(
+                f"{ref}: {gpus} GPU(s) x {nodes} node(s) -> {processes} CPU process(es) on one node "
+                f"(global batch {spec['global_batch']} kept)"
+            )
+    if gpus:
+        spec["request_gpus"] = gpus
+    spec["gpus"] = 0
+    resources["nodes"] = 1
+    resources["mem_mb"] = min(int(resources.get("mem_mb", rehearsal["mem_mb"])), rehearsal["mem_mb"])
+    resources["runtime"] = min(int(resources.get("runtime", rehearsal["runtime"])), rehearsal["runtime"])
+    return said

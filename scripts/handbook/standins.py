@@ -1,0 +1,476 @@
+"""Stand-ins for what a plan reads from the Hugging Face hub, for the rehearsal scale: the full-scale
+plan runs unchanged, offline, on tiny copies placed in local caches under the real ids.
+
+    python scripts/make_standins.py --out results/standins
+    HF_HUB_CACHE=results/standins/hub HF_DATASETS_CACHE=results/standins/datasets \
+        HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 snakemake ...
+
+A model's stand-in is a random init of the real architecture class (2 layers, width 64) with a
+small byte-level BPE tokenizer that carries the real tokenizer's special tokens under their real
+names, its bos/eos/pad/unk roles, whether it starts texts with bos, and its chat template. A
+dataset's stand-in has the real configuration, split and column names and types, with a few
+hundred synthetic question-answer rows per split. MODELS and DATASETS hold these facts, one entry
+per hub id; the builder refuses an id the plan reads that has no entry, a split or configuration
+the real dataset lacks, and a column the plan selects that the real dataset does not have.
+
+The layouts are the libraries' own caches: a model in <out>/hub/models--<org>--<name>/snapshots/
+<sha>/ with refs/main naming <sha> (from_pretrained("<org>/<name>") then loads it offline), a
+dataset as datasets' prepared cache, <out>/datasets/<org>___<name>/<config>/0.0.0/<hash>/ with
+dataset_info.json and <name>-<split>.arrow (load_dataset falls back to it offline; it does not
+read a hub-cache snapshot of a dataset). Builds are byte-identical: fixed seeds, no timestamps.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import operator
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from handbook.offline import HubDataset, HubModel, Needs, default_config
+from handbook.provenance import content_hash, package_versions, write_text_atomic
+from handbook.tasks import render_reply
+
+SEED = 0
+VOCAB_SIZE = 512  # the BPE target; special tokens come on top
+MODEL_MAX_LENGTH = 1024
+DIMS = {
+    "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+    "intermediate_size": 128, "max_position_embeddings": 1024,
+}
+DIMS_OF = {"GPT2Config": {"n_embd": 64, "n_layer": 2, "n_head": 4, "n_inner": 128, "n_positions": 1024}}
+MARKER = ".standins"  # written first: a folder without it is not the builder's to replace
+MANIFEST = "manifest.json"  # written last: a folder without it is not finished
+
+
+class StandinError(ValueError):
+    """A hub item with no stand-in, or one the stand-in's facts say the real item cannot serve."""
+
+
+# --- The real models' facts -------------------------------------------------------------------
+
+# Chat templates written from the real tokenizers' layouts (tool calls left out).
+CHATML = (
+    "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n' }}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+# Qwen2.5-Instruct: ChatML with a system prompt of its own when the conversation brings none.
+QWEN_CHATML = (
+    "{% if messages[0]['role'] != 'system' %}"
+    "{{ '<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n' }}"
+    "{% endif %}" + CHATML
+)
+# zephyr-7b-sft-full: role tags as plain text, eos after every turn.
+ZEPHYR = (
+    "{% for message in messages %}{{ '<|' + message['role'] + '|>\n' + message['content'] + eos_token + '\n' }}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|assistant|>\n' }}{% endif %}"
+)
+# Gemma's turns: bos first, 'model' for the assistant, no system role.
+GEMMA_TURNS = (
+    "{{ bos_token }}{% for message in messages %}"
+    "{% if message['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}"
+    "{% set role = 'model' if message['role'] == 'assistant' else message['role'] %}"
+    "{{ '<start_of_turn>' + role + '\n' + message['content'] | trim + '<end_of_turn>\n' }}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<start_of_turn>model\n' }}{% endif %}"
+)
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    """What a stand-in copies from the real model and its tokenizer."""
+
+    config_class: str  # transformers config class of the real model
+    roles: dict  # bos/eos/pad/unk -> token; a role left out is one the real tokenizer does not set
+    specials: tuple = ()  # special tokens at the start of the real vocabulary, in its order
+    added: tuple = ()  # special tokens appended after it (ChatML added by a fine-tune, Qwen's)
+    chat_template: str | None = None
+    tie_word_embeddings: bool = False
+    adds_bos: bool = False  # the real tokenizer starts every text with its bos token
+    arch: dict = field(default_factory=dict)  # structural quirks on top of DIMS
+
+
+MISTRAL_ROLES = {"bos": "<s>", "eos": "</s>", "unk": "<unk>"}
+MISTRAL_SPECIALS = ("<unk>", "<s>", "</s>")
+SMOL_SPECIALS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")
+SMOL_ROLES = {"bos": "<|endoftext|>", "eos": "<|endoftext|>", "unk": "<|endoftext|>"}
+SMOL2 = ModelFacts("LlamaConfig", SMOL_ROLES, SMOL_SPECIALS, tie_word_embeddings=True)
+
+MODELS = {
+    "mistralai/Mistral-7B-v0.1": ModelFacts("MistralConfig", MISTRAL_ROLES, MISTRAL_SPECIALS, adds_bos=True),
+    "alignment-handbook/zephyr-7b-sft-full": ModelFacts(
+        "MistralConfig", {**MISTRAL_ROLES, "pad": "</s>"}, MISTRAL_SPECIALS, chat_template=ZEPHYR, adds_bos=True
+    ),
+    "teknium/OpenHermes-2.5-Mistral-7B": ModelFacts(
+        "MistralConfig", {**MISTRAL_ROLES, "eos": "<|im_end|>"}, MISTRAL_SPECIALS, added=("<|im_end|>", "<|im_start|>"),
+        chat_template=CHATML, adds_bos=True,
+    ),
+    "mistral-community/Mixtral-8x22B-v0.1": ModelFacts(
+        "MixtralConfig", MISTRAL_ROLES, MISTRAL_SPECIALS, adds_bos=True, arch={"num_local_experts": 4, "num_experts_per_tok": 2}
+    ),
+    # Gemma's heads are wider than hidden/heads (256 x 16 against 3072 in the 7B): kept as 4 x 32 against 64.
+    "google/gemma-7b": ModelFacts(
+        "GemmaConfig", {"bos": "<bos>", "eos": "<eos>", "pad": "<pad>", "unk": "<unk>"},
+        ("<pad>", "<eos>", "<bos>", "<unk>", "<start_of_turn>", "<end_of_turn>"),
+        chat_template=GEMMA_TURNS, tie_word_embeddings=True, adds_bos=True, arch={"head_dim": 32},
+    ),
+    "bigcode/starcoder2-15b": ModelFacts("Starcoder2Config", SMOL_ROLES, ("<|endoftext|>",)),
+    "HuggingFaceTB/SmolLM-360M": SMOL2,
+    "HuggingFaceTB/SmolLM2-1.7B": SMOL2,
+    "HuggingFaceTB/SmolLM2-360M": SMOL2,
+    "HuggingFaceTB/SmolLM2-135M": SMOL2,
+    # A Llama-3-style vocabulary (its generation config: bos 128000, eos 128001; pad 128004).
+    "HuggingFaceTB/SmolLM3-3B-Base": ModelFacts(
+        "SmolLM3Config", {"bos": "<|begin_of_text|>", "eos": "<|end_of_text|>", "pad": "<|finetune_right_pad_id|>"},
+        ("<|begin_of_text|>", "<|end_of_text|>", "<|finetune_right_pad_id|>", "<|im_start|>", "<|im_end|>"),
+        tie_word_embeddings=True,
+    ),
+    "Qwen/Qwen2.5-1.5B-Instruct": ModelFacts(
+        "Qwen2Config", {"eos": "<|im_end|>", "pad": "<|endoftext|>"}, added=("<|endoftext|>", "<|im_start|>", "<|im_end|>"),
+        chat_template=QWEN_CHATML, tie_word_embeddings=True,
+    ),
+    "gpt2": ModelFacts("GPT2Config", SMOL_ROLES, added=("<|endoftext|>",), tie_word_embeddings=True),
+}
+
+
+# --- The real datasets' schemas ---------------------------------------------------------------
+
+OPS = (("plus", operator.add), ("minus", operator.sub), ("times", operator.mul))
+
+
+def example(i: int) -> dict:
+    """One synthetic question with its answer and a wrong one, fixed by its index."""
+    a, b = 2 + i * 7 % 31, 1 + i * 3 % 17
+    word, op = OPS[i % 3]
+    answer = op(a, b)
+    question = f"What is {a} {word} {b}?"
+    reply = render_reply(str(answer), "preferred", variant=i % 2)
+    return {
+        "i": i, "question": question, "reply": reply, "wrong_reply": render_reply(str(answer + 1 + i % 4), "dispreferred"),
+        "sentence": f"{a} {word} {b} is {answer}.", "a": a, "b": b,
+    }
+
+
+def chat(ex: dict, reply: str, system: bool = False) -> list[dict]:
+    turns = [{"content": ex["question"], "role": "user"}, {"content": reply, "role": "assistant"}]
+    return [{"content": "You are a careful assistant.", "role": "system"}, *turns] if system else turns
+
+
+# Kinds of column value: (feature, value of one example). Features are named here and made by
+# `feature`, so this table needs no import of datasets.
+KINDS = {
+    "question": ("string", lambda ex: ex["question"]),
+    "prompt_id": ("string", lambda ex: hashlib.sha256(f"{ex['i']}:{ex['question']}".encode()).hexdigest()),
+    "index": ("int64", lambda ex: ex["i"]),
+    "reply": ("string", lambda ex: ex["reply"]),
+    "conversation": ("messages", lambda ex: chat(ex, ex["reply"])),
+    "chosen": ("messages", lambda ex: chat(ex, ex["reply"])),
+    "rejected": ("messages", lambda ex: chat(ex, ex["wrong_reply"])),
+    "chosen_with_system": ("messages", lambda ex: chat(ex, ex["reply"], system=True)),
+    "rejected_with_system": ("messages", lambda ex: chat(ex, ex["wrong_reply"], system=True)),
+    "high_score": ("float64", lambda ex: 8.0 + ex["i"] % 2),
+    "low_score": ("float64", lambda ex: 3.0 + ex["i"] % 2),
+    "high_rating": ("int64", lambda ex: 5),
+    "low_rating": ("int64", lambda ex: 2),
+    "name": ("string", lambda ex: f"standin-{ex['i'] % 3}"),
+    "text": ("string", lambda ex: f"{ex['question']} {ex['sentence']} {ex['reply']}"),
+    "timestamp": ("string", lambda ex: f"2020-01-{1 + ex['i'] % 28:02d}T00:00:00Z"),
+    "url": ("string", lambda ex: f"https://example.org/{ex['i']}"),
+    "word_problem": ("string", lambda ex: f"Sam has {ex['a']} apples and buys {ex['b']} more. How many apples now?"),
+    "worked_answer": ("string", lambda ex: f"Sam has {ex['a']} + {ex['b']} = {ex['a'] + ex['b']} apples.\n"
+                                           f"#### {ex['a'] + ex['b']}"),
+    "turns": ("strings", lambda ex: [ex["question"], "Now say it in one sentence."]),
+    "references": ("strings", lambda ex: [ex["reply"], ex["sentence"]]),
+    "category": ("string", lambda ex: ("math", "reasoning", "writing")[ex["i"] % 3]),
+    "exchanges": ("exchanges", lambda ex: [{"input": ex["question"], "output": ex["reply"]}]),
+    "template_kwargs": ("template_kwargs", lambda ex: {
+        "custom_instructions": "", "enable_thinking": ex["i"] % 2 == 0, "python_tools": [], "xml_tools": []
+    }),
+}
+
+
+def feature(name: str):
+    import datasets
+
+    message = {"content": datasets.Value("string"), "role": datasets.Value("string")}
+    nested = {
+        "messages": datasets.List(message),
+        "strings": datasets.List(datasets.Value("string")),
+        "exchanges": datasets.List({"input": datasets.Value("string"), "output": datasets.Value("string")}),
+        "template_kwargs": {
+            "custom_instructions": datasets.Value("string"), "enable_thinking": datasets.Value("bool"),
+            "python_tools": datasets.List(datasets.Value("string")), "xml_tools": datasets.List(datasets.Value("string")),
+        },
+    }
+    return nested.get(name) or datasets.Value(name)
+
+
+@dataclass(frozen=True)
+class Schema:
+    columns: dict  # column -> kind of value (KINDS)
+    splits: tuple | None  # the real splits; None: the splits the plan names (a set with very many)
+
+
+# Column layouts from the datasets' cards (HF dataset viewers' features); see DATASETS.
+SFT = {"prompt": "question", "prompt_id": "prompt_id", "messages": "conversation"}
+PREFS = {
+    "prompt": "question", "prompt_id": "prompt_id", "chosen": "chosen", "rejected": "rejected",
+    "messages": "conversation", "score_chosen": "high_score", "score_rejected": "low_score",
+}
+CAI = {"prompt": "question", "messages": "conversation", "chosen": "chosen", "rejected": "rejected"}
+MESSAGES = {"messages": "conversation"}
+SMOLTALK = {"messages": "conversation", "source": "name"}
+SMOLTALK2 = {"messages": "conversation", "chat_template_kwargs": "template_kwargs"}
+H4_SFT = ("train_sft", "test_sft")
+H4_ALL = ("train_prefs", "test_prefs", "train_sft", "test_sft", "train_gen", "test_gen")
+CAI_SPLITS = ("train_sft", "test_sft", "train_prefs", "test_prefs")
+
+
+def default(columns: dict, splits: tuple | None) -> dict[str, Schema]:
+    return {"default": Schema(columns, splits)}
+
+
+DATASETS = {
+    "HuggingFaceH4/ultrachat_200k": default(SFT, ("train_sft", "test_sft", "train_gen", "test_gen")),
+    "HuggingFaceH4/ultrafeedback_binarized": default(PREFS, H4_ALL),
+    "HuggingFaceH4/cai-conversation-harmless": default(CAI, CAI_SPLITS),
+    "HuggingFaceH4/grok-conversation-harmless": default(CAI, CAI_SPLITS),
+    # Intel's pairs as H4 split them: chosen and rejected open with the system turn.
+    "HuggingFaceH4/orca_dpo_pairs": default(
+        {"prompt": "question", "chosen": "chosen_with_system", "rejected": "rejected_with_system"}, ("train_prefs", "test_prefs")
+    ),
+    "HuggingFaceH4/deita-10k-v0-sft": default(SFT, H4_SFT),
+    "argilla/dpo-mix-7k": default(
+        {"dataset": "name", "chosen": "chosen", "rejected": "rejected", "chosen_rating": "high_score",
+         "rejected_rating": "low_score"}, ("train", "test"),
+    ),
+    "argilla/distilabel-capybara-dpo-7k-binarized": default(
+        {"source": "name", "conversation": "exchanges", "original_response": "reply", "generation_model": "name",
+         "prompt": "question", "chosen": "chosen", "rejected": "rejected", "rating_chosen": "high_rating",
+         "rating_rejected": "low_rating", "chosen_model": "name", "rejected_model": "name"}, ("train",),
+    ),
+    "openai/gsm8k": {"main": Schema({"question": "word_problem", "answer": "worked_answer"}, ("train", "test"))},
+    "HuggingFaceTB/Magpie-Pro-300K-Filtered-H4": default(MESSAGES, H4_SFT),
+    "HuggingFaceTB/self-oss-instruct-sc2-H4": default(MESSAGES, H4_SFT),
+    "HuggingFaceTB/OpenHermes-2.5-H4": default(MESSAGES, H4_SFT),
+    "HuggingFaceTB/everyday-conversations-llama3.1-2k": default(MESSAGES, H4_SFT),
+    "HuggingFaceTB/instruct-data-basics-smollm-H4": default(MESSAGES, H4_SFT),
+    "HuggingFaceH4/airoboros-3.2": default(MESSAGES, H4_SFT),
+    "HuggingFaceH4/Code-Feedback": default(MESSAGES, H4_SFT),
+    "HuggingFaceH4/orca-math-word-problems-200k": default(MESSAGES, H4_SFT),
+    "HuggingFaceH4/SystemChat": default(MESSAGES, H4_SFT),
+    "HuggingFaceH4/capybara": default(MESSAGES, H4_SFT),
+    "HuggingFaceTB/smoltalk": {"all": Schema(SMOLTALK, ("train", "test"))},
+    "HuggingFaceTB/smol-smoltalk": default(SMOLTALK, ("train", "test")),
+    # One split per source set, dozens per configuration: the splits the plan names are made.
+    "HuggingFaceTB/smoltalk2": {
+        "Mid": Schema(SMOLTALK2, None),
+        "SFT": Schema(SMOLTALK2, None),
+        "Preference": Schema(
+            {"prompt": "question", "chosen": "chosen", "rejected": "rejected", "chat_template_kwargs": "template_kwargs"},
+            None,
+        ),
+    },
+    "BramVanroy/ultrachat_200k_dutch": default(SFT, ("train_sft", "test_sft", "train_gen", "test_gen")),
+    "BramVanroy/ultra_feedback_dutch": default(PREFS, H4_ALL),
+    "yhavinga/mc4_nl_cleaned": {"tiny": Schema({"text": "text", "timestamp": "timestamp", "url": "url"}, ("train", "validation"))},
+    "HuggingFaceH4/mt_bench_prompts": default(
+        {"prompt": "turns", "prompt_id": "index", "category": "category", "reference": "references"}, ("train",)
+    ),
+    "tatsu-lab/alpaca_eval": {
+        "alpaca_eval": Schema({"instruction": "question", "output": "reply", "generator": "name", "dataset": "name"}, ("eval",))
+    },
+}
+
+
+# --- Checks: every item has a stand-in that can serve what the plan reads -----------------------
+
+
+def schema_of(item: HubDataset) -> Schema:
+    configs = DATASETS.get(item.id)
+    if configs is None:
+        raise StandinError(f"dataset {item.id}: no stand-in schema; add an entry to handbook.standins.DATASETS")
+    config = item.config or "default"
+    if config not in configs:
+        raise StandinError(f"dataset {item.id}: no configuration '{config}' (the stand-in knows {sorted(configs)})")
+    return configs[config]
+
+
+def check(needs: Needs, columns: dict | None = None) -> None:
+    """Fail on the first item without a stand-in, or that reads what the real item lacks."""
+    for model in needs.models:
+        if model.id not in MODELS:
+            raise StandinError(f"model {model.id}: no stand-in facts; add an entry to handbook.standins.MODELS")
+    for item in needs.datasets:
+        schema = schema_of(item)
+        unknown = [s for s in item.splits if schema.splits is not None and s not in schema.splits]
+        if unknown:
+            raise StandinError(f"dataset {item.id}: no split '{unknown[0]}' (it has {', '.join(schema.splits)})")
+        missing = sorted((columns or {}).get((item.id, default_config(item.config)), set()) - set(schema.columns))
+        if missing:
+            raise StandinError(f"dataset {item.id}: no column '{missing[0]}' (it has {', '.join(schema.columns)})")
+
+
+# --- Models and tokenizers ----------------------------------------------------------------------
+
+
+def tokenizer_texts() -> list[str]:
+    """A few KB of the text the stand-in datasets are made of."""
+    texts = []
+    for i in range(120):
+        ex = example(i)
+        texts.append(f"user: {ex['question']}\nassistant: {ex['reply']} {ex['wrong_reply']}\n{ex['sentence']}")
+    return texts
+
+
+def train_tokenizer(facts: ModelFacts):
+    """A byte-level BPE with the real special tokens, roles, bos habit and chat template."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=VOCAB_SIZE, special_tokens=list(facts.specials), show_progress=False,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
+    tok.train_from_iterator(tokenizer_texts(), trainer=trainer)
+    tok.add_special_tokens(list(facts.added))
+    if facts.adds_bos:
+        bos = facts.roles["bos"]
+        tok.post_processor = processors.TemplateProcessing(
+            single=f"{bos} $A", pair=f"{bos} $A {bos} $B", special_tokens=[(bos, tok.token_to_id(bos))]
+        )
+    roles = {f"{role}_token": token for role, token in facts.roles.items()}
+    others = [t for t in (*facts.specials, *facts.added) if t not in facts.roles.values()]
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, model_max_length=MODEL_MAX_LENGTH, additional_special_tokens=others, **roles
+    )
+    fast.chat_template = facts.chat_template
+    return fast
+
+
+def init_model(facts: ModelFacts, tokenizer):
+    """A random init of the real architecture, sized by DIMS, its special token ids the tokenizer's."""
+    import torch
+    import transformers
+
+    ids = {f"{role}_token_id": None for role in ("bos", "eos", "pad")}
+    ids.update({f"{r}_token_id": tokenizer.convert_tokens_to_ids(t) for r, t in facts.roles.items() if r != "unk"})
+    config_class = getattr(transformers, facts.config_class)
+    config = config_class(
+        vocab_size=len(tokenizer), tie_word_embeddings=facts.tie_word_embeddings,
+        **DIMS_OF.get(facts.config_class, DIMS), **facts.arch, **ids,
+    )
+    torch.manual_seed(SEED)
+    return transformers.AutoModelForCausalLM.from_config(config)
+
+
+def snapshot_sha(item: HubModel) -> str:
+    """A commit sha the revision pins, else a fixed one made from the id."""
+    if item.revision and re.fullmatch(r"[0-9a-f]{40}", item.revision):
+        return item.revision
+    return hashlib.sha1(item.id.encode()).hexdigest()
+
+
+def build_model(item: HubModel, hub: Path) -> dict:
+    """Save the stand-in as the hub client caches a download: a snapshot and the refs naming it."""
+    facts = MODELS[item.id]
+    repo = hub / f"models--{item.id.replace('/', '--')}"
+    sha = snapshot_sha(item)
+    snapshot = repo / "snapshots" / sha
+    tokenizer = train_tokenizer(facts)
+    model = init_model(facts, tokenizer)
+    tokenizer.save_pretrained(snapshot)
+    model.save_pretrained(snapshot)
+    for ref in {"main", item.revision or "main"} - {sha}:
+        (repo / "refs" / ref).parent.mkdir(parents=True, exist_ok=True)
+        (repo / "refs" / ref).write_text(sha)
+    return {
+        "revision": item.revision or "main", "snapshot": str(snapshot.relative_to(hub.parent)),
+        "class": type(model).__name__, "parameters": sum(p.numel() for p in model.parameters()),
+        "vocab_size": len(tokenizer), "hash": content_hash(snapshot),
+    }
+
+
+# --- Datasets -----------------------------------------------------------------------------------
+
+
+def split_rows(item: HubDataset, schema: Schema, split: str, rows: int) -> list[dict]:
+    """The split's rows: its own run of examples (a fixed offset from its name), fewer in test splits."""
+    count = max(1, rows // 5) if split.startswith("test") or split in ("validation", "eval") else rows
+    offset = int(hashlib.sha1(f"{item.id}/{item.config}/{split}".encode()).hexdigest()[:6], 16)
+    return [{col: KINDS[kind][1](example(offset + i)) for col, kind in schema.columns.items()} for i in range(count)]
+
+
+def dataset_folder(datasets_cache: Path, item: HubDataset) -> Path:
+    """Where load_dataset looks for a prepared copy of the dataset offline (datasets' own naming)."""
+    from datasets.naming import camelcase_to_snakecase
+
+    *namespace, name = item.id.split("/")
+    digest = hashlib.sha1(f"{item.id}/{item.config}".encode()).hexdigest()[:16]
+    return datasets_cache / "___".join([*namespace, camelcase_to_snakecase(name)]) / (item.config or "default") / "0.0.0" / digest
+
+
+def build_dataset(item: HubDataset, datasets_cache: Path, rows: int) -> dict:
+    """Write each split as datasets' Arrow files, then the dataset_info.json naming them."""
+    import datasets
+    from datasets.arrow_writer import ArrowWriter
+    from datasets.naming import camelcase_to_snakecase, filename_prefix_for_split
+
+    schema = schema_of(item)
+    name = camelcase_to_snakecase(item.id.split("/")[-1])
+    folder = dataset_folder(datasets_cache, item)
+    folder.mkdir(parents=True, exist_ok=True)
+    features = datasets.Features({col: feature(KINDS[kind][0]) for col, kind in schema.columns.items()})
+    splits = datasets.SplitDict(dataset_name=name)
+    for split in item.splits if schema.splits is None else schema.splits:
+        writer = ArrowWriter(features=features, path=str(folder / f"{filename_prefix_for_split(name, split)}.arrow"))
+        for row in split_rows(item, schema, split, rows):
+            writer.write(row)
+        count, size = writer.finalize()
+        writer.close()
+        splits.add(datasets.SplitInfo(name=split, num_bytes=size, num_examples=count, dataset_name=name))
+    config = item.config or "default"
+    datasets.DatasetInfo(
+        features=features, splits=splits, config_name=config, dataset_name=name, version="0.0.0", builder_name="parquet"
+    ).write_to_directory(str(folder))
+    return {"path": str(folder.relative_to(datasets_cache.parent)), "splits": {s: splits[s].num_examples for s in splits},
+            "hash": content_hash(folder)}
+
+
+# --- The whole set ------------------------------------------------------------------------------
+
+
+def claim(out: Path) -> None:
+    """Make `out` the builder's (marked) and unfinished (no manifest), emptying an earlier build."""
+    if out.exists() and any(out.iterdir()) and not (out / MARKER).exists():
+        raise StandinError(f"{out}: not empty and not a stand-in folder (no {MARKER}); choose another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / MARKER).write_text("stand-ins of hub models and datasets, made by scripts/make_standins.py\n")
+    (out / MANIFEST).unlink(missing_ok=True)
+    for part in ("hub", "datasets"):
+        shutil.rmtree(out / part, ignore_errors=True)
+
+
+def build(needs: Needs, out: str | Path, rows: int = 300, columns: dict | None = None) -> dict:
+    """Every stand-in `needs` lists, under `out`; the manifest last, so a half-built folder never
+    looks finished. Returns the manifest."""
+    from transformers.utils import logging as transformers_logging
+
+    check(needs, columns)
+    transformers_logging.disable_progress_bar()  # one bar per saved model says nothing here
+    out = Path(out)
+    claim(out)
+    manifest = {
+        "rows": rows,
+        "environment": {"HF_HUB_CACHE": "hub", "HF_DATASETS_CACHE": "datasets"},
+        "packages": package_versions(["transformers", "tokenizers", "datasets", "torch"]),
+        "models": {m.id: build_model(m, out / "hub") for m in needs.models},
+        "datasets": {f"{d.id} ({d.config or 'default'})": build_dataset(d, out / "datasets", rows) for d in needs.datasets},
+    }
+    write_text_atomic(out / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    return manifest
