@@ -24,7 +24,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", required=True, help="folder of the stand-ins (hub/, datasets/, manifest.json)")
     parser.add_argument("--rows", type=int, default=300, help="rows per split (a fifth of it in test splits)")
-    parser.add_argument("--configfile", action="extend", nargs="+", default=[], help="config files extending config/config.yaml")
+    parser.add_argument(
+        "--configfile", action="extend", nargs="+", default=[], help="config files extending config/config.yaml"
+    )
     args = parser.parse_args(argv)
     print(f"arguments: {vars(args)}", flush=True)
     started = time.monotonic()

@@ -122,7 +122,9 @@ def hub_model(spec: dict) -> HubModel:
 
 
 def judge_prompts(spec: dict) -> HubDataset:
-    return HubDataset(spec["prompts"], default_config(spec.get("prompts_config")), (spec.get("prompts_split", "train"),))
+    """A judge's prompt set; 'train' is scripts/generate_for_judges.py's default split."""
+    split = spec.get("prompts_split", "train")
+    return HubDataset(spec["prompts"], default_config(spec.get("prompts_config")), (split,))
 
 
 def merge_datasets(found: list[HubDataset]) -> tuple[HubDataset, ...]:
@@ -210,10 +212,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m handbook.offline", description=__doc__.split("\n\n")[0])
     parser.add_argument("command", choices=("list", "fetch"))
     parser.add_argument("--table", action="extend", nargs="+", help="only what these tables need")
-    parser.add_argument("--configfile", action="extend", nargs="+", default=[], help="config files extending config/config.yaml")
+    parser.add_argument(
+        "--configfile", action="extend", nargs="+", default=[], help="config files extending config/config.yaml"
+    )
     args = parser.parse_args(argv)
     if args.command == "fetch" and offline_variable():
-        print(f"error: {offline_variable()} is set, so nothing can be fetched: unset it and run again", file=sys.stderr)
+        print(f"error: {offline_variable()} is set, so nothing can be fetched: unset it and run again",
+              file=sys.stderr)
         return 2
     try:
         plan = build_plan(load_config(args.configfile), args.configfile)

@@ -104,11 +104,12 @@ MODELS = {
         "MistralConfig", {**MISTRAL_ROLES, "pad": "</s>"}, MISTRAL_SPECIALS, chat_template=ZEPHYR, adds_bos=True
     ),
     "teknium/OpenHermes-2.5-Mistral-7B": ModelFacts(
-        "MistralConfig", {**MISTRAL_ROLES, "eos": "<|im_end|>"}, MISTRAL_SPECIALS, added=("<|im_end|>", "<|im_start|>"),
-        chat_template=CHATML, adds_bos=True,
+        "MistralConfig", {**MISTRAL_ROLES, "eos": "<|im_end|>"}, MISTRAL_SPECIALS,
+        added=("<|im_end|>", "<|im_start|>"), chat_template=CHATML, adds_bos=True,
     ),
     "mistral-community/Mixtral-8x22B-v0.1": ModelFacts(
-        "MixtralConfig", MISTRAL_ROLES, MISTRAL_SPECIALS, adds_bos=True, arch={"num_local_experts": 4, "num_experts_per_tok": 2}
+        "MixtralConfig", MISTRAL_ROLES, MISTRAL_SPECIALS, adds_bos=True,
+        arch={"num_local_experts": 4, "num_experts_per_tok": 2},
     ),
     # Gemma's heads are wider than hidden/heads (256 x 16 against 3072 in the 7B): kept as 4 x 32 against 64.
     "google/gemma-7b": ModelFacts(
@@ -128,8 +129,8 @@ MODELS = {
         tie_word_embeddings=True,
     ),
     "Qwen/Qwen2.5-1.5B-Instruct": ModelFacts(
-        "Qwen2Config", {"eos": "<|im_end|>", "pad": "<|endoftext|>"}, added=("<|endoftext|>", "<|im_start|>", "<|im_end|>"),
-        chat_template=QWEN_CHATML, tie_word_embeddings=True,
+        "Qwen2Config", {"eos": "<|im_end|>", "pad": "<|endoftext|>"},
+        added=("<|endoftext|>", "<|im_start|>", "<|im_end|>"), chat_template=QWEN_CHATML, tie_word_embeddings=True,
     ),
     "gpt2": ModelFacts("GPT2Config", SMOL_ROLES, added=("<|endoftext|>",), tie_word_embeddings=True),
 }
@@ -146,10 +147,10 @@ def example(i: int) -> dict:
     word, op = OPS[i % 3]
     answer = op(a, b)
     question = f"What is {a} {word} {b}?"
-    reply = render_reply(str(answer), "preferred", variant=i % 2)
     return {
-        "i": i, "question": question, "reply": reply, "wrong_reply": render_reply(str(answer + 1 + i % 4), "dispreferred"),
-        "sentence": f"{a} {word} {b} is {answer}.", "a": a, "b": b,
+        "i": i, "a": a, "b": b, "question": question, "sentence": f"{a} {word} {b} is {answer}.",
+        "reply": render_reply(str(answer), "preferred", variant=i % 2),
+        "wrong_reply": render_reply(str(answer + 1 + i % 4), "dispreferred"),
     }
 
 
@@ -194,14 +195,14 @@ KINDS = {
 def feature(name: str):
     import datasets
 
-    message = {"content": datasets.Value("string"), "role": datasets.Value("string")}
+    text, texts = datasets.Value("string"), datasets.List(datasets.Value("string"))
     nested = {
-        "messages": datasets.List(message),
-        "strings": datasets.List(datasets.Value("string")),
-        "exchanges": datasets.List({"input": datasets.Value("string"), "output": datasets.Value("string")}),
+        "messages": datasets.List({"content": text, "role": text}),
+        "strings": texts,
+        "exchanges": datasets.List({"input": text, "output": text}),
         "template_kwargs": {
-            "custom_instructions": datasets.Value("string"), "enable_thinking": datasets.Value("bool"),
-            "python_tools": datasets.List(datasets.Value("string")), "xml_tools": datasets.List(datasets.Value("string")),
+            "custom_instructions": text, "enable_thinking": datasets.Value("bool"),
+            "python_tools": texts, "xml_tools": texts,
         },
     }
     return nested.get(name) or datasets.Value(name)
@@ -213,7 +214,13 @@ class Schema:
     splits: tuple | None  # the real splits; None: the splits the plan names (a set with very many)
 
 
-# Column layouts from the datasets' cards (HF dataset viewers' features); see DATASETS.
+# Where the layouts come from. The dataset cards' features: ultrachat_200k and ultrafeedback_binarized
+# (H4's SFT and preference layouts), cai-conversation-harmless, distilabel-capybara-dpo-7k-binarized,
+# smoltalk. The code that reads them: judge_formats (mt_bench_prompts' prompt turns and prompt_id,
+# alpaca_eval's instruction and dataset), the final_number verifier (gsm8k's "#### <n>"). The family
+# files: orca_dpo_pairs' system turns, smoltalk2's string prompt and chat_template_kwargs. Not
+# confirmed, so kept to what the plan selects: the H4 SFT copies (messages only), the keys inside
+# smoltalk2's chat_template_kwargs (those SmolLM3's chat template reads), dpo-mix-7k's rating types.
 SFT = {"prompt": "question", "prompt_id": "prompt_id", "messages": "conversation"}
 PREFS = {
     "prompt": "question", "prompt_id": "prompt_id", "chosen": "chosen", "rejected": "rejected",
@@ -223,64 +230,67 @@ CAI = {"prompt": "question", "messages": "conversation", "chosen": "chosen", "re
 MESSAGES = {"messages": "conversation"}
 SMOLTALK = {"messages": "conversation", "source": "name"}
 SMOLTALK2 = {"messages": "conversation", "chat_template_kwargs": "template_kwargs"}
+SMOLTALK2_PREFS = {"prompt": "question", "chosen": "chosen", "rejected": "rejected"}
 H4_SFT = ("train_sft", "test_sft")
 H4_ALL = ("train_prefs", "test_prefs", "train_sft", "test_sft", "train_gen", "test_gen")
 CAI_SPLITS = ("train_sft", "test_sft", "train_prefs", "test_prefs")
 
 
-def default(columns: dict, splits: tuple | None) -> dict[str, Schema]:
+def only_default(columns: dict, splits: tuple | None) -> dict[str, Schema]:
     return {"default": Schema(columns, splits)}
 
 
 DATASETS = {
-    "HuggingFaceH4/ultrachat_200k": default(SFT, ("train_sft", "test_sft", "train_gen", "test_gen")),
-    "HuggingFaceH4/ultrafeedback_binarized": default(PREFS, H4_ALL),
-    "HuggingFaceH4/cai-conversation-harmless": default(CAI, CAI_SPLITS),
-    "HuggingFaceH4/grok-conversation-harmless": default(CAI, CAI_SPLITS),
+    "HuggingFaceH4/ultrachat_200k": only_default(SFT, ("train_sft", "test_sft", "train_gen", "test_gen")),
+    "HuggingFaceH4/ultrafeedback_binarized": only_default(PREFS, H4_ALL),
+    "HuggingFaceH4/cai-conversation-harmless": only_default(CAI, CAI_SPLITS),
+    "HuggingFaceH4/grok-conversation-harmless": only_default(CAI, CAI_SPLITS),
     # Intel's pairs as H4 split them: chosen and rejected open with the system turn.
-    "HuggingFaceH4/orca_dpo_pairs": default(
-        {"prompt": "question", "chosen": "chosen_with_system", "rejected": "rejected_with_system"}, ("train_prefs", "test_prefs")
+    "HuggingFaceH4/orca_dpo_pairs": only_default(
+        {"prompt": "question", "chosen": "chosen_with_system", "rejected": "rejected_with_system"},
+        ("train_prefs", "test_prefs"),
     ),
-    "HuggingFaceH4/deita-10k-v0-sft": default(SFT, H4_SFT),
-    "argilla/dpo-mix-7k": default(
+    "HuggingFaceH4/deita-10k-v0-sft": only_default(SFT, H4_SFT),
+    "argilla/dpo-mix-7k": only_default(
         {"dataset": "name", "chosen": "chosen", "rejected": "rejected", "chosen_rating": "high_score",
          "rejected_rating": "low_score"}, ("train", "test"),
     ),
-    "argilla/distilabel-capybara-dpo-7k-binarized": default(
+    "argilla/distilabel-capybara-dpo-7k-binarized": only_default(
         {"source": "name", "conversation": "exchanges", "original_response": "reply", "generation_model": "name",
          "prompt": "question", "chosen": "chosen", "rejected": "rejected", "rating_chosen": "high_rating",
          "rating_rejected": "low_rating", "chosen_model": "name", "rejected_model": "name"}, ("train",),
     ),
     "openai/gsm8k": {"main": Schema({"question": "word_problem", "answer": "worked_answer"}, ("train", "test"))},
-    "HuggingFaceTB/Magpie-Pro-300K-Filtered-H4": default(MESSAGES, H4_SFT),
-    "HuggingFaceTB/self-oss-instruct-sc2-H4": default(MESSAGES, H4_SFT),
-    "HuggingFaceTB/OpenHermes-2.5-H4": default(MESSAGES, H4_SFT),
-    "HuggingFaceTB/everyday-conversations-llama3.1-2k": default(MESSAGES, H4_SFT),
-    "HuggingFaceTB/instruct-data-basics-smollm-H4": default(MESSAGES, H4_SFT),
-    "HuggingFaceH4/airoboros-3.2": default(MESSAGES, H4_SFT),
-    "HuggingFaceH4/Code-Feedback": default(MESSAGES, H4_SFT),
-    "HuggingFaceH4/orca-math-word-problems-200k": default(MESSAGES, H4_SFT),
-    "HuggingFaceH4/SystemChat": default(MESSAGES, H4_SFT),
-    "HuggingFaceH4/capybara": default(MESSAGES, H4_SFT),
+    "HuggingFaceTB/Magpie-Pro-300K-Filtered-H4": only_default(MESSAGES, H4_SFT),
+    "HuggingFaceTB/self-oss-instruct-sc2-H4": only_default(MESSAGES, H4_SFT),
+    "HuggingFaceTB/OpenHermes-2.5-H4": only_default(MESSAGES, H4_SFT),
+    "HuggingFaceTB/everyday-conversations-llama3.1-2k": only_default(MESSAGES, H4_SFT),
+    "HuggingFaceTB/instruct-data-basics-smollm-H4": only_default(MESSAGES, H4_SFT),
+    "HuggingFaceH4/airoboros-3.2": only_default(MESSAGES, H4_SFT),
+    "HuggingFaceH4/Code-Feedback": only_default(MESSAGES, H4_SFT),
+    "HuggingFaceH4/orca-math-word-problems-200k": only_default(MESSAGES, H4_SFT),
+    "HuggingFaceH4/SystemChat": only_default(MESSAGES, H4_SFT),
+    "HuggingFaceH4/capybara": only_default(MESSAGES, H4_SFT),
     "HuggingFaceTB/smoltalk": {"all": Schema(SMOLTALK, ("train", "test"))},
-    "HuggingFaceTB/smol-smoltalk": default(SMOLTALK, ("train", "test")),
+    "HuggingFaceTB/smol-smoltalk": only_default(SMOLTALK, ("train", "test")),
     # One split per source set, dozens per configuration: the splits the plan names are made.
     "HuggingFaceTB/smoltalk2": {
         "Mid": Schema(SMOLTALK2, None),
         "SFT": Schema(SMOLTALK2, None),
-        "Preference": Schema(
-            {"prompt": "question", "chosen": "chosen", "rejected": "rejected", "chat_template_kwargs": "template_kwargs"},
-            None,
-        ),
+        "Preference": Schema({**SMOLTALK2_PREFS, "chat_template_kwargs": "template_kwargs"}, None),
     },
-    "BramVanroy/ultrachat_200k_dutch": default(SFT, ("train_sft", "test_sft", "train_gen", "test_gen")),
-    "BramVanroy/ultra_feedback_dutch": default(PREFS, H4_ALL),
-    "yhavinga/mc4_nl_cleaned": {"tiny": Schema({"text": "text", "timestamp": "timestamp", "url": "url"}, ("train", "validation"))},
-    "HuggingFaceH4/mt_bench_prompts": default(
+    "BramVanroy/ultrachat_200k_dutch": only_default(SFT, ("train_sft", "test_sft", "train_gen", "test_gen")),
+    "BramVanroy/ultra_feedback_dutch": only_default(PREFS, H4_ALL),
+    "yhavinga/mc4_nl_cleaned": {
+        "tiny": Schema({"text": "text", "timestamp": "timestamp", "url": "url"}, ("train", "validation")),
+    },
+    "HuggingFaceH4/mt_bench_prompts": only_default(
         {"prompt": "turns", "prompt_id": "index", "category": "category", "reference": "references"}, ("train",)
     ),
     "tatsu-lab/alpaca_eval": {
-        "alpaca_eval": Schema({"instruction": "question", "output": "reply", "generator": "name", "dataset": "name"}, ("eval",))
+        "alpaca_eval": Schema(
+            {"instruction": "question", "output": "reply", "generator": "name", "dataset": "name"}, ("eval",)
+        ),
     },
 }
 
@@ -412,7 +422,8 @@ def dataset_folder(datasets_cache: Path, item: HubDataset) -> Path:
 
     *namespace, name = item.id.split("/")
     digest = hashlib.sha1(f"{item.id}/{item.config}".encode()).hexdigest()[:16]
-    return datasets_cache / "___".join([*namespace, camelcase_to_snakecase(name)]) / (item.config or "default") / "0.0.0" / digest
+    dataset = "___".join([*namespace, camelcase_to_snakecase(name)])
+    return datasets_cache / dataset / (item.config or "default") / "0.0.0" / digest
 
 
 def build_dataset(item: HubDataset, datasets_cache: Path, rows: int) -> dict:
@@ -434,12 +445,16 @@ def build_dataset(item: HubDataset, datasets_cache: Path, rows: int) -> dict:
         count, size = writer.finalize()
         writer.close()
         splits.add(datasets.SplitInfo(name=split, num_bytes=size, num_examples=count, dataset_name=name))
-    config = item.config or "default"
-    datasets.DatasetInfo(
-        features=features, splits=splits, config_name=config, dataset_name=name, version="0.0.0", builder_name="parquet"
-    ).write_to_directory(str(folder))
-    return {"path": str(folder.relative_to(datasets_cache.parent)), "splits": {s: splits[s].num_examples for s in splits},
-            "hash": content_hash(folder)}
+    info = datasets.DatasetInfo(
+        features=features, splits=splits, config_name=item.config or "default", dataset_name=name, version="0.0.0",
+        builder_name="parquet",
+    )
+    info.write_to_directory(str(folder))
+    return {
+        "path": str(folder.relative_to(datasets_cache.parent)),
+        "splits": {split: splits[split].num_examples for split in splits},
+        "hash": content_hash(folder),
+    }
 
 
 # --- The whole set ------------------------------------------------------------------------------
@@ -470,7 +485,10 @@ def build(needs: Needs, out: str | Path, rows: int = 300, columns: dict | None =
         "environment": {"HF_HUB_CACHE": "hub", "HF_DATASETS_CACHE": "datasets"},
         "packages": package_versions(["transformers", "tokenizers", "datasets", "torch"]),
         "models": {m.id: build_model(m, out / "hub") for m in needs.models},
-        "datasets": {f"{d.id} ({d.config or 'default'})": build_dataset(d, out / "datasets", rows) for d in needs.datasets},
+        "datasets": {
+            f"{item.id} ({item.config or 'default'})": build_dataset(item, out / "datasets", rows)
+            for item in needs.datasets
+        },
     }
     write_text_atomic(out / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     return manifest

@@ -28,6 +28,12 @@ SFT_RUN = {
     "processes": 2,
     "args": {"num_train_epochs": EPOCHS, "save_steps": 1000},
 }
+# One optimizer step of 16 sequences, as 1 process x accumulation 4 and as 2 processes: the plan
+# keeps the global batch by giving the second accumulation 2 (its args still say 4).
+STEP_ARGS = {
+    "per_device_train_batch_size": 4, "gradient_accumulation_steps": 4, "max_steps": 4, "logging_steps": 1,
+    "save_steps": 1000, "eval_strategy": "no", "warmup_steps": 0, "lr_scheduler_type": "constant",
+}
 # Without a GPU, accelerate finds no process-group backend for DeepSpeed unless the Trainer names one,
 # and then reports a single process (DeepSpeed's batch-size check fails).
 ZERO_ARGS = {**SFT_RUN["args"], "ddp_backend": "gloo"}
@@ -48,6 +54,10 @@ SMALL = {
             "tiny": {**SFT_RUN, "accelerate_config": "config/accelerate/cpu_ddp.yaml"},
             "zero2": {**SFT_RUN, "accelerate_config": "config/accelerate/zero2.yaml", "args": ZERO_ARGS},
             "zero3": {**SFT_RUN, "accelerate_config": "config/accelerate/zero3.yaml", "args": ZERO_ARGS},
+            "acc4": {**SFT_RUN, "processes": 1, "args": STEP_ARGS},
+            "dp2": {
+                **SFT_RUN, "accelerate_config": "config/accelerate/cpu_ddp.yaml", "global_batch": 16, "args": STEP_ARGS,
+            },
         },
     },
 }
@@ -62,9 +72,9 @@ def ddp(tmp_path_factory):
     return work, small
 
 
-def build(work, small, target):
+def build(work, small, *targets):
     # A flag between the config files and the target ends --configfile's list of files.
-    return run_snakemake(work, "--printshellcmds", target, configfiles=[TINY_CONFIG, small])
+    return run_snakemake(work, "--printshellcmds", *targets, configfiles=[TINY_CONFIG, small])
 
 
 def train_rows(work) -> int:
@@ -140,3 +150,24 @@ def test_deepspeed_zero_on_two_cpu_processes(ddp, stage):
     zero, ddp_model = load_checked(model_dir), load_checked(work / "results/models/sft/tiny")
     for (name, weight), expected in zip(zero.state_dict().items(), ddp_model.state_dict().values()):
         assert weight.shape == expected.shape and torch.allclose(weight, expected, atol=1e-3), name
+
+
+@pytest.mark.e2e
+def test_one_process_accumulating_4_equals_two_processes_accumulating_2(ddp):
+    import torch
+
+    work, small = ddp
+    build(work, small, "results/models/sft/acc4", "results/models/sft/dp2")
+    log = (work / "results/logs/sft/dp2.log").read_text()
+    assert "global batch: 4 per device x 2 accumulation x 2 processes = 16" in log
+    assert "global batch: 4 per device x 4 accumulation x 1 processes = 16" in (work / "results/logs/sft/acc4.log").read_text()
+
+    def losses(run):
+        history = json.loads((work / f"results/models/sft/{run}/log_history.json").read_text())
+        return [entry["loss"] for entry in history if "loss" in entry]
+
+    assert len(losses("acc4")) == 4
+    assert losses("dp2") == pytest.approx(losses("acc4"), rel=1e-4)
+    one, two = load_checked(work / "results/models/sft/acc4"), load_checked(work / "results/models/sft/dp2")
+    for (name, weight), expected in zip(two.state_dict().items(), one.state_dict().values()):
+        assert torch.allclose(weight, expected, atol=1e-5), name
