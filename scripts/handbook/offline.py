@@ -72,11 +72,11 @@ def dataset_sources(spec: dict) -> list[tuple[str, str | None, list[str]]]:
     return [(e["id"], e["config"], [e["split"], *test]) for e in norm["datasets"]]
 
 
-def selected_columns(plan, names: list[str] | None = None) -> dict[tuple[str, str | None], set[str]]:
+def selected_columns(plan) -> dict[tuple[str, str | None], set[str]]:
     """(hub source, config) -> the columns the prepare step selects from it (keys of a renaming)."""
     selected: dict[tuple[str, str | None], set[str]] = {}
-    for name in names if names is not None else plan.config["datasets"]:
-        for entry in normalise_spec(name, plan.config["datasets"][name])["datasets"]:
+    for name, spec in plan.config["datasets"].items():
+        for entry in normalise_spec(name, spec)["datasets"]:
             if plan.is_hub(entry["id"]) and entry["columns"]:
                 key = (entry["id"], default_config(entry["config"]))
                 selected.setdefault(key, set()).update(entry["columns"])

@@ -140,6 +140,10 @@ class Plan:
         return self.config["scale"]
 
     @property
+    def scale_name(self) -> str:
+        return {"tiny": "tiny scale"}.get(self.scale, self.scale)
+
+    @property
     def workdir(self) -> str | None:
         return {"tiny": TINY_WORKDIR, "rehearsal": REHEARSAL_WORKDIR}.get(self.scale)
 

@@ -19,6 +19,8 @@ from handbook.methods import METHODS
 # Where the stand-ins go, inside the rehearsal's working directory.
 STANDINS = "results/standins"
 STANDINS_MANIFEST = f"{STANDINS}/manifest.json"
+# Rows a mixture holds out for testing, at most (the stand-ins have a few hundred per split).
+TEST_ROWS = 20
 
 
 def apply_rehearsal(config: dict, recipe_settings) -> list[str]:
@@ -29,6 +31,12 @@ def apply_rehearsal(config: dict, recipe_settings) -> list[str]:
     for stage, by_name in config["runs"].items():
         for name, spec in by_name.items():
             said += shrink_run(f"{stage}/{name}", spec, recipe_settings(spec), rehearsal)
+    for name, spec in config["datasets"].items():
+        mixture = spec.get("dataset_mixture", spec)
+        held_out = mixture.get("test_split_size")
+        if isinstance(held_out, int) and held_out > TEST_ROWS:
+            mixture["test_split_size"] = TEST_ROWS  # the stand-ins have a few hundred rows
+            said.append(f"dataset {name}: test_split_size {held_out} -> {TEST_ROWS} rows")
     for spec in config["rejection_sampling"].values():
         spec["backend"] = "hf"
         spec["max_new_tokens"] = min(spec.get("max_new_tokens", rehearsal["max_new_tokens"]), rehearsal["max_new_tokens"])

@@ -94,9 +94,12 @@ class ModelFacts:
 
 MISTRAL_ROLES = {"bos": "<s>", "eos": "</s>", "unk": "<unk>"}
 MISTRAL_SPECIALS = ("<unk>", "<s>", "</s>")
-SMOL_SPECIALS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")
-SMOL_ROLES = {"bos": "<|endoftext|>", "eos": "<|endoftext|>", "unk": "<|endoftext|>"}
-SMOL2 = ModelFacts("LlamaConfig", SMOL_ROLES, SMOL_SPECIALS, tie_word_embeddings=True)
+# GPT-2's convention, kept by StarCoder2 and SmolLM: one <|endoftext|> for bos, eos and unk, no pad.
+ENDOFTEXT_ROLES = {"bos": "<|endoftext|>", "eos": "<|endoftext|>", "unk": "<|endoftext|>"}
+# SmolLM and SmolLM2 share a tokenizer: <|endoftext|>, then the ChatML tokens (ids 0, 1, 2).
+SMOLLM = ModelFacts(
+    "LlamaConfig", ENDOFTEXT_ROLES, ("<|endoftext|>", "<|im_start|>", "<|im_end|>"), tie_word_embeddings=True
+)
 
 MODELS = {
     "mistralai/Mistral-7B-v0.1": ModelFacts("MistralConfig", MISTRAL_ROLES, MISTRAL_SPECIALS, adds_bos=True),
@@ -117,12 +120,17 @@ MODELS = {
         ("<pad>", "<eos>", "<bos>", "<unk>", "<start_of_turn>", "<end_of_turn>"),
         chat_template=GEMMA_TURNS, tie_word_embeddings=True, adds_bos=True, arch={"head_dim": 32},
     ),
-    "bigcode/starcoder2-15b": ModelFacts("Starcoder2Config", SMOL_ROLES, ("<|endoftext|>",)),
-    "HuggingFaceTB/SmolLM-360M": SMOL2,
-    "HuggingFaceTB/SmolLM2-1.7B": SMOL2,
-    "HuggingFaceTB/SmolLM2-360M": SMOL2,
-    "HuggingFaceTB/SmolLM2-135M": SMOL2,
-    # A Llama-3-style vocabulary (its generation config: bos 128000, eos 128001; pad 128004).
+    # <|endoftext|> and the fill-in-the-middle tokens (its repository-metadata tokens left out).
+    "bigcode/starcoder2-15b": ModelFacts(
+        "Starcoder2Config", ENDOFTEXT_ROLES,
+        ("<|endoftext|>", "<fim_prefix>", "<fim_middle>", "<fim_suffix>", "<fim_pad>"),
+    ),
+    "HuggingFaceTB/SmolLM-360M": SMOLLM,
+    "HuggingFaceTB/SmolLM2-1.7B": SMOLLM,
+    "HuggingFaceTB/SmolLM2-360M": SMOLLM,
+    "HuggingFaceTB/SmolLM2-135M": SMOLLM,
+    # A Llama-3-style vocabulary: bos 128000 and eos 128001 in its generation config, pad 128004 in
+    # transformers' SmolLM3Config defaults.
     "HuggingFaceTB/SmolLM3-3B-Base": ModelFacts(
         "SmolLM3Config", {"bos": "<|begin_of_text|>", "eos": "<|end_of_text|>", "pad": "<|finetune_right_pad_id|>"},
         ("<|begin_of_text|>", "<|end_of_text|>", "<|finetune_right_pad_id|>", "<|im_start|>", "<|im_end|>"),
@@ -132,7 +140,7 @@ MODELS = {
         "Qwen2Config", {"eos": "<|im_end|>", "pad": "<|endoftext|>"},
         added=("<|endoftext|>", "<|im_start|>", "<|im_end|>"), chat_template=QWEN_CHATML, tie_word_embeddings=True,
     ),
-    "gpt2": ModelFacts("GPT2Config", SMOL_ROLES, added=("<|endoftext|>",), tie_word_embeddings=True),
+    "gpt2": ModelFacts("GPT2Config", ENDOFTEXT_ROLES, added=("<|endoftext|>",), tie_word_embeddings=True),
 }
 
 
@@ -315,7 +323,7 @@ def check(needs: Needs, columns: dict | None = None) -> None:
             raise StandinError(f"model {model.id}: no stand-in facts; add an entry to handbook.standins.MODELS")
     for item in needs.datasets:
         schema = schema_of(item)
-        unknown = [s for s in item.splits if schema.splits is not None and s not in schema.splits]
+        unknown = [s for s in item.splits if s not in (schema.splits or item.splits)]
         if unknown:
             raise StandinError(f"dataset {item.id}: no split '{unknown[0]}' (it has {', '.join(schema.splits)})")
         missing = sorted((columns or {}).get((item.id, default_config(item.config)), set()) - set(schema.columns))

@@ -16,8 +16,13 @@ from handbook.plan import JUDGE_ANSWERS, JUDGE_DEMO_PROMPTS  # noqa: E402
 
 # Scripts import the shared package from scripts/, also inside conda envs and SLURM jobs; the
 # job's start time lets them log how long start-up took (handbook.provenance.log_startup).
-shell.prefix(
-    f"export PYTHONPATH={SCRIPTS}${{{{PYTHONPATH:+:$PYTHONPATH}}}} HANDBOOK_JOB_START=$(date +%s.%N); "
+JOB_PREFIX = f"export PYTHONPATH={SCRIPTS}${{{{PYTHONPATH:+:$PYTHONPATH}}}} HANDBOOK_JOB_START=$(date +%s.%N); "
+
+# At rehearsal every job reads the hub through the stand-ins' caches, with the hub switched off
+# (jobs run in the rehearsal's working directory, so the paths are relative to it).
+REHEARSAL_ENV = (
+    "export HF_HUB_CACHE=$PWD/results/standins/hub HF_DATASETS_CACHE=$PWD/results/standins/datasets "
+    "HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1; "
 )
 
 try:
@@ -26,12 +31,19 @@ except ConfigError as err:
     # The message alone, as the first line of the error: the helper's file and line would only
     # distract from the config key that is wrong.
     raise SystemExit(f"Config error: {err}") from None
+shell.prefix(JOB_PREFIX + (REHEARSAL_ENV if PLAN.scale == "rehearsal" else ""))
 for line in PLAN.from_recipes:
     logger.info(f"recipe: {line}")
 for line in PLAN.replacements:
-    logger.info(f"tiny scale: {line}")
+    logger.info(f"{PLAN.scale_name}: {line}")
 for line in PLAN.warnings():
     logger.warning(line)
+
+
+def get_config_files_arg(wildcards):
+    """The config files this workflow was started with, for a job that builds its own plan."""
+    files = [str(Path(f).resolve()) for f in workflow.overwrite_configfiles]
+    return f"--configfile {' '.join(files)}" if files else ""
 
 
 def from_plan(name):
@@ -112,3 +124,24 @@ get_table_inputs = from_plan("table_inputs")
 get_table_spec = from_plan("table_spec_arg")
 get_curve_inputs = from_plan("curve_models")
 get_curve_args = from_plan("curve_args")
+
+
+# A job on a GPU gets CPUs for its data loading and tokenization; a CPU job at tiny scale one
+# thread, so that many run side by side.
+GPU_JOB_THREADS = 8
+
+
+def get_eval_threads(wildcards):
+    return GPU_JOB_THREADS if get_eval_gpus(wildcards) else 1
+
+
+def get_judge_answer_threads(wildcards):
+    return GPU_JOB_THREADS if get_judge_answer_gpus(wildcards) else 1
+
+
+def get_sampling_threads(wildcards):
+    return GPU_JOB_THREADS if get_sampling_gpus(wildcards) else 1
+
+
+def get_scoring_threads(wildcards):
+    return GPU_JOB_THREADS if get_scoring_gpus(wildcards) else 1

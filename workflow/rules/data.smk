@@ -61,3 +61,19 @@ rule tokenize_dataset:
     shell:
         "python {params.script} --prepared {input.prepared} {params.tokenizer} "
         "--output_dir {output} > {log} 2>&1"
+
+
+# scale: rehearsal reads the hub's models and datasets from tiny stand-ins under their real ids;
+# every job that reads the hub waits for them (handbook.rehearsal).
+rule make_standins:
+    output:
+        "results/standins/manifest.json",
+    log:
+        "results/logs/standins.log",
+    conda:
+        "../../envs/train.yaml"
+    params:
+        configfiles=get_config_files_arg,
+        script=SCRIPTS / "make_standins.py",
+    shell:
+        "python {params.script} --out results/standins {params.configfiles} > {log} 2>&1"

@@ -110,7 +110,7 @@ rule lm_eval:
         suite=PLAN.lm_eval_suite_pattern(),
     conda:
         "../../envs/eval.yaml"
-    threads: 1
+    threads: get_eval_threads
     resources:
         mem_mb=16000,
         runtime=240,
@@ -159,7 +159,7 @@ rule judge_answers_mt_bench:
         model_id=r"[a-z]+-[^/]+",
     conda:
         "../../envs/eval.yaml"
-    threads: 1
+    threads: get_judge_answer_threads
     resources:
         mem_mb=16000,
         runtime=240,

@@ -14,7 +14,7 @@ rule sample_completions:
         "results/benchmarks/rejection_sampling/{name}/sample.tsv"
     conda:
         "../../envs/eval.yaml"
-    threads: 1
+    threads: get_sampling_threads
     resources:
         mem_mb=16000,
         runtime=240,
@@ -40,7 +40,7 @@ rule score_samples:
         "results/benchmarks/rejection_sampling/{name}/score.tsv"
     conda:
         "../../envs/eval.yaml"
-    threads: 1
+    threads: get_scoring_threads
     resources:
         mem_mb=16000,
         runtime=120,
