@@ -168,7 +168,7 @@ class Plan:
             for name, spec in by_name.items():
                 resources = spec.get("resources", {})
                 gpus = int(spec.get("gpus", 0))
-                per_node = gpus or int(spec.get("processes", 1))
+                asked = int(spec.get("request_gpus", gpus))  # per node; at rehearsal the plan's, run on CPUs
                 runs[f"{stage}/{name}"] = Run(
                     stage=stage,
                     name=name,
@@ -177,7 +177,7 @@ class Plan:
                     recipe=self.paths.config_file(spec["recipe"]),
                     args=dict(spec.get("args", {})),
                     # At least 4 CPU threads per GPU process (data loading, NCCL, the launcher).
-                    threads=int(spec.get("threads") or max(8, 4 * per_node * (gpus > 0))),
+                    threads=int(spec.get("threads") or max(8, 4 * asked)),
                     gpus=gpus,
                     nodes=int(resources.get("nodes", 1)),
                     mem_mb=int(resources.get("mem_mb", 16000)),
@@ -188,7 +188,7 @@ class Plan:
                     sweep=spec.get("sweep"),
                     merge_with=spec.get("merge_with"),
                     global_batch=spec.get("global_batch"),
-                    requested_gpus=int(spec.get("request_gpus", gpus)),
+                    requested_gpus=asked,
                     recipe_processes=spec.get("recipe_processes"),
                 )
         return runs
@@ -234,7 +234,7 @@ class Plan:
         stage, name = ref.split("/", 1)
         if stage == BASE:
             return "path" in self.config["base_models"][name]
-        return bool(self.runs[ref].gpus)
+        return bool(self.runs[ref].requested_gpus)
 
     def model_id(self, ref: str) -> str:
         """The name judges report a model by: <stage>-<run> (a file name, so no slash)."""
@@ -458,17 +458,24 @@ class Plan:
 
     def ref_gpus(self, dataset: str, stage: str, run: str, **_) -> int:
         """One GPU for the reference pass when the runs sharing its log-probs train on GPUs."""
-        return int(any(r.gpus for r in self.ref_groups.get((dataset, f"{stage}/{run}"), [])))
+        return int(any(r.requested_gpus for r in self.ref_groups.get((dataset, f"{stage}/{run}"), [])))
 
     def ref_runtime(self, dataset: str, stage: str, run: str, **_) -> int:
         """Minutes for the reference pass: the longest of the runs it serves (one forward pass over
-        their data on one GPU instead of training on all of theirs), at least 4 hours."""
-        return max([240] + [r.runtime for r in self.ref_groups.get((dataset, f"{stage}/{run}"), []) if r.gpus])
+        their data on one GPU instead of training on all of theirs), at least 4 hours; at rehearsal
+        the runs' own."""
+        runs = self.ref_groups.get((dataset, f"{stage}/{run}"), [])
+        if self.scale == "rehearsal":
+            return max(r.runtime for r in runs)
+        return max([240] + [r.runtime for r in runs if r.gpus])
 
     def ref_mem_mb(self, dataset: str, stage: str, run: str, **_) -> int:
         """Host memory for the reference pass: a quarter of the largest run's (one process, not
-        one per GPU), at least 16 GB."""
-        return max([16000] + [r.mem_mb // 4 for r in self.ref_groups.get((dataset, f"{stage}/{run}"), []) if r.gpus])
+        one per GPU), at least 16 GB; at rehearsal the runs' own."""
+        runs = self.ref_groups.get((dataset, f"{stage}/{run}"), [])
+        if self.scale == "rehearsal":
+            return max(r.mem_mb for r in runs)
+        return max([16000] + [r.mem_mb // 4 for r in runs if r.gpus])
 
     # --- demo-world evaluation and rejection sampling
 
@@ -988,6 +995,7 @@ def check_references(plan: Plan) -> None:
             )
         check_loss_type(plan, run, where)
         check_assistant_only(plan, run, where)
+        plan.batch(run)  # a global batch its processes cannot hold
         if run.nodes > 1 and not run.gpus:
             raise plan.error(f"{where}.resources.nodes", f"{run.nodes} nodes need GPUs (set gpus, the GPUs of each node)")
     for name, spec in config["base_models"].items():
@@ -1114,7 +1122,8 @@ def build_plan(config: dict, config_files=(), origin: str | Path | None = None, 
     validate(config, config_name, sources)
 
     tiny = config["scale"] == "tiny"
-    sweeps = expand_sweeps(config, error, tiny)
+    # A sweep's tiny_grid at rehearsal too: the number of cells is a size, the cells' runs are the plan's.
+    sweeps = expand_sweeps(config, error, tiny or config["scale"] == "rehearsal")
     for sweep, run_names in sweeps.items():
         for run in run_names if f"sweeps.{sweep}" in sources else ():
             sources[f"runs.{config['sweeps'][sweep]['stage']}.{run}"] = sources[f"sweeps.{sweep}"]

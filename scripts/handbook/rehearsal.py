@@ -55,6 +55,13 @@ def shrink_run(ref: str, spec: dict, settings: dict, rehearsal: dict) -> list[st
     if METHODS[stage].data != "model":  # a merge trains nothing
         spec.setdefault("global_batch", recipe_batch(settings, planned).size)
         args = {**spec.get("args", {}), **rehearsal["args"], "rehearsal": True}
+        # A method's own argument names (GRPO has no max_length): keys it lacks go, its lengths
+        # shrink as at tiny scale; counts such as GRPO's generations per prompt stay the recipe's.
+        for key, value in METHODS[stage].tiny_args:
+            if value is None:
+                args.pop(key, None)
+            elif key.endswith("_length"):
+                args[key] = value
         if str(settings.get("attn_implementation", "")).startswith("flash"):
             args["attn_implementation"] = "sdpa"
             said.append(f"{ref}: attn_implementation {settings['attn_implementation']} -> sdpa (no CUDA)")
