@@ -1002,7 +1002,8 @@ def check_references(plan: Plan) -> None:
         where = f"base_models.{name}"
         if spec.get("chat_template") and not Path(plan.paths.config_file(spec["chat_template"])).is_file():
             raise plan.error(f"{where}.chat_template", f"no such file '{spec['chat_template']}'")
-        if "path" in spec and not plan.is_hub(spec["path"]) and not Path(plan.paths.local(spec["path"])).exists():
+        local = "path" in spec and not plan.is_hub(spec["path"]) and not spec["path"].startswith("results/")
+        if local and not Path(plan.paths.origin, plan.paths.local(spec["path"])).exists():  # results/ are built here
             raise plan.error(f"{where}.path", f"no such folder '{spec['path']}' (a hub id is 'org/name')")
     for name in config["tables"]:
         plan.table_runs(name)

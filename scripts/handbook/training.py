@@ -345,12 +345,24 @@ def start_run(config_cls):
     check_device(workflow_args)
     check_global_batch(workflow_args, training_args)
     check_optimizer(workflow_args, training_args)
+    check_attention(model_args)
     # TRL 1.16 keeps trust_remote_code on the trainer's config, not on ModelConfig, which loads the model.
     if getattr(training_args, "trust_remote_code", False):
         model_args.trust_remote_code = True
     final_dir = training_args.output_dir
     training_args.output_dir = workflow_args.checkpoint_dir
     return parsed, final_dir
+
+
+def check_attention(model_args) -> None:
+    """flash-attention kernels exist only on CUDA: without it a recipe's flash_attention_2 runs as
+    sdpa (the same attention, computed by torch), said in the log like the fp32 switch."""
+    import torch
+
+    wanted = model_args.attn_implementation or ""
+    if wanted.startswith("flash") and not torch.cuda.is_available():
+        logger.warning("No CUDA device: attn_implementation %s -> sdpa", wanted)
+        model_args.attn_implementation = "sdpa"
 
 
 def check_optimizer(workflow_args, training_args) -> None:

@@ -404,3 +404,43 @@ def test_a_local_dataset_folder_is_tracked_by_its_files(tmp_path):
     plan = plan_of(config, tmp_path)
     assert plan.dataset_sources("mine") == ["convs/sub/extra.jsonl", "convs/test.jsonl", "convs/train.jsonl"]
     assert plan.dataset_sources("chat") == ["results/demo_world/sft/test.jsonl", "results/demo_world/sft/train.jsonl"]
+
+
+# --- handbook recipe files as the trainer reads them
+
+
+def test_reference_pass_truncates_as_the_trainer_maps_a_handbook_recipe(tmp_path):
+    (tmp_path / "dpo.yaml").write_text("beta: 0.01\nmax_seq_length: 2048\nmax_prompt_length: 512\n")
+    runs = {"dpo": {"b": {"model": "sft/a", "dataset": "pairs", "recipe": str(tmp_path / "dpo.yaml")}}}
+    config = small_config(runs={"sft": small_config()["runs"]["sft"], **runs})
+    plan = plan_of(config, tmp_path)
+    assert plan.ref_args("pairs", "sft", "a") == "--max_length 2048 --truncation_mode keep_start"
+
+
+def test_a_recipes_local_model_path_is_always_that_path(tmp_path):
+    # A folder named like the demo's base model (results/models/cpt/tiny) is another model.
+    (tmp_path / "results/models/cpt/tiny").mkdir(parents=True)
+    (tmp_path / "sft.yaml").write_text("model_name_or_path: results/models/cpt/tiny\nlearning_rate: 1.0e-4\n")
+    runs = {"sft": {**small_config()["runs"]["sft"], "mine": {"dataset": "chat", "recipe": str(tmp_path / "sft.yaml")}}}
+    plan = plan_of(small_config(runs=runs), tmp_path)
+    base = plan.runs["sft/mine"].model
+    assert base != "base/tiny" and plan.model_location(base) == "results/models/cpt/tiny"
+    # The same path named twice is one base model; a hub id already configured is that model.
+    (tmp_path / "again.yaml").write_text("model_name_or_path: ./results/models/cpt/tiny\n")
+    (tmp_path / "hub.yaml").write_text("model_name_or_path: org/big-7b\n")
+    runs["sft"] |= {"again": {"dataset": "chat", "recipe": str(tmp_path / "again.yaml")},
+                    "hub": {"dataset": "chat", "recipe": str(tmp_path / "hub.yaml")}}
+    plan = plan_of(small_config(runs=runs), tmp_path)
+    assert plan.runs["sft/again"].model == base and plan.runs["sft/hub"].model == "base/big"
+
+
+def test_assistant_only_loss_with_a_template_without_markers_stops_in_the_plan(tmp_path):
+    (tmp_path / "plain.jinja").write_text("{% for m in messages %}{{ m['content'] + eos_token }}{% endfor %}")
+    (tmp_path / "sft.yaml").write_text("assistant_only_loss: true\n")
+    config = small_config(runs={"sft": {"a": {"model": "base/big", "dataset": "chat", "recipe": str(tmp_path / "sft.yaml")}}})
+    config["base_models"]["big"]["chat_template"] = str(tmp_path / "plain.jinja")
+    message = error_of(config, tmp_path)
+    assert "runs.sft.a.recipe: assistant_only_loss: true needs {% generation %} markers" in message
+    (tmp_path / "every_token.yaml").write_text("assistant_only_loss: false\n")
+    config["runs"]["sft"]["a"]["recipe"] = str(tmp_path / "every_token.yaml")
+    plan_of(config, tmp_path)  # loss on every token: any template will do
