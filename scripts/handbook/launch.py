@@ -78,4 +78,8 @@ def launcher(accel: str, settings: dict, gpus: int, nodes: int, processes: int, 
         env += "ACCELERATE_USE_CPU=true "
     if str(settings.get("mixed_precision", "no")).lower() != "no":
         command += " --mixed_precision no"
+    if kind == "FSDP":
+        # Syncing module states (and RAM-efficient loading, which needs it) broadcasts from an
+        # accelerator device, which CPU processes lack; each rank loads the same weights itself.
+        command += " --fsdp_sync_module_states false --fsdp_cpu_ram_efficient_loading false"
     return env + command

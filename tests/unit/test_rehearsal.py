@@ -67,3 +67,12 @@ def test_full_scale_batch_of_the_zephyr_recipes():
     assert plan.batch(plan.runs["dpo/zephyr-7b-beta"])["global"] == 128
     assert plan.batch(plan.runs["dpo/zephyr-7b-beta-qlora"])["global"] == 16
     assert plan.batch(plan.runs["orpo/zephyr-141b-A35b"])["global"] == 32
+
+
+def test_fsdp_runs_rehearse_on_cpu_processes_that_load_their_own_weights():
+    # Zephyr-141B's ORPO: 4 nodes x 8 GPUs under FSDP -> 2 CPU processes under the same FSDP config.
+    plan = build_plan(load_config([], {"scale": "rehearsal"}))
+    command = plan.launcher("orpo", "zephyr-141b-A35b", gpu=8, nodes=1, threads=8)
+    assert "config/accelerate/fsdp.yaml --num_processes 2" in command
+    assert "--fsdp_sync_module_states false --fsdp_cpu_ram_efficient_loading false" in command
+    assert "ACCELERATE_USE_CPU=true" in command
