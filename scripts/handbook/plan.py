@@ -365,7 +365,12 @@ class Plan:
             return 0, run.processes
         gpus = int(gpu if gpu is not None else run.gpus * run.nodes)
         nodes = int(nodes or run.nodes)
-        return gpus, (gpus // nodes) * nodes
+        if gpus < nodes or gpus % nodes:
+            raise self.error(
+                f"runs.{run.stage}.{run.name}",
+                f"{gpus} GPUs cannot be spread evenly over {nodes} nodes (a profile's gpu counts the GPUs of all nodes)",
+            )
+        return gpus, gpus
 
     def batch(self, run: Run, processes: int | None = None) -> dict | None:
         """The run's global batch on `processes` processes (default: as configured), beside the

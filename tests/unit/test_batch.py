@@ -62,3 +62,10 @@ def test_merges_have_no_batch(tmp_path):
     }
     plan = plan_of(small_config(runs=runs), tmp_path)
     assert plan.batch(plan.runs["merge/m"]) is None and plan.batch(plan.runs["dpo/b"])["global"] == 16
+
+
+def test_a_gpu_count_that_does_not_fill_every_node_is_named(tmp_path):
+    plan = plan_of(gpu_run(gpus=8, resources={"nodes": 2}), tmp_path)
+    with pytest.raises(ConfigError, match=r"runs\.sft\.a: 3 GPUs cannot be spread evenly over 2 nodes"):
+        plan.train_args("sft", "a", gpu=3, nodes=2)
+    assert "--gpus 8" in plan.train_args("sft", "a", gpu=8, nodes=2)  # 4 per node, global batch kept: accumulation 2
