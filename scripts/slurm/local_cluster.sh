@@ -8,10 +8,10 @@
 # Needs root. Works without systemd or cgroups (containers, CI runners).
 #
 # The node advertises more than the machine has: LOCAL_SLURM_CPUS CPUs and
-# LOCAL_SLURM_GPUS count-only GPUs (no device files), so jobs can ask for what
-# a real GPU node offers (--gpus=8 --cpus-per-task=32) and the tests can read
-# each job's request back from SLURM, while the jobs themselves run on the CPU.
-# Memory is advertised as it is: a job that really uses more would be killed.
+# LOCAL_SLURM_GPUS GPUs (stand-in device files), so jobs can ask for what a real
+# GPU node offers (--gpus=8 --cpus-per-task=32) and the tests can read each
+# job's request back from SLURM, while the jobs themselves run on the CPU.
+# Memory is advertised as it is, so what SLURM hands out is really there.
 #
 # Environment:
 #   LOCAL_SLURM_DIR    state, spool, logs and PID files (default /tmp/handbook-slurm)
@@ -128,38 +128,56 @@ Move it away yourself, or rerun with LOCAL_SLURM_FORCE=1 to have it renamed to $
     done
 }
 
-# Count-only GPUs: no File= lines, so slurmd looks for no /dev/nvidia* device
-# and binds none; SLURM only counts them when it schedules.
+# GPUs without GPUs. A count-only entry (Name=gpu Count=N, no File=) would be
+# the natural form, but slurmd drops file-less GPUs ("Removing file-less GPU
+# gpu:(null) from final GRES list"), registers gpu:0 and slurmctld drains the
+# node; config_overrides does not help. So each GPU gets a File= of its own in
+# the state folder: a character device with /dev/null's numbers, so whatever
+# opened one would get /dev/null (nothing does: no cgroups here, so no device
+# access is ever restricted). With a device file slurmd also sets
+# CUDA_VISIBLE_DEVICES in the job, as on a real GPU node. Where mknod is not
+# allowed (a container without CAP_MKNOD) an empty regular file still counts
+# as a GPU; slurmd then logs "not a valid character or block device" for each
+# and leaves CUDA_VISIBLE_DEVICES unset.
 write_gres_config() {
+    rm -rf "$STATE_DIR/gpus"
     if ((NODE_GPUS == 0)); then
         rm -f "$GRES_CONF_PATH"
         return
     fi
-    local tmp
+    install -d -m 0755 "$STATE_DIR/gpus"
+    local i dev tmp
+    for ((i = 0; i < NODE_GPUS; i++)); do
+        dev="$STATE_DIR/gpus/nvidia$i"
+        mknod -m 0666 "$dev" c 1 3 2>/dev/null || : >"$dev"
+    done
     tmp=$(mktemp "$GRES_CONF_PATH.XXXXXX")
     cat >"$tmp" <<EOF
 $MARKER
 # 'local_cluster.sh stop' deletes this file; 'start' writes it again.
-# Count-only: this machine has no GPUs, SLURM only counts them.
-NodeName=$NODE Name=gpu Count=$NODE_GPUS
+# This machine has no GPUs: the files stand in for /dev/nvidia* device nodes.
+AutoDetect=off
+NodeName=$NODE Name=gpu File=$STATE_DIR/gpus/nvidia[0-$((NODE_GPUS - 1))]
 EOF
     chmod 0644 "$tmp"
     mv "$tmp" "$GRES_CONF_PATH"
 }
 
 write_config() {
-    local real_cpus mem_total_mb real_mem_mb def_mem_per_cpu gres_types="" node_gres=""
+    local real_cpus mem_total_mb real_mem_mb def_mem gres_types="" node_gres=""
     real_cpus=$(nproc)
     mem_total_mb=$(awk '/^MemTotal:/ {print int($2 / 1024)}' /proc/meminfo)
     # slurmd drains a node whose RealMemory exceeds what it measures, and the
     # measurement varies a little; keep 5% (at least 512 MB) in reserve.
     real_mem_mb=$((mem_total_mb - (mem_total_mb / 20 > 512 ? mem_total_mb / 20 : 512)))
-    # Without DefMemPerCPU a job that gives no --mem is granted the whole
-    # node's memory and every other job then queues behind it. It comes from
-    # the real core count: the advertised one would shrink it to a few hundred
-    # MB, too little for a job that gives no --mem and imports torch.
-    def_mem_per_cpu=$((real_mem_mb / real_cpus / 2))
-    ((def_mem_per_cpu > 2048)) && def_mem_per_cpu=2048
+    # Without a default a job that gives no --mem is granted the whole node's
+    # memory and every other job then queues behind it. The default is per job
+    # (DefMemPerNode), not per CPU: DefMemPerCPU x the advertised CPUs exceeds
+    # RealMemory, so SLURM would refuse outright a job with no --mem that asks
+    # for more than RealMemory/DefMemPerCPU CPUs (11 on 24 GB). It is sized
+    # from the real core count: a job gets what one real core's share would be.
+    def_mem=$((real_mem_mb / real_cpus / 2))
+    ((def_mem > 2048)) && def_mem=2048
     if ((NODE_GPUS > 0)); then
         gres_types="GresTypes=gpu"
         node_gres="Gres=gpu:$NODE_GPUS"
@@ -194,8 +212,8 @@ TaskPlugin=task/none
 
 # No slurmdbd: sacct cannot report jobs, so clients must poll with squeue.
 AccountingStorageType=accounting_storage/none
-# Track GPUs as a TRES, so a job's TRES (scontrol show job) includes gres/gpu.
-AccountingStorageTRES=gres/gpu
+# No AccountingStorageTRES=gres/gpu either: slurmctld refuses to start with it
+# unless slurmdbd runs. A job's GPU request still shows in scontrol show job.
 JobAcctGatherType=jobacct_gather/none
 JobCompType=jobcomp/none
 
@@ -221,13 +239,13 @@ Waittime=0
 SlurmdParameters=config_overrides
 $gres_types
 NodeName=$NODE NodeAddr=127.0.0.1 CPUs=$NODE_CPUS RealMemory=$real_mem_mb $node_gres State=UNKNOWN
-PartitionName=debug Nodes=$NODE Default=YES MaxTime=24:00:00 DefaultTime=01:00:00 DefMemPerCPU=$def_mem_per_cpu State=UP
+PartitionName=debug Nodes=$NODE Default=YES MaxTime=24:00:00 DefaultTime=01:00:00 DefMemPerNode=$def_mem State=UP
 EOF
     chmod 0644 "$tmp"
     # gres.conf first: slurm.conf names the GPUs that gres.conf defines.
     write_gres_config
     mv "$tmp" "$SLURM_CONF_PATH"
-    say "wrote $SLURM_CONF_PATH ($NODE_CPUS CPUs advertised on $real_cpus real, $NODE_GPUS count-only GPUs, RealMemory=${real_mem_mb} MB, DefMemPerCPU=${def_mem_per_cpu} MB)"
+    say "wrote $SLURM_CONF_PATH ($NODE_CPUS CPUs advertised on $real_cpus real, $NODE_GPUS stand-in GPUs, RealMemory=${real_mem_mb} MB, DefMemPerNode=${def_mem} MB)"
 }
 
 node_state() {
@@ -257,6 +275,11 @@ cmd_start() {
         # Only rewrite the config while nothing reads it: a running slurmctld
         # would disagree with its own file until restarted.
         write_config
+        # slurmctld carries a node's DRAIN state and reason across restarts;
+        # one set under an earlier config (e.g. a GPU count that has since been
+        # fixed) would keep the node out of service under the new one. Jobs
+        # and job ids are kept, only the node starts afresh from slurm.conf.
+        rm -f "$STATE_DIR/ctld/node_state" "$STATE_DIR/ctld/node_state.old"
     fi
 
     local t0=$SECONDS
