@@ -49,8 +49,9 @@ def check_vllm(workflow_args, training_args) -> None:
     missing = [name for name, ok in have.items() if not ok]
     if not missing:
         return
-    if workflow_args.tiny_scale:
-        logger.warning("use_vllm needs %s: tiny scale generates with transformers instead", " and ".join(missing))
+    if workflow_args.tiny_scale or workflow_args.rehearsal:
+        scale = "rehearsal" if workflow_args.rehearsal else "tiny scale"
+        logger.warning("use_vllm needs %s: %s generates with transformers instead", " and ".join(missing), scale)
         training_args.use_vllm = False
         return
     raise RecipeError(
