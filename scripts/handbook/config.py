@@ -237,22 +237,25 @@ def runs_from_recipes(config: dict, paths: Paths, error) -> list[str]:
                 taken.append(f"runs.{stage}.{name}: dataset '{dataset}' from {spec['recipe']}")
             model = recipe.get("model_name_or_path")
             if "model" not in spec and isinstance(model, str):
-                base = base_model_named(config.setdefault("base_models", {}), model, paths)
+                template = spec["recipe"] if recipe.get("chat_template") else None
+                base = base_model_named(config.setdefault("base_models", {}), model, paths, template)
                 entry = config["base_models"].setdefault(base, {"path": model})
-                if recipe.get("chat_template") and "chat_template" not in entry and entry.get("path") == model:
-                    entry["chat_template"] = spec["recipe"]
+                if template:
+                    entry["chat_template"] = template
                 spec["model"] = f"{BASE}/{base}"
                 taken.append(f"runs.{stage}.{name}: model base/{base} ({model}) from {spec['recipe']}")
     return taken
 
 
-def base_model_named(base_models: dict, model: str, paths: Paths) -> str:
-    """The base model a recipe's model_name_or_path is: the configured one loaded from that path,
-    else a new name that no other base model has. A local path always stays that path: a folder
-    named like a configured model (results/models/cpt/tiny and the demo's base/tiny) is another
-    model."""
+def base_model_named(base_models: dict, model: str, paths: Paths, template: str | None = None) -> str:
+    """The base model a recipe's model_name_or_path is: the configured one loaded from that path
+    (with the recipe's inline chat template, when it has one: its data is tokenized with it), else
+    a new name that no other base model has. A local path always stays that path: a folder named
+    like a configured model (results/models/cpt/tiny and the demo's base/tiny) is another model."""
     def same(entry) -> bool:
         path = entry.get("path") if isinstance(entry, dict) else None
+        if template and entry.get("chat_template") != template:
+            return False
         if path is None or paths.is_hub(model) or paths.is_hub(path):
             return path == model
         return Path(paths.origin, path).resolve() == Path(paths.origin, model).resolve()
