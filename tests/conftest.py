@@ -26,10 +26,13 @@ def workflow_env() -> dict[str, str]:
     return env
 
 
-def run_snakemake(workdir: Path, *args: str, configfiles=(), check: bool = True, timeout: int = 1800, env=None):
+def run_snakemake(
+    workdir: Path, *args: str, configfiles=(), check: bool = True, timeout: int = 1800, env=None, cores: str | None = "2"
+):
     """Run snakemake on the repository's Snakefile, started in `workdir` (no --directory, which
-    would override the tiny scale's own working directory)."""
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "workflow" / "Snakefile"), "--cores", "2"]
+    would override the tiny scale's own working directory). `cores=None` leaves them to a profile."""
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "workflow" / "Snakefile")]
+    cmd += ["--cores", cores] if cores else []
     cmd += list(args)
     if configfiles:  # last: --configfile takes every following word as a file
         cmd += ["--configfile", *map(str, configfiles)]

@@ -3,7 +3,9 @@
     .venv/bin/pytest tests/test_cluster_dryrun.py
 
 The working directory gets the repository's config/ and profiles/, so Snakemake sees what it sees
-from the repository root: profiles/default as the workflow profile, under `--profile profiles/slurm`.
+from the repository root; the cluster profile is passed as the docs say, `--workflow-profile
+profiles/slurm`, in place of profiles/default (whose `cores: all` would cap every job's threads at
+this 2-core machine's).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import yaml
 from conftest import REPO, make_workdir, run_snakemake
 
 TARGET = "results/models/dpo/zephyr-7b-beta"
-PROFILE_ARGS = ("--profile", "profiles/slurm")
+PROFILE_ARGS = ("--workflow-profile", "profiles/slurm")
 
 
 def cluster_workdir(path: Path) -> Path:
@@ -35,7 +37,7 @@ def plan(work: Path, *configfiles: Path) -> tuple[list[dict], str]:
     """Dry-run the target; every planned job as {rule, output, resources, shell}."""
     # --configfile takes every following word as a file: a flag ends the list before the target.
     extra = ["--configfile", *map(str, configfiles)] if configfiles else []
-    proc = run_snakemake(work, *PROFILE_ARGS, *extra, "-n", "-p", TARGET)
+    proc = run_snakemake(work, *PROFILE_ARGS, *extra, "-n", "-p", TARGET, cores=None)
     output = proc.stdout + proc.stderr
     jobs = []
     for block in re.split(r"\n(?=\[[^\]\n]+\]\n(?:local)?rule )", output)[1:]:
@@ -63,22 +65,27 @@ def one_node(tmp_path_factory):
     return plan(cluster_workdir(tmp_path_factory.mktemp("dryrun") / "work"))
 
 
-def test_slurm_profile_applies_from_the_repository_root(one_node, tmp_path, monkeypatch):
+def test_slurm_profile_gives_each_job_the_cpus_its_processes_need(one_node, tmp_path, monkeypatch):
     jobs, output = one_node
-    # profiles/default is found as the workflow profile and loaded after profiles/slurm; none of
-    # its keys may switch the executor back or drop the cluster's default resources.
-    assert "Using profiles profiles/slurm and workflow specific profile profiles/default" in output
+    assert "Using workflow specific profile profiles/slurm" in output
     from snakemake.cli import parse_args
 
     monkeypatch.chdir(cluster_workdir(tmp_path / "work"))
     argv = ["--snakefile", str(REPO / "workflow" / "Snakefile"), "-n", TARGET]
-    # Both spellings reach the cluster: the profile on top of profiles/default, or in its place.
-    for profile_args in (PROFILE_ARGS, ("--workflow-profile", "profiles/slurm")):
-        _, args = parse_args([*argv, *profile_args])
-        assert args.executor == "slurm" and args.retries == 2, profile_args
+    _, args = parse_args([*argv, *PROFILE_ARGS])
+    assert args.executor == "slurm" and args.retries == 2 and args.cores == 1024
+    # On this 2-core machine the 8-GPU jobs still ask for 4 CPUs per process, as the plan says;
+    # the other jobs ask for their threads (the profile sets no cpus_per_task for every rule).
     defaults = yaml.safe_load((REPO / "profiles" / "slurm" / "config.yaml").read_text())["default-resources"]
+    assert "cpus_per_task" not in defaults
     for job in jobs:
-        assert job["resources"]["cpus_per_task"] == str(defaults["cpus_per_task"]), job
+        if job["rule"] == "train_model":
+            assert job["resources"]["cpus_per_task"] == "32", job
+            assert job["shell"].startswith("OMP_NUM_THREADS=32 "), job["shell"]
+            assert "OMP_NUM_THREADS=4 accelerate launch" in job["shell"], job["shell"]
+        else:
+            assert "cpus_per_task" not in job["resources"], job
+    assert "RuntimeWarning" not in output and "Warning" not in output
 
 
 def test_zephyr_chain_pulls_in_no_demo_job(one_node):
@@ -181,6 +188,9 @@ def test_two_nodes_start_one_launcher_per_node(tmp_path):
             "results/models/dpo/zephyr-7b-beta",
             "--stage",
             "dpo",
+            # The recipe's 8 per device x 2 accumulation on the 16 GPUs the config gives the run.
+            "--global_batch",
+            "256",
             "--gpus",
             "16",
         ]
@@ -197,7 +207,7 @@ def test_every_family_chain_asks_slurm_for_its_published_resources(tmp_path):
     tables = [f"results/tables/{key.split('.', 1)[1]}.md" for key, source in full.sources.items()
               if key.startswith("tables.") and source.endswith("/family.yaml")]
     assert len(families) >= 10 and len(tables) >= len(families), (families, tables)
-    proc = run_snakemake(cluster_workdir(tmp_path / "work"), *PROFILE_ARGS, "-n", "-p", *tables)
+    proc = run_snakemake(cluster_workdir(tmp_path / "work"), *PROFILE_ARGS, "-n", "-p", *tables, cores=None)
     jobs = re.split(r"\n(?=\[[^\]\n]+\]\n(?:local)?rule )", proc.stdout + proc.stderr)[1:]
     training, reference = {}, {}
     for block in jobs:
