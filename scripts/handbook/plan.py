@@ -625,15 +625,17 @@ class Plan:
         return "|".join(names) if names else "(?!)"
 
     def judge_prompts(self, name: str) -> str:
-        """A judge's prompt set: the demo set at tiny scale when it comes from the hub."""
+        """A judge's prompt set: the demo set at tiny scale and rehearsal when it comes from the hub
+        (its answers are judged by the demo reward model there)."""
         spec = self.config["judges"][name]
-        if self.scale == "tiny" and self.is_hub(spec["prompts"]):
+        if self.scale in ("tiny", "rehearsal") and self.is_hub(spec["prompts"]):
             return JUDGE_DEMO_PROMPTS[spec["format"]]
         return spec["prompts"]
 
     def demo_judge_used(self) -> bool:
-        """Tiny scale judges answers with the demo reward model (eval.demo.judge), when there is one."""
-        return self.scale == "tiny" and bool(self.demo_eval.get("judge"))
+        """Tiny scale and rehearsal judge answers with the demo reward model (eval.demo.judge), when
+        there is one."""
+        return self.scale in ("tiny", "rehearsal") and bool(self.demo_eval.get("judge"))
 
     def judge_answer_inputs(self, judge: str, model_id: str, **_) -> dict:
         prompts = self.judge_prompts(judge)

@@ -42,6 +42,10 @@ def apply_rehearsal(config: dict, recipe_settings) -> list[str]:
         spec["max_new_tokens"] = min(spec.get("max_new_tokens", rehearsal["max_new_tokens"]), rehearsal["max_new_tokens"])
     for spec in config["judges"].values():
         spec["max_new_tokens"] = rehearsal["max_new_tokens"]
+    for name, spec in config["suites"].items():
+        if not spec.get("local") and not spec.get("limit"):
+            spec["limit"] = rehearsal["lm_eval_limit"]  # the real tasks, on the stand-ins' few rows
+    said.append(f"hub lm-eval suites score {rehearsal['lm_eval_limit']} documents per task; judges: the demo reward model")
     return said
 
 

@@ -76,3 +76,12 @@ def test_fsdp_runs_rehearse_on_cpu_processes_that_load_their_own_weights():
     assert "config/accelerate/fsdp.yaml --num_processes 2" in command
     assert "--fsdp_sync_module_states false --fsdp_cpu_ram_efficient_loading false" in command
     assert "ACCELERATE_USE_CPU=true" in command
+
+
+def test_tables_rehearse_their_real_suites_on_few_documents_and_the_demo_judge():
+    plan = build_plan(load_config([], {"scale": "rehearsal"}))
+    args = plan.lm_eval_args("sft", "zephyr-7b-beta", "openllm")
+    assert '"task": "mmlu"' in args and "--limit 2" in args and args.endswith("--device cpu")
+    assert plan.judge_prompts("mt_bench") == "results/judges/prompts/mt_bench_demo.jsonl"
+    spec = plan.table_spec("zephyr-7b-beta")["table"]
+    assert spec["suites"] == ["openllm"] and spec["judges"]["mt_bench"]["judge"] == "rm/tiny"
