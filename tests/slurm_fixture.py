@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,3 +70,11 @@ def slurm_cluster():
         yield SlurmCluster(profile=LOCAL_PROFILE, started_here=True)
     finally:
         _cluster("stop", timeout=120)
+
+
+def snakemake_env() -> dict[str, str]:
+    # Jobs inherit the submitter's environment (sbatch --export=ALL), so the
+    # venv must come first on PATH for the tools rules call inside a job.
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    return env

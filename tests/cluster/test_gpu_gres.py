@@ -8,15 +8,14 @@ bash scripts/slurm/local_cluster.sh start && .venv/bin/pytest tests/cluster/test
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 from slurm_fixture import REPO, slurm_cluster  # noqa: F401  (fixture, used by name)
+from slurm_fixture import snakemake_env as _snakemake_env
 
 pytestmark = pytest.mark.slurm
 
@@ -64,14 +63,6 @@ LOCAL_SITE = (
     "--slurm-init-seconds-before-status-checks", "8",
     "--seconds-between-status-checks", "8",
 )  # fmt: skip
-
-
-def _snakemake_env() -> dict[str, str]:
-    # Jobs inherit the submitter's environment (sbatch --export=ALL), so the
-    # venv must come first on PATH for the Snakemake the job script calls.
-    env = dict(os.environ)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    return env
 
 
 def _slurm(*args: str) -> str:

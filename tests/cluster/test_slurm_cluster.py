@@ -21,6 +21,7 @@ import pytest
 import yaml
 from conftest import TINY_CONFIG, make_workdir, run_snakemake
 from slurm_fixture import REPO, slurm_cluster  # noqa: F401  (fixture, used by name)
+from slurm_fixture import snakemake_env as _snakemake_env
 from snakemake.cli import parse_args
 
 pytestmark = pytest.mark.slurm
@@ -50,14 +51,6 @@ SNAKEFILE = textwrap.dedent("""
         shell:
             "echo $SLURM_JOB_ID > {log}; cat {input} > {output}; echo b >> {output}"
     """)
-
-
-def _snakemake_env() -> dict[str, str]:
-    # Jobs inherit the submitter's environment (sbatch --export=ALL), so the
-    # venv must come first on PATH for the tools rules call inside a job.
-    env = dict(os.environ)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    return env
 
 
 @pytest.mark.parametrize("profile", ["slurm", "slurm-local", "default"])
