@@ -53,10 +53,10 @@ def test_rehearsal_chain_asks_slurm_for_what_the_plan_says(slurm_cluster, tmp_pa
     assert train["NumCPUs"] == train["CPUs/Task"] == str(resources["cpus_per_task"]), train
     assert train["MinMemoryNode"] == f"{resources['mem_mb']}M", train
     assert train["TimeLimit"] == f"00:{resources['runtime']:02d}:00", train
-    # The other jobs ask for their threads (1 here) and the profile's default memory and time.
+    # The other jobs ask for their threads (1: data preparation, the stand-ins) and no GPU.
     for job in jobs:
         if job is not train:
-            assert job["NumCPUs"] == "1" and job["MinMemoryNode"] == "8000M" and job["TimeLimit"] == "01:00:00", job
+            assert job["NumCPUs"] == "1", job
 
     root = work / "results" / "rehearsal"
     assert (root / TARGET / "model.safetensors").is_file()
