@@ -4,8 +4,8 @@ format and one in Anthropic's HH transcript format, each trained by DPO.
 
 Every family's own chain runs at scale rehearsal in tests/workflow/test_rehearsal.py (their real
 recipes and launchers on stand-ins of their models and data). Here, at tiny scale (the demo model
-and data in their place), three families whose chains show what tiny scale replaces: Zephyr-7B-beta
-(full and QLoRA), Zephyr-141B (ORPO with FSDP and an 8-bit optimizer) and SmolLM3 (the merge).
+and data in their place), two families whose chains show what tiny scale replaces: Zephyr-141B
+(ORPO with FSDP and an 8-bit optimizer) and SmolLM3 (flash-attention, and the merge).
 The chains run with tests/config/families.yaml (small demo world, untrained tiny Llama, two steps
 per run), batched into one Snakemake call so shared data and models are built once.
 """
@@ -25,7 +25,7 @@ from handbook.plan import build_plan
 CONFIG = REPO / "tests" / "config" / "families.yaml"
 HANDBOOK_SFT = REPO / "tests" / "data" / "handbook_recipes" / "zephyr-7b-beta" / "sft" / "config_full.yaml"
 FORMATS = REPO / "tests" / "data" / "formats"
-TINY_FAMILIES = ("zephyr-7b-beta", "zephyr-141b-A35b", "smollm3")
+TINY_FAMILIES = ("zephyr-141b-A35b", "smollm3")
 
 
 def family_runs() -> dict[str, list[str]]:
