@@ -1,10 +1,13 @@
-"""Build tiny stand-ins of every hub model and dataset the plan reads, in local caches under the
-real ids, so the full-scale plan rehearses offline (handbook/standins.py says what they copy).
+"""Build tiny stand-ins of every hub model and dataset the plan reads, lm-eval's task data
+included, in local caches under the real ids, so the full-scale plan rehearses offline
+(handbook/standins.py says what they copy).
 
-    python scripts/make_standins.py --out results/standins [--rows 300] [--configfile my.yaml ...]
+    python scripts/make_standins.py --out results/standins [--rows 300] [--table zephyr-7b-beta ...]
+        [--configfile my.yaml ...]
 
 then run with HF_HUB_CACHE=results/standins/hub HF_DATASETS_CACHE=results/standins/datasets
-HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1. <out>/manifest.json, written last, lists what was built.
+HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1. <out>/manifest.json, written last, lists what was built
+and, under 'left_out', the task data no stand-in can serve (one line each here too).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", required=True, help="folder of the stand-ins (hub/, datasets/, manifest.json)")
     parser.add_argument("--rows", type=int, default=300, help="rows per split (a fifth of it in test splits)")
+    parser.add_argument("--table", action="extend", nargs="+", help="only what these tables need")
     parser.add_argument(
         "--configfile", action="extend", nargs="+", default=[], help="config files extending config/config.yaml"
     )
@@ -32,11 +36,13 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     try:
         plan = build_plan(load_config(args.configfile), args.configfile)
-        manifest = build(hub_needs(plan), args.out, args.rows, selected_columns(plan))
+        manifest = build(hub_needs(plan, args.table), args.out, args.rows, selected_columns(plan))
     except (ConfigError, StandinError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     out = Path(args.out).resolve()
+    for item, reason in manifest["left_out"].items():
+        print(f"left out: {item}: {reason}", file=sys.stderr)
     print(f"built {len(manifest['models'])} models and {len(manifest['datasets'])} datasets in "
           f"{time.monotonic() - started:.1f} s under {out}")
     print(f"use them with: HF_HUB_CACHE={out / 'hub'} HF_DATASETS_CACHE={out / 'datasets'} "

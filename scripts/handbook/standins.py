@@ -9,9 +9,14 @@ A model's stand-in is a random init of the real architecture class (2 layers, wi
 small byte-level BPE tokenizer that carries the real tokenizer's special tokens under their real
 names, its bos/eos/pad/unk roles, whether it starts texts with bos, and its chat template. A
 dataset's stand-in has the real configuration, split and column names and types, with a few
-hundred synthetic question-answer rows per split. MODELS and DATASETS hold these facts, one entry
-per hub id; the builder refuses an id the plan reads that has no entry, a split or configuration
-the real dataset lacks, and a column the plan selects that the real dataset does not have.
+hundred synthetic question-answer rows per split. The datasets lm-eval's hub tasks read (ARC,
+HellaSwag, TruthfulQA, the 57 MMLU subjects, Winogrande, GSM8K) get the columns and value types
+their task configs and process_docs functions read, with TASK_ROWS rows in every split (enough for
+the suites' few-shot counts) whose answers are valid for the task: a right choice among the
+choices, a label that indexes them. MODELS and DATASETS hold these facts, one entry per hub id; the
+builder refuses an id the plan reads that has no entry, a split or configuration the real dataset
+lacks, and a column the plan selects that the real dataset does not have. LEFT_OUT names the
+task datasets no stand-in can serve, and why (IFEval): the build leaves them out and says so.
 
 The layouts are the libraries' own caches: a model in <out>/hub/models--<org>--<name>/snapshots/
 <sha>/ with refs/main naming <sha> (from_pretrained("<org>/<name>") then loads it offline), a
@@ -30,7 +35,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from handbook.offline import HubDataset, HubModel, Needs, default_config
+from handbook.offline import HubDataset, HubModel, Needs, TaskData, default_config
 from handbook.provenance import content_hash, package_versions, write_text_atomic
 from handbook.tasks import render_reply
 
@@ -42,6 +47,9 @@ DIMS = {
     "intermediate_size": 128, "max_position_embeddings": 1024,
 }
 DIMS_OF = {"GPT2Config": {"n_embd": 64, "n_layer": 2, "n_head": 4, "n_inner": 128, "n_positions": 1024}}
+# Rows in every split of an lm-eval task's dataset: ARC's 25 shots drawn from train, and room
+# to spare; a suite asking for more shots gets one row more than it draws.
+TASK_ROWS = 30
 MARKER = ".standins"  # written first: a folder without it is not the builder's to replace
 MANIFEST = "manifest.json"  # written last: a folder without it is not finished
 
@@ -156,10 +164,30 @@ def example(i: int) -> dict:
     answer = op(a, b)
     question = f"What is {a} {word} {b}?"
     return {
-        "i": i, "a": a, "b": b, "question": question, "sentence": f"{a} {word} {b} is {answer}.",
+        "i": i, "a": a, "b": b, "word": word, "answer": answer, "question": question,
+        "sentence": f"{a} {word} {b} is {answer}.",
         "reply": render_reply(str(answer), "preferred", variant=i % 2),
         "wrong_reply": render_reply(str(answer + 1 + i % 4), "dispreferred"),
     }
+
+
+def options(ex: dict, n: int = 4) -> tuple[list[str], int]:
+    """n distinct answers to the example's question and the index of the right one, which moves
+    with the example so that no position is always right."""
+    gold = ex["i"] % n
+    wrong = [ex["answer"] + k for k in (1, 2, -1)][: n - 1]
+    return [str(v) for v in (*wrong[:gold], ex["answer"], *wrong[gold:])], gold
+
+
+def statements(ex: dict, true: int) -> dict:
+    """TruthfulQA's targets: the true statements first, then false ones, labelled 1 and 0."""
+    right = [f"It is {ex['answer']}.", ex["sentence"]][:true]
+    false = [f"It is {ex['answer'] + k}." for k in (1, 2, -1)][: 4 - true]
+    return {"choices": [*right, *false], "labels": [1] * len(right) + [0] * len(false)}
+
+
+def ctx_a(ex: dict) -> str:
+    return f"A student works out {ex['a']} {ex['word']} {ex['b']} on the board."
 
 
 def chat(ex: dict, reply: str, system: bool = False) -> list[dict]:
@@ -197,6 +225,33 @@ KINDS = {
     "template_kwargs": ("template_kwargs", lambda ex: {
         "custom_instructions": "", "enable_thinking": ex["i"] % 2 == 0, "python_tools": [], "xml_tools": []
     }),
+    # ARC: choices {text, label} with answerKey one of the labels (doc_to_target indexes by it).
+    "arc_id": ("string", lambda ex: f"standin_{ex['i']}"),
+    "arc_choices": ("labelled_choices", lambda ex: {"text": options(ex)[0], "label": ["A", "B", "C", "D"]}),
+    "arc_answer_key": ("string", lambda ex: "ABCD"[options(ex)[1]]),
+    # HellaSwag: process_docs reads activity_label, ctx_a, ctx_b, endings and int(label).
+    "hs_ind": ("int32", lambda ex: ex["i"]),
+    "hs_activity": ("string", lambda ex: "Doing arithmetic"),
+    "hs_ctx_a": ("string", ctx_a),
+    "hs_ctx_b": ("string", lambda ex: "the student"),
+    "hs_ctx": ("string", lambda ex: f"{ctx_a(ex)} the student"),
+    "hs_endings": ("strings", lambda ex: [f"writes {v} as the answer." for v in options(ex)[0]]),
+    "hs_source_id": ("string", lambda ex: f"standin~{ex['i']}"),
+    "hs_split": ("string", lambda ex: {"validation": "val"}.get(ex["split"], ex["split"])),
+    "hs_split_type": ("string", lambda ex: ("indomain", "zeroshot")[ex["i"] % 2]),
+    "hs_label": ("string", lambda ex: str(options(ex)[1])),
+    # TruthfulQA multiple_choice: mc1 has one true statement, mc2 two.
+    "mc1_targets": ("mc_targets", lambda ex: statements(ex, 1)),
+    "mc2_targets": ("mc_targets", lambda ex: statements(ex, 2)),
+    # MMLU: four choices, answer a class label A-D, subject the configuration's name.
+    "mmlu_subject": ("string", lambda ex: ex["config"]),
+    "mmlu_choices": ("strings", lambda ex: options(ex)[0]),
+    "mmlu_answer": ("abcd", lambda ex: options(ex)[1]),
+    # Winogrande: the blank '_' is filled with option1 or option2; answer "1" or "2".
+    "wino_sentence": ("string", lambda ex: f"{ex['a']} {ex['word']} {ex['b']} gives _ when worked out."),
+    "wino_option1": ("string", lambda ex: options(ex, 2)[0][0]),
+    "wino_option2": ("string", lambda ex: options(ex, 2)[0][1]),
+    "wino_answer": ("string", lambda ex: str(options(ex, 2)[1] + 1)),
 }
 
 
@@ -212,6 +267,9 @@ def feature(name: str):
             "custom_instructions": text, "enable_thinking": datasets.Value("bool"),
             "python_tools": texts, "xml_tools": texts,
         },
+        "labelled_choices": {"text": texts, "label": texts},
+        "mc_targets": {"choices": texts, "labels": datasets.List(datasets.Value("int32"))},
+        "abcd": datasets.ClassLabel(names=["A", "B", "C", "D"]),
     }
     return nested.get(name) or datasets.Value(name)
 
@@ -239,6 +297,32 @@ MESSAGES = {"messages": "conversation"}
 SMOLTALK = {"messages": "conversation", "source": "name"}
 SMOLTALK2 = {"messages": "conversation", "chat_template_kwargs": "template_kwargs"}
 SMOLTALK2_PREFS = {"prompt": "question", "chosen": "chosen", "rejected": "rejected"}
+# lm-eval's tasks: the columns their YAMLs and utils.py read, as the dataset cards type them.
+ARC = {"id": "arc_id", "question": "question", "choices": "arc_choices", "answerKey": "arc_answer_key"}
+HELLASWAG = {
+    "ind": "hs_ind", "activity_label": "hs_activity", "ctx_a": "hs_ctx_a", "ctx_b": "hs_ctx_b", "ctx": "hs_ctx",
+    "endings": "hs_endings", "source_id": "hs_source_id", "split": "hs_split", "split_type": "hs_split_type",
+    "label": "hs_label",
+}
+TRUTHFULQA_MC = {"question": "question", "mc1_targets": "mc1_targets", "mc2_targets": "mc2_targets"}
+MMLU = {"question": "question", "subject": "mmlu_subject", "choices": "mmlu_choices", "answer": "mmlu_answer"}
+WINOGRANDE = {"sentence": "wino_sentence", "option1": "wino_option1", "option2": "wino_option2",
+              "answer": "wino_answer"}
+# cais/mmlu's subject configurations (its 'all' and 'auxiliary_train' are not read by lm-eval's mmlu).
+MMLU_SUBJECTS = (
+    "abstract_algebra", "anatomy", "astronomy", "business_ethics", "clinical_knowledge", "college_biology",
+    "college_chemistry", "college_computer_science", "college_mathematics", "college_medicine", "college_physics",
+    "computer_security", "conceptual_physics", "econometrics", "electrical_engineering", "elementary_mathematics",
+    "formal_logic", "global_facts", "high_school_biology", "high_school_chemistry", "high_school_computer_science",
+    "high_school_european_history", "high_school_geography", "high_school_government_and_politics",
+    "high_school_macroeconomics", "high_school_mathematics", "high_school_microeconomics", "high_school_physics",
+    "high_school_psychology", "high_school_statistics", "high_school_us_history", "high_school_world_history",
+    "human_aging", "human_sexuality", "international_law", "jurisprudence", "logical_fallacies", "machine_learning",
+    "management", "marketing", "medical_genetics", "miscellaneous", "moral_disputes", "moral_scenarios", "nutrition",
+    "philosophy", "prehistory", "professional_accounting", "professional_law", "professional_medicine",
+    "professional_psychology", "public_relations", "security_studies", "sociology", "us_foreign_policy", "virology",
+    "world_religions",
+)
 H4_SFT = ("train_sft", "test_sft")
 H4_ALL = ("train_prefs", "test_prefs", "train_sft", "test_sft", "train_gen", "test_gen")
 CAI_SPLITS = ("train_sft", "test_sft", "train_prefs", "test_prefs")
@@ -300,6 +384,20 @@ DATASETS = {
             {"instruction": "question", "output": "reply", "generator": "name", "dataset": "name"}, ("eval",)
         ),
     },
+    "allenai/ai2_arc": {c: Schema(ARC, ("train", "validation", "test")) for c in ("ARC-Challenge", "ARC-Easy")},
+    "Rowan/hellaswag": only_default(HELLASWAG, ("train", "validation", "test")),
+    "truthfulqa/truthful_qa": {"multiple_choice": Schema(TRUTHFULQA_MC, ("validation",))},
+    "cais/mmlu": {subject: Schema(MMLU, ("test", "validation", "dev")) for subject in MMLU_SUBJECTS},
+    "allenai/winogrande": {"winogrande_xl": Schema(WINOGRANDE, ("train", "validation", "test"))},
+}
+
+# Task datasets no stand-in can serve: lm-eval would fail on them offline whatever the rows.
+LEFT_OUT = {
+    "google/IFEval": (
+        "ifeval cannot run offline here: its checks import langdetect and immutabledict (lm-eval's 'ifeval' "
+        "extra, not installed), and its sentence-count and capital-word checks need NLTK's punkt_tab data, "
+        "which no installed package ships and nltk can only download"
+    ),
 }
 
 
@@ -316,12 +414,25 @@ def schema_of(item: HubDataset) -> Schema:
     return configs[config]
 
 
+def left_out(needs: Needs) -> dict[str, str]:
+    """The task data items the build leaves out (LEFT_OUT), each with the tasks reading it and why."""
+    return {
+        f"{item.line()} (read by {', '.join(item.tasks)})": LEFT_OUT[item.id]
+        for item in needs.lm_eval if item.id in LEFT_OUT
+    }
+
+
+def served(needs: Needs) -> list:
+    """Every dataset and task data item the build makes a stand-in for."""
+    return [*needs.datasets, *(item for item in needs.lm_eval if item.id not in LEFT_OUT)]
+
+
 def check(needs: Needs, columns: dict | None = None) -> None:
     """Fail on the first item without a stand-in, or that reads what the real item lacks."""
     for model in needs.models:
         if model.id not in MODELS:
             raise StandinError(f"model {model.id}: no stand-in facts; add an entry to handbook.standins.MODELS")
-    for item in needs.datasets:
+    for item in served(needs):
         schema = schema_of(item)
         unknown = [s for s in item.splits if s not in (schema.splits or item.splits)]
         if unknown:
@@ -417,11 +528,32 @@ def build_model(item: HubModel, hub: Path) -> dict:
 # --- Datasets -----------------------------------------------------------------------------------
 
 
-def split_rows(item: HubDataset, schema: Schema, split: str, rows: int) -> list[dict]:
-    """The split's rows: its own run of examples (a fixed offset from its name), fewer in test splits."""
-    count = max(1, rows // 5) if split.startswith("test") or split in ("validation", "eval") else rows
+def split_counts(needs: Needs, rows: int) -> dict[tuple[str, str | None], dict[str, int]]:
+    """(id, config) -> rows of each split built: `rows` in a plan dataset's splits (a fifth in test
+    splits), at least TASK_ROWS (or one more than the most shots drawn) where lm-eval reads it."""
+    counts: dict[tuple[str, str | None], dict[str, int]] = {}
+    for item in served(needs):
+        schema = schema_of(item)
+        split_count = counts.setdefault((item.id, item.config), {})
+        for split in item.splits if schema.splits is None else schema.splits:
+            if isinstance(item, TaskData):
+                count = max(TASK_ROWS, item.fewshot + 1)
+            elif split.startswith("test") or split in ("validation", "eval"):
+                count = max(1, rows // 5)
+            else:
+                count = rows
+            split_count[split] = max(split_count.get(split, 0), count)
+    return counts
+
+
+def split_rows(item: HubDataset | TaskData, schema: Schema, split: str, count: int) -> list[dict]:
+    """The split's rows: its own run of examples (a fixed offset from its name)."""
     offset = int(hashlib.sha1(f"{item.id}/{item.config}/{split}".encode()).hexdigest()[:6], 16)
-    return [{col: KINDS[kind][1](example(offset + i)) for col, kind in schema.columns.items()} for i in range(count)]
+    rows = []
+    for i in range(count):
+        ex = {**example(offset + i), "split": split, "config": item.config}
+        rows.append({col: KINDS[kind][1](ex) for col, kind in schema.columns.items()})
+    return rows
 
 
 def dataset_folder(datasets_cache: Path, item: HubDataset) -> Path:
@@ -434,8 +566,8 @@ def dataset_folder(datasets_cache: Path, item: HubDataset) -> Path:
     return datasets_cache / dataset / (item.config or "default") / "0.0.0" / digest
 
 
-def build_dataset(item: HubDataset, datasets_cache: Path, rows: int) -> dict:
-    """Write each split as datasets' Arrow files, then the dataset_info.json naming them."""
+def build_dataset(item: HubDataset | TaskData, datasets_cache: Path, counts: dict[str, int]) -> dict:
+    """Write each split (`counts` rows) as datasets' Arrow files, then the dataset_info.json naming them."""
     import datasets
     from datasets.arrow_writer import ArrowWriter
     from datasets.naming import camelcase_to_snakecase, filename_prefix_for_split
@@ -446,13 +578,13 @@ def build_dataset(item: HubDataset, datasets_cache: Path, rows: int) -> dict:
     folder.mkdir(parents=True, exist_ok=True)
     features = datasets.Features({col: feature(KINDS[kind][0]) for col, kind in schema.columns.items()})
     splits = datasets.SplitDict(dataset_name=name)
-    for split in item.splits if schema.splits is None else schema.splits:
+    for split, count in counts.items():
         writer = ArrowWriter(features=features, path=str(folder / f"{filename_prefix_for_split(name, split)}.arrow"))
-        for row in split_rows(item, schema, split, rows):
+        for row in split_rows(item, schema, split, count):
             writer.write(row)
-        count, size = writer.finalize()
+        written, size = writer.finalize()
         writer.close()
-        splits.add(datasets.SplitInfo(name=split, num_bytes=size, num_examples=count, dataset_name=name))
+        splits.add(datasets.SplitInfo(name=split, num_bytes=size, num_examples=written, dataset_name=name))
     info = datasets.DatasetInfo(
         features=features, splits=splits, config_name=item.config or "default", dataset_name=name, version="0.0.0",
         builder_name="parquet",
@@ -480,23 +612,30 @@ def claim(out: Path) -> None:
 
 
 def build(needs: Needs, out: str | Path, rows: int = 300, columns: dict | None = None) -> dict:
-    """Every stand-in `needs` lists, under `out`; the manifest last, so a half-built folder never
-    looks finished. Returns the manifest."""
+    """Every stand-in `needs` lists, under `out`, but those LEFT_OUT (named in the manifest's
+    'left_out'); a dataset both the plan and lm-eval read is built once with the splits and rows
+    of both. The manifest last, so a half-built folder never looks finished. Returns the manifest."""
     from transformers.utils import logging as transformers_logging
 
     check(needs, columns)
     transformers_logging.disable_progress_bar()  # one bar per saved model says nothing here
     out = Path(out)
     claim(out)
+    counts = split_counts(needs, rows)
+    items = {}
+    for item in served(needs):  # the first reader of an (id, config) names it; counts hold all splits
+        items.setdefault((item.id, item.config), item)
     manifest = {
         "rows": rows,
+        "task_rows": TASK_ROWS,
         "environment": {"HF_HUB_CACHE": "hub", "HF_DATASETS_CACHE": "datasets"},
         "packages": package_versions(["transformers", "tokenizers", "datasets", "torch"]),
         "models": {m.id: build_model(m, out / "hub") for m in needs.models},
         "datasets": {
-            f"{item.id} ({item.config or 'default'})": build_dataset(item, out / "datasets", rows)
-            for item in needs.datasets
+            f"{item.id} ({item.config or 'default'})": build_dataset(item, out / "datasets", counts[key])
+            for key, item in items.items()
         },
+        "left_out": left_out(needs),
     }
     write_text_atomic(out / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     return manifest

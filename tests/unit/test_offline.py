@@ -1,15 +1,23 @@
-"""What a plan reads from the hub (handbook.offline): the list, a table's share of it, the fetch's refusals."""
+"""What a plan reads from the hub (handbook.offline): the list, a table's share of it, lm-eval's task
+data as its own task configs name it, the fetch's refusals.
+
+The list tests call the command's main() in this process: lm-eval's task index (seconds to build)
+is then built once for all of them."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pytest
 from conftest import REPO, workflow_env
 from handbook.config import ConfigError, load_config
-from handbook.offline import HubDataset, HubModel, hub_model, hub_needs, merge_datasets, selected_columns
+from handbook.offline import (
+    FETCHERS, HubDataset, HubModel, TaskData, hub_model, hub_needs, lm_eval_needs, main, merge_datasets, selected_columns,
+)
 from handbook.plan import build_plan
+from handbook.standins import MMLU_SUBJECTS
 
 ZEPHYR_7B_BETA = {
     "model mistralai/Mistral-7B-v0.1@main",
@@ -33,20 +41,44 @@ def plan():
     return build_plan(load_config([]), origin=REPO)
 
 
-def test_list_names_the_hub_models_and_datasets_and_nothing_local():
-    proc = offline_cli("list")
-    assert proc.returncode == 0, proc.stderr
-    lines = proc.stdout.splitlines()
+def listed(capsys, *args) -> list[str]:
+    assert main(["list", *args]) == 0
+    return capsys.readouterr().out.splitlines()
+
+
+def test_list_names_the_hub_models_and_datasets_and_nothing_local(capsys):
+    lines = listed(capsys)
     assert "model mistralai/Mistral-7B-v0.1@main" in lines
     ultrafeedback = [line for line in lines if line.startswith("dataset HuggingFaceH4/ultrafeedback_binarized ")]
     assert len(ultrafeedback) == 1 and {"train_prefs", "test_prefs"} <= set(ultrafeedback[0].split()[-1].split(","))
     assert not [line for line in lines if "results/" in line or "demo" in line]
+    assert "lmeval google/IFEval (default) train" in lines  # the ifeval suite's task
 
 
-def test_a_table_lists_only_what_it_reads():
-    proc = offline_cli("list", "--table", "zephyr-7b-beta")
-    assert proc.returncode == 0, proc.stderr
-    assert set(proc.stdout.splitlines()) == ZEPHYR_7B_BETA
+def test_a_table_lists_only_what_it_reads(capsys):
+    lines = listed(capsys, "--table", "zephyr-7b-beta")
+    assert {line for line in lines if not line.startswith("lmeval ")} == ZEPHYR_7B_BETA
+
+
+def test_a_tables_hub_suites_list_the_data_their_lm_eval_tasks_read(capsys):
+    lines = [line for line in listed(capsys, "--table", "zephyr-7b-beta") if line.startswith("lmeval ")]
+    assert "lmeval allenai/ai2_arc (ARC-Challenge) test,train,validation" in lines
+    assert "lmeval Rowan/hellaswag (default) train,validation" in lines
+    assert "lmeval truthfulqa/truthful_qa (multiple_choice) validation" in lines
+    assert "lmeval allenai/winogrande (winogrande_xl) train,validation" in lines
+    assert "lmeval openai/gsm8k (main) test,train" in lines
+    # The mmlu group, followed through its four category groups and their tags to each subject.
+    mmlu = {line.split()[2].strip("()"): line.split()[3] for line in lines if line.startswith("lmeval cais/mmlu ")}
+    assert set(mmlu) == set(MMLU_SUBJECTS) and set(mmlu.values()) == {"dev,test"}
+    assert len(lines) == 5 + len(MMLU_SUBJECTS)  # openllm only: no ifeval in this table
+
+
+def test_the_readers_and_shots_of_task_data_are_kept(plan):
+    needs = hub_needs(plan, ["zephyr-7b-beta"])
+    arc = next(item for item in needs.lm_eval if item.id == "allenai/ai2_arc")
+    assert (arc.tasks, arc.fewshot) == (("arc_challenge",), 25)
+    assert {item.tasks for item in needs.lm_eval if item.id == "cais/mmlu"} == {("mmlu",)}
+    assert {type(item) for item in needs.items()} <= set(FETCHERS)  # `fetch` fetches task data too
 
 
 def test_an_unknown_table_is_one_line_and_status_2():
@@ -81,6 +113,66 @@ def test_a_sweep_from_a_hub_sft_model_needs_that_model_not_the_zephyr_base(plan)
 
 def test_demo_tables_need_nothing_from_the_hub(plan):
     assert hub_needs(plan, ["demo", "rejection_sampling", "online"]).items() == []
+
+
+def test_a_plan_without_hub_suites_never_imports_lm_eval():
+    code = (
+        "import sys; from handbook.config import load_config; from handbook.plan import build_plan; "
+        "from handbook.offline import hub_needs; plan = build_plan(load_config([])); "
+        "assert hub_needs(plan, ['demo', 'rejection_sampling']).lm_eval == (); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('lm_eval', 'torch', 'datasets')))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120,
+                          env={**workflow_env(), "PYTHONPATH": str(REPO / "scripts")})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
+
+
+# A task folder of lm-eval's own format, indexed by lm-eval's TaskManager without its built-in tasks.
+TASKS = {
+    "base.yaml": "task: base_task\ndataset_path: org/base\ndataset_name: one\ntest_split: test\n"
+                 "training_split: train\nnum_fewshot: 3\ntag: [my_tag]\n",
+    "other.yaml": "task: other_task\ndataset_path: org/other\nvalidation_split: validation\n"
+                  "fewshot_config: {split: dev}\ntag: [my_tag]\n",
+    "local.yaml": "task: local_task\ndataset_path: json\ndataset_kwargs: {data_files: {test: x.jsonl}}\n"
+                  "test_split: test\n",
+    "group.yaml": "group: my_group\ntask:\n  - my_tag\n  - {task: base_task, dataset_name: two}\n"
+                  "  - {task: inline_task, dataset_path: org/inline, test_split: eval}\n  - local_task\n",
+}
+
+
+@pytest.fixture(scope="module")
+def task_index(tmp_path_factory):
+    from lm_eval.tasks import TaskManager
+
+    folder = tmp_path_factory.mktemp("tasks")
+    for name, text in TASKS.items():
+        (folder / name).write_text(text)
+    return TaskManager(include_path=str(folder), include_defaults=False).task_index
+
+
+def suite_plan(plan, tasks) -> SimpleNamespace:
+    """The plan's hub checks and error style, with one suite of these tasks."""
+    return SimpleNamespace(config={"suites": {"mine": {"tasks": tasks}}}, is_hub=plan.is_hub, error=plan.error)
+
+
+def test_groups_tags_and_overrides_resolve_as_lm_eval_builds_them(plan, task_index):
+    needs = lm_eval_needs(suite_plan(plan, [{"task": "my_group", "num_fewshot": 5, "metric": "acc"}]), ["mine"],
+                          task_index)
+    assert needs == (
+        TaskData("org/base", "one", ("test", "train")),  # through the tag
+        TaskData("org/base", "two", ("test", "train")),  # the group's override of dataset_name
+        TaskData("org/inline", None, ("eval",)),  # a task defined inside the group
+        TaskData("org/other", None, ("dev", "validation")),  # the few-shot split of fewshot_config
+    )  # and the task reading local files is not listed
+    assert {item.fewshot for item in needs} == {5} and {item.tasks for item in needs} == {("my_group",)}
+    alone = lm_eval_needs(suite_plan(plan, [{"task": "base_task", "metric": "acc"}]), ["mine"], task_index)
+    assert alone[0].fewshot == 3  # the task's own num_fewshot when the suite sets none
+
+
+def test_an_unknown_lm_eval_task_is_a_config_error(plan, task_index):
+    with pytest.raises(ConfigError, match="suites.mine: unknown task 'nope', not in lm-eval's task index"):
+        lm_eval_needs(suite_plan(plan, [{"task": "nope", "metric": "acc"}]), ["mine"], task_index)
 
 
 def test_an_unknown_table_is_a_config_error(plan):

@@ -1,9 +1,11 @@
 """Stand-ins of the hub models and datasets (handbook.standins): every one the shipped plan reads has
-one, and they load offline under the real ids through the real loading path."""
+one, lm-eval's task data included, and they load offline under the real ids through the real
+loading path; lm-eval's own tasks run on them (e2e)."""
 
 from __future__ import annotations
 
 import json
+import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -11,16 +13,19 @@ from pathlib import Path
 import pytest
 from conftest import REPO, run_script, workflow_env
 from handbook.config import load_config
-from handbook.offline import HubDataset, HubModel, Needs, hub_needs, selected_columns
+from handbook.offline import HubDataset, HubModel, Needs, TaskData, hub_needs, selected_columns
 from handbook.plan import build_plan
-from handbook.standins import DATASETS, MANIFEST, MARKER, MODELS, StandinError, check, claim
+from handbook.standins import (
+    DATASETS, LEFT_OUT, MANIFEST, MARKER, MMLU_SUBJECTS, MODELS, TASK_ROWS, StandinError, check, claim,
+)
 
 ROWS = 20
 
 # Run in a fresh process with the hub switched off and the stand-ins' caches in its place; it then
-# builds the set again (argv[1]), sparing the tests a second start of torch and transformers.
+# builds the set again (argv[1]) from the needs pickled in argv[3], sparing the tests a second start
+# of torch and transformers and a second build of lm-eval's task index.
 LOAD_CHECKS = """
-import json, sys, datasets
+import json, pickle, sys, datasets
 from transformers import AutoModelForCausalLM, AutoTokenizer
 mistral = AutoModelForCausalLM.from_pretrained("mistralai/Mistral-7B-v0.1")
 mixtral = AutoModelForCausalLM.from_pretrained("mistral-community/Mixtral-8x22B-v0.1")
@@ -30,6 +35,11 @@ hello = [{"role": "user", "content": "Hi"}]
 mistral_tokenizer = AutoTokenizer.from_pretrained("mistralai/Mistral-7B-v0.1")
 prefs = datasets.load_dataset("HuggingFaceH4/ultrafeedback_binarized", split="test_prefs")
 gsm8k = datasets.load_dataset("openai/gsm8k", "main", split="train")
+arc = datasets.load_dataset("allenai/ai2_arc", "ARC-Challenge")
+hellaswag = datasets.load_dataset("Rowan/hellaswag", split="validation")
+mmlu = datasets.load_dataset("cais/mmlu", "anatomy", split="dev")
+truthfulqa = datasets.load_dataset("truthfulqa/truthful_qa", "multiple_choice", split="validation")
+winogrande = datasets.load_dataset("allenai/winogrande", "winogrande_xl", split="train")
 print(json.dumps({
     "mistral": type(mistral).__name__,
     "mixtral": [type(mixtral).__name__, mixtral.config.num_local_experts, mixtral.config.num_experts_per_tok],
@@ -39,19 +49,32 @@ print(json.dumps({
     "mistral_starts_with_bos": mistral_tokenizer("Hi")["input_ids"][0] == mistral_tokenizer.bos_token_id,
     "prefs": [prefs.column_names, prefs.num_rows, prefs[0]["chosen"][-1]["role"]],
     "gsm8k_answer": gsm8k[0]["answer"],
+    "arc": [sorted(arc), arc["train"].column_names, arc["train"].num_rows,
+            all(r["answerKey"] in r["choices"]["label"] for r in arc["train"])],
+    "hellaswag": [hellaswag.column_names, sorted({r["label"] for r in hellaswag}), len(hellaswag[0]["endings"])],
+    "mmlu": [mmlu.column_names, mmlu.features["answer"].names, mmlu[0]["subject"]],
+    "truthfulqa": [truthfulqa[0]["mc1_targets"]["labels"], truthfulqa[0]["mc2_targets"]["labels"]],
+    "winogrande": [winogrande.column_names, sorted({r["answer"] for r in winogrande}),
+                   all(r["sentence"].count("_") == 1 for r in winogrande)],
 }))
 from handbook.config import load_config
-from handbook.offline import hub_needs, selected_columns
+from handbook.offline import selected_columns
 from handbook.plan import build_plan
 from handbook.standins import build
 plan = build_plan(load_config([]))
-build(hub_needs(plan), sys.argv[1], int(sys.argv[2]), selected_columns(plan))
+with open(sys.argv[3], "rb") as f:
+    build(pickle.load(f), sys.argv[1], int(sys.argv[2]), selected_columns(plan))
 """
 
 
 @pytest.fixture(scope="module")
 def plan():
     return build_plan(load_config([]), origin=REPO)
+
+
+@pytest.fixture(scope="module")
+def needs(plan) -> Needs:
+    return hub_needs(plan)
 
 
 @pytest.fixture(scope="module")
@@ -62,10 +85,10 @@ def built(tmp_path_factory) -> Path:
     return out
 
 
-def test_every_model_and_dataset_the_shipped_plan_reads_has_a_stand_in(plan):
-    needs = hub_needs(plan)
+def test_every_model_and_dataset_the_shipped_plan_reads_has_a_stand_in(plan, needs):
     assert {m.id for m in needs.models} <= set(MODELS)
     assert {d.id for d in needs.datasets} <= set(DATASETS)
+    assert {d.id for d in needs.lm_eval} <= set(DATASETS) | set(LEFT_OUT)
     check(needs, selected_columns(plan))  # configurations, splits and selected columns too
 
 
@@ -79,6 +102,13 @@ def test_an_item_without_a_stand_in_or_beyond_the_real_one_is_refused():
     columns = {("HuggingFaceH4/ultrachat_200k", None): {"messages", "completion"}}
     with pytest.raises(StandinError, match="no column 'completion'"):
         check(Needs(datasets=(HubDataset("HuggingFaceH4/ultrachat_200k", None, ("train_sft",)),)), columns)
+    with pytest.raises(StandinError, match="dataset org/benchmark: no stand-in schema"):
+        check(Needs(lm_eval=(TaskData("org/benchmark", None, ("test",)),)))
+    with pytest.raises(StandinError, match="no configuration 'all'"):
+        check(Needs(lm_eval=(TaskData("cais/mmlu", "all", ("test",)),)))
+    with pytest.raises(StandinError, match="no split 'train'"):
+        check(Needs(lm_eval=(TaskData("truthfulqa/truthful_qa", "multiple_choice", ("train",)),)))
+    check(Needs(lm_eval=(TaskData("google/IFEval", None, ("train",)),)))  # left out, so nothing to check
 
 
 def test_a_folder_that_is_not_the_builders_is_left_alone(tmp_path):
@@ -96,9 +126,8 @@ def test_a_rebuild_first_makes_the_folder_unfinished(tmp_path):
     assert not (tmp_path / MANIFEST).exists() and not (tmp_path / "hub").exists()
 
 
-def test_the_build_lists_what_it_made_in_its_manifest(built, plan):
+def test_the_build_lists_what_it_made_in_its_manifest(built, needs):
     manifest = json.loads((built / MANIFEST).read_text())
-    needs = hub_needs(plan)
     assert set(manifest["models"]) == {m.id for m in needs.models}
     assert manifest["models"]["gpt2"]["snapshot"].startswith("hub/models--gpt2/snapshots/")
     sha = manifest["models"]["mistralai/Mistral-7B-v0.1"]["snapshot"].rsplit("/", 1)[1]
@@ -108,9 +137,24 @@ def test_the_build_lists_what_it_made_in_its_manifest(built, plan):
     assert ultrachat["splits"] == {"train_sft": ROWS, "test_sft": ROWS // 5, "train_gen": ROWS, "test_gen": ROWS // 5}
 
 
+def test_lm_evals_task_data_is_built_with_rows_for_its_shots_and_ifeval_is_left_out(built):
+    manifest = json.loads((built / MANIFEST).read_text())
+    datasets = manifest["datasets"]
+    assert {f"cais/mmlu ({subject})" for subject in MMLU_SUBJECTS} <= set(datasets)
+    assert datasets["cais/mmlu (anatomy)"]["splits"] == {"test": TASK_ROWS, "validation": TASK_ROWS, "dev": TASK_ROWS}
+    assert datasets["allenai/ai2_arc (ARC-Challenge)"]["splits"]["train"] > 25  # 25-shot
+    # One GSM8K for the plan's prompts and lm-eval's gsm8k: the rows of both.
+    assert datasets["openai/gsm8k (main)"]["splits"] == {"train": TASK_ROWS, "test": TASK_ROWS}
+    assert not [key for key in datasets if key.startswith("google/IFEval")]
+    [(item, reason)] = manifest["left_out"].items()
+    assert item == "lmeval google/IFEval (default) train (read by ifeval)" and "punkt_tab" in reason
+
+
 @pytest.fixture(scope="module")
-def second_process(built) -> dict:
+def second_process(built, needs) -> dict:
     """What a fresh offline process loads from the stand-ins; it builds them again into b/."""
+    pickled = built.parent / "needs.pickle"
+    pickled.write_bytes(pickle.dumps(needs))
     env = {
         **workflow_env(),
         "PYTHONPATH": str(REPO / "scripts"),
@@ -120,7 +164,7 @@ def second_process(built) -> dict:
         "HF_DATASETS_OFFLINE": "1",
     }
     proc = subprocess.run(
-        [sys.executable, "-c", LOAD_CHECKS, str(built.parent / "b"), str(ROWS)],
+        [sys.executable, "-c", LOAD_CHECKS, str(built.parent / "b"), str(ROWS), str(pickled)],
         capture_output=True, text=True, env=env, cwd=REPO, timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -140,6 +184,19 @@ def test_stand_ins_load_offline_under_the_real_ids(second_process):
     assert loaded["gsm8k_answer"].split("\n#### ")[1].isdigit()
 
 
+def test_task_data_has_the_columns_and_answers_lm_evals_tasks_read(second_process):
+    loaded = second_process
+    splits, columns, rows, keys_valid = loaded["arc"]
+    assert splits == ["test", "train", "validation"] and columns == ["id", "question", "choices", "answerKey"]
+    assert rows == TASK_ROWS and keys_valid
+    columns, labels, endings = loaded["hellaswag"]
+    assert {"activity_label", "ctx_a", "ctx_b", "endings", "label"} <= set(columns)
+    assert set(labels) <= {"0", "1", "2", "3"} and len(labels) > 1 and endings == 4
+    assert loaded["mmlu"] == [["question", "subject", "choices", "answer"], ["A", "B", "C", "D"], "anatomy"]
+    assert loaded["truthfulqa"] == [[1, 0, 0, 0], [1, 1, 0, 0]]  # true statements first, as lm-eval expects
+    assert loaded["winogrande"] == [["sentence", "option1", "option2", "answer"], ["1", "2"], True]
+
+
 def test_the_same_build_twice_is_byte_identical(built, second_process):
     again = built.parent / "b"
     for name in ("models--mistralai--Mistral-7B-v0.1", "models--google--gemma-7b", "models--gpt2"):
@@ -147,3 +204,37 @@ def test_the_same_build_twice_is_byte_identical(built, second_process):
         second = next((again / "hub" / name / "snapshots").iterdir()) / "model.safetensors"
         assert first.read_bytes() == second.read_bytes(), name
     assert (built / MANIFEST).read_text() == (again / MANIFEST).read_text()  # every file's hash
+
+
+# lm-eval's own tasks on the Mistral stand-in, offline, as handbook.lm_harness runs a suite: the
+# shipped openllm suite's ARC-Challenge (25-shot) and GSM8K (5-shot), two documents each.
+LM_EVAL_RUN = """
+import json
+from handbook.config import load_config
+from handbook.lm_harness import SuiteRun, evaluate, load_lm, prepare
+from handbook.plan import build_plan
+from handbook.suites import headline
+openllm = build_plan(load_config([])).config["suites"]["openllm"]
+suite = {**openllm, "tasks": [t for t in openllm["tasks"] if t["task"] in ("arc_challenge", "gsm8k")]}
+run = SuiteRun(suite="check", suites={"check": suite}, limit=2)
+specs, task_manager, loaded = prepare(run)
+raw = evaluate(load_lm("mistralai/Mistral-7B-v0.1", run), run, specs, task_manager, loaded)
+print(json.dumps({"headline": headline(raw, specs), "n-samples": raw["n-samples"], "n-shot": raw["n-shot"]}))
+"""
+
+
+@pytest.mark.e2e
+def test_lm_evals_hub_tasks_run_offline_on_the_stand_ins(built):
+    env = {
+        **workflow_env(), "PYTHONPATH": str(REPO / "scripts"),
+        "HF_HUB_CACHE": str(built / "hub"), "HF_DATASETS_CACHE": str(built / "datasets"),
+    }
+    proc = subprocess.run([sys.executable, "-c", LM_EVAL_RUN], capture_output=True, text=True, env=env, cwd=REPO,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(next(line for line in proc.stdout.splitlines() if line.startswith("{")))
+    scores = result["headline"]
+    assert set(scores) == {"arc_challenge", "gsm8k", "average"}
+    assert all(0.0 <= score <= 1.0 for score in scores.values())
+    assert result["n-shot"] == {"arc_challenge": 25, "gsm8k": 5}
+    assert {task: n["effective"] for task, n in result["n-samples"].items()} == {"arc_challenge": 2, "gsm8k": 2}
