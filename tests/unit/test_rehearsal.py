@@ -85,3 +85,13 @@ def test_tables_rehearse_their_real_suites_on_few_documents_and_the_demo_judge()
     assert plan.judge_prompts("mt_bench") == "results/judges/prompts/mt_bench_demo.jsonl"
     spec = plan.table_spec("zephyr-7b-beta")["table"]
     assert spec["suites"] == ["openllm"] and spec["judges"]["mt_bench"]["judge"] == "rm/tiny"
+
+
+def test_suites_without_stand_in_data_leave_the_rehearsal_tables_saying_why():
+    plan = build_plan(load_config([], {"scale": "rehearsal"}))
+    spec = plan.table_spec("smollm2")["table"]
+    assert spec["suites"] == ["openllm"] and not any(m.startswith("ifeval") for m in spec["metrics"])
+    line = next(r for r in plan.replacements if r.startswith("table smollm2: suite(s) ifeval left out"))
+    assert "punkt_tab" in line
+    full = build_plan(load_config([])).table_spec("smollm2")["table"]
+    assert "ifeval" in full["suites"]
