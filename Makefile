@@ -12,7 +12,7 @@ export TRL_EXPERIMENTAL_SILENCE := 1
 # Keep tokenizers from forking thread pools inside data-loader workers.
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: demo test bench report table plan lint clean-results
+.PHONY: demo test bench report table plan fetch fetch-list lint clean-results
 
 # make table TABLE=pref_align_scan [SCALE=tiny]: one comparison table (CSV, Markdown, plot).
 TABLE ?= demo
@@ -53,6 +53,16 @@ table: .venv
 # make plan [TABLE=pref_align_scan] [SCALE=tiny]: the resolved plan of one table as JSON.
 plan: .venv
 	python -m handbook.plan --table $(TABLE) --scale $(SCALE)
+
+# make fetch TABLE=zephyr-7b-beta: on a cluster's submit host, download every hub model, dataset
+# and lm-eval task dataset the table needs into the Hugging Face caches its jobs read (set HF_HOME
+# to a shared folder), so jobs on compute nodes without internet run with the hub switched off.
+# The only target that goes online; `make fetch-list` shows what it would download.
+fetch: .venv
+	HF_HUB_OFFLINE=0 HF_DATASETS_OFFLINE=0 python -m handbook.offline fetch --table $(TABLE)
+
+fetch-list: .venv
+	python -m handbook.offline list --table $(TABLE)
 
 lint: .venv
 	snakemake --lint
