@@ -60,6 +60,8 @@ def main() -> None:
             train_dataset = train_dataset.remove_columns("assistant_masks")
             eval_dataset = eval_dataset.remove_columns("assistant_masks") if eval_dataset else None
             logger.info("loss on every token (assistant_only_loss is false)")
+    else:
+        logger.info("loss on every token (assistant_only_loss is false; the data has no assistant masks)")
     model, tokenizer = load_model_and_tokenizer(model_args, workflow_args=workflow_args)
     trainer = make_trainer(SFTTrainer, parsed, model, tokenizer, train_dataset, eval_dataset)
     training_args.assistant_only_loss = wants_assistant_only

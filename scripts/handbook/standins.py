@@ -602,7 +602,10 @@ def build_dataset(item: HubDataset | TaskData, datasets_cache: Path, counts: dic
 
 def claim(out: Path) -> None:
     """Make `out` the builder's (marked) and unfinished (no manifest), emptying an earlier build."""
-    if out.exists() and any(out.iterdir()) and not (out / MARKER).exists():
+    # hub/ and datasets/ may exist already: the libraries make their cache folders when the jobs'
+    # environment points them there; the builder empties them below.
+    foreign = [p for p in out.iterdir() if p.name not in ("hub", "datasets")] if out.exists() else []
+    if foreign and not (out / MARKER).exists():
         raise StandinError(f"{out}: not empty and not a stand-in folder (no {MARKER}); choose another --out")
     out.mkdir(parents=True, exist_ok=True)
     (out / MARKER).write_text("stand-ins of hub models and datasets, made by scripts/make_standins.py\n")

@@ -265,10 +265,10 @@ def test_vllm_is_required_at_full_scale_and_replaced_at_tiny_scale():
     if importlib.util.find_spec("vllm") is not None and torch.cuda.is_available():
         pytest.skip("this machine has vLLM and CUDA: nothing is missing")
     tiny = SimpleNamespace(use_vllm=True)
-    check_vllm(SimpleNamespace(tiny_scale=True), tiny)
+    check_vllm(SimpleNamespace(tiny_scale=True, rehearsal=False), tiny)
     assert tiny.use_vllm is False
     with pytest.raises(RecipeError, match="use_vllm: true needs"):
-        check_vllm(SimpleNamespace(tiny_scale=False), SimpleNamespace(use_vllm=True))
+        check_vllm(SimpleNamespace(tiny_scale=False, rehearsal=False), SimpleNamespace(use_vllm=True))
 
 
 def test_the_verifiers_said_to_need_an_answer_are_those_that_read_one():

@@ -87,9 +87,13 @@ get_train_model = from_plan("train_model_location")
 
 def get_train_args(wildcards, resources):
     """The run's arguments for the job's resources as they are at run time: the global batch is
-    kept on the GPUs a profile gives it by changing gradient accumulation, or the job stops."""
+    kept on the GPUs a profile gives it by changing gradient accumulation, or the job stops.
+    """
     return PLAN.train_args(
-        wildcards.stage, wildcards.run, gpu=resources.get("gpu", 0), nodes=resources.get("nodes", 1)
+        wildcards.stage,
+        wildcards.run,
+        gpu=resources.get("gpu", 0),
+        nodes=resources.get("nodes", 1),
     )
 
 
