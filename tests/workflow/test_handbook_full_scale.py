@@ -66,7 +66,7 @@ def built(tmp_path_factory):
     dpo = copied_recipe(work, "dpo/config_full.yaml", str(PAIRS), ["prompt", "chosen", "rejected"])
     config = {"runs": {"sft": {"handbook": {"recipe": sft}}, "dpo": {"handbook": {"recipe": dpo, "model": "sft/handbook"}}}}
     (work / "mine.yaml").write_text(yaml.safe_dump(config))
-    proc = run_snakemake(work, "results/models/dpo/handbook", configfiles=[work / "mine.yaml"], timeout=1200)
+    proc = run_snakemake(work, "--printshellcmds", "results/models/dpo/handbook", configfiles=[work / "mine.yaml"], timeout=1200)
     return work, proc.stdout + proc.stderr
 
 
@@ -79,7 +79,7 @@ def test_handbook_sft_then_dpo_train_at_full_scale_from_the_local_model(built):
     tokenize = (work / "results/logs/data/sft-handbook/tokenize_Mistral-7B-v0.1.log").read_text()
     assert "no {% generation %} markers" in tokenize
     sft_log = (work / "results/logs/sft/handbook.log").read_text()
-    assert "loss on every token (assistant_only_loss is false)" in sft_log
+    assert "loss on every token (assistant_only_loss is false; the data has no assistant masks)" in sft_log
     assert "global batch: 16 per device x 1 accumulation x 1 processes = 16" in sft_log
     for stage in ("sft", "dpo"):
         folder = work / "results" / "models" / stage / "handbook"
