@@ -25,6 +25,7 @@ SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 # full-scale ones: the same target under it (results/tiny/results/tables/...).
 TINY_WORKDIR = "results/tiny"
 REHEARSAL_WORKDIR = "results/rehearsal"
+WORKDIRS = {"tiny": TINY_WORKDIR, "rehearsal": REHEARSAL_WORKDIR}
 
 
 class ConfigError(ValueError):
@@ -401,11 +402,7 @@ def apply_tiny_scale(config: dict, paths: Paths, error) -> list[str]:
             raise error(f"datasets.{name}.tiny", f"'{sub}' is not a dataset used as it is at tiny scale")
         config["datasets"][name] = copy.deepcopy(config["datasets"][sub])
         said.append(f"dataset {name} -> {sub}'s data")
-    for spec in config["datasets"].values():
-        for entry in spec["dataset_mixture"]["datasets"] if "dataset_mixture" in spec else [spec]:
-            key = "id" if "dataset_mixture" in spec else "dataset_name"
-            if not paths.is_hub(entry[key]):
-                entry[key] = paths.local(entry[key])
+    localise_datasets(config, paths)
     changed = runs_changed_at_tiny_scale(config["runs"], models, set(datasets))
     for ref in sorted(changed):
         stage, run = ref.split("/", 1)
@@ -447,6 +444,15 @@ def apply_tiny_scale(config: dict, paths: Paths, error) -> list[str]:
         else:
             judge_spec["prompts"] = paths.local(judge_spec["prompts"])
     return said
+
+
+def localise_datasets(config: dict, paths: Paths) -> None:
+    """Local dataset sources, usable from a working directory of the scale's own."""
+    for spec in config["datasets"].values():
+        for entry in spec["dataset_mixture"]["datasets"] if "dataset_mixture" in spec else [spec]:
+            key = "id" if "dataset_mixture" in spec else "dataset_name"
+            if not paths.is_hub(entry[key]):
+                entry[key] = paths.local(entry[key])
 
 
 def runs_changed_at_tiny_scale(runs: dict, models: dict, datasets: set) -> set[str]:

@@ -29,9 +29,8 @@ import yaml
 
 from handbook.config import (
     DEFAULT_CONFIG,
-    REHEARSAL_WORKDIR,
     REPO,
-    TINY_WORKDIR,
+    WORKDIRS,
     ConfigError,
     Paths,
     add_families,
@@ -39,6 +38,7 @@ from handbook.config import (
     runs_from_recipes,
     dataset_entries,
     expand_rounds,
+    localise_datasets,
     expand_sweeps,
     load_config,
     setting_value,
@@ -145,14 +145,14 @@ class Plan:
 
     @property
     def workdir(self) -> str | None:
-        return {"tiny": TINY_WORKDIR, "rehearsal": REHEARSAL_WORKDIR}.get(self.scale)
+        return WORKDIRS.get(self.scale)
 
     def error(self, key: str, message: str) -> ConfigError:
         return ConfigError(f"{source_of(key, self.sources, self.config_name)}: {key}: {message}")
 
     @property
     def moves_workdir(self) -> bool:
-        """Tiny scale: the workflow runs in TINY_WORKDIR, not where it was started."""
+        """Tiny scale and rehearsal: the workflow runs in WORKDIRS[scale], not where it was started."""
         return self.paths.moves_workdir
 
     def is_hub(self, source: str) -> bool:
@@ -1115,7 +1115,7 @@ def display_name(path: str | Path, origin: Path) -> str:
 def build_plan(config: dict, config_files=(), origin: str | Path | None = None, moves_workdir: bool | None = None) -> Plan:
     """The plan of a loaded config (left unchanged), with the recipe families' files merged under
     it. `config_files` name it in errors; relative paths resolve against `origin` (the launch
-    directory). At tiny scale the workflow moves into TINY_WORKDIR unless `moves_workdir` is False
+    directory). At tiny scale and rehearsal the workflow moves into WORKDIRS[scale] unless `moves_workdir` is False
     (it runs there already)."""
     origin = Path(origin or Path.cwd()).resolve()
     names = [display_name(DEFAULT_CONFIG, origin), *(display_name(f, origin) for f in config_files)]
@@ -1141,7 +1141,7 @@ def build_plan(config: dict, config_files=(), origin: str | Path | None = None, 
             run = ref.split("/", 1)[1]
             for key in (f"runs.dpo.{run}", f"rejection_sampling.{run}", f"datasets.{run}"):
                 sources[key] = sources[f"iterative_dpo.{name}"]
-    workdir = {"tiny": TINY_WORKDIR, "rehearsal": REHEARSAL_WORKDIR}.get(config["scale"])
+    workdir = WORKDIRS.get(config["scale"])
     moves = bool(workdir) and (moves_workdir if moves_workdir is not None else not origin.match(f"*/{workdir}"))
     paths = Paths(origin, moves)
     replacements = apply_tiny_scale(config, paths, error) if tiny else []
@@ -1172,11 +1172,7 @@ def localise_paths(config: dict, paths: Paths) -> None:
     for spec in config["base_models"].values():
         if "path" in spec and not paths.is_hub(spec["path"]):
             spec["path"] = paths.local(spec["path"])
-    for spec in config["datasets"].values():
-        for entry in spec["dataset_mixture"]["datasets"] if "dataset_mixture" in spec else [spec]:
-            key = "id" if "dataset_mixture" in spec else "dataset_name"
-            if not paths.is_hub(entry[key]):
-                entry[key] = paths.local(entry[key])
+    localise_datasets(config, paths)
     for spec in config["judges"].values():
         if not paths.is_hub(spec["prompts"]):
             spec["prompts"] = paths.local(spec["prompts"])

@@ -18,7 +18,7 @@ from trl import GRPOConfig
 
 from handbook import verifiers
 from handbook.data import DataError
-from handbook.training import RecipeError
+from handbook.training import RecipeError, scale_name
 
 logger = logging.getLogger("handbook.rl")
 
@@ -50,8 +50,9 @@ def check_vllm(workflow_args, training_args) -> None:
     if not missing:
         return
     if workflow_args.tiny_scale or workflow_args.rehearsal:
-        scale = "rehearsal" if workflow_args.rehearsal else "tiny scale"
-        logger.warning("use_vllm needs %s: %s generates with transformers instead", " and ".join(missing), scale)
+        logger.warning(
+            "use_vllm needs %s: %s generates with transformers instead", " and ".join(missing), scale_name(workflow_args)
+        )
         training_args.use_vllm = False
         return
     raise RecipeError(
