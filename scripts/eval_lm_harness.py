@@ -32,7 +32,9 @@ def main() -> None:
     parser.add_argument("--suite", required=True)
     parser.add_argument("--suites_json", required=True, help="the suites config as JSON")
     parser.add_argument("--include_path", default=None, help="folder of extra task YAMLs")
+    parser.add_argument("--task_folders", default=None, help="the suite's lm-eval task folders (JSON): index only those")
     parser.add_argument("--limit", type=float, default=None, help="documents per task (a fraction if < 1)")
+    parser.add_argument("--max_gen_toks", type=int, default=None, help="cap on the tokens generating tasks generate")
     parser.add_argument("--batch_size", default="8", help="an integer or 'auto'")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", default="float32")
@@ -52,7 +54,9 @@ def main() -> None:
         suite=args.suite,
         suites=suites,
         include_path=args.include_path,
+        task_folders=args.task_folders,
         limit=args.limit,
+        max_gen_toks=args.max_gen_toks,
         batch_size=args.batch_size,
         device=args.device,
         dtype=args.dtype,

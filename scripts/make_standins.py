@@ -6,8 +6,8 @@ included, in local caches under the real ids, so the full-scale plan rehearses o
         [--configfile my.yaml ...]
 
 then run with HF_HUB_CACHE=results/standins/hub HF_DATASETS_CACHE=results/standins/datasets
-HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1. <out>/manifest.json, written last, lists what was built
-and, under 'left_out', the task data no stand-in can serve (one line each here too).
+NLTK_DATA=results/standins/nltk_data HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1. <out>/manifest.json,
+written last, lists what was built.
 """
 
 from __future__ import annotations
@@ -41,12 +41,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     out = Path(args.out).resolve()
-    for item, reason in manifest["left_out"].items():
-        print(f"left out: {item}: {reason}", file=sys.stderr)
-    print(f"built {len(manifest['models'])} models and {len(manifest['datasets'])} datasets in "
+    print(f"built {len(manifest['models'])} models, {len(manifest['datasets'])} datasets and "
+          f"{len(manifest['nltk'])} NLTK data packages in "
           f"{time.monotonic() - started:.1f} s under {out}")
     print(f"use them with: HF_HUB_CACHE={out / 'hub'} HF_DATASETS_CACHE={out / 'datasets'} "
-          "HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1")
+          f"NLTK_DATA={out / 'nltk_data'} HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1")
     return 0
 
 

@@ -4,6 +4,11 @@ shot count, and the result written as one JSON at a stable path.
 scripts/eval_lm_harness.py runs one suite on a checkpoint folder; scripts/eval_demo.py runs the
 demo world's local suites on the model it has already loaded for its own metrics, so a tiny model
 is loaded (and torch and lm-eval imported) once for all of them. Both write the same JSON.
+
+lm-eval indexes every task YAML it ships (some 15,000, tens of seconds) before it can load one.
+A hub suite's task folders (scripts/lm_eval_task_folders.py, once per suite) let each evaluation
+index only the folders its tasks live in, under a second; the folders are checked against the
+installed lm-eval, and any mismatch falls back to the whole index.
 """
 
 from __future__ import annotations
@@ -38,7 +43,9 @@ class SuiteRun:
     suite: str
     suites: dict  # the suites config, {name: spec}
     include_path: str | None = None
+    task_folders: str | None = None  # a scripts/lm_eval_task_folders.py file: index only those
     limit: float | None = None
+    max_gen_toks: int | None = None  # a cap on generating tasks' max_gen_toks
     batch_size: str = "8"
     device: str = "cpu"
     dtype: str = "float32"
@@ -60,14 +67,75 @@ def check_task_format(include_path: str | None, specs, suite: str) -> None:
             )
 
 
-def make_task_manager(include_path: str | None, local: bool, suite: str):
+def make_task_manager(include_path: str | None, local: bool, suite: str, task_folders: str | None = None):
     from lm_eval.tasks import TaskManager
 
     if local and not include_path:
         raise SuiteError(f"suite {suite!r} is local: pass --include_path with its task YAMLs")
     if include_path and not Path(include_path).is_dir():
         raise SuiteError(f"--include_path {include_path} is not a folder")
-    return TaskManager(include_path=include_path, include_defaults=not local)
+    folders = None if local or not task_folders else usable_task_folders(task_folders)
+    if folders is None:
+        return TaskManager(include_path=include_path, include_defaults=not local)
+    return TaskManager(include_path=[*folders, *([include_path] if include_path else [])], include_defaults=False)
+
+
+def lm_eval_tasks_root() -> Path:
+    import lm_eval.tasks
+
+    return Path(lm_eval.tasks.__file__).parent
+
+
+def suite_task_folders(index, root: Path, names: list[str]) -> list[str]:
+    """The folders under lm-eval's task root (`root`) holding the YAMLs of `names` and of every
+    group member and tagged task they run."""
+    folders, seen, todo = set(), set(), list(names)
+    while todo:
+        name = todo.pop()
+        entry = index.get(name) if isinstance(name, str) else None
+        if entry is None or name in seen:
+            continue
+        seen.add(name)
+        if entry.yaml_path is not None and Path(entry.yaml_path).is_relative_to(root):
+            folders.add(Path(entry.yaml_path).relative_to(root).parts[0])
+        if entry.kind.name == "TAG":
+            todo += sorted(entry.tags)
+        if entry.kind.name == "GROUP":
+            members = (entry.cfg or {}).get("task") or []
+            for member in members if isinstance(members, list) else [members]:
+                todo.append(member if isinstance(member, str) else member.get("group") or member.get("task"))
+    return sorted(folders)
+
+
+def write_task_folders(output: str | Path, suite: str, suites: dict) -> dict:
+    """The task folders of one hub suite, with the lm-eval version they were read from."""
+    from importlib.metadata import version
+
+    from lm_eval.tasks import TaskManager
+
+    specs = resolve_suite(suite, suites)
+    index = TaskManager().task_index
+    check_known(suite, specs, list(index))
+    folders = suite_task_folders(index, lm_eval_tasks_root(), [spec.task for spec in specs])
+    found = {"suite": suite, "lm_eval": version("lm_eval"), "folders": folders}
+    write_json(output, found)
+    return found
+
+
+def usable_task_folders(path: str) -> list[str] | None:
+    """The absolute task folders a --task_folders file names, or None (with the reason logged) when
+    they do not fit the installed lm-eval: then the whole index is built."""
+    from importlib.metadata import version
+
+    found = json.loads(Path(path).read_text())
+    root = lm_eval_tasks_root()
+    folders = [root / folder for folder in found["folders"]]
+    if found["lm_eval"] != version("lm_eval") or not all(folder.is_dir() for folder in folders):
+        logger.info("%s was written for lm-eval %s (installed: %s): indexing every task", path, found["lm_eval"],
+                    version("lm_eval"))
+        return None
+    logger.info("indexing the task folders %s only (%s)", found["folders"], path)
+    return [str(folder) for folder in folders]
 
 
 def dataset_of(task_manager, name: str) -> str | None:
@@ -108,7 +176,7 @@ def prepare(run: SuiteRun):
     is loaded (a bad suite fails in seconds)."""
     specs = resolve_suite(run.suite, run.suites)
     check_task_format(run.include_path, specs, run.suite)
-    task_manager = make_task_manager(run.include_path, specs[0].local, run.suite)
+    task_manager = make_task_manager(run.include_path, specs[0].local, run.suite, run.task_folders)
     check_known(run.suite, specs, task_manager.all_tasks)
     check_metrics(run.suite, specs, {s.task: task_manager.task_index[s.task].cfg for s in specs})
     loaded = {spec.task: load_task(task_manager, spec.task) for spec in specs}
@@ -152,6 +220,7 @@ def evaluate(lm, run: SuiteRun, specs, task_manager, loaded) -> dict:
             tasks=[obj for spec in group for obj in loaded[spec.task]],
             num_fewshot=num_fewshot,
             limit=run.limit,
+            gen_kwargs={"max_gen_toks": run.max_gen_toks} if run.max_gen_toks else None,
             apply_chat_template=specs[0].apply_chat_template,
             task_manager=task_manager,
             log_samples=False,
@@ -171,6 +240,7 @@ def write_result(output: str | Path, run: SuiteRun, model: str, specs, raw: dict
         "tasks": [{"task": s.task, "num_fewshot": s.num_fewshot, "metric": s.metric} for s in specs],
         "apply_chat_template": specs[0].apply_chat_template,
         "limit": run.limit,
+        "max_gen_toks": run.max_gen_toks,
         "batch_size": run.batch_size,
         "device": run.device,
         "dtype": run.dtype,

@@ -4,9 +4,9 @@ have no internet: run the fetch on a login node, then the jobs with HF_HUB_OFFLI
     python -m handbook.offline list [--table zephyr-7b-beta ...] [--configfile my.yaml ...]
     python -m handbook.offline fetch [--table zephyr-7b-beta ...] [--configfile my.yaml ...]
 
-`list` prints one line per model, dataset and lm-eval task dataset; `fetch` downloads them into
-the caches the jobs read (HF_HOME, HF_HUB_CACHE and HF_DATASETS_CACHE, as the hub libraries
-resolve them). The same list tells scripts/make_standins.py what to build stand-ins for.
+`list` prints one line per model, dataset, lm-eval task dataset and NLTK data package; `fetch`
+downloads them into the caches the jobs read (HF_HOME, HF_HUB_CACHE and HF_DATASETS_CACHE, as the
+hub libraries resolve them; NLTK_DATA, else ~/nltk_data). The same list tells scripts/make_standins.py what to build stand-ins for.
 
 lm-eval's hub tasks read their data with datasets.load_dataset(dataset_path, dataset_name): which
 datasets, configurations and splits is read from the installed lm-eval's own task configs (its
@@ -37,6 +37,9 @@ MODEL_FILES = ["*.json", "*.safetensors", "tokenizer*", "*.model", "*.jinja", "*
 TRUE_VALUES = {"1", "ON", "YES", "TRUE"}
 # The task config keys naming the splits lm-eval reads (evaluation documents and few-shot examples).
 SPLIT_KEYS = ("test_split", "validation_split", "training_split", "fewshot_split")
+# NLTK data lm-eval tasks read when scoring, which their configs do not name: ifeval's sentence
+# counts load the punkt_tab sentence tokenizer (lm_eval/tasks/ifeval/instructions_util.py).
+NLTK_DATA_OF_TASK = {"ifeval": ("punkt_tab",)}
 # datasets' packaged builders: a task whose dataset_path is one reads local files, not the hub.
 LOCAL_BUILDERS = {"json", "csv", "parquet", "text", "arrow", "pandas", "imagefolder", "audiofolder"}
 
@@ -76,17 +79,29 @@ class TaskData:
         return f"lmeval {self.id} ({self.config or 'default'}) {','.join(self.splits)}"
 
 
+@dataclass(frozen=True, order=True)
+class NltkData:
+    """An NLTK data package a task's scoring reads (nltk.download's name for it)."""
+
+    name: str
+    tasks: tuple[str, ...] = field(default=(), compare=False)
+
+    def line(self) -> str:
+        return f"nltk {self.name} (read by {', '.join(self.tasks)})"
+
+
 @dataclass(frozen=True)
 class Needs:
-    """Everything a plan reads from the hub, sorted, each item once. A new kind of item is one
-    more field here and one more fetcher in FETCHERS."""
+    """Everything a plan reads from the hub (and NLTK's data server), sorted, each item once. A new
+    kind of item is one more field here and one more fetcher in FETCHERS."""
 
     models: tuple[HubModel, ...] = ()
     datasets: tuple[HubDataset, ...] = ()
     lm_eval: tuple[TaskData, ...] = ()
+    nltk: tuple[NltkData, ...] = ()
 
     def items(self) -> list:
-        return [*self.models, *self.datasets, *self.lm_eval]
+        return [*self.models, *self.datasets, *self.lm_eval, *self.nltk]
 
 
 # --- From the plan --------------------------------------------------------------------------------
@@ -291,6 +306,18 @@ def merge_task_data(found: list[TaskData]) -> tuple[TaskData, ...]:
     return tuple(sorted(merged.values()))
 
 
+def nltk_needs(task_data: tuple[TaskData, ...]) -> tuple[NltkData, ...]:
+    """The NLTK data packages the suites' tasks read (NLTK_DATA_OF_TASK), each with its readers."""
+    readers: dict[str, list[str]] = {}
+    for item in task_data:
+        for task in item.tasks:
+            for name in NLTK_DATA_OF_TASK.get(task, ()):
+                readers.setdefault(name, [])
+                if task not in readers[name]:
+                    readers[name].append(task)
+    return tuple(NltkData(name, tuple(tasks)) for name, tasks in sorted(readers.items()))
+
+
 def hub_needs(plan, tables: list[str] | None = None) -> Needs:
     """What the plan reads from the hub; with `tables`, only what building those tables reads."""
     config = plan.config
@@ -311,9 +338,10 @@ def hub_needs(plan, tables: list[str] | None = None) -> Needs:
         if plan.is_hub(source)
     ]
     found += [judge_prompts(config["judges"][j]) for j in judges if plan.is_hub(config["judges"][j]["prompts"])]
+    task_data = lm_eval_needs(plan, hub_suites(plan, tables))
     return Needs(
-        models=tuple(sorted(hub_models)), datasets=merge_datasets(found),
-        lm_eval=lm_eval_needs(plan, hub_suites(plan, tables)),
+        models=tuple(sorted(hub_models)), datasets=merge_datasets(found), lm_eval=task_data,
+        nltk=nltk_needs(task_data),
     )
 
 
@@ -333,8 +361,18 @@ def fetch_dataset(item: HubDataset) -> str:
     return ", ".join(sizes)
 
 
+def fetch_nltk(item: NltkData) -> str:
+    """Into NLTK_DATA when set (the folder the jobs must then be given too), else nltk's default."""
+    import nltk
+
+    folder = os.environ.get("NLTK_DATA", "").split(os.pathsep)[0] or None
+    if not nltk.download(item.name, download_dir=folder, quiet=True, raise_on_error=True):
+        raise RuntimeError(f"nltk.download('{item.name}') failed")
+    return folder or "nltk's default data folder (~/nltk_data)"
+
+
 # A task's data is fetched as lm-eval reads it: load_dataset(dataset_path, dataset_name), per split.
-FETCHERS = {HubModel: fetch_model, HubDataset: fetch_dataset, TaskData: fetch_dataset}
+FETCHERS = {HubModel: fetch_model, HubDataset: fetch_dataset, TaskData: fetch_dataset, NltkData: fetch_nltk}
 
 
 def offline_variable() -> str | None:

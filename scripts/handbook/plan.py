@@ -52,6 +52,7 @@ from handbook.provenance import write_text_atomic
 from handbook.rehearsal import STANDINS_MANIFEST, apply_rehearsal
 from handbook.recipes import RecipeFileError, chat_template_from, resolve
 from handbook.secrets import is_secret_name, redact
+from handbook.suites import RUN_KEYS
 from handbook.verifiers import VERIFIERS
 
 # The default accelerate config is for CPU; a GPU run without one of its own gets plain DDP.
@@ -575,6 +576,16 @@ class Plan:
             return None
         return f"results/lm_eval_tasks/{'chat' if spec.get('apply_chat_template') else 'plain'}"
 
+    def task_folders_file(self, suite: str) -> str | None:
+        """Hub suites: the lm-eval task folders their tasks live in, found once per suite."""
+        if self.config["suites"][suite].get("local"):
+            return None
+        return f"results/eval/lm_eval_task_folders/{suite}.json"
+
+    def task_folders_args(self, suite: str, **_) -> str:
+        spec = {k: v for k, v in self.config["suites"][suite].items() if k not in RUN_KEYS}
+        return f"--suites_json {shlex.quote(json.dumps({suite: spec}))}"
+
     @cached_property
     def local_suites(self) -> list[str]:
         """Suites (as evaluated at this scale) on tasks generated here that some table reads: the
@@ -592,7 +603,7 @@ class Plan:
         """What an evaluation needs to run one suite: its spec, tasks folder, limit and output."""
         spec = self.config["suites"][suite]
         return {
-            "spec": {k: v for k, v in spec.items() if k not in ("tiny", "limit")},
+            "spec": {k: v for k, v in spec.items() if k not in RUN_KEYS},
             "include_path": self.suite_tasks_dir(suite),
             "limit": spec.get("limit"),
             "output": f"results/eval/{stage}/{run}/lm_eval/{suite}.json",
@@ -602,16 +613,21 @@ class Plan:
         inputs = {"model": self.model_inputs(f"{stage}/{run}")}
         if self.suite_tasks_dir(suite):
             inputs["tasks"] = self.suite_tasks_dir(suite)
+        if self.task_folders_file(suite):
+            inputs["task_folders"] = self.task_folders_file(suite)
         return inputs
 
     def lm_eval_args(self, stage: str, run: str, suite: str, **_) -> str:
         spec = self.config["suites"][suite]
-        script_spec = {k: v for k, v in spec.items() if k not in ("tiny", "limit")}
+        script_spec = {k: v for k, v in spec.items() if k not in RUN_KEYS}
         args = f"--suites_json {shlex.quote(json.dumps({suite: script_spec}))}"
         if self.suite_tasks_dir(suite):
             args += f" --include_path {self.suite_tasks_dir(suite)}"
-        if spec.get("limit"):
-            args += f" --limit {spec['limit']}"
+        if self.task_folders_file(suite):
+            args += f" --task_folders {self.task_folders_file(suite)}"
+        for key in ("limit", "max_gen_toks"):
+            if spec.get(key):
+                args += f" --{key} {spec[key]}"
         return args + f" --device {self.device(f'{stage}/{run}')}"
 
     def eval_gpus(self, stage: str, run: str, **_) -> int:

@@ -15,16 +15,12 @@ from __future__ import annotations
 
 from handbook.batch import recipe_batch
 from handbook.methods import METHODS
-from handbook.standins import LEFT_OUT
 
 # Where the stand-ins go, inside the rehearsal's working directory.
 STANDINS = "results/standins"
 STANDINS_MANIFEST = f"{STANDINS}/manifest.json"
 # Rows a mixture holds out for testing, at most (the stand-ins have a few hundred per split).
 TEST_ROWS = 20
-# lm-eval tasks whose data has no stand-in (handbook.standins.LEFT_OUT says why): tables at
-# rehearsal leave out the suites made of them.
-NO_STANDIN_TASKS = {"ifeval": LEFT_OUT["google/IFEval"]}
 
 
 def apply_rehearsal(config: dict, recipe_settings) -> list[str]:
@@ -47,32 +43,13 @@ def apply_rehearsal(config: dict, recipe_settings) -> list[str]:
     for spec in config["judges"].values():
         spec["max_new_tokens"] = rehearsal["max_new_tokens"]
     for name, spec in config["suites"].items():
-        if not spec.get("local") and not spec.get("limit"):
-            spec["limit"] = rehearsal["lm_eval_limit"]  # the real tasks, on the stand-ins' few rows
-    said.append(f"hub lm-eval suites score {rehearsal['lm_eval_limit']} documents per task; judges: the demo reward model")
-    said += leave_out_suites_without_standins(config)
+        if not spec.get("local"):
+            # The real tasks, on the stand-ins' few rows, generating no more than the judges do.
+            spec["limit"] = min(spec.get("limit") or rehearsal["lm_eval_limit"], rehearsal["lm_eval_limit"])
+            spec["max_gen_toks"] = min(spec.get("max_gen_toks") or rehearsal["max_new_tokens"], rehearsal["max_new_tokens"])
+    said.append(f"hub lm-eval suites score {rehearsal['lm_eval_limit']} documents per task and generate at most "
+                f"{rehearsal['max_new_tokens']} tokens; judges: the demo reward model")
     return said
-
-
-def leave_out_suites_without_standins(config: dict) -> list[str]:
-    """Tables drop the suites (and their metrics) none of whose tasks has stand-in data."""
-    missing = {}  # suite -> why
-    for name, spec in config["suites"].items():
-        tasks = [task_name(t) for t in spec.get("tasks", [])]
-        if not spec.get("local") and tasks and all(t in NO_STANDIN_TASKS for t in tasks):
-            missing[name] = NO_STANDIN_TASKS[tasks[0]]
-    said = []
-    for table, spec in config["tables"].items():
-        dropped = [s for s in spec.get("suites", []) if s in missing]
-        if dropped:
-            spec["suites"] = [s for s in spec["suites"] if s not in missing]
-            spec["metrics"] = [m for m in spec.get("metrics", []) if not any(m == s or m.startswith(f"{s}_") for s in dropped)]
-            said.append(f"table {table}: suite(s) {', '.join(dropped)} left out ({missing[dropped[0]]})")
-    return said
-
-
-def task_name(task) -> str:
-    return task["task"] if isinstance(task, dict) else str(task)
 
 
 def shrink_run(ref: str, spec: dict, settings: dict, rehearsal: dict) -> list[str]:

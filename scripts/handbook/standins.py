@@ -2,7 +2,7 @@
 plan runs unchanged, offline, on tiny copies placed in local caches under the real ids.
 
     python scripts/make_standins.py --out results/standins
-    HF_HUB_CACHE=results/standins/hub HF_DATASETS_CACHE=results/standins/datasets \
+    HF_HUB_CACHE=results/standins/hub HF_DATASETS_CACHE=results/standins/datasets NLTK_DATA=results/standins/nltk_data \
         HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 snakemake ...
 
 A model's stand-in is a random init of the real architecture class (2 layers, width 64) with a
@@ -10,19 +10,21 @@ small byte-level BPE tokenizer that carries the real tokenizer's special tokens 
 names, its bos/eos/pad/unk roles, whether it starts texts with bos, and its chat template. A
 dataset's stand-in has the real configuration, split and column names and types, with a few
 hundred synthetic question-answer rows per split. The datasets lm-eval's hub tasks read (ARC,
-HellaSwag, TruthfulQA, the 57 MMLU subjects, Winogrande, GSM8K) get the columns and value types
-their task configs and process_docs functions read, with TASK_ROWS rows in every split (enough for
-the suites' few-shot counts) whose answers are valid for the task: a right choice among the
-choices, a label that indexes them. MODELS and DATASETS hold these facts, one entry per hub id; the
-builder refuses an id the plan reads that has no entry, a split or configuration the real dataset
-lacks, and a column the plan selects that the real dataset does not have. LEFT_OUT names the
-task datasets no stand-in can serve, and why (IFEval): the build leaves them out and says so.
+HellaSwag, TruthfulQA, the 57 MMLU subjects, Winogrande, GSM8K, IFEval) get the columns and value
+types their task configs and process_docs functions read, with TASK_ROWS rows in every split
+(enough for the suites' few-shot counts) whose answers are valid for the task: a right choice
+among the choices, a label that indexes them, instructions IFEval's checks know. MODELS and
+DATASETS hold these facts, one entry per hub id; the builder refuses an id the plan reads that has
+no entry, a split or configuration the real dataset lacks, and a column the plan selects that the
+real dataset does not have. NLTK data a task reads (IFEval's sentence counts read punkt_tab) is
+made too: Punkt parameters trained by NLTK's own trainer on the stand-ins' text.
 
 The layouts are the libraries' own caches: a model in <out>/hub/models--<org>--<name>/snapshots/
 <sha>/ with refs/main naming <sha> (from_pretrained("<org>/<name>") then loads it offline), a
 dataset as datasets' prepared cache, <out>/datasets/<org>___<name>/<config>/0.0.0/<hash>/ with
 dataset_info.json and <name>-<split>.arrow (load_dataset falls back to it offline; it does not
-read a hub-cache snapshot of a dataset). Builds are byte-identical: fixed seeds, no timestamps.
+read a hub-cache snapshot of a dataset), NLTK data as nltk.download leaves it, <out>/nltk_data/
+tokenizers/punkt_tab/english/. Builds are byte-identical: fixed seeds, no timestamps.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from handbook.offline import HubDataset, HubModel, Needs, TaskData, default_config
+from handbook.offline import HubDataset, HubModel, Needs, NltkData, TaskData, default_config
 from handbook.provenance import content_hash, package_versions, write_text_atomic
 from handbook.tasks import render_reply
 
@@ -50,6 +52,7 @@ DIMS_OF = {"GPT2Config": {"n_embd": 64, "n_layer": 2, "n_head": 4, "n_inner": 12
 # Rows in every split of an lm-eval task's dataset: ARC's 25 shots drawn from train, and room
 # to spare; a suite asking for more shots gets one row more than it draws.
 TASK_ROWS = 30
+PARTS = ("hub", "datasets", "nltk_data")  # the caches under the stand-in folder, one per library
 MARKER = ".standins"  # written first: a folder without it is not the builder's to replace
 MANIFEST = "manifest.json"  # written last: a folder without it is not finished
 
@@ -195,6 +198,41 @@ def chat(ex: dict, reply: str, system: bool = False) -> list[dict]:
     return [{"content": "You are a careful assistant.", "role": "system"}, *turns] if system else turns
 
 
+# IFEval's instruction arguments, each None in a row that does not use it (the dataset's kwargs
+# struct), with the type the dataset card gives.
+IFEVAL_ARG_TYPES = {
+    "num_highlights": "int64", "relation": "string", "num_words": "int64", "num_placeholders": "int64",
+    "prompt_to_repeat": "string", "num_paragraphs": "int64", "first_word": "string",
+    "postscript_marker": "string", "keywords": "strings", "end_phrase": "string", "num_bullets": "int64",
+    "section_spliter": "string", "num_sections": "int64", "capital_relation": "string",
+    "capital_frequency": "int64", "nth_paragraph": "int64", "forbidden_words": "strings",
+    "let_frequency": "int64", "letter": "string", "let_relation": "string", "language": "string",
+    "num_sentences": "int64",
+}
+IFEVAL_ARGS = dict.fromkeys(IFEVAL_ARG_TYPES)
+
+
+def ifeval_instructions(ex: dict) -> list[tuple[str, str, dict]]:
+    """(instruction id, how the prompt says it, its arguments): among them the checks that read
+    NLTK's sentence tokenizer and langdetect."""
+    return [
+        ("length_constraints:number_sentences", "Answer in less than 3 sentences.",
+         {"relation": "less than", "num_sentences": 3}),
+        ("language:response_language", "Answer in English.", {"language": "en"}),
+        ("keywords:existence", f"Include the word {ex['word']}.", {"keywords": [ex["word"]]}),
+        ("change_case:english_lowercase", "Use lowercase letters only.", {}),
+        ("punctuation:no_comma", "Do not use any commas.", {}),
+        ("detectable_format:number_bullet_lists", "Give 2 bullet points.", {"num_bullets": 2}),
+    ]
+
+
+def ifeval_pair(ex: dict) -> list[tuple[str, str, dict]]:
+    """Two instructions per prompt, moving with the example so that each is used."""
+    instructions = ifeval_instructions(ex)
+    first = ex["i"] % len(instructions)
+    return [instructions[first], instructions[(first + 1) % len(instructions)]]
+
+
 # Kinds of column value: (feature, value of one example). Features are named here and made by
 # `feature`, so this table needs no import of datasets.
 KINDS = {
@@ -252,6 +290,11 @@ KINDS = {
     "wino_option1": ("string", lambda ex: options(ex, 2)[0][0]),
     "wino_option2": ("string", lambda ex: options(ex, 2)[0][1]),
     "wino_answer": ("string", lambda ex: str(options(ex, 2)[1] + 1)),
+    # IFEval: the prompt names its instructions; kwargs holds each one's arguments (None where unused).
+    "ifeval_key": ("int64", lambda ex: 1000 + ex["i"]),
+    "ifeval_prompt": ("string", lambda ex: f"{ex['question']} " + " ".join(i[1] for i in ifeval_pair(ex))),
+    "ifeval_ids": ("strings", lambda ex: [i[0] for i in ifeval_pair(ex)]),
+    "ifeval_kwargs": ("ifeval_kwargs", lambda ex: [{**IFEVAL_ARGS, **i[2]} for i in ifeval_pair(ex)]),
 }
 
 
@@ -270,6 +313,9 @@ def feature(name: str):
         "labelled_choices": {"text": texts, "label": texts},
         "mc_targets": {"choices": texts, "labels": datasets.List(datasets.Value("int32"))},
         "abcd": datasets.ClassLabel(names=["A", "B", "C", "D"]),
+        "ifeval_kwargs": datasets.List(
+            {arg: texts if kind == "strings" else datasets.Value(kind) for arg, kind in IFEVAL_ARG_TYPES.items()}
+        ),
     }
     return nested.get(name) or datasets.Value(name)
 
@@ -308,6 +354,8 @@ TRUTHFULQA_MC = {"question": "question", "mc1_targets": "mc1_targets", "mc2_targ
 MMLU = {"question": "question", "subject": "mmlu_subject", "choices": "mmlu_choices", "answer": "mmlu_answer"}
 WINOGRANDE = {"sentence": "wino_sentence", "option1": "wino_option1", "option2": "wino_option2",
               "answer": "wino_answer"}
+IFEVAL = {"key": "ifeval_key", "prompt": "ifeval_prompt", "instruction_id_list": "ifeval_ids",
+          "kwargs": "ifeval_kwargs"}
 # cais/mmlu's subject configurations (its 'all' and 'auxiliary_train' are not read by lm-eval's mmlu).
 MMLU_SUBJECTS = (
     "abstract_algebra", "anatomy", "astronomy", "business_ethics", "clinical_knowledge", "college_biology",
@@ -389,17 +437,8 @@ DATASETS = {
     "truthfulqa/truthful_qa": {"multiple_choice": Schema(TRUTHFULQA_MC, ("validation",))},
     "cais/mmlu": {subject: Schema(MMLU, ("test", "validation", "dev")) for subject in MMLU_SUBJECTS},
     "allenai/winogrande": {"winogrande_xl": Schema(WINOGRANDE, ("train", "validation", "test"))},
+    "google/IFEval": only_default(IFEVAL, ("train",)),
 }
-
-# Task datasets no stand-in can serve: lm-eval would fail on them offline whatever the rows.
-LEFT_OUT = {
-    "google/IFEval": (
-        "ifeval cannot run offline here: its checks import langdetect and immutabledict (lm-eval's 'ifeval' "
-        "extra, not installed), and its sentence-count and capital-word checks need NLTK's punkt_tab data, "
-        "which no installed package ships and nltk can only download"
-    ),
-}
-
 
 # --- Checks: every item has a stand-in that can serve what the plan reads -----------------------
 
@@ -414,17 +453,9 @@ def schema_of(item: HubDataset) -> Schema:
     return configs[config]
 
 
-def left_out(needs: Needs) -> dict[str, str]:
-    """The task data items the build leaves out (LEFT_OUT), each with the tasks reading it and why."""
-    return {
-        f"{item.line()} (read by {', '.join(item.tasks)})": LEFT_OUT[item.id]
-        for item in needs.lm_eval if item.id in LEFT_OUT
-    }
-
-
 def served(needs: Needs) -> list:
     """Every dataset and task data item the build makes a stand-in for."""
-    return [*needs.datasets, *(item for item in needs.lm_eval if item.id not in LEFT_OUT)]
+    return [*needs.datasets, *needs.lm_eval]
 
 
 def check(needs: Needs, columns: dict | None = None) -> None:
@@ -432,6 +463,9 @@ def check(needs: Needs, columns: dict | None = None) -> None:
     for model in needs.models:
         if model.id not in MODELS:
             raise StandinError(f"model {model.id}: no stand-in facts; add an entry to handbook.standins.MODELS")
+    for item in needs.nltk:
+        if item.name not in NLTK_BUILDERS:
+            raise StandinError(f"{item.line()}: no stand-in builder; add one to handbook.standins.NLTK_BUILDERS")
     for item in served(needs):
         schema = schema_of(item)
         unknown = [s for s in item.splits if s not in (schema.splits or item.splits)]
@@ -597,27 +631,55 @@ def build_dataset(item: HubDataset | TaskData, datasets_cache: Path, counts: dic
     }
 
 
+# --- NLTK data ----------------------------------------------------------------------------------
+
+
+def build_punkt_tab(nltk_data: Path) -> dict:
+    """English Punkt parameters trained by NLTK's own trainer on the stand-ins' text, written in the
+    punkt_tab layout nltk.download leaves (PunktTokenizer reads them back)."""
+    from nltk.tabdata import TabEncoder
+    from nltk.tokenize.punkt import PunktTrainer
+
+    trainer = PunktTrainer()
+    trainer.train(" ".join(tokenizer_texts()), finalize=True)
+    params = trainer.get_params()
+    folder = nltk_data / "tokenizers" / "punkt_tab" / "english"
+    folder.mkdir(parents=True, exist_ok=True)
+    encode = TabEncoder()
+    files = {
+        "collocations.tab": encode.tups2tab(sorted(params.collocations)),
+        "sent_starters.txt": encode.set2txt(sorted(params.sent_starters)),
+        "abbrev_types.txt": encode.set2txt(sorted(params.abbrev_types)),
+        "ortho_context.tab": encode.ivdict2tab(dict(sorted(params.ortho_context.items()))),
+    }
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8", newline="")
+    return {"path": str(folder.relative_to(nltk_data.parent)), "hash": content_hash(folder)}
+
+
+NLTK_BUILDERS = {"punkt_tab": build_punkt_tab}
+
+
 # --- The whole set ------------------------------------------------------------------------------
 
 
 def claim(out: Path) -> None:
     """Make `out` the builder's (marked) and unfinished (no manifest), emptying an earlier build."""
-    # hub/ and datasets/ may exist already: the libraries make their cache folders when the jobs'
-    # environment points them there; the builder empties them below.
-    foreign = [p for p in out.iterdir() if p.name not in ("hub", "datasets")] if out.exists() else []
+    # hub/, datasets/ and nltk_data/ may exist already: the libraries make their folders when the
+    # jobs' environment points them there; the builder empties them below.
+    foreign = [p for p in out.iterdir() if p.name not in PARTS] if out.exists() else []
     if foreign and not (out / MARKER).exists():
         raise StandinError(f"{out}: not empty and not a stand-in folder (no {MARKER}); choose another --out")
     out.mkdir(parents=True, exist_ok=True)
     (out / MARKER).write_text("stand-ins of hub models and datasets, made by scripts/make_standins.py\n")
     (out / MANIFEST).unlink(missing_ok=True)
-    for part in ("hub", "datasets"):
+    for part in PARTS:
         shutil.rmtree(out / part, ignore_errors=True)
 
 
 def build(needs: Needs, out: str | Path, rows: int = 300, columns: dict | None = None) -> dict:
-    """Every stand-in `needs` lists, under `out`, but those LEFT_OUT (named in the manifest's
-    'left_out'); a dataset both the plan and lm-eval read is built once with the splits and rows
-    of both. The manifest last, so a half-built folder never looks finished. Returns the manifest."""
+    """Every stand-in `needs` lists, under `out`; a dataset both the plan and lm-eval read is built
+    once with the splits and rows of both. The manifest last, so a half-built folder never looks finished. Returns the manifest."""
     from transformers.utils import logging as transformers_logging
 
     check(needs, columns)
@@ -631,14 +693,14 @@ def build(needs: Needs, out: str | Path, rows: int = 300, columns: dict | None =
     manifest = {
         "rows": rows,
         "task_rows": TASK_ROWS,
-        "environment": {"HF_HUB_CACHE": "hub", "HF_DATASETS_CACHE": "datasets"},
-        "packages": package_versions(["transformers", "tokenizers", "datasets", "torch"]),
+        "environment": {"HF_HUB_CACHE": "hub", "HF_DATASETS_CACHE": "datasets", "NLTK_DATA": "nltk_data"},
+        "packages": package_versions(["transformers", "tokenizers", "datasets", "torch", "nltk"]),
         "models": {m.id: build_model(m, out / "hub") for m in needs.models},
         "datasets": {
             f"{item.id} ({item.config or 'default'})": build_dataset(item, out / "datasets", counts[key])
             for key, item in items.items()
         },
-        "left_out": left_out(needs),
+        "nltk": {item.name: NLTK_BUILDERS[item.name](out / "nltk_data") for item in needs.nltk},
     }
     write_text_atomic(out / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     return manifest

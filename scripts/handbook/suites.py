@@ -28,9 +28,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-# "tiny" (the suite run instead at tiny scale) and "limit" are the workflow's; they do not change
-# what the suite is.
-SUITE_KEYS = {"tasks", "num_fewshot", "apply_chat_template", "local", "description", "tiny", "limit"}
+# "tiny" (the suite run instead at tiny scale), "limit" and "max_gen_toks" are the workflow's: how
+# much of the suite runs, not what it is.
+RUN_KEYS = ("tiny", "limit", "max_gen_toks")
+SUITE_KEYS = {"tasks", "num_fewshot", "apply_chat_template", "local", "description", *RUN_KEYS}
 TASK_KEYS = {"task", "num_fewshot", "metric"}
 AVERAGE = "average"
 TASKS_MANIFEST = "tasks_manifest.json"  # beside task YAMLs from make_lm_eval_tasks.py: their format

@@ -6,6 +6,7 @@ is then built once for all of them."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from types import SimpleNamespace
@@ -14,7 +15,8 @@ import pytest
 from conftest import REPO, workflow_env
 from handbook.config import ConfigError, load_config
 from handbook.offline import (
-    FETCHERS, HubDataset, HubModel, TaskData, hub_model, hub_needs, lm_eval_needs, main, merge_datasets, selected_columns,
+    FETCHERS, HubDataset, HubModel, TaskData, hub_model, hub_needs, leaf_configs, lm_eval_index, lm_eval_needs, main,
+    merge_datasets, selected_columns,
 )
 from handbook.plan import build_plan
 from handbook.standins import MMLU_SUBJECTS
@@ -53,6 +55,7 @@ def test_list_names_the_hub_models_and_datasets_and_nothing_local(capsys):
     assert len(ultrafeedback) == 1 and {"train_prefs", "test_prefs"} <= set(ultrafeedback[0].split()[-1].split(","))
     assert not [line for line in lines if "results/" in line or "demo" in line]
     assert "lmeval google/IFEval (default) train" in lines  # the ifeval suite's task
+    assert "nltk punkt_tab (read by ifeval)" in lines  # which its checks read when scoring
 
 
 def test_a_table_lists_only_what_it_reads(capsys):
@@ -192,3 +195,22 @@ def test_the_columns_the_prepare_step_selects_are_known_per_source(plan):
     assert columns[("openai/gsm8k", "main")] == {"question", "answer"}  # the keys of a renaming
     assert columns[("HuggingFaceTB/smoltalk2", "Preference")] == {"chosen", "rejected"}
     assert not [key for key in columns if key[0].startswith("results/")]
+
+
+def test_a_hub_suite_indexes_only_the_task_folders_its_tasks_live_in(tmp_path):
+    from lm_eval.tasks import TaskManager
+
+    from handbook.lm_harness import lm_eval_tasks_root, suite_task_folders, usable_task_folders
+
+    plan = build_plan(load_config([]), origin=REPO)
+    tasks = [t["task"] for t in plan.config["suites"]["openllm"]["tasks"]]
+    folders = suite_task_folders(lm_eval_index(), lm_eval_tasks_root(), tasks)
+    assert folders == ["arc", "gsm8k", "hellaswag", "mmlu", "truthfulqa", "winogrande"]
+    small = TaskManager(include_path=[str(lm_eval_tasks_root() / f) for f in folders], include_defaults=False)
+    assert set(tasks) <= set(small.all_tasks)
+    # The mmlu group reaches the same 57 subjects through the folders alone.
+    whole = {cfg["dataset_name"] for cfg in leaf_configs(lm_eval_index(), "mmlu")}
+    assert {cfg["dataset_name"] for cfg in leaf_configs(small.task_index, "mmlu")} == whole == set(MMLU_SUBJECTS)
+    written = tmp_path / "openllm.json"
+    written.write_text(json.dumps({"suite": "openllm", "lm_eval": "0.0.1", "folders": folders}))
+    assert usable_task_folders(str(written)) is None  # another lm-eval: the whole index instead

@@ -87,11 +87,11 @@ def test_tables_rehearse_their_real_suites_on_few_documents_and_the_demo_judge()
     assert spec["suites"] == ["openllm"] and spec["judges"]["mt_bench"]["judge"] == "rm/tiny"
 
 
-def test_suites_without_stand_in_data_leave_the_rehearsal_tables_saying_why():
+def test_generating_suites_rehearse_with_their_generation_capped_and_keep_their_table_columns():
     plan = build_plan(load_config([], {"scale": "rehearsal"}))
-    spec = plan.table_spec("smollm2")["table"]
-    assert spec["suites"] == ["openllm"] and not any(m.startswith("ifeval") for m in spec["metrics"])
-    line = next(r for r in plan.replacements if r.startswith("table smollm2: suite(s) ifeval left out"))
-    assert "punkt_tab" in line
-    full = build_plan(load_config([])).table_spec("smollm2")["table"]
-    assert "ifeval" in full["suites"]
+    assert plan.table_spec("smollm2")["table"]["suites"] == ["openllm", "ifeval"]
+    args = plan.lm_eval_args("sft", "smollm2-135m", "ifeval")
+    assert "--limit 2" in args and "--max_gen_toks 16" in args and '"max_gen_toks"' not in args
+    assert any("generate at most 16 tokens" in line for line in plan.replacements)
+    full = build_plan(load_config([])).lm_eval_args("sft", "smollm2-135m", "ifeval")
+    assert "--max_gen_toks" not in full and "--limit" not in full

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from conftest import REPO, run_script, workflow_env
 from handbook.config import load_config
-from handbook.offline import HubDataset, HubModel, Needs, TaskData, hub_needs, selected_columns
+from handbook.offline import HubDataset, HubModel, Needs, NltkData, TaskData, hub_needs, selected_columns
 from handbook.plan import build_plan
 from handbook.standins import (
-    DATASETS, LEFT_OUT, MANIFEST, MARKER, MMLU_SUBJECTS, MODELS, TASK_ROWS, StandinError, check, claim,
+    DATASETS, MANIFEST, MARKER, MMLU_SUBJECTS, MODELS, TASK_ROWS, StandinError, check, claim,
 )
 
 ROWS = 20
@@ -88,7 +88,8 @@ def built(tmp_path_factory) -> Path:
 def test_every_model_and_dataset_the_shipped_plan_reads_has_a_stand_in(plan, needs):
     assert {m.id for m in needs.models} <= set(MODELS)
     assert {d.id for d in needs.datasets} <= set(DATASETS)
-    assert {d.id for d in needs.lm_eval} <= set(DATASETS) | set(LEFT_OUT)
+    assert {d.id for d in needs.lm_eval} <= set(DATASETS)
+    assert [item.name for item in needs.nltk] == ["punkt_tab"]
     check(needs, selected_columns(plan))  # configurations, splits and selected columns too
 
 
@@ -108,7 +109,8 @@ def test_an_item_without_a_stand_in_or_beyond_the_real_one_is_refused():
         check(Needs(lm_eval=(TaskData("cais/mmlu", "all", ("test",)),)))
     with pytest.raises(StandinError, match="no split 'train'"):
         check(Needs(lm_eval=(TaskData("truthfulqa/truthful_qa", "multiple_choice", ("train",)),)))
-    check(Needs(lm_eval=(TaskData("google/IFEval", None, ("train",)),)))  # left out, so nothing to check
+    with pytest.raises(StandinError, match="nltk wordnet .*no stand-in builder"):
+        check(Needs(nltk=(NltkData("wordnet", ("some_task",)),)))
 
 
 def test_a_folder_that_is_not_the_builders_is_left_alone(tmp_path):
@@ -137,7 +139,7 @@ def test_the_build_lists_what_it_made_in_its_manifest(built, needs):
     assert ultrachat["splits"] == {"train_sft": ROWS, "test_sft": ROWS // 5, "train_gen": ROWS, "test_gen": ROWS // 5}
 
 
-def test_lm_evals_task_data_is_built_with_rows_for_its_shots_and_ifeval_is_left_out(built):
+def test_lm_evals_task_data_is_built_with_rows_for_its_shots_and_the_nltk_data_ifeval_reads(built):
     manifest = json.loads((built / MANIFEST).read_text())
     datasets = manifest["datasets"]
     assert {f"cais/mmlu ({subject})" for subject in MMLU_SUBJECTS} <= set(datasets)
@@ -145,9 +147,9 @@ def test_lm_evals_task_data_is_built_with_rows_for_its_shots_and_ifeval_is_left_
     assert datasets["allenai/ai2_arc (ARC-Challenge)"]["splits"]["train"] > 25  # 25-shot
     # One GSM8K for the plan's prompts and lm-eval's gsm8k: the rows of both.
     assert datasets["openai/gsm8k (main)"]["splits"] == {"train": TASK_ROWS, "test": TASK_ROWS}
-    assert not [key for key in datasets if key.startswith("google/IFEval")]
-    [(item, reason)] = manifest["left_out"].items()
-    assert item == "lmeval google/IFEval (default) train (read by ifeval)" and "punkt_tab" in reason
+    assert datasets["google/IFEval (default)"]["splits"] == {"train": TASK_ROWS}
+    assert manifest["nltk"]["punkt_tab"]["path"] == "nltk_data/tokenizers/punkt_tab/english"
+    assert manifest["environment"]["NLTK_DATA"] == "nltk_data"
 
 
 @pytest.fixture(scope="module")
@@ -206,20 +208,27 @@ def test_the_same_build_twice_is_byte_identical(built, second_process):
     assert (built / MANIFEST).read_text() == (again / MANIFEST).read_text()  # every file's hash
 
 
-# lm-eval's own tasks on the Mistral stand-in, offline, as handbook.lm_harness runs a suite: the
-# shipped openllm suite's ARC-Challenge (25-shot) and GSM8K (5-shot), two documents each.
+# lm-eval's own tasks on the stand-ins, offline, as handbook.lm_harness runs a suite: the shipped
+# openllm suite's ARC-Challenge (25-shot) and GSM8K (5-shot) on Mistral, and the ifeval suite
+# (through the chat template, its checks reading langdetect and NLTK's punkt_tab) on Zephyr's SFT
+# model; two documents each, generating at most 16 tokens.
 LM_EVAL_RUN = """
 import json
 from handbook.config import load_config
 from handbook.lm_harness import SuiteRun, evaluate, load_lm, prepare
 from handbook.plan import build_plan
 from handbook.suites import headline
-openllm = build_plan(load_config([])).config["suites"]["openllm"]
-suite = {**openllm, "tasks": [t for t in openllm["tasks"] if t["task"] in ("arc_challenge", "gsm8k")]}
-run = SuiteRun(suite="check", suites={"check": suite}, limit=2)
-specs, task_manager, loaded = prepare(run)
-raw = evaluate(load_lm("mistralai/Mistral-7B-v0.1", run), run, specs, task_manager, loaded)
-print(json.dumps({"headline": headline(raw, specs), "n-samples": raw["n-samples"], "n-shot": raw["n-shot"]}))
+suites = build_plan(load_config([])).config["suites"]
+openllm = {**suites["openllm"], "tasks": [t for t in suites["openllm"]["tasks"] if t["task"] in ("arc_challenge", "gsm8k")]}
+out = {}
+for model, name, suite in [("mistralai/Mistral-7B-v0.1", "openllm", openllm),
+                           ("alignment-handbook/zephyr-7b-sft-full", "ifeval", suites["ifeval"])]:
+    run = SuiteRun(suite=name, suites={name: suite}, limit=2, max_gen_toks=16)
+    specs, task_manager, loaded = prepare(run)
+    raw = evaluate(load_lm(model, run), run, specs, task_manager, loaded)
+    out[name] = {"headline": headline(raw, specs), "n-samples": raw["n-samples"], "n-shot": raw["n-shot"],
+                 "max_gen_toks": raw["configs"][specs[-1].task]["generation_kwargs"]["max_gen_toks"]}
+print(json.dumps(out))
 """
 
 
@@ -228,13 +237,16 @@ def test_lm_evals_hub_tasks_run_offline_on_the_stand_ins(built):
     env = {
         **workflow_env(), "PYTHONPATH": str(REPO / "scripts"),
         "HF_HUB_CACHE": str(built / "hub"), "HF_DATASETS_CACHE": str(built / "datasets"),
+        "NLTK_DATA": str(built / "nltk_data"),
     }
     proc = subprocess.run([sys.executable, "-c", LM_EVAL_RUN], capture_output=True, text=True, env=env, cwd=REPO,
                           timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(next(line for line in proc.stdout.splitlines() if line.startswith("{")))
-    scores = result["headline"]
-    assert set(scores) == {"arc_challenge", "gsm8k", "average"}
-    assert all(0.0 <= score <= 1.0 for score in scores.values())
-    assert result["n-shot"] == {"arc_challenge": 25, "gsm8k": 5}
-    assert {task: n["effective"] for task, n in result["n-samples"].items()} == {"arc_challenge": 2, "gsm8k": 2}
+    openllm, ifeval = result["openllm"], result["ifeval"]
+    assert set(openllm["headline"]) == {"arc_challenge", "gsm8k", "average"}
+    assert all(0.0 <= score <= 1.0 for score in openllm["headline"].values())
+    assert openllm["n-shot"] == {"arc_challenge": 25, "gsm8k": 5}
+    assert {task: n["effective"] for task, n in openllm["n-samples"].items()} == {"arc_challenge": 2, "gsm8k": 2}
+    assert 0.0 <= ifeval["headline"]["ifeval"] <= 1.0 and ifeval["n-samples"]["ifeval"]["effective"] == 2
+    assert openllm["max_gen_toks"] == ifeval["max_gen_toks"] == 16  # gsm8k's 256 and ifeval's 1280, capped

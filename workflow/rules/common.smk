@@ -22,7 +22,7 @@ JOB_PREFIX = f"export PYTHONPATH={SCRIPTS}${{{{PYTHONPATH:+:$PYTHONPATH}}}} HAND
 # (jobs run in the rehearsal's working directory, so the paths are relative to it).
 REHEARSAL_ENV = (
     "export HF_HUB_CACHE=$PWD/results/standins/hub HF_DATASETS_CACHE=$PWD/results/standins/datasets "
-    "HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1; "
+    "NLTK_DATA=$PWD/results/standins/nltk_data HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1; "
 )
 
 try:
@@ -112,6 +112,7 @@ get_winrate_model = from_plan("winrate_model")
 get_reward_eval_inputs = from_plan("reward_eval_inputs")
 get_lm_eval_inputs = from_plan("lm_eval_inputs")
 get_lm_eval_args = from_plan("lm_eval_args")
+get_task_folders_args = from_plan("task_folders_args")
 get_judge_answer_inputs = from_plan("judge_answer_inputs")
 get_judge_answer_gpus = from_plan("judge_answer_gpus")
 get_judge_answer_args = from_plan("judge_answer_args")

@@ -97,6 +97,26 @@ rule lm_eval_tasks:
         "--format {wildcards.format} > {log} 2>&1"
 
 
+# lm-eval's index of all its tasks takes tens of seconds; each hub suite's evaluations index only
+# the task folders this job finds once (handbook.lm_harness).
+rule lm_eval_task_folders:
+    output:
+        "results/eval/lm_eval_task_folders/{suite}.json",
+    log:
+        "results/logs/eval/lm_eval_task_folders/{suite}.log",
+    benchmark:
+        "results/benchmarks/eval/lm_eval_task_folders/{suite}.tsv"
+    wildcard_constraints:
+        suite=PLAN.lm_eval_suite_pattern(),
+    conda:
+        "../../envs/eval.yaml"
+    params:
+        args=get_task_folders_args,
+        script=SCRIPTS / "lm_eval_task_folders.py",
+    shell:
+        "python {params.script} --suite {wildcards.suite} {params.args} --output {output} > {log} 2>&1"
+
+
 rule lm_eval:
     input:
         unpack(get_lm_eval_inputs),
