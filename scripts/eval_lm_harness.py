@@ -19,7 +19,9 @@ import json
 import logging
 import sys
 
-from handbook.lm_harness import SuiteRun, evaluate, load_lm, prepare, write_result
+from handbook.lm_harness import (
+    SuiteRun, evaluate, load_lm, missing_chat_template, prepare, write_not_evaluated, write_result,
+)
 from handbook.suites import SuiteError
 from handbook.training import run_main
 
@@ -64,7 +66,12 @@ def main() -> None:
     )
     try:
         specs, task_manager, loaded = prepare(run)
-        raw = evaluate(load_lm(args.model, run), run, specs, task_manager, loaded)
+        lm = load_lm(args.model, run)
+        why = missing_chat_template(lm, specs)
+        if why:
+            write_not_evaluated(args.output, run, args.model, why, config=vars(args))
+            return
+        raw = evaluate(lm, run, specs, task_manager, loaded)
         write_result(args.output, run, args.model, specs, raw, config=vars(args))
     except SuiteError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -51,6 +51,12 @@ def footer(spec: dict, runs: list[dict]) -> str:
         lines.append(f"- {published['label']} ({shown}): {published['source']}")
     if lines:
         lines = ["Published numbers:", "", *lines, ""]
+    for run in runs:
+        for key, path in run["files"].items():
+            if key.startswith("suite:") and Path(path).is_file():
+                why = json.loads(Path(path).read_text()).get("not_evaluated")
+                if why:
+                    lines.append(f"- `{key.split(':', 1)[1]}` not evaluated on {run['label'] or run['ref']}: {why}")
     for name, judge in (spec.get("judges") or {}).items():
         answers = sorted({r["files"][f"answers:{name}"] for r in runs if f"answers:{name}" in r["files"]})
         folders = sorted({str(Path(a).parent) for a in answers})

@@ -230,6 +230,24 @@ def evaluate(lm, run: SuiteRun, specs, task_manager, loaded) -> dict:
     return raw
 
 
+def missing_chat_template(lm, specs) -> str | None:
+    """Why a suite prompting through the chat template cannot run on this model (a base model whose
+    tokenizer has none, StarCoder2's for one), or None."""
+    if specs[0].apply_chat_template and not getattr(lm.tokenizer, "chat_template", None):
+        return "the suite prompts through the chat template and the model's tokenizer has none"
+    return None
+
+
+def write_not_evaluated(output: str | Path, run: SuiteRun, model: str, why: str, config: dict) -> None:
+    """The suite's JSON for a model it cannot run on: no scores, the reason (tables say it)."""
+    logger.info("%s not evaluated on %s: %s", run.suite, model, why)
+    write_json(output, {
+        "suite": run.suite, "headline": {}, "not_evaluated": why,
+        "settings": {"suite": run.suite, "model": model, "packages": package_versions()},
+        "provenance": provenance(config=config, inputs={"model": model}),
+    })
+
+
 def write_result(output: str | Path, run: SuiteRun, model: str, specs, raw: dict, config: dict) -> dict:
     """The suite's JSON: lm-eval's per-task sections, the headline metrics, settings, provenance."""
     scores = headline(raw, specs)

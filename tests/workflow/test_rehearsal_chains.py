@@ -1,13 +1,13 @@
-"""Every published family's own chain at scale rehearsal, in one build: the full-scale plan (recipes,
-chat templates, loss masking, data layouts with their real split and column names, accelerate,
-DeepSpeed and FSDP configs, global batch) on tiny stand-ins of the real hub models and datasets,
-read through the hub-loading path with the hub switched off.
+"""Published chains at scale rehearsal, in one build: the full-scale plan (recipes, chat templates,
+loss masking, data layouts with their real split and column names, accelerate, DeepSpeed and FSDP
+configs, global batch) on tiny stand-ins of the real hub models and datasets, read through the
+hub-loading path with the hub switched off.
 
-One chain per architecture and launcher (Mistral with ZeRO-3 and QLoRA, Gemma, Mixtral with FSDP,
-SmolLM3 to its merge, StarCoder2, GPT-2 from CPT, Qwen2 with GRPO), within the test suite's time;
-the other families (Constitutional AI, SmolLM, SmolLM2, the scans) repeat these shapes on Mistral
-and Llama stand-ins, were built the same way by hand, and their plans are checked in
-tests/unit/test_rehearsal.py.
+Within `make test`'s time, the launchers: Zephyr-7B-beta's SFT -> reference pass -> DPO with
+ZeRO-3 on 2 processes and its QLoRA runs, and Zephyr-141B's table (Mixtral, FSDP, 4 nodes x 8 GPUs
+on 2 CPU processes, MT-Bench answers judged by the demo reward model). Every family's table, with
+every architecture, builds at rehearsal in tests/workflow/test_rehearsal_tables.py (make
+test-rehearsal).
 """
 
 from __future__ import annotations
@@ -23,12 +23,7 @@ from handbook.plan import build_plan
 MODELS = [
     "dpo/zephyr-7b-beta",              # Mistral, ZeRO-3 on 2 processes: SFT -> reference pass -> DPO
     "dpo/zephyr-7b-beta-qlora",        # QLoRA -> LoRA on 1 process
-    "dpo/zephyr-7b-gemma",             # Gemma
     "orpo/zephyr-141b-A35b",           # Mixtral, FSDP, 4 nodes x 8 GPUs -> 2 CPU processes
-    "merge/smollm3",                   # SmolLM3: mid-training -> SFT -> APO -> linear merge
-    "sft/starchat2-15b",               # StarCoder2, five-source mixture with held-out rows
-    "dpo/gpt2-nl",                     # GPT-2: CPT -> SFT -> DPO
-    "grpo/qwen2.5-1.5b-gsm8k",         # Qwen2, GRPO with the final_number verifier on GSM8K
 ]  # fmt: skip
 
 
@@ -59,7 +54,7 @@ def test_every_family_chain_trains_at_rehearsal_with_the_global_batch_of_its_rec
     root, _ = built
     plan = build_plan(load_config([], {"scale": "rehearsal"}))
     trained = sorted({ref for model in MODELS for ref in chain(plan, model)})
-    assert len(trained) >= 14, trained
+    assert len(trained) >= 5, trained
     for ref in trained:
         folder = root / "results" / "models" / ref
         assert (folder / "model.safetensors").is_file(), ref
@@ -79,15 +74,7 @@ def test_every_family_chain_trains_at_rehearsal_with_the_global_batch_of_its_rec
 @pytest.mark.e2e
 def test_the_real_architectures_load_from_the_stand_ins_under_their_hub_ids(built):
     root, _ = built
-    expected = {
-        "sft/zephyr-7b-beta": "MistralForCausalLM",
-        "sft/zephyr-7b-gemma": "GemmaForCausalLM",
-        "orpo/zephyr-141b-A35b": "MixtralForCausalLM",
-        "sft/starchat2-15b": "Starcoder2ForCausalLM",
-        "cpt/gpt2-nl": "GPT2LMHeadModel",
-        "grpo/qwen2.5-1.5b-gsm8k": "Qwen2ForCausalLM",
-        "sft/smollm3-mid": "SmolLM3ForCausalLM",
-    }
+    expected = {"sft/zephyr-7b-beta": "MistralForCausalLM", "orpo/zephyr-141b-A35b": "MixtralForCausalLM"}
     for ref, architecture in expected.items():
         config = json.loads((root / "results" / "models" / ref / "config.json").read_text())
         assert config["architectures"] == [architecture], ref
@@ -118,19 +105,3 @@ def test_a_paper_table_builds_at_rehearsal(built):
     row = next(line for line in table.splitlines() if line.startswith("| zephyr-141b-A35b |"))
     assert "| orpo |" in row and row.rstrip(" |").split("|")[-1].strip()  # a judged MT-Bench value
     assert "judged by the demo reward model rm/tiny" in table
-
-
-@pytest.mark.e2e
-def test_smollm3_release_is_the_weighted_mean_of_apo_and_mid_training(built):
-    import torch
-    from transformers import AutoModelForCausalLM
-
-    models = built[0] / "results" / "models"
-    merged, apo, mid = (
-        AutoModelForCausalLM.from_pretrained(models / ref).state_dict()
-        for ref in ("merge/smollm3", "dpo/smollm3-apo", "sft/smollm3-mid")
-    )
-    assert set(merged) == set(apo)
-    for key, value in merged.items():
-        assert torch.allclose(value, 0.9 * apo[key] + 0.1 * mid[key], atol=1e-6), key
-    assert any(not torch.equal(apo[key], mid[key]) for key in apo), "the two models must differ for the test to mean anything"
