@@ -15,6 +15,7 @@ from pathlib import Path
 
 import yaml
 
+from handbook import yamlio
 from handbook.hub import is_hub_id
 from handbook.methods import BASE, METHODS
 
@@ -83,7 +84,7 @@ def load_config(files: list[str | Path], overrides: dict | None = None) -> dict:
 def read_mapping(path: str | Path, name: str, what: str) -> dict:
     """A config or family file's YAML mapping, or one ConfigError naming the file (`name`)."""
     try:
-        loaded = yaml.safe_load(Path(path).read_text()) or {}
+        loaded = yamlio.load(Path(path).read_text()) or {}
     except (OSError, yaml.YAMLError) as err:
         raise ConfigError(f"{name}: cannot be read as YAML ({type(err).__name__}: {err})") from None
     if not isinstance(loaded, dict):
@@ -133,6 +134,8 @@ def family_files(patterns: list[str], origin: Path) -> list[Path]:
             if matches:
                 found += [m for m in matches if m not in found]
                 break
+        else:
+            raise ConfigError(f"families: '{pattern}' matches no file (from {origin} or the repository)")
     return found
 
 

@@ -25,8 +25,6 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-import yaml
-
 from handbook.config import (
     DEFAULT_CONFIG,
     REPO,
@@ -50,7 +48,7 @@ from handbook.launch import launcher
 from handbook.methods import BASE, METHODS
 from handbook.provenance import write_text_atomic
 from handbook.rehearsal import STANDINS_MANIFEST, apply_rehearsal
-from handbook.recipes import RecipeFileError, chat_template_from, resolve
+from handbook.recipes import RecipeFileError, chat_template_from, read_recipe, resolve
 from handbook.secrets import is_secret_name, redact
 from handbook.suites import RUN_KEYS
 from handbook.verifiers import VERIFIERS
@@ -965,7 +963,7 @@ class Plan:
 
 @functools.lru_cache(maxsize=None)
 def _parsed_yaml(path: str) -> dict:
-    return yaml.load(Path(path).read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
+    return read_recipe(path)  # a mapping, or one RecipeFileError naming the file
 
 
 @functools.lru_cache(maxsize=None)
@@ -1010,6 +1008,10 @@ def check_references(plan: Plan) -> None:
             raise plan.error(f"{where}.dataset", f"unknown dataset '{run.dataset}' (defined: {sorted(config['datasets'])})")
         if not Path(run.recipe).exists():
             raise plan.error(f"{where}.recipe", f"no such file '{config['runs'][run.stage][run.name]['recipe']}'")
+        try:
+            read_yaml(run.recipe)
+        except RecipeFileError as err:  # unreadable, not a mapping, or a key given twice
+            raise plan.error(f"{where}.recipe", str(err)) from None
         folder = Path(run.recipe).parent.name  # recipes live in config/recipes/<model>/<stage>/
         if folder in METHODS and METHODS[folder].config_class != run.method.config_class:
             raise plan.error(

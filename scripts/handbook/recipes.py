@@ -27,6 +27,7 @@ from pathlib import Path
 
 import yaml
 
+from handbook import yamlio
 from handbook.methods import METHODS
 
 # Keys the handbook used that TRL 1.16 or transformers 5 took under another name.
@@ -81,7 +82,7 @@ class Resolved:
 
 def read_recipe(path: str | Path) -> dict:
     try:
-        data = yaml.safe_load(Path(path).read_text()) or {}
+        data = yamlio.load(Path(path).read_text()) or {}
     except (OSError, yaml.YAMLError) as err:
         raise RecipeFileError(f"{path}: cannot be read as YAML ({type(err).__name__}: {err})") from None
     if not isinstance(data, dict):

@@ -444,3 +444,36 @@ def test_assistant_only_loss_with_a_template_without_markers_stops_in_the_plan(t
     (tmp_path / "every_token.yaml").write_text("assistant_only_loss: false\n")
     config["runs"]["sft"]["a"]["recipe"] = str(tmp_path / "every_token.yaml")
     plan_of(config, tmp_path)  # loss on every token: any template will do
+
+
+# --- YAML and names that would silently mean something else
+
+
+def test_a_key_given_twice_in_a_config_or_a_recipe_is_an_error_naming_the_file(tmp_path):
+    config = tmp_path / "mine.yaml"
+    config.write_text("runs:\n  sft:\n    a: {model: base/tiny}\n    a: {model: base/other}\n")
+    with pytest.raises(ConfigError, match=r"mine.yaml: cannot be read as YAML \(DuplicateKeyError: key 'a' given twice"):
+        load_config([config])
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(open(REPO / SFT_RECIPE).read() + "learning_rate: 0.1\n")
+    message = error_of(small_config(runs={"sft": {"a": {"model": "base/tiny", "dataset": "chat", "recipe": str(recipe)}}}),
+                       tmp_path)
+    assert "runs.sft.a.recipe:" in message and "key 'learning_rate' given twice" in message
+    # A merge key's values may be overridden by the mapping's own: not a repetition.
+    from handbook import yamlio
+
+    assert yamlio.load("base: &b {lr: 1}\nrun: {<<: *b, lr: 2}\n")["run"] == {"lr": 2}
+
+
+@pytest.mark.parametrize("name", ["..", ".", "a b", "a/b"])
+def test_a_run_name_that_is_not_one_folder_inside_results_is_refused(tmp_path, name):
+    run = {"model": "base/tiny", "dataset": "chat", "recipe": SFT_RECIPE}
+    message = error_of(small_config(runs={"sft": {name: run}}), tmp_path)
+    assert "key 'runs.sft'" in message and "does not match" in message
+
+
+def test_a_families_glob_that_matches_nothing_is_an_error(tmp_path):
+    config = tmp_path / "mine.yaml"
+    config.write_text("families: ['config/recipes/nope*/family.yaml']\n")
+    with pytest.raises(ConfigError, match=r"families: 'config/recipes/nope\*/family.yaml' matches no file"):
+        build_plan(load_config([config]), [str(config)], origin=tmp_path)
