@@ -90,6 +90,7 @@ def test_full_scale_zephyr_table_plans_lm_eval_and_judge_answers_on_gpus(workdir
         "results/eval/sft/zephyr-7b-beta/lm_eval/openllm.json",
         "results/eval/dpo/zephyr-7b-beta/lm_eval/openllm.json",
     } <= set(lm_eval)
+    assert not (workdir / "results").exists()  # a dry run writes nothing under results/ (plan.json included)
     for job in lm_eval.values():
         assert job["resources"]["gpu"] == "1" and "--device cuda" in job["shell"]
         assert "--include_path" not in job["shell"] and '"arc_challenge"' in job["shell"]
