@@ -28,6 +28,10 @@ def main() -> None:
     parser.add_argument("--output_dir", required=True)
     args = parser.parse_args()
     spec = json.loads(args.spec)
+    # Map results go to a temporary folder, never into a source folder that another job wrote.
+    import datasets
+
+    datasets.disable_caching()
     logger.info("dataset %s: %s", args.name, spec)
 
     dsd = load_mixture(args.name, spec)

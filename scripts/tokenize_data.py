@@ -22,8 +22,13 @@ logger = logging.getLogger("handbook.tokenize")
 
 
 def main() -> None:
+    import datasets
     from datasets import load_from_disk
     from transformers import AutoTokenizer
+
+    # Map results go to a temporary folder, not beside the upstream prepared data they read
+    # (a finished output of another job).
+    datasets.disable_caching()
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--prepared", required=True)

@@ -90,6 +90,11 @@ def test_every_artifact_has_provenance(demo):
     assert (demo / "results/logs/sft/tiny.log").read_text().count("SFTConfig.learning_rate") == 1
 
 
+def test_no_job_wrote_into_another_jobs_finished_output(demo):
+    # datasets' map caches go beside the data read: a tokenize job would write into prepared/.
+    assert not list((demo / "results" / "data").glob("*/prepared/**/cache-*.arrow"))
+
+
 def test_rebuild_has_nothing_to_do(demo):
     proc = run_snakemake(demo, "-n", "results/tables/chain.csv", configfiles=[TINY_CONFIG])
     assert "Nothing to be done" in proc.stdout + proc.stderr
