@@ -36,6 +36,7 @@ RENAMED = {
     "max_seq_length": "max_length",
     "warmup_ratio": "warmup_steps",  # a float below 1 is a share of the steps in transformers 5
     "preprocessing_num_workers": "dataset_num_proc",
+    "evaluation_strategy": "eval_strategy",  # older handbook files; removed from transformers 4.46
 }
 # Keys that mean nothing to the workflow's trainers any more, and why.
 DROPPED = {

@@ -18,7 +18,7 @@ from test_plan import SFT_RECIPE, plan_of, small_config
 
 HANDBOOK = REPO / "tests" / "data" / "handbook_recipes"
 KNOWN = {"dtype", "max_length", "warmup_steps", "learning_rate", "dataset_num_proc", "push_to_hub", "report_to",
-         "packing_strategy", "model_name_or_path", "chat_template", "dataset_kwargs"}
+         "packing_strategy", "model_name_or_path", "chat_template", "dataset_kwargs", "eval_strategy"}
 
 
 def test_renamed_and_removed_keys_are_mapped_with_one_note_each():
@@ -31,11 +31,12 @@ def test_renamed_and_removed_keys_are_mapped_with_one_note_each():
         "max_prompt_length": 512,
         "packing_strategy": "ffd",
         "learning_rate": 2.0e-5,
+        "evaluation_strategy": "epoch",  # older handbook files
     }
     out = resolve(recipe, KNOWN, "r.yaml")
     assert out.args == {"dtype": "bfloat16", "max_length": 2048, "warmup_steps": 0.1, "packing_strategy": "bfd",
-                        "learning_rate": 2.0e-5}
-    assert len(out.notes) == 7
+                        "learning_rate": 2.0e-5, "eval_strategy": "epoch"}
+    assert len(out.notes) == 8 and "evaluation_strategy -> eval_strategy" in out.notes
     assert "torch_dtype -> dtype" in out.notes and "packing_strategy: ffd -> bfd" in out.notes
     assert any(n.startswith("max_prompt_length: dropped") for n in out.notes)
 
