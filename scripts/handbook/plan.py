@@ -1019,6 +1019,7 @@ def check_references(plan: Plan) -> None:
                 f"a {folder} recipe ({METHODS[folder].config_class}) on a {run.stage} run ({run.method.config_class})",
             )
         check_loss_type(plan, run, where)
+        check_values(plan, run, where)
         check_assistant_only(plan, run, where)
         plan.batch(run)  # a global batch its processes cannot hold
         if run.nodes > 1 and not run.gpus:
@@ -1073,6 +1074,37 @@ def check_merge(plan: Plan, run: Run, where: str) -> None:
     plan.check_model(run.merge_with, f"{where}.merge_with")
     if plan.is_hub(plan.model_location(run.merge_with)):
         raise plan.error(f"{where}.merge_with", f"'{run.merge_with}' is a hub model; merge with a model built here or a local folder")
+
+
+# Preference losses scale the policy/reference log-ratio by beta: zero or below trains nothing
+# sensible (GRPO's beta is its KL weight, where 0 is valid).
+POSITIVE_BETA_STAGES = ("dpo", "kto", "orpo")
+
+
+def check_values(plan: Plan, run: Run, where: str) -> None:
+    """Settings that would train nonsense stop here, naming where the value came from: a number
+    that is not finite, no steps or epochs to train, a learning rate or preference beta at or
+    below 0."""
+    import math
+
+    settings = plan.recipe_settings(run)
+
+    def fail(key: str, why: str):
+        origin = f"{where}.args.{key}" if key in run.args else f"{where}.recipe ({run.recipe}): {key}"
+        raise plan.error(origin, f"{settings[key]!r} {why}")
+
+    for key, value in settings.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            fail(key, "is not a finite number")
+    steps, epochs = settings.get("max_steps", -1), settings.get("num_train_epochs", 3.0)
+    if isinstance(steps, (int, float)) and steps == 0:
+        fail("max_steps", "trains no step (give a positive number, or -1 to train num_train_epochs)")
+    if isinstance(steps, (int, float)) and steps < 0 and "num_train_epochs" in settings and epochs <= 0:
+        fail("num_train_epochs", "trains nothing (give a positive number of epochs, or max_steps)")
+    if isinstance(settings.get("learning_rate"), (int, float)) and settings["learning_rate"] <= 0:
+        fail("learning_rate", "is not a positive learning rate")
+    if run.stage in POSITIVE_BETA_STAGES and isinstance(settings.get("beta"), (int, float)) and settings["beta"] <= 0:
+        fail("beta", f"is not a positive {run.stage} beta")
 
 
 def check_loss_type(plan: Plan, run: Run, where: str) -> None:

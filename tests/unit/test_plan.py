@@ -477,3 +477,28 @@ def test_a_families_glob_that_matches_nothing_is_an_error(tmp_path):
     config.write_text("families: ['config/recipes/nope*/family.yaml']\n")
     with pytest.raises(ConfigError, match=r"families: 'config/recipes/nope\*/family.yaml' matches no file"):
         build_plan(load_config([config]), [str(config)], origin=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("stage", "recipe", "args", "message"),
+    [
+        ("sft", SFT_RECIPE, {"num_train_epochs": 0, "max_steps": -1}, "args.num_train_epochs: 0 trains nothing"),
+        ("sft", SFT_RECIPE, {"max_steps": 0}, "args.max_steps: 0 trains no step"),
+        ("sft", SFT_RECIPE, {"learning_rate": float("nan")}, "args.learning_rate: nan is not a finite number"),
+        ("sft", SFT_RECIPE, {"learning_rate": -1e-5}, "args.learning_rate: -1e-05 is not a positive learning rate"),
+        ("dpo", DPO_RECIPE, {"beta": -0.5}, "args.beta: -0.5 is not a positive dpo beta"),
+    ],
+)
+def test_settings_that_would_train_nonsense_stop_the_plan(tmp_path, stage, recipe, args, message):
+    runs = {"sft": {"a": {"model": "base/tiny", "dataset": "chat", "recipe": SFT_RECIPE}}}
+    runs.setdefault(stage, {})["b"] = {"model": "sft/a" if stage == "dpo" else "base/tiny",
+                                       "dataset": "pairs" if stage == "dpo" else "chat", "recipe": recipe, "args": args}
+    assert f"runs.{stage}.b.{message}" in error_of(small_config(runs=runs), tmp_path)
+
+
+def test_a_nonsense_value_in_a_recipe_file_names_the_file(tmp_path):
+    recipe = tmp_path / "dpo.yaml"
+    recipe.write_text(open(REPO / DPO_RECIPE).read().replace("beta: 0.1", "beta: 0.0"))
+    runs = {"sft": {"a": {"model": "base/tiny", "dataset": "chat", "recipe": SFT_RECIPE}},
+            "dpo": {"b": {"model": "sft/a", "dataset": "pairs", "recipe": str(recipe)}}}
+    assert f"runs.dpo.b.recipe ({recipe}): beta: 0.0 is not a positive dpo beta" in error_of(small_config(runs=runs), tmp_path)
