@@ -13,16 +13,16 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 TINY_CONFIG = REPO / "tests" / "config" / "tiny.yaml"
-# Secrets planted in the reduced chain (tests/config/tiny.yaml and its CPT recipe) and in every
-# workflow run's environment; no artifact may keep them.
-PLANTED_SECRETS = ("hf_planted_in_recipe_0", "hf_planted_in_args_0", "hf_planted_in_env_0", "wandb_planted_in_env_0")
+# Secrets planted in the reduced chain (its CPT recipe) and in every workflow run's environment; no
+# artifact may keep them. A secret in a run's args is refused by the plan (tests/unit/test_secrets.py).
+PLANTED_SECRETS = ("hf_planted_in_recipe_0", "hf_planted_in_env_0", "wandb_planted_in_env_0")
 
 
 def workflow_env() -> dict[str, str]:
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
-    env.update(HF_TOKEN=PLANTED_SECRETS[2], WANDB_API_KEY=PLANTED_SECRETS[3])
+    env.update(HF_TOKEN=PLANTED_SECRETS[1], WANDB_API_KEY=PLANTED_SECRETS[2])
     return env
 
 

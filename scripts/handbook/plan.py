@@ -860,16 +860,6 @@ class Plan:
     def final_targets(self) -> list[str]:
         return [t for name, spec in self.config["tables"].items() if spec.get("default", True) for t in self.table_targets(name)]
 
-    def warnings(self) -> list[str]:
-        """Config that works but leaks: a secret in a run's args is printed with the job's command."""
-        return [
-            f"runs.{run.stage}.{run.name}.args.{key}: a secret in the config is printed with the job's "
-            "command; set it in the environment instead (HF_TOKEN for the hub)"
-            for run in self.runs.values()
-            for key in run.args
-            if is_secret_name(key)
-        ]
-
     # --- the plan as data
 
     def to_dict(self, table: str | None = None) -> dict:
@@ -1020,6 +1010,7 @@ def check_references(plan: Plan) -> None:
             )
         check_loss_type(plan, run, where)
         check_values(plan, run, where)
+        check_no_secret_args(plan, run, where)
         check_assistant_only(plan, run, where)
         plan.batch(run)  # a global batch its processes cannot hold
         if run.nodes > 1 and not run.gpus:
@@ -1105,6 +1096,18 @@ def check_values(plan: Plan, run: Run, where: str) -> None:
         fail("learning_rate", "is not a positive learning rate")
     if run.stage in POSITIVE_BETA_STAGES and isinstance(settings.get("beta"), (int, float)) and settings["beta"] <= 0:
         fail("beta", f"is not a positive {run.stage} beta")
+
+
+def check_no_secret_args(plan: Plan, run: Run, where: str) -> None:
+    """A run's args travel on the job's command line, which Snakemake prints and records under
+    .snakemake/: a secret there is refused (the environment or the recipe file carry it)."""
+    for key in run.args:
+        if is_secret_name(key):
+            raise plan.error(
+                f"{where}.args.{key}",
+                "a secret on the job's command line would be printed and kept in .snakemake/: set it in the "
+                "environment (HF_TOKEN for the hub) or in the run's recipe file",
+            )
 
 
 def check_loss_type(plan: Plan, run: Run, where: str) -> None:

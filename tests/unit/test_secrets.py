@@ -7,7 +7,8 @@ import os
 import sys
 from dataclasses import dataclass
 
-from handbook.config import load_config
+import pytest
+from handbook.config import ConfigError, load_config
 from handbook.plan import build_plan
 from handbook.provenance import provenance
 from handbook.secrets import MARKER, is_secret_name, redact, redact_argv, take_secrets
@@ -54,9 +55,9 @@ def test_provenance_hides_secrets_in_config_and_command(monkeypatch):
     assert PLANTED not in record and MARKER in record
 
 
-def test_plan_hides_and_warns_about_a_secret_in_a_run(tmp_path):
+def test_a_secret_in_a_runs_args_is_refused_before_it_reaches_a_command_line(tmp_path):
     config = load_config([])
     config["runs"]["sft"]["tiny"]["args"] = {"hub_token": PLANTED}
-    plan = build_plan(config, origin=REPO)
-    assert PLANTED not in json.dumps(plan.to_dict(), default=str)
-    assert any("runs.sft.tiny.args.hub_token" in w for w in plan.warnings())
+    with pytest.raises(ConfigError, match=r"runs.sft.tiny.args.hub_token: a secret on the job's command line") as info:
+        build_plan(config, origin=REPO)
+    assert PLANTED not in str(info.value)

@@ -36,8 +36,6 @@ for line in PLAN.from_recipes:
     logger.info(f"recipe: {line}")
 for line in PLAN.replacements:
     logger.info(f"{PLAN.scale_name}: {line}")
-for line in PLAN.warnings():
-    logger.warning(line)
 
 
 def get_config_files_arg(wildcards):
