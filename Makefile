@@ -12,7 +12,7 @@ export TRL_EXPERIMENTAL_SILENCE := 1
 # Keep tokenizers from forking thread pools inside data-loader workers.
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: demo test bench report table plan fetch fetch-list lint clean-results
+.PHONY: demo test test-rehearsal bench report table plan fetch fetch-list lint clean-results
 
 # make table TABLE=pref_align_scan [SCALE=tiny]: one comparison table (CSV, Markdown, plot).
 TABLE ?= demo
@@ -31,7 +31,12 @@ demo: .venv
 	snakemake --profile profiles/default
 
 test: .venv
-	pytest
+	pytest -m "not rehearsal_tables"
+
+# Every published family's table at scale rehearsal, in one build (tests/workflow/test_rehearsal_tables.py):
+# kept out of `make test` for its length; CI runs both.
+test-rehearsal: .venv
+	pytest -m rehearsal_tables
 
 # Speed and memory figures, side by side in one run (bench/RESULTS.md holds a recent one): where the
 # demo's job time goes, the DAG, our SFT/DPO against plain TRL, the sweep against one job per run,

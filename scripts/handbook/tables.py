@@ -74,11 +74,15 @@ def judge_score(kind: str, judgments: str, model_id: str) -> float | None:
         return None
 
 
-def flatten_run(files: dict[str, str] | str, judges: dict[str, dict] | None = None, model_id: str = "") -> tuple[str, dict[str, float]]:
-    """All result files of one model -> (stage, flat metrics)."""
+def flatten_run(
+    files: dict[str, str] | str, judges: dict[str, dict] | None = None, model_id: str = "", ref: str | None = None
+) -> tuple[str, dict[str, float]]:
+    """All result files of one model -> (stage, flat metrics). The stage is the ref's (a base row
+    may have no result file at all: a table whose suites and judges skip base models)."""
     if isinstance(files, str):
         files = {"demo": files}
-    stage = stage_of(next(v for k, v in files.items() if not k.startswith(("judgment:", "answers:"))))
+    results = [v for k, v in files.items() if not k.startswith(("judgment:", "answers:"))]
+    stage = ref.split("/", 1)[0] if ref else stage_of(results[0])
     row: dict[str, float] = {}
     if "demo" in files:
         row.update(flatten_eval(read_json(files["demo"]), stage))
@@ -171,7 +175,9 @@ def label_table(spec: dict[str, Any], runs: list[dict[str, Any]]) -> tuple[pd.Da
     """One row per label (mean over its runs), the chosen metric columns, published rows below."""
     flat: dict[str, list] = {}
     for run in runs:
-        flat.setdefault(run["label"], []).append(flatten_run(run["files"], spec.get("judges"), run.get("model_id", "")))
+        flat.setdefault(run["label"], []).append(
+            flatten_run(run["files"], spec.get("judges"), run.get("model_id", ""), run.get("ref"))
+        )
     table = build_table({}, spec.get("aggregate", "mean"), runs=flat)
     for name in spec.get("judges") or {}:
         if name not in table:
@@ -192,7 +198,7 @@ def grid_table(spec: dict[str, Any], runs: list[dict[str, Any]]) -> tuple[pd.Dat
     rows_key, cols_key = spec["rows"], spec["columns"]
     records = []
     for run in runs:
-        _, metrics = flatten_run(run["files"], spec.get("judges"), run.get("model_id", ""))
+        _, metrics = flatten_run(run["files"], spec.get("judges"), run.get("model_id", ""), run.get("ref"))
         records.append({rows_key: run["params"][rows_key], cols_key: run["params"][cols_key], **metrics})
     frame = pd.DataFrame.from_records(records)
     metric_names = select_metrics(

@@ -131,6 +131,12 @@ def test_label_table_selects_metrics_and_adds_published_rows(tmp_path):
     # A metric that neither a result nor a published number has is a typo, said as such.
     with pytest.raises(TableError, match=r"metrics \['mt_bnech'\]: in no result of this table"):
         label_table({**spec, "metrics": ["openllm", "mt_bnech"]}, runs)
+    # A base row with no result file of its own (suites none, judges not for base models) is a
+    # row of empty cells, its stage that of its ref.
+    base = {"label": "mistral-7b", "ref": "base/mistral-7b", "params": {}, "model_id": "base-mistral-7b", "files": {}}
+    table, _ = label_table(spec, [base, *runs])
+    row = table.set_index("model").loc["mistral-7b"]
+    assert row["stage"] == "base" and math.isnan(row["mt_bench"])
 
 
 def test_grid_table_has_every_cell_with_seed_spread(tmp_path):

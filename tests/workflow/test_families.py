@@ -2,7 +2,7 @@
 bring them: a handbook recipe file copied in as it is, a preference set in TRL's standard (string)
 format and one in Anthropic's HH transcript format, each trained by DPO.
 
-Every family's own chain runs at scale rehearsal in tests/workflow/test_rehearsal_chains.py (their real
+Every family's own table builds at scale rehearsal in tests/workflow/test_rehearsal_tables.py (their real
 recipes and launchers on stand-ins of their models and data). Here, at tiny scale (the demo model
 and data in their place), one family whose chain shows what tiny scale replaces: Zephyr-141B
 (ORPO with FSDP, flash-attention and an 8-bit optimizer).
