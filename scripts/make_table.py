@@ -41,6 +41,13 @@ def header(spec: dict) -> str:
             "replaced by their demo counterparts. The numbers check the pipeline, not the paper.",
             "",
         ]
+    if spec.get("scale") == "rehearsal":
+        lines += [
+            "Built at rehearsal scale: the full-scale plan on tiny random stand-ins of the hub models and "
+            "data, a few steps per run and documents per lm-eval task, judged by the demo reward model. The "
+            "numbers check the pipeline, not the paper.",
+            "",
+        ]
     return "\n".join(lines) + "\n"
 
 

@@ -114,6 +114,14 @@ def test_each_row_holds_its_suites_and_judged_answers(plan, built):
     assert checked > 80, checked
 
 
+def test_preference_runs_are_evaluated_on_their_held_out_pairs(built):
+    root, _ = built
+    table = pd.read_csv(root / "results" / "tables" / "constitutional-ai.csv").set_index("model")
+    for label in ("anthropic-dpo", "grok-dpo"):
+        assert 0 <= table.loc[label, "reward_accuracy"] <= 1, label
+        assert pd.notna(table.loc[label, "reward_margin"]), label
+
+
 def test_ifeval_runs_for_real_on_its_stand_in(built):
     root, log = built
     table = pd.read_csv(root / "results" / "tables" / "smollm2.csv").set_index("model")
@@ -162,6 +170,7 @@ def test_rehearsal_says_what_it_changed_and_the_jobs_read_the_stand_ins(built):
     assert "mistralai/Mistral-7B-v0.1" in json.dumps(manifest)
     table = (root / "results" / "tables" / "zephyr-141b-A35b.md").read_text()
     assert "judged by the demo reward model rm/tiny" in table
+    assert "Built at rehearsal scale" in table  # no rehearsal number passes for a result
 
 
 def test_the_real_architectures_load_from_the_stand_ins_under_their_hub_ids(built):
