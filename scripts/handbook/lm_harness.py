@@ -128,11 +128,11 @@ def usable_task_folders(path: str) -> list[str] | None:
     from importlib.metadata import version
 
     found = json.loads(Path(path).read_text())
-    root = lm_eval_tasks_root()
+    root, installed = lm_eval_tasks_root(), version("lm_eval")
     folders = [root / folder for folder in found["folders"]]
-    if found["lm_eval"] != version("lm_eval") or not all(folder.is_dir() for folder in folders):
+    if found["lm_eval"] != installed or not all(folder.is_dir() for folder in folders):
         logger.info("%s was written for lm-eval %s (installed: %s): indexing every task", path, found["lm_eval"],
-                    version("lm_eval"))
+                    installed)
         return None
     logger.info("indexing the task folders %s only (%s)", found["folders"], path)
     return [str(folder) for folder in folders]

@@ -580,9 +580,13 @@ class Plan:
             return None
         return f"results/eval/lm_eval_task_folders/{suite}.json"
 
-    def task_folders_args(self, suite: str, **_) -> str:
-        spec = {k: v for k, v in self.config["suites"][suite].items() if k not in RUN_KEYS}
-        return f"--suites_json {shlex.quote(json.dumps({suite: spec}))}"
+    def suite_spec(self, suite: str) -> dict:
+        """The suite as its scripts read it: what it is, without how much of it runs (RUN_KEYS)."""
+        return {k: v for k, v in self.config["suites"][suite].items() if k not in RUN_KEYS}
+
+    def suites_json_arg(self, suite: str, **_) -> str:
+        """The suite for a script's --suites_json (the lm_eval and lm_eval_task_folders rules)."""
+        return f"--suites_json {shlex.quote(json.dumps({suite: self.suite_spec(suite)}))}"
 
     @cached_property
     def local_suites(self) -> list[str]:
@@ -601,7 +605,7 @@ class Plan:
         """What an evaluation needs to run one suite: its spec, tasks folder, limit and output."""
         spec = self.config["suites"][suite]
         return {
-            "spec": {k: v for k, v in spec.items() if k not in RUN_KEYS},
+            "spec": self.suite_spec(suite),
             "include_path": self.suite_tasks_dir(suite),
             "limit": spec.get("limit"),
             "output": f"results/eval/{stage}/{run}/lm_eval/{suite}.json",
@@ -617,8 +621,7 @@ class Plan:
 
     def lm_eval_args(self, stage: str, run: str, suite: str, **_) -> str:
         spec = self.config["suites"][suite]
-        script_spec = {k: v for k, v in spec.items() if k not in RUN_KEYS}
-        args = f"--suites_json {shlex.quote(json.dumps({suite: script_spec}))}"
+        args = self.suites_json_arg(suite)
         if self.suite_tasks_dir(suite):
             args += f" --include_path {self.suite_tasks_dir(suite)}"
         if self.task_folders_file(suite):

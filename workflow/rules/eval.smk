@@ -111,7 +111,7 @@ rule lm_eval_task_folders:
     conda:
         "../../envs/eval.yaml"
     params:
-        args=get_task_folders_args,
+        args=get_suites_json_arg,
         script=SCRIPTS / "lm_eval_task_folders.py",
     shell:
         "python {params.script} --suite {wildcards.suite} {params.args} --output {output} > {log} 2>&1"
