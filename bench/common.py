@@ -12,7 +12,12 @@ RESULTS = REPO / "results"
 
 def env() -> dict:
     """The environment the workflow's jobs run in: offline, the shared package importable."""
-    out = dict(os.environ, PYTHONPATH=str(REPO / "scripts"), TRL_EXPERIMENTAL_SILENCE="1", OMP_NUM_THREADS="2")
+    out = dict(
+        os.environ,
+        PYTHONPATH=str(REPO / "scripts"),
+        TRL_EXPERIMENTAL_SILENCE="1",
+        OMP_NUM_THREADS="2",
+    )
     out.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
     out["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{out['PATH']}"
     return out

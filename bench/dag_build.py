@@ -35,8 +35,10 @@ def timings(cmd: list[str], repeat: int) -> list[float]:
 
 
 def show(label: str, times: list[float], extra: str = "") -> None:
-    print(f"{label:<48} median {statistics.median(times):.2f} s (min {min(times):.2f}, max {max(times):.2f}, "
-          f"n={len(times)}){extra}")
+    print(
+        f"{label:<48} median {statistics.median(times):.2f} s (min {min(times):.2f}, max {max(times):.2f}, "
+        f"n={len(times)}){extra}"
+    )
 
 
 def main() -> None:
@@ -44,15 +46,26 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     dry = [*SNAKEMAKE, "-n"]
-    imports = subprocess.run([sys.executable, "-X", "importtime", *dry[1:]], cwd=REPO, env=env(), capture_output=True, text=True)
+    imports = subprocess.run(
+        [sys.executable, "-X", "importtime", *dry[1:]],
+        cwd=REPO,
+        env=env(),
+        capture_output=True,
+        text=True,
+    )
     torch = any(line.rstrip().endswith("| torch") for line in imports.stderr.splitlines())
     show("snakemake -n (demo DAG)", timings(dry, args.repeat), f"; torch imported: {torch}")
-    show("snakemake -n results/tables/pref_align_scan.md", timings([*dry, "results/tables/pref_align_scan.md"], args.repeat))
+    show(
+        "snakemake -n results/tables/pref_align_scan.md",
+        timings([*dry, "results/tables/pref_align_scan.md"], args.repeat),
+    )
     done = subprocess.run([*dry], cwd=REPO, env=env(), capture_output=True, text=True)
     if (RESULTS / "tables/demo.md").exists() and "Nothing to be done" in done.stdout + done.stderr:
         show("snakemake (demo built: nothing to do)", timings(SNAKEMAKE, args.repeat))
     else:
-        print("snakemake (demo built: nothing to do): skipped, the demo is not built or not up to date (make demo)")
+        print(
+            "snakemake (demo built: nothing to do): skipped, the demo is not built or not up to date (make demo)"
+        )
 
 
 if __name__ == "__main__":

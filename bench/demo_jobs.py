@@ -75,7 +75,9 @@ def jobs(results: Path) -> list[dict]:
                 "seconds": float(row["s"]),
                 "startup": startup,
                 "model": "model loaded" in marks,
-                "max_rss_mb": float(row["max_rss"]) if row.get("max_rss", "NA") not in ("NA", "-", "") else None,
+                "max_rss_mb": float(row["max_rss"])
+                if row.get("max_rss", "NA") not in ("NA", "-", "")
+                else None,
             }
         )
     return out
@@ -85,7 +87,9 @@ def summarise(records: list[dict]) -> None:
     by_rule: dict[str, list[dict]] = defaultdict(list)
     for record in records:
         by_rule[record["rule"]].append(record)
-    print(f"{'rule':<20} {'jobs':>4} {'wall s':>8} {'start-up s':>10} {'share':>6} {'peak RSS MB':>11}  start-up ends at")
+    print(
+        f"{'rule':<20} {'jobs':>4} {'wall s':>8} {'start-up s':>10} {'share':>6} {'peak RSS MB':>11}  start-up ends at"
+    )
     total = startup = 0.0
     unmarked = []
     for rule, items in sorted(by_rule.items(), key=lambda kv: -sum(r["seconds"] for r in kv[1])):
@@ -97,8 +101,12 @@ def summarise(records: list[dict]) -> None:
         moment = "model loaded" if any(r["model"] for r in items) else "main"
         total += wall
         startup += up
-        print(f"{rule:<20} {len(items):>4} {wall:>8.1f} {up:>10.1f} {up / wall if wall else 0:>6.1%} {rss:>11.0f}  {moment}")
-    print(f"{'all jobs':<20} {len(records):>4} {total:>8.1f} {startup:>10.1f} {startup / total if total else 0:>6.1%}")
+        print(
+            f"{rule:<20} {len(items):>4} {wall:>8.1f} {up:>10.1f} {up / wall if wall else 0:>6.1%} {rss:>11.0f}  {moment}"
+        )
+    print(
+        f"{'all jobs':<20} {len(records):>4} {total:>8.1f} {startup:>10.1f} {startup / total if total else 0:>6.1%}"
+    )
     if unmarked:
         print(f"jobs without timing lines (counted as work): {len(unmarked)}, e.g. {unmarked[:3]}")
 
@@ -109,7 +117,9 @@ def main() -> None:
     args = parser.parse_args()
     records = jobs(Path(args.results))
     if not records:
-        raise SystemExit(f"{args.results}/benchmarks: no benchmark files (build the demo first: make demo)")
+        raise SystemExit(
+            f"{args.results}/benchmarks: no benchmark files (build the demo first: make demo)"
+        )
     summarise(records)
 
 

@@ -15,7 +15,15 @@ from pathlib import Path
 
 import torch
 
-PEAK_BF16_TFLOPS = {"H200": 989.0, "H100": 989.0, "A100": 312.0, "L40S": 362.0, "A10G": 125.0, "L4": 121.0, "4090": 165.0}
+PEAK_BF16_TFLOPS = {
+    "H200": 989.0,
+    "H100": 989.0,
+    "A100": 312.0,
+    "L40S": 362.0,
+    "A10G": 125.0,
+    "L4": 121.0,
+    "4090": 165.0,
+}
 ARCH = {
     "hidden_size": 1024,
     "num_hidden_layers": 12,
@@ -37,8 +45,20 @@ def build(folder: Path) -> tuple[Path, Path]:
     from handbook.modeling import init_llama, train_tokenizer
 
     world = folder / "world"
-    generate({"seed": 0, "n_towns": 40, "corpus_chars": 290000, "n_sft": 1500, "n_sft_test": 50, "n_pref": 1000,
-              "n_pref_test": 50, "n_generation": 64, "n_eval": 50}, world)
+    generate(
+        {
+            "seed": 0,
+            "n_towns": 40,
+            "corpus_chars": 290000,
+            "n_sft": 1500,
+            "n_sft_test": 50,
+            "n_pref": 1000,
+            "n_pref_test": 50,
+            "n_generation": 64,
+            "n_eval": 50,
+        },
+        world,
+    )
     texts = [json.loads(line)["text"] for line in (world / "corpus.jsonl").read_text().splitlines()]
     tokenizer = train_tokenizer(texts, 8000, model_max_length=2048)
     model = folder / "model"
@@ -61,7 +81,9 @@ def check_bf16_and_flash_attention(model_path: Path) -> None:
     ids = torch.randint(0, 8000, (4, 512), device="cuda")
     outs = {}
     for impl in ("sdpa", "flash_attention_2"):
-        model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.bfloat16, attn_implementation=impl).cuda()
+        model = AutoModelForCausalLM.from_pretrained(
+            model_path, dtype=torch.bfloat16, attn_implementation=impl
+        ).cuda()
         with torch.no_grad():
             outs[impl] = model(ids).logits.float()
     diff = (outs["sdpa"] - outs["flash_attention_2"]).abs().max().item()
@@ -74,21 +96,37 @@ def train_throughput(method: str, model_path: Path, world: Path, out: Path) -> N
     from trl import DPOConfig, DPOTrainer, SFTConfig, SFTTrainer
 
     tokenizer = AutoTokenizer.from_pretrained(model_path)
-    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.bfloat16, attn_implementation="flash_attention_2")
+    model = AutoModelForCausalLM.from_pretrained(
+        model_path, dtype=torch.bfloat16, attn_implementation="flash_attention_2"
+    )
     params = sum(p.numel() for p in model.parameters())
-    common = dict(output_dir=str(out / method), bf16=True, max_steps=40, logging_steps=10, report_to="none",
-                  save_strategy="no", per_device_train_batch_size=32, gradient_checkpointing=False)
+    common = dict(
+        output_dir=str(out / method),
+        bf16=True,
+        max_steps=40,
+        logging_steps=10,
+        report_to="none",
+        save_strategy="no",
+        per_device_train_batch_size=32,
+        gradient_checkpointing=False,
+    )
     if method == "sft":
-        data = load_dataset("json", data_files=str(world / "sft/train.jsonl"), split="train").select_columns(["messages"])
+        data = load_dataset(
+            "json", data_files=str(world / "sft/train.jsonl"), split="train"
+        ).select_columns(["messages"])
         args = SFTConfig(**common, max_length=1024, packing=True)
         trainer = SFTTrainer(model=model, args=args, train_dataset=data, processing_class=tokenizer)
     else:
-        data = load_dataset("json", data_files=str(world / "preference/train.jsonl"), split="train").select_columns(["chosen", "rejected"])
+        data = load_dataset(
+            "json", data_files=str(world / "preference/train.jsonl"), split="train"
+        ).select_columns(["chosen", "rejected"])
         args = DPOConfig(**common, max_length=512)
         trainer = DPOTrainer(model=model, args=args, train_dataset=data, processing_class=tokenizer)
     result = trainer.train()
     runtime = result.metrics["train_runtime"]
-    tokens = next((e["num_tokens"] for e in reversed(trainer.state.log_history) if "num_tokens" in e), None)
+    tokens = next(
+        (e["num_tokens"] for e in reversed(trainer.state.log_history) if "num_tokens" in e), None
+    )
     line = f"{method.upper()}: {result.metrics['train_samples_per_second']:.1f} samples/s, {params / 1e6:.0f}M parameters"
     if tokens:
         rate = tokens / runtime
@@ -106,12 +144,17 @@ def check_vllm(model_path: Path, world: Path) -> None:
     except ImportError:
         print("vLLM: not installed (the gpu env installs it)")
         return
-    prompts = [json.loads(line)["prompt"] for line in (world / "prompts/generation.jsonl").read_text().splitlines()]
+    prompts = [
+        json.loads(line)["prompt"]
+        for line in (world / "prompts/generation.jsonl").read_text().splitlines()
+    ]
     llm = LLM(model=str(model_path), dtype="bfloat16", gpu_memory_utilization=0.3)
     start = time.perf_counter()
     outs = llm.generate(prompts * 8, SamplingParams(temperature=1.0, max_tokens=128, seed=0))
     tokens = sum(len(o.outputs[0].token_ids) for o in outs)
-    print(f"vLLM: {len(outs)} samples, {tokens / (time.perf_counter() - start):,.0f} generated tokens/s")
+    print(
+        f"vLLM: {len(outs)} samples, {tokens / (time.perf_counter() - start):,.0f} generated tokens/s"
+    )
 
 
 def check_qlora(model_path: Path, world: Path, out: Path) -> None:
@@ -125,16 +168,39 @@ def check_qlora(model_path: Path, world: Path, out: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
     from trl import SFTConfig, SFTTrainer
 
-    quant = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16)
-    model = AutoModelForCausalLM.from_pretrained(model_path, quantization_config=quant, dtype=torch.bfloat16)
-    data = load_dataset("json", data_files=str(world / "sft/train.jsonl"), split="train").select_columns(["messages"])
-    args = SFTConfig(output_dir=str(out / "qlora"), bf16=True, max_steps=20, report_to="none", save_strategy="no",
-                     per_device_train_batch_size=16, max_length=512, optim="paged_adamw_32bit")
-    trainer = SFTTrainer(model=model, args=args, train_dataset=data, processing_class=AutoTokenizer.from_pretrained(model_path),
-                         peft_config=LoraConfig(r=16, lora_alpha=16, task_type="CAUSAL_LM", target_modules="all-linear"))
+    quant = BitsAndBytesConfig(
+        load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16
+    )
+    model = AutoModelForCausalLM.from_pretrained(
+        model_path, quantization_config=quant, dtype=torch.bfloat16
+    )
+    data = load_dataset(
+        "json", data_files=str(world / "sft/train.jsonl"), split="train"
+    ).select_columns(["messages"])
+    args = SFTConfig(
+        output_dir=str(out / "qlora"),
+        bf16=True,
+        max_steps=20,
+        report_to="none",
+        save_strategy="no",
+        per_device_train_batch_size=16,
+        max_length=512,
+        optim="paged_adamw_32bit",
+    )
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=data,
+        processing_class=AutoTokenizer.from_pretrained(model_path),
+        peft_config=LoraConfig(
+            r=16, lora_alpha=16, task_type="CAUSAL_LM", target_modules="all-linear"
+        ),
+    )
     result = trainer.train()
-    print(f"QLoRA (4-bit NF4 + LoRA r16, paged AdamW): {result.metrics['train_samples_per_second']:.1f} samples/s, "
-          f"loss {result.metrics['train_loss']:.3f}")
+    print(
+        f"QLoRA (4-bit NF4 + LoRA r16, paged AdamW): {result.metrics['train_samples_per_second']:.1f} samples/s, "
+        f"loss {result.metrics['train_loss']:.3f}"
+    )
 
 
 def main() -> None:
@@ -154,7 +220,9 @@ def main() -> None:
                 check()
             except Exception as err:  # every check reports and the next one runs
                 failed += 1
-                print(f"{name}: FAILED ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})")
+                print(
+                    f"{name}: FAILED ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})"
+                )
                 traceback.print_exc(limit=2)
         raise SystemExit(1 if failed else 0)
 

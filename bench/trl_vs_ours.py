@@ -66,8 +66,20 @@ def logged(output: str, key: str) -> float | None:
 # Per stage: its recipe, starting model, the shared job ours runs first (script, data argument,
 # data), the entry point that trains, and what the throughput counts (None: samples/s).
 STAGES = {
-    "sft": (SFT_RECIPE, "models/cpt/tiny", ("tokenize_data.py", "--prepared", "data/demo_sft/prepared"), "sft.py", "num_tokens"),
-    "dpo": (DPO_RECIPE, "models/sft/tiny", ("ref_logps.py", "--dataset_path", "data/demo_pref/prepared"), "dpo.py", None),
+    "sft": (
+        SFT_RECIPE,
+        "models/cpt/tiny",
+        ("tokenize_data.py", "--prepared", "data/demo_sft/prepared"),
+        "sft.py",
+        "num_tokens",
+    ),
+    "dpo": (
+        DPO_RECIPE,
+        "models/sft/tiny",
+        ("ref_logps.py", "--dataset_path", "data/demo_pref/prepared"),
+        "dpo.py",
+        None,
+    ),
 }
 
 
@@ -82,17 +94,52 @@ def run_stage(stage: str, variant: str, steps: int, scratch: Path) -> dict:
         shutil.rmtree(shared, ignore_errors=True)
         model_flag = "--tokenizer" if stage == "sft" else "--model_name_or_path"
         extra = [] if stage == "sft" else ["--config", str(recipe)]
-        shared_s, log, rc = timed([sys.executable, f"scripts/{shared_script}", *extra, data_flag, str(RESULTS / data),
-                                   model_flag, model, "--output_dir", str(shared)])
+        shared_s, log, rc = timed(
+            [
+                sys.executable,
+                f"scripts/{shared_script}",
+                *extra,
+                data_flag,
+                str(RESULTS / data),
+                model_flag,
+                model,
+                "--output_dir",
+                str(shared),
+            ]
+        )
         assert rc == 0, log[-2000:]
-        cmd = [sys.executable, f"scripts/{script}", "--config", str(recipe), "--model_name_or_path", model,
-               "--dataset_path", str(shared), "--checkpoint_dir", str(out / "ck"), "--output_dir", str(out / "model")]
+        cmd = [
+            sys.executable,
+            f"scripts/{script}",
+            "--config",
+            str(recipe),
+            "--model_name_or_path",
+            model,
+            "--dataset_path",
+            str(shared),
+            "--checkpoint_dir",
+            str(out / "ck"),
+            "--output_dir",
+            str(out / "model"),
+        ]
     else:
         shared_s = 0.0
-        cmd = ["trl", stage, "--config", str(recipe_for(variant, recipe, scratch)), "--model_name_or_path", model,
-               "--dataset_name", str(scratch / f"{stage}-jsonl"), "--output_dir", str(out)]
+        cmd = [
+            "trl",
+            stage,
+            "--config",
+            str(recipe_for(variant, recipe, scratch)),
+            "--model_name_or_path",
+            model,
+            "--dataset_name",
+            str(scratch / f"{stage}-jsonl"),
+            "--output_dir",
+            str(out),
+        ]
         cmd += CPU_SETTINGS if variant == "trl" else []
-    wall, log, rc = timed(cmd + ["--max_steps", str(steps), "--save_strategy", "no", "--report_to", "none"])
+    wall, log, rc = timed(
+        cmd + ["--max_steps", str(steps), "--save_strategy", "no", "--report_to", "none"]
+    )
     return result(rc, log, wall, shared_s, token_key)
 
 
@@ -101,8 +148,16 @@ def result(rc: int, log: str, wall: float, shared: float, token_key: str | None)
         lines = [line for line in log.strip().splitlines() if line.strip()]
         return {"ok": False, "error": lines[-1][:160] if lines else f"exit {rc}"}
     runtime = logged(log, "train_runtime")
-    rate = logged(log, token_key) / runtime if token_key else logged(log, "train_samples_per_second")
-    return {"ok": True, "rate": rate, "train_wall": wall, "stage_wall": wall + shared, "loss": logged(log, "train_loss")}
+    rate = (
+        logged(log, token_key) / runtime if token_key else logged(log, "train_samples_per_second")
+    )
+    return {
+        "ok": True,
+        "rate": rate,
+        "train_wall": wall,
+        "stage_wall": wall + shared,
+        "loss": logged(log, "train_loss"),
+    }
 
 
 def describe(values: list[float]) -> str:
@@ -112,20 +167,34 @@ def describe(values: list[float]) -> str:
 def report(name: str, unit: str, runs: dict[str, list[dict]]) -> None:
     print(f"\n{name}: median (range) over {len(runs['ours'])} runs")
     print(f"  {'variant':<22} {unit:>24} {'training wall s':>24} {'whole stage s':>24}")
-    for variant, label in (("ours", "ours"), ("trl", "trl, our device settings"), ("trl-defaults", "trl, its defaults")):
+    for variant, label in (
+        ("ours", "ours"),
+        ("trl", "trl, our device settings"),
+        ("trl-defaults", "trl, its defaults"),
+    ):
         items = runs[variant]
         if not all(r["ok"] for r in items):
             print(f"  {label:<22} does not run: {next(r['error'] for r in items if not r['ok'])}")
             continue
-        print(f"  {label:<22} {describe([r['rate'] for r in items]):>24} {describe([r['train_wall'] for r in items]):>24} "
-              f"{describe([r['stage_wall'] for r in items]):>24}")
+        print(
+            f"  {label:<22} {describe([r['rate'] for r in items]):>24} {describe([r['train_wall'] for r in items]):>24} "
+            f"{describe([r['stage_wall'] for r in items]):>24}"
+        )
     ours, trl = runs["ours"], runs["trl"]
     if all(r["ok"] for r in ours + trl):
-        rate = statistics.median(r["rate"] for r in ours) / statistics.median(r["rate"] for r in trl)
-        stage = statistics.median(r["stage_wall"] for r in ours) / statistics.median(r["stage_wall"] for r in trl)
-        print(f"  ratio ours / trl: throughput {rate:.2f} (target >= 1.0), whole stage wall {stage:.2f}")
-        print(f"  final train loss: ours {statistics.median(r['loss'] for r in ours):.4f}, "
-              f"trl {statistics.median(r['loss'] for r in trl):.4f}")
+        rate = statistics.median(r["rate"] for r in ours) / statistics.median(
+            r["rate"] for r in trl
+        )
+        stage = statistics.median(r["stage_wall"] for r in ours) / statistics.median(
+            r["stage_wall"] for r in trl
+        )
+        print(
+            f"  ratio ours / trl: throughput {rate:.2f} (target >= 1.0), whole stage wall {stage:.2f}"
+        )
+        print(
+            f"  final train loss: ours {statistics.median(r['loss'] for r in ours):.4f}, "
+            f"trl {statistics.median(r['loss'] for r in trl):.4f}"
+        )
 
 
 def main() -> None:
@@ -134,7 +203,12 @@ def main() -> None:
     parser.add_argument("--sft_steps", type=int, default=60)
     parser.add_argument("--dpo_steps", type=int, default=30)
     args = parser.parse_args()
-    for needed in ("models/cpt/tiny", "models/sft/tiny", "data/demo_sft/prepared", "data/demo_pref/prepared"):
+    for needed in (
+        "models/cpt/tiny",
+        "models/sft/tiny",
+        "data/demo_sft/prepared",
+        "data/demo_pref/prepared",
+    ):
         if not (RESULTS / needed).exists():
             raise SystemExit(f"results/{needed} is missing: build the demo first (make demo)")
     scratch = Path(tempfile.mkdtemp(prefix="bench_trl_"))
@@ -143,8 +217,12 @@ def main() -> None:
     variants = ("ours", "trl", "trl-defaults")
     sft = {v: [] for v in variants}
     dpo = {v: [] for v in variants}
-    for rep in range(args.repeat):  # interleaved, so drift in the machine's speed hits every variant
-        for variant in variants if rep == 0 else variants[:2]:  # TRL's defaults stop at once on a CPU
+    for rep in range(
+        args.repeat
+    ):  # interleaved, so drift in the machine's speed hits every variant
+        for variant in (
+            variants if rep == 0 else variants[:2]
+        ):  # TRL's defaults stop at once on a CPU
             sft[variant].append(run_stage("sft", variant, args.sft_steps, scratch))
             dpo[variant].append(run_stage("dpo", variant, args.dpo_steps, scratch))
     report(f"SFT, {args.sft_steps} steps", "tokens/s", sft)

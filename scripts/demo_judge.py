@@ -42,13 +42,17 @@ def judge_mt_bench(model, tokenizer, args) -> None:
             conversations.append(conversation)
     scores = score_conversations(model, tokenizer, conversations, args.batch_size)
     judge = f"reward-model:{args.reward_model}"
-    write_jsonl(args.output, [jf.mt_bench_judgment(q, m, t, s, judge) for (q, m, t), s in zip(keys, scores)])
+    write_jsonl(
+        args.output, [jf.mt_bench_judgment(q, m, t, s, judge) for (q, m, t), s in zip(keys, scores)]
+    )
     logger.info("scored %d answer turns of %d models", len(scores), len(args.answers))
 
 
 def judge_alpaca_eval(model, tokenizer, args) -> None:
     if not args.baseline:
-        raise SystemExit("error: --format alpaca_eval needs --baseline (the outputs to compare against)")
+        raise SystemExit(
+            "error: --format alpaca_eval needs --baseline (the outputs to compare against)"
+        )
     baseline = {o["instruction"]: o["output"] for o in jf.read_alpaca_eval_outputs(args.baseline)}
 
     def chat(instruction, output):
@@ -59,21 +63,37 @@ def judge_alpaca_eval(model, tokenizer, args) -> None:
         outputs = [o for o in jf.read_alpaca_eval_outputs(path) if o["instruction"] in baseline]
         if not outputs:
             raise SystemExit(f"error: {path} shares no instruction with {args.baseline}")
-        ours = score_conversations(model, tokenizer, [chat(o["instruction"], o["output"]) for o in outputs], args.batch_size)
+        ours = score_conversations(
+            model,
+            tokenizer,
+            [chat(o["instruction"], o["output"]) for o in outputs],
+            args.batch_size,
+        )
         theirs = score_conversations(
-            model, tokenizer, [chat(o["instruction"], baseline[o["instruction"]]) for o in outputs], args.batch_size
+            model,
+            tokenizer,
+            [chat(o["instruction"], baseline[o["instruction"]]) for o in outputs],
+            args.batch_size,
         )
         outcomes = [1.0 if a > b else 0.5 if a == b else 0.0 for a, b in zip(ours, theirs)]
-        rows[outputs[0]["generator"]] = jf.alpaca_eval_row(outcomes, [len(o["output"]) for o in outputs])
+        rows[outputs[0]["generator"]] = jf.alpaca_eval_row(
+            outcomes, [len(o["output"]) for o in outputs]
+        )
     jf.write_alpaca_eval_leaderboard(args.output, rows)
-    logger.info("win rates against %s: %s", args.baseline, {k: round(v["win_rate"], 2) for k, v in rows.items()})
+    logger.info(
+        "win rates against %s: %s",
+        args.baseline,
+        {k: round(v["win_rate"], 2) for k, v in rows.items()},
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--format", choices=jf.FORMATS, required=True)
     parser.add_argument("--reward_model", required=True)
-    parser.add_argument("--answers", nargs="+", required=True, help="answer files from generate_for_judges.py")
+    parser.add_argument(
+        "--answers", nargs="+", required=True, help="answer files from generate_for_judges.py"
+    )
     parser.add_argument("--prompts", help="mt_bench: the questions the answers reply to")
     parser.add_argument("--baseline", help="alpaca_eval: the baseline generator's outputs")
     parser.add_argument("--batch_size", type=int, default=64)

@@ -59,7 +59,9 @@ def main() -> None:
     if training_args.eval_strategy == "no":
         eval_dataset = None
     model, tokenizer = load_model_and_tokenizer(model_args, workflow_args=workflow_args)
-    trainer = make_trainer(PrecomputedDPOTrainer, parsed, model, tokenizer, train_dataset, eval_dataset, ref_model=None)
+    trainer = make_trainer(
+        PrecomputedDPOTrainer, parsed, model, tokenizer, train_dataset, eval_dataset, ref_model=None
+    )
     train_and_save(trainer, workflow_args, training_args, final_dir, parsed)
 
 

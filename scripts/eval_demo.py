@@ -33,7 +33,9 @@ from handbook.training import RecipeError, run_main
 logger = logging.getLogger("handbook.eval")
 
 
-def generate(model, tokenizer, prompts: list[str], max_new_tokens: int, batch_size: int, sample: bool = False):
+def generate(
+    model, tokenizer, prompts: list[str], max_new_tokens: int, batch_size: int, sample: bool = False
+):
     """Greedy completions, or samples at T=1 with sample=True.
 
     Not stripped: a plain-format answer counts only on the continuation's first line, and
@@ -53,11 +55,18 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int, batch_si
 
 
 def record(fmt: str, row: dict, completion: str) -> dict:
-    return {"format": fmt, "prompt_id": row.get("prompt_id"), "prompt": row["prompt"], "completion": completion}
+    return {
+        "format": fmt,
+        "prompt_id": row.get("prompt_id"),
+        "prompt": row["prompt"],
+        "completion": completion,
+    }
 
 
 def chat_prompts(tokenizer, rows):
-    return generation.chat_texts(tokenizer, [[{"role": "user", "content": r["prompt"]}] for r in rows])
+    return generation.chat_texts(
+        tokenizer, [[{"role": "user", "content": r["prompt"]}] for r in rows]
+    )
 
 
 def heldout_loss(model, path: str, batch_size: int) -> float | None:
@@ -94,7 +103,12 @@ def suite_runs(text: str | None) -> dict[str, tuple[SuiteRun, str]]:
         raise RecipeError(f"--lm_eval is not valid JSON: {err}") from None
     return {
         name: (
-            SuiteRun(suite=name, suites={name: e["spec"]}, include_path=e.get("include_path"), limit=e.get("limit")),
+            SuiteRun(
+                suite=name,
+                suites={name: e["spec"]},
+                include_path=e.get("include_path"),
+                limit=e.get("limit"),
+            ),
             e["output"],
         )
         for name, e in entries.items()
@@ -117,13 +131,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True)
     parser.add_argument("--prompts", required=True, help="JSONL with prompt, task, answer")
-    parser.add_argument("--loss_data", default=None, help="tokenized dataset whose test split gives the loss")
+    parser.add_argument(
+        "--loss_data", default=None, help="tokenized dataset whose test split gives the loss"
+    )
     parser.add_argument("--formats", default="chat,plain")
-    parser.add_argument("--num_samples", type=int, default=0, help="sampled chat replies per prompt (T=1)")
+    parser.add_argument(
+        "--num_samples", type=int, default=0, help="sampled chat replies per prompt (T=1)"
+    )
     parser.add_argument("--max_new_tokens", type=int, default=24)
     parser.add_argument("--batch_size", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--lm_eval", default=None, help="local lm-eval suites to run on the model too (JSON)")
+    parser.add_argument(
+        "--lm_eval", default=None, help="local lm-eval suites to run on the model too (JSON)"
+    )
     parser.add_argument("--output", required=True)
     args = parser.parse_args()
     logger.info("arguments: %s", vars(args))
@@ -139,7 +159,11 @@ def main() -> None:
     rows = read_jsonl(args.prompts)
     results, samples = {"n_prompts": len(rows)}, []
     for fmt in args.formats.split(","):
-        prompts = chat_prompts(tokenizer, rows) if fmt == "chat" else [plain_prompt(r["prompt"]) for r in rows]
+        prompts = (
+            chat_prompts(tokenizer, rows)
+            if fmt == "chat"
+            else [plain_prompt(r["prompt"]) for r in rows]
+        )
         completions = generate(model, tokenizer, prompts, args.max_new_tokens, args.batch_size)
         results[fmt] = score_completions(rows, completions, fmt)
         samples += [record(fmt, r, c) for r, c in zip(rows, completions)]
@@ -147,7 +171,9 @@ def main() -> None:
     if args.num_samples and "chat" in args.formats:
         prompts = [p for p in chat_prompts(tokenizer, rows) for _ in range(args.num_samples)]
         repeated = [r for r in rows for _ in range(args.num_samples)]
-        completions = generate(model, tokenizer, prompts, args.max_new_tokens, args.batch_size, sample=True)
+        completions = generate(
+            model, tokenizer, prompts, args.max_new_tokens, args.batch_size, sample=True
+        )
         results["chat_sampled"] = score_completions(repeated, completions, "chat")
         samples += [record("chat_sampled", r, c) for r, c in zip(repeated, completions)]
         logger.info("chat sampled: %s", results["chat_sampled"])

@@ -20,7 +20,13 @@ import logging
 import sys
 
 from handbook.lm_harness import (
-    SuiteRun, evaluate, load_lm, missing_chat_template, prepare, write_not_evaluated, write_result,
+    SuiteRun,
+    evaluate,
+    load_lm,
+    missing_chat_template,
+    prepare,
+    write_not_evaluated,
+    write_result,
 )
 from handbook.suites import SuiteError
 from handbook.training import run_main
@@ -34,13 +40,23 @@ def main() -> None:
     parser.add_argument("--suite", required=True)
     parser.add_argument("--suites_json", required=True, help="the suites config as JSON")
     parser.add_argument("--include_path", default=None, help="folder of extra task YAMLs")
-    parser.add_argument("--task_folders", default=None, help="the suite's lm-eval task folders (JSON): index only those")
-    parser.add_argument("--limit", type=float, default=None, help="documents per task (a fraction if < 1)")
-    parser.add_argument("--max_gen_toks", type=int, default=None, help="cap on the tokens generating tasks generate")
+    parser.add_argument(
+        "--task_folders",
+        default=None,
+        help="the suite's lm-eval task folders (JSON): index only those",
+    )
+    parser.add_argument(
+        "--limit", type=float, default=None, help="documents per task (a fraction if < 1)"
+    )
+    parser.add_argument(
+        "--max_gen_toks", type=int, default=None, help="cap on the tokens generating tasks generate"
+    )
     parser.add_argument("--batch_size", default="8", help="an integer or 'auto'")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", default="float32")
-    parser.add_argument("--bootstrap_iters", type=int, default=100000, help="0 skips bootstrap stderrs")
+    parser.add_argument(
+        "--bootstrap_iters", type=int, default=100000, help="0 skips bootstrap stderrs"
+    )
     parser.add_argument("--output", required=True)
     args = parser.parse_args()
     if args.limit is not None and args.limit >= 1:

@@ -27,8 +27,12 @@ logger = logging.getLogger("handbook.eval_reward")
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", required=True, help="reward model folder (sequence classifier, num_labels=1)")
-    parser.add_argument("--pairs", required=True, help="JSONL of preference pairs (ultrafeedback format)")
+    parser.add_argument(
+        "--model", required=True, help="reward model folder (sequence classifier, num_labels=1)"
+    )
+    parser.add_argument(
+        "--pairs", required=True, help="JSONL of preference pairs (ultrafeedback format)"
+    )
     parser.add_argument("--batch_size", type=int, default=64, help="conversations per forward pass")
     parser.add_argument("--output", required=True)
     args = parser.parse_args()

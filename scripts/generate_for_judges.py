@@ -71,17 +71,28 @@ def answer_mt_bench(model, tokenizer, questions: list[dict], args) -> list[dict]
         for q in asked:
             conversation = []
             for user, assistant in zip(q["turns"][:turn], answers[q["question_id"]]):
-                conversation += [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
+                conversation += [
+                    {"role": "user", "content": user},
+                    {"role": "assistant", "content": assistant},
+                ]
             conversations.append(conversation + [{"role": "user", "content": q["turns"][turn]}])
         for q, reply in zip(asked, generate(model, tokenizer, conversations, args)):
             answers[q["question_id"]].append(reply)
         logger.info("turn %d: %d answers", turn + 1, len(asked))
-    return [jf.mt_bench_answer(q["question_id"], args.model_id, answers[q["question_id"]]) for q in questions]
+    return [
+        jf.mt_bench_answer(q["question_id"], args.model_id, answers[q["question_id"]])
+        for q in questions
+    ]
 
 
 def answer_alpaca_eval(model, tokenizer, prompts: list[dict], args) -> list[dict]:
-    replies = generate(model, tokenizer, [[{"role": "user", "content": p["instruction"]}] for p in prompts], args)
-    return [jf.alpaca_eval_output(p["instruction"], r, args.model_id, p["dataset"]) for p, r in zip(prompts, replies)]
+    replies = generate(
+        model, tokenizer, [[{"role": "user", "content": p["instruction"]}] for p in prompts], args
+    )
+    return [
+        jf.alpaca_eval_output(p["instruction"], r, args.model_id, p["dataset"])
+        for p, r in zip(prompts, replies)
+    ]
 
 
 def make_demo_prompts(args) -> None:
@@ -93,7 +104,9 @@ def make_demo_prompts(args) -> None:
     jf.write_alpaca_eval_outputs(
         folder / "alpaca_eval_demo.json", jf.demo_alpaca_eval_prompts(rows, args.n_demo, args.seed)
     )
-    logger.info("wrote %d demo MT-Bench questions and AlpacaEval prompts to %s", len(questions), folder)
+    logger.info(
+        "wrote %d demo MT-Bench questions and AlpacaEval prompts to %s", len(questions), folder
+    )
 
 
 def settings(args, tokenizer, model) -> dict:
@@ -115,7 +128,9 @@ def settings(args, tokenizer, model) -> dict:
         "device": args.device,
         "chat_template": template,
         "chat_template_sha256": hashlib.sha256(template.encode()).hexdigest(),
-        "provenance": provenance(config=vars(args), inputs={"model": args.model, "prompts": args.prompts}),
+        "provenance": provenance(
+            config=vars(args), inputs={"model": args.model, "prompts": args.prompts}
+        ),
     }
 
 
@@ -126,8 +141,12 @@ def main() -> None:
     parser.add_argument("--prompts_config", default=None)
     parser.add_argument("--prompts_split", default="train")
     parser.add_argument("--format", choices=jf.FORMATS)
-    parser.add_argument("--model_id", help="the name the judges report (FastChat: the answer file's stem)")
-    parser.add_argument("--output", help="mt_bench: model_answer/<model_id>.jsonl; alpaca_eval: a .json file")
+    parser.add_argument(
+        "--model_id", help="the name the judges report (FastChat: the answer file's stem)"
+    )
+    parser.add_argument(
+        "--output", help="mt_bench: model_answer/<model_id>.jsonl; alpaca_eval: a .json file"
+    )
     parser.add_argument("--max_new_tokens", type=int, default=1024)
     parser.add_argument("--temperature", type=float, default=0.0, help="0 means greedy")
     parser.add_argument("--top_p", type=float, default=1.0)
@@ -135,7 +154,9 @@ def main() -> None:
     parser.add_argument("--batch_size", type=int, default=8)
     parser.add_argument("--dtype", default="float32")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
-    parser.add_argument("--make_demo_prompts", default=None, help="write demo prompt files to this folder and stop")
+    parser.add_argument(
+        "--make_demo_prompts", default=None, help="write demo prompt files to this folder and stop"
+    )
     parser.add_argument("--eval_prompts", default="results/demo_world/eval/test.jsonl")
     parser.add_argument("--n_demo", type=int, default=16)
     args = parser.parse_args()
@@ -143,11 +164,17 @@ def main() -> None:
     if args.make_demo_prompts:
         make_demo_prompts(args)
         return
-    missing = [f"--{k}" for k in ("model", "prompts", "format", "model_id", "output") if not getattr(args, k)]
+    missing = [
+        f"--{k}"
+        for k in ("model", "prompts", "format", "model_id", "output")
+        if not getattr(args, k)
+    ]
     if missing:
         parser.error(f"missing {', '.join(missing)} (or use --make_demo_prompts)")
     if args.format == "mt_bench" and Path(args.output).stem != args.model_id:
-        parser.error(f"FastChat names a model by its answer file: --output must be <dir>/{args.model_id}.jsonl")
+        parser.error(
+            f"FastChat names a model by its answer file: --output must be <dir>/{args.model_id}.jsonl"
+        )
 
     import torch
 
@@ -159,12 +186,16 @@ def main() -> None:
     torch.manual_seed(args.seed)
     tokenizer = load_tokenizer(args.model)
     if not tokenizer.chat_template:
-        raise SystemExit(f"error: {args.model} has no chat template; judges need chat-formatted answers")
+        raise SystemExit(
+            f"error: {args.model} has no chat template; judges need chat-formatted answers"
+        )
     model = generation.load_causal_lm(args.model, dtype=args.dtype, device=args.device)
     if args.format == "mt_bench":
         jf.write_mt_bench_answers(args.output, answer_mt_bench(model, tokenizer, prompts, args))
     else:
-        jf.write_alpaca_eval_outputs(args.output, answer_alpaca_eval(model, tokenizer, prompts, args))
+        jf.write_alpaca_eval_outputs(
+            args.output, answer_alpaca_eval(model, tokenizer, prompts, args)
+        )
     write_json(Path(args.output).with_suffix(".settings.json"), settings(args, tokenizer, model))
     logger.info("wrote %d answers to %s", len(prompts), args.output)
 

@@ -61,7 +61,13 @@ def main() -> None:
     if eval_dataset is not None:
         eval_dataset = conversational_prompts(eval_dataset, tokenizer, workflow_args.dataset_path)
     trainer = make_trainer(
-        GRPOTrainer, parsed, model, tokenizer, train_dataset, eval_dataset, reward_funcs=reward_funcs
+        GRPOTrainer,
+        parsed,
+        model,
+        tokenizer,
+        train_dataset,
+        eval_dataset,
+        reward_funcs=reward_funcs,
     )
     if training_args.log_completions:
         trainer.add_callback(CompletionsFolder())

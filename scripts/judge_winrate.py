@@ -24,6 +24,7 @@ logger = logging.getLogger("handbook.judge")
 
 def paired_replies(samples: list[dict], baseline: list[dict], fmt: str):
     """(prompt, policy reply, baseline reply) for every sample both files have."""
+
     def index(rows):
         out = {}
         for row in rows:
@@ -40,7 +41,9 @@ def paired_replies(samples: list[dict], baseline: list[dict], fmt: str):
 
 
 def win_rate(policy_scores: list[float], baseline_scores: list[float]) -> float:
-    outcomes = [1.0 if p > b else 0.5 if p == b else 0.0 for p, b in zip(policy_scores, baseline_scores)]
+    outcomes = [
+        1.0 if p > b else 0.5 if p == b else 0.0 for p, b in zip(policy_scores, baseline_scores)
+    ]
     return sum(outcomes) / len(outcomes) if outcomes else float("nan")
 
 
@@ -49,7 +52,9 @@ def main() -> None:
     parser.add_argument("--reward_model", required=True)
     parser.add_argument("--samples", required=True)
     parser.add_argument("--baseline", required=True)
-    parser.add_argument("--format", default="chat_sampled", help="which replies to compare (chat_sampled or chat)")
+    parser.add_argument(
+        "--format", default="chat_sampled", help="which replies to compare (chat_sampled or chat)"
+    )
     parser.add_argument("--batch_size", type=int, default=64)
     parser.add_argument("--output", required=True)
     args = parser.parse_args()
@@ -59,11 +64,16 @@ def main() -> None:
     baseline = json.loads(Path(args.baseline).read_text())
     pairs = paired_replies(samples, baseline, args.format)
     if not pairs:
-        raise SystemExit(f"error: {args.samples} and {args.baseline} share no '{args.format}' replies")
+        raise SystemExit(
+            f"error: {args.samples} and {args.baseline} share no '{args.format}' replies"
+        )
     model, tokenizer = load_reward_model(args.reward_model)
 
     def conversations(index):
-        return [[{"role": "user", "content": p[0]}, {"role": "assistant", "content": p[index]}] for p in pairs]
+        return [
+            [{"role": "user", "content": p[0]}, {"role": "assistant", "content": p[index]}]
+            for p in pairs
+        ]
 
     ours = score_conversations(model, tokenizer, conversations(1), args.batch_size)
     theirs = score_conversations(model, tokenizer, conversations(2), args.batch_size)

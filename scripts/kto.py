@@ -39,7 +39,11 @@ def main() -> None:
     dsd = load_from_disk(workflow_args.dataset_path, keep_in_memory=True)
     check_training_data(dsd["train"], "kto", workflow_args.dataset_path)
     train_dataset = unpair_and_shuffle(dsd["train"], training_args.seed)
-    logger.info("unpaired %d rows; desirable share in the first batches: %.2f", len(train_dataset), label_balance(train_dataset))
+    logger.info(
+        "unpaired %d rows; desirable share in the first batches: %.2f",
+        len(train_dataset),
+        label_balance(train_dataset),
+    )
     eval_dataset = None
     if "test" in dsd and training_args.eval_strategy != "no":
         eval_dataset = unpair_and_shuffle(dsd["test"], training_args.seed)

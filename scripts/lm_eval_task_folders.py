@@ -30,7 +30,9 @@ def main() -> None:
     except (SuiteError, json.JSONDecodeError) as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
-    logger.info("suite %s: task folders %s (lm-eval %s)", args.suite, found["folders"], found["lm_eval"])
+    logger.info(
+        "suite %s: task folders %s (lm-eval %s)", args.suite, found["folders"], found["lm_eval"]
+    )
 
 
 if __name__ == "__main__":

@@ -43,7 +43,9 @@ def main() -> None:
     check_scored(rows, args.scored)
     best_rows, pair_rows, skipped = build_sets(rows)
     if not pair_rows:
-        raise DataError(f"{args.scored}: no pairs: every prompt's best and worst completions tie ({skipped})")
+        raise DataError(
+            f"{args.scored}: no pairs: every prompt's best and worst completions tie ({skipped})"
+        )
     if args.test_fraction and len(pair_rows) < 2:
         raise DataError(
             f"{args.scored}: 1 pair (the other {len(rows) - 1} prompts' best and worst tie: {skipped}), too few to "

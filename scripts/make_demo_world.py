@@ -27,8 +27,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--spec", default="{}", help="JSON object of demo_world spec keys (default: {})")
-    parser.add_argument("--outdir", type=Path, default=Path("results/demo_world"), help="output directory")
+    parser.add_argument(
+        "--spec", default="{}", help="JSON object of demo_world spec keys (default: {})"
+    )
+    parser.add_argument(
+        "--outdir", type=Path, default=Path("results/demo_world"), help="output directory"
+    )
     return parser.parse_args(argv)
 
 

@@ -47,9 +47,13 @@ ANSWER_REGEX = {"plain": r"^[^\w\n]*(\w+)", "chat": r"^\s*[^<\n]*\b(\w+)"}
 
 def read_rows(path: Path) -> list[dict]:
     rows = read_jsonl(path)
-    missing = [i for i, r in enumerate(rows) if not all(k in r for k in ("prompt", "answer", "task"))]
+    missing = [
+        i for i, r in enumerate(rows) if not all(k in r for k in ("prompt", "answer", "task"))
+    ]
     if not rows or missing:
-        raise SystemExit(f"error: {path}: need rows with prompt, answer, task (bad rows: {missing[:5]})")
+        raise SystemExit(
+            f"error: {path}: need rows with prompt, answer, task (bad rows: {missing[:5]})"
+        )
     return rows
 
 
@@ -68,7 +72,9 @@ def distractors(row: dict, answers_by_task: dict[str, list[str]], rng: random.Ra
     rng.shuffle(other)
     picked = (same + other)[: N_CHOICES - 1]
     if len(picked) < N_CHOICES - 1:
-        raise SystemExit(f"error: task type {row['task']!r} has too few distinct answers for {N_CHOICES} choices")
+        raise SystemExit(
+            f"error: task type {row['task']!r} has too few distinct answers for {N_CHOICES} choices"
+        )
     return picked
 
 
@@ -101,7 +107,12 @@ def mc_rows(rows: list[dict], seed: int, fmt: str) -> list[dict]:
 
 def gen_rows(rows: list[dict]) -> list[dict]:
     return [
-        {"prompt_id": r.get("prompt_id", str(i)), "task": r["task"], "question": r["prompt"], "answer": r["answer"]}
+        {
+            "prompt_id": r.get("prompt_id", str(i)),
+            "task": r["task"],
+            "question": r["prompt"],
+            "answer": r["answer"],
+        }
         for i, r in enumerate(rows)
     ]
 
@@ -147,7 +158,10 @@ def gen_config(data_file: Path, fmt: str) -> dict:
         "filter_list": [
             {
                 "name": "get-answer",
-                "filter": [{"function": "regex", "regex_pattern": ANSWER_REGEX[fmt]}, {"function": "take_first"}],
+                "filter": [
+                    {"function": "regex", "regex_pattern": ANSWER_REGEX[fmt]},
+                    {"function": "take_first"},
+                ],
             }
         ],
         "metric_list": [{"metric": "exact_match", "aggregation": "mean", "higher_is_better": True}],
@@ -171,7 +185,9 @@ def write_tasks(eval_prompts: Path, output_dir: Path, seed: int, fmt: str) -> di
     ):
         write_jsonl(output_dir / f"{name}.jsonl", data)
         config = make_config(output_dir / f"{name}.jsonl", fmt)
-        (output_dir / f"{name}.yaml").write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+        (output_dir / f"{name}.yaml").write_text(
+            yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
+        )
     manifest = {
         "tasks": ["demo_mc", "demo_gen"],
         "format": fmt,
@@ -186,7 +202,9 @@ def write_tasks(eval_prompts: Path, output_dir: Path, seed: int, fmt: str) -> di
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--eval_prompts", required=True, help="JSONL with prompt, task, answer (prompt_id)")
+    parser.add_argument(
+        "--eval_prompts", required=True, help="JSONL with prompt, task, answer (prompt_id)"
+    )
     parser.add_argument("--output_dir", required=True)
     parser.add_argument("--format", choices=FORMATS, default="chat")
     parser.add_argument("--seed", type=int, default=0)

@@ -25,11 +25,19 @@ from handbook.standins import StandinError, build
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", required=True, help="folder of the stand-ins (hub/, datasets/, manifest.json)")
-    parser.add_argument("--rows", type=int, default=300, help="rows per split (a fifth of it in test splits)")
+    parser.add_argument(
+        "--out", required=True, help="folder of the stand-ins (hub/, datasets/, manifest.json)"
+    )
+    parser.add_argument(
+        "--rows", type=int, default=300, help="rows per split (a fifth of it in test splits)"
+    )
     parser.add_argument("--table", action="extend", nargs="+", help="only what these tables need")
     parser.add_argument(
-        "--configfile", action="extend", nargs="+", default=[], help="config files extending config/config.yaml"
+        "--configfile",
+        action="extend",
+        nargs="+",
+        default=[],
+        help="config files extending config/config.yaml",
     )
     args = parser.parse_args(argv)
     print(f"arguments: {vars(args)}", flush=True)
@@ -41,11 +49,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     out = Path(args.out).resolve()
-    print(f"built {len(manifest['models'])} models, {len(manifest['datasets'])} datasets and "
-          f"{len(manifest['nltk'])} NLTK data packages in "
-          f"{time.monotonic() - started:.1f} s under {out}")
-    print(f"use them with: HF_HUB_CACHE={out / 'hub'} HF_DATASETS_CACHE={out / 'datasets'} "
-          f"NLTK_DATA={out / 'nltk_data'} HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1")
+    print(
+        f"built {len(manifest['models'])} models, {len(manifest['datasets'])} datasets and "
+        f"{len(manifest['nltk'])} NLTK data packages in "
+        f"{time.monotonic() - started:.1f} s under {out}"
+    )
+    print(
+        f"use them with: HF_HUB_CACHE={out / 'hub'} HF_DATASETS_CACHE={out / 'datasets'} "
+        f"NLTK_DATA={out / 'nltk_data'} HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1"
+    )
     return 0
 
 

@@ -63,11 +63,18 @@ def footer(spec: dict, runs: list[dict]) -> str:
             if key.startswith("suite:") and Path(path).is_file():
                 why = json.loads(Path(path).read_text()).get("not_evaluated")
                 if why:
-                    lines.append(f"- `{key.split(':', 1)[1]}` not evaluated on {run['label'] or run['ref']}: {why}")
+                    lines.append(
+                        f"- `{key.split(':', 1)[1]}` not evaluated on {run['label'] or run['ref']}: {why}"
+                    )
     for name, judge in (spec.get("judges") or {}).items():
-        answers = sorted({r["files"][f"answers:{name}"] for r in runs if f"answers:{name}" in r["files"]})
+        answers = sorted(
+            {r["files"][f"answers:{name}"] for r in runs if f"answers:{name}" in r["files"]}
+        )
         folders = sorted({str(Path(a).parent) for a in answers})
-        judged = any(f"judgment:{name}" in r["files"] and Path(r["files"][f"judgment:{name}"]).is_file() for r in runs)
+        judged = any(
+            f"judgment:{name}" in r["files"] and Path(r["files"][f"judgment:{name}"]).is_file()
+            for r in runs
+        )
         if judge.get("judge", "external") != "external":
             scale = {
                 "mt_bench": "the mean reward of the answer turns, on the reward model's scale, not 1-10",
@@ -96,7 +103,9 @@ def plot_labels(table: pd.DataFrame, metrics: list[str], title: str, path: str) 
     labels = list(table["model"])
     for ax, metric in zip(axes, metrics):
         values = table[metric].astype(float)
-        errors = table.get(f"{metric}_std", pd.Series([math.nan] * len(table))).astype(float).fillna(0.0)
+        errors = (
+            table.get(f"{metric}_std", pd.Series([math.nan] * len(table))).astype(float).fillna(0.0)
+        )
         colors = ["0.6" if stage == "published" else "C0" for stage in table["stage"]]
         ax.barh(range(len(labels)), values.fillna(0.0), xerr=errors, color=colors, capsize=2)
         ax.set_yticks(range(len(labels)), labels if ax is axes[0] else [""] * len(labels))
@@ -114,7 +123,9 @@ def plot_grid(long: pd.DataFrame, rows_key: str, cols_key: str, title: str, path
     import matplotlib.figure
 
     means, stds = pivot(long, rows_key, cols_key), pivot(long, rows_key, cols_key, "std")
-    metrics = [m for m in dict.fromkeys(long["metric"]) if means.loc[m].notna().any().any()][:MAX_PLOTTED]
+    metrics = [m for m in dict.fromkeys(long["metric"]) if means.loc[m].notna().any().any()][
+        :MAX_PLOTTED
+    ]
     fig = matplotlib.figure.Figure(figsize=(4.2 * max(1, len(metrics)), 3.4))
     axes = fig.subplots(1, max(1, len(metrics)), squeeze=False)[0]
     cols = list(means.columns)
@@ -122,8 +133,14 @@ def plot_grid(long: pd.DataFrame, rows_key: str, cols_key: str, title: str, path
     x = cols if numeric else list(range(len(cols)))
     for ax, metric in zip(axes, metrics):
         for row in means.loc[metric].index:
-            ax.errorbar(x, means.loc[(metric, row)].astype(float), yerr=stds.loc[(metric, row)].astype(float).fillna(0.0),
-                        marker="o", capsize=2, label=str(row))
+            ax.errorbar(
+                x,
+                means.loc[(metric, row)].astype(float),
+                yerr=stds.loc[(metric, row)].astype(float).fillna(0.0),
+                marker="o",
+                capsize=2,
+                label=str(row),
+            )
         ax.set_xlabel(cols_key)
         ax.set_title(metric, fontsize=9)
         if not numeric:

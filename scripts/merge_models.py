@@ -43,7 +43,9 @@ def main() -> None:
     if not other_path:
         raise RecipeError("--dataset_path (the model merged with) is required")
     model, tokenizer = load_model_and_tokenizer(model_args, workflow_args=workflow_args)
-    other = from_pretrained(AutoModelForCausalLM, other_path, dtype=model.dtype, use_safetensors=True)
+    other = from_pretrained(
+        AutoModelForCausalLM, other_path, dtype=model.dtype, use_safetensors=True
+    )
     names = (model_args.model_name_or_path, other_path)
     try:
         merged = linear_merge(model.state_dict(), other.state_dict(), merge_args.weight, names)
@@ -53,7 +55,11 @@ def main() -> None:
     final = Path(merge_args.output_dir)
     model.save_pretrained(final)
     tokenizer.save_pretrained(final)
-    metrics = {"weight": merge_args.weight, "merged_with": other_path, "parameters": sum(p.numel() for p in model.parameters())}
+    metrics = {
+        "weight": merge_args.weight,
+        "merged_with": other_path,
+        "parameters": sum(p.numel() for p in model.parameters()),
+    }
     write_json(final / "metrics.json", metrics)
     write_text_atomic(
         final / "README.md",
@@ -69,8 +75,19 @@ def main() -> None:
             metrics=metrics,
         ),
     )
-    write_provenance(final, config={type(a).__name__: a for a in parsed}, inputs={"model": names[0], "merged_with": other_path})
-    logger.info("Merged %s (%g) with %s (%g) into %s", names[0], merge_args.weight, other_path, 1 - merge_args.weight, final)
+    write_provenance(
+        final,
+        config={type(a).__name__: a for a in parsed},
+        inputs={"model": names[0], "merged_with": other_path},
+    )
+    logger.info(
+        "Merged %s (%g) with %s (%g) into %s",
+        names[0],
+        merge_args.weight,
+        other_path,
+        1 - merge_args.weight,
+        final,
+    )
 
 
 if __name__ == "__main__":

@@ -27,16 +27,22 @@ def load_history(label: str, path: str) -> list[dict]:
     except json.JSONDecodeError as err:
         raise SystemExit(f"error: {path} ({label}): not valid JSON: {err}") from None
     if not isinstance(history, list):
-        raise SystemExit(f"error: {path} ({label}): expected a JSON list of log entries, got {type(history).__name__}")
+        raise SystemExit(
+            f"error: {path} ({label}): expected a JSON list of log entries, got {type(history).__name__}"
+        )
     return history
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--histories", required=True, help="JSON object: model label -> path of a log_history.json")
+    parser.add_argument(
+        "--histories", required=True, help="JSON object: model label -> path of a log_history.json"
+    )
     parser.add_argument("--output", required=True, help="PNG path")
     parser.add_argument("--title", default=None)
-    parser.add_argument("--groups", default=None, help="JSON object: model label -> group (one colour per group)")
+    parser.add_argument(
+        "--groups", default=None, help="JSON object: model label -> group (one colour per group)"
+    )
     args = parser.parse_args()
     logger.info("arguments: %s", vars(args))
 
@@ -49,7 +55,10 @@ def main() -> None:
     histories = {label: load_history(label, path) for label, path in paths.items()}
     try:
         panels = plot_training_curves(
-            histories, args.output, title=args.title, groups=json.loads(args.groups) if args.groups else None
+            histories,
+            args.output,
+            title=args.title,
+            groups=json.loads(args.groups) if args.groups else None,
         )
     except ValueError as err:
         raise SystemExit(f"error: {err}") from None

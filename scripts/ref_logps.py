@@ -48,7 +48,9 @@ def main() -> None:
     for split, dataset in dsd.items():
         where = f"{workflow_args.dataset_path} ({split})"
         check_training_data(dataset, "dpo", where)
-        check_prompt_room(prompt_lengths(dataset, tokenizer), args.max_length, args.truncation_mode, where)
+        check_prompt_room(
+            prompt_lengths(dataset, tokenizer), args.max_length, args.truncation_mode, where
+        )
     trainer = DPOTrainer(
         model=model,
         ref_model=None,
@@ -70,12 +72,21 @@ def main() -> None:
             "max_length": args.max_length,
             "truncation_mode": args.truncation_mode,
             "mean_ref_margin": float(
-                sum(c - r for c, r in zip(out["train"]["ref_chosen_logps"], out["train"]["ref_rejected_logps"]))
+                sum(
+                    c - r
+                    for c, r in zip(
+                        out["train"]["ref_chosen_logps"], out["train"]["ref_rejected_logps"]
+                    )
+                )
                 / len(out["train"])
             ),
         }
         write_json(Path(final_dir) / "summary.json", summary)
-        write_provenance(final_dir, config={type(a).__name__: a for a in parsed}, inputs={"dataset": workflow_args.dataset_path})
+        write_provenance(
+            final_dir,
+            config={type(a).__name__: a for a in parsed},
+            inputs={"dataset": workflow_args.dataset_path},
+        )
         logger.info("reference log-probs: %s", summary)
 
 

@@ -48,7 +48,11 @@ def load_preferences(path: str):
         raise DataError(f"{path}: not a prepared dataset folder ({err})") from err
     if "train" not in dsd:
         raise DataError(f"{path}: no 'train' split (has {sorted(dsd)})")
-    splits = {name: fit_columns(dsd[name], f"{path} ({name})") for name in ("train", "test") if name in dsd}
+    splits = {
+        name: fit_columns(dsd[name], f"{path} ({name})")
+        for name in ("train", "test")
+        if name in dsd
+    }
     return splits["train"], splits.get("test")
 
 
@@ -58,7 +62,12 @@ def fit_columns(ds, where: str):
     # ultrafeedback_binarized repeats the prompt as a string beside conversations that already start
     # with it; RewardTrainer would prepend it a second time, so a string prompt beside message lists
     # goes (with string replies, TRL's standard format, the prompt is kept).
-    if "prompt" in ds.column_names and len(ds) and isinstance(ds[0]["prompt"], str) and isinstance(ds[0]["chosen"], list):
+    if (
+        "prompt" in ds.column_names
+        and len(ds)
+        and isinstance(ds[0]["prompt"], str)
+        and isinstance(ds[0]["chosen"], list)
+    ):
         ds = ds.remove_columns("prompt")
     return ds
 
@@ -74,14 +83,20 @@ def main() -> None:
     train_dataset, eval_dataset = load_preferences(workflow_args.dataset_path)
     if eval_dataset is None or training_args.eval_strategy == "no":
         eval_dataset = None
-    logger.info("train pairs: %d, eval pairs: %s", len(train_dataset), len(eval_dataset) if eval_dataset else 0)
+    logger.info(
+        "train pairs: %d, eval pairs: %s",
+        len(train_dataset),
+        len(eval_dataset) if eval_dataset else 0,
+    )
 
     # The score head is initialised at load time, so the seed must be set first for reruns to match.
     set_seed(training_args.seed)
     model, tokenizer = load_model_and_tokenizer(
         model_args, AutoModelForSequenceClassification, workflow_args=workflow_args, num_labels=1
     )
-    logger.info("score head: a causal-LM checkpoint has none, so it starts from seed %d", training_args.seed)
+    logger.info(
+        "score head: a causal-LM checkpoint has none, so it starts from seed %d", training_args.seed
+    )
     # The classifier pools the last token that is not padding; without a pad id it refuses batches.
     model.config.pad_token_id = tokenizer.pad_token_id
     if tokenizer.chat_template is None and training_args.chat_template_path is None:

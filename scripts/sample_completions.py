@@ -29,7 +29,9 @@ logger = logging.getLogger("handbook.sample")
 def sample_hf(args, conversations: list[list[dict]]) -> list[list[str]]:
     """k completions per conversation with transformers: bf16 on a GPU, fp32 on CPU."""
     device = best_device()
-    model = load_causal_lm(args.model, dtype="bfloat16" if device == "cuda" else "float32", device=device)
+    model = load_causal_lm(
+        args.model, dtype="bfloat16" if device == "cuda" else "float32", device=device
+    )
     tokenizer = load_tokenizer(args.model)
     k = args.num_completions
     flat = generate(
@@ -67,7 +69,9 @@ def sample_vllm(args, conversations: list[list[dict]]) -> list[list[str]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", required=True, help="policy checkpoint (causal LM with a chat template)")
+    parser.add_argument(
+        "--model", required=True, help="policy checkpoint (causal LM with a chat template)"
+    )
     parser.add_argument("--prompts", required=True, help="JSONL with prompt and/or messages")
     parser.add_argument("--output", required=True, help="JSONL, one row per prompt")
     parser.add_argument("--num_completions", type=int, default=4)
@@ -75,13 +79,19 @@ def main() -> None:
     parser.add_argument("--top_p", type=float, default=1.0)
     parser.add_argument("--max_new_tokens", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--batch_size", type=int, default=64, help="sequences per generate call (hf backend)")
-    parser.add_argument("--max_prompts", type=int, default=None, help="use only the first N prompts")
+    parser.add_argument(
+        "--batch_size", type=int, default=64, help="sequences per generate call (hf backend)"
+    )
+    parser.add_argument(
+        "--max_prompts", type=int, default=None, help="use only the first N prompts"
+    )
     parser.add_argument("--backend", choices=("hf", "vllm"), default="hf")
     args = parser.parse_args()
     logger.info("arguments: %s", vars(args))
     if args.backend == "vllm" and importlib.util.find_spec("vllm") is None:
-        raise RecipeError("--backend vllm: vllm is not installed in this environment (install it or use --backend hf)")
+        raise RecipeError(
+            "--backend vllm: vllm is not installed in this environment (install it or use --backend hf)"
+        )
     if args.num_completions < 1 or args.temperature <= 0 or not 0 < args.top_p <= 1:
         raise RecipeError("need --num_completions >= 1, --temperature > 0 and 0 < --top_p <= 1")
 
@@ -89,11 +99,16 @@ def main() -> None:
     conversations = [row["messages"] for row in rows]
     sample = sample_vllm if args.backend == "vllm" else sample_hf
     completions = sample(args, conversations)
-    generation = {key: getattr(args, key) for key in ("backend", "temperature", "top_p", "max_new_tokens", "seed")}
+    generation = {
+        key: getattr(args, key)
+        for key in ("backend", "temperature", "top_p", "max_new_tokens", "seed")
+    }
     generation["model"] = args.model
     out = [dict(row, completions=c, generation=generation) for row, c in zip(rows, completions)]
     write_jsonl(args.output, out)
-    logger.info("wrote %d prompts x %d completions to %s", len(out), args.num_completions, args.output)
+    logger.info(
+        "wrote %d prompts x %d completions to %s", len(out), args.num_completions, args.output
+    )
 
 
 if __name__ == "__main__":

@@ -33,7 +33,9 @@ def main() -> None:
     scorer = parser.add_mutually_exclusive_group(required=True)
     scorer.add_argument("--reward_model", help="reward model folder (from reward.py)")
     scorer.add_argument("--verifiers", help="comma-separated verifier names (handbook.verifiers)")
-    parser.add_argument("--verifier_weights", help="comma-separated weights, one per verifier (default 1 each)")
+    parser.add_argument(
+        "--verifier_weights", help="comma-separated weights, one per verifier (default 1 each)"
+    )
     parser.add_argument("--samples", required=True, help="JSONL from sample_completions.py")
     parser.add_argument("--output", required=True)
     parser.add_argument("--batch_size", type=int, default=64, help="conversations per forward pass")
@@ -43,7 +45,9 @@ def main() -> None:
     rows = read_samples(args.samples)
     if args.verifiers:
         names = args.verifiers.split(",")
-        weights = [float(w) for w in args.verifier_weights.split(",")] if args.verifier_weights else None
+        weights = (
+            [float(w) for w in args.verifier_weights.split(",")] if args.verifier_weights else None
+        )
         try:
             scored = [dict(row, verifiers=names) for row in verify_rows(rows, names, weights)]
         except VerifierError as err:
@@ -53,7 +57,10 @@ def main() -> None:
         from handbook.reward_scoring import load_reward_model
 
         model, tokenizer = load_reward_model(args.reward_model, device=best_device())
-        scored = [dict(row, reward_model=args.reward_model) for row in score_rows(model, tokenizer, rows, args.batch_size)]
+        scored = [
+            dict(row, reward_model=args.reward_model)
+            for row in score_rows(model, tokenizer, rows, args.batch_size)
+        ]
     write_jsonl(args.output, scored)
     every = [s for row in scored for s in row["scores"]]
     logger.info(

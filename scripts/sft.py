@@ -41,7 +41,11 @@ def main() -> None:
     train_dataset, eval_dataset = load_tokenized(workflow_args.dataset_path)
     if eval_dataset is None or training_args.eval_strategy == "no":
         eval_dataset = None
-    logger.info("train rows: %d, eval rows: %s", len(train_dataset), len(eval_dataset) if eval_dataset else 0)
+    logger.info(
+        "train rows: %d, eval rows: %s",
+        len(train_dataset),
+        len(eval_dataset) if eval_dataset else 0,
+    )
     wants_assistant_only = training_args.assistant_only_loss
     if wants_assistant_only and "assistant_masks" not in train_dataset.column_names:
         raise RecipeError(
@@ -61,7 +65,9 @@ def main() -> None:
             eval_dataset = eval_dataset.remove_columns("assistant_masks") if eval_dataset else None
             logger.info("loss on every token (assistant_only_loss is false)")
     else:
-        logger.info("loss on every token (assistant_only_loss is false; the data has no assistant masks)")
+        logger.info(
+            "loss on every token (assistant_only_loss is false; the data has no assistant masks)"
+        )
     model, tokenizer = load_model_and_tokenizer(model_args, workflow_args=workflow_args)
     trainer = make_trainer(SFTTrainer, parsed, model, tokenizer, train_dataset, eval_dataset)
     training_args.assistant_only_loss = wants_assistant_only

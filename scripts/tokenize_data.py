@@ -34,7 +34,9 @@ def main() -> None:
     parser.add_argument("--prepared", required=True)
     parser.add_argument("--tokenizer", required=True, help="local folder or hub id")
     parser.add_argument(
-        "--chat_template", default=None, help="Jinja file, or a recipe with an inline chat_template, replacing the tokenizer's"
+        "--chat_template",
+        default=None,
+        help="Jinja file, or a recipe with an inline chat_template, replacing the tokenizer's",
     )
     parser.add_argument("--output_dir", required=True)
     args = parser.parse_args()
@@ -48,7 +50,9 @@ def main() -> None:
             raise DataError(str(err)) from None
     dsd = load_from_disk(args.prepared)
     name = Path(args.prepared).parent.name
-    tokenized = tokenize_splits(dsd, tokenizer, name, template_source=args.chat_template or args.tokenizer)
+    tokenized = tokenize_splits(
+        dsd, tokenizer, name, template_source=args.chat_template or args.tokenizer
+    )
     tokenized.save_to_disk(args.output_dir)
     summary = summarise(tokenized)
     write_json(f"{args.output_dir}/summary.json", summary)

@@ -33,7 +33,11 @@ def main() -> None:
     tokenizer = train_tokenizer(texts, args.vocab_size, args.model_max_length)
     tokenizer.save_pretrained(args.output_dir)
     n_tokens = sum(len(tokenizer(t)["input_ids"]) for t in texts)
-    stats = {"vocab_size": len(tokenizer), "corpus_documents": len(texts), "corpus_tokens": n_tokens}
+    stats = {
+        "vocab_size": len(tokenizer),
+        "corpus_documents": len(texts),
+        "corpus_tokens": n_tokens,
+    }
     write_json(f"{args.output_dir}/stats.json", stats)
     write_provenance(args.output_dir, config=vars(args), inputs={"corpus": args.corpus})
     logger.info("tokenizer: %s", stats)

@@ -27,7 +27,13 @@ def workflow_env() -> dict[str, str]:
 
 
 def run_snakemake(
-    workdir: Path, *args: str, configfiles=(), check: bool = True, timeout: int = 1800, env=None, cores: str | None = "2"
+    workdir: Path,
+    *args: str,
+    configfiles=(),
+    check: bool = True,
+    timeout: int = 1800,
+    env=None,
+    cores: str | None = "2",
 ):
     """Run snakemake on the repository's Snakefile, started in `workdir` (no --directory, which
     would override the tiny scale's own working directory). `cores=None` leaves them to a profile."""
@@ -37,10 +43,17 @@ def run_snakemake(
     if configfiles:  # last: --configfile takes every following word as a file
         cmd += ["--configfile", *map(str, configfiles)]
     proc = subprocess.run(
-        cmd, cwd=workdir, env={**workflow_env(), **(env or {})}, capture_output=True, text=True, timeout=timeout
+        cmd,
+        cwd=workdir,
+        env={**workflow_env(), **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     if check and proc.returncode != 0:
-        raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-6000:]}\n{proc.stderr[-6000:]}")
+        raise AssertionError(
+            f"snakemake failed ({proc.returncode}):\n{proc.stdout[-6000:]}\n{proc.stderr[-6000:]}"
+        )
     return proc
 
 

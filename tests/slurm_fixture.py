@@ -20,8 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 CLUSTER_SCRIPT = REPO / "scripts" / "slurm" / "local_cluster.sh"
 LOCAL_PROFILE = REPO / "profiles" / "slurm-local"
 SETUP_COMMAND = (
-    "bash scripts/slurm/local_cluster.sh start && "
-    ".venv/bin/pytest tests/test_slurm_cluster.py"
+    "bash scripts/slurm/local_cluster.sh start && .venv/bin/pytest tests/test_slurm_cluster.py"
 )
 
 

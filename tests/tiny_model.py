@@ -39,7 +39,9 @@ def build_world(folder: Path) -> Path:
 def build_model(folder: Path, world: Path, vocab_size: int = 400) -> Path:
     """Tokenizer trained on the world's corpus and a random-init model, saved like results/models/base."""
     if not (folder / "config.json").exists():
-        texts = [json.loads(line)["text"] for line in (world / "corpus.jsonl").read_text().splitlines()]
+        texts = [
+            json.loads(line)["text"] for line in (world / "corpus.jsonl").read_text().splitlines()
+        ]
         tokenizer = train_tokenizer(texts, vocab_size)
         init_llama(tokenizer, SMALL_ARCH, seed=0).save_pretrained(folder)
         tokenizer.save_pretrained(folder)

@@ -43,7 +43,11 @@ class Paths:
 
     def local(self, path: str) -> str:
         """A relative path from the config, usable from the workflow's working directory."""
-        if self.moves_workdir and not Path(path).is_absolute() and not str(path).startswith("results/"):
+        if (
+            self.moves_workdir
+            and not Path(path).is_absolute()
+            and not str(path).startswith("results/")
+        ):
             return str(self.origin / path)
         return str(path)
 
@@ -111,7 +115,9 @@ def validate(config: dict, config_name, sources: dict | None = None) -> None:
     error = jsonschema.exceptions.best_match(validator.iter_errors(config))
     if error is not None:
         key = ".".join(str(p) for p in error.absolute_path) or "(top level)"
-        raise ConfigError(f"{source_of(key, sources or {}, config_name)}: key '{key}': {error.message}")
+        raise ConfigError(
+            f"{source_of(key, sources or {}, config_name)}: key '{key}': {error.message}"
+        )
     fill_defaults(config, schema)
 
 
@@ -120,7 +126,15 @@ def validate(config: dict, config_name, sources: dict | None = None) -> None:
 # What a family file may define: its own models, data, runs, sweeps and tables (and suites or
 # judges its tables need). Everything else stays in the config.
 FAMILY_SECTIONS = (
-    "base_models", "datasets", "runs", "sweeps", "rejection_sampling", "iterative_dpo", "tables", "suites", "judges"
+    "base_models",
+    "datasets",
+    "runs",
+    "sweeps",
+    "rejection_sampling",
+    "iterative_dpo",
+    "tables",
+    "suites",
+    "judges",
 )
 
 
@@ -135,7 +149,9 @@ def family_files(patterns: list[str], origin: Path) -> list[Path]:
                 found += [m for m in matches if m not in found]
                 break
         else:
-            raise ConfigError(f"families: '{pattern}' matches no file (from {origin} or the repository)")
+            raise ConfigError(
+                f"families: '{pattern}' matches no file (from {origin} or the repository)"
+            )
     return found
 
 
@@ -163,7 +179,9 @@ def add_families(config: dict, origin: Path, shown) -> dict[str, str]:
         data = read_mapping(path, name, "config sections")
         for section in data:
             if section not in FAMILY_SECTIONS:
-                raise ConfigError(f"{name}: key '{section}': a family file defines only {', '.join(FAMILY_SECTIONS)}")
+                raise ConfigError(
+                    f"{name}: key '{section}': a family file defines only {', '.join(FAMILY_SECTIONS)}"
+                )
         for keys, entry in family_entries(data):
             key = ".".join(keys)
             if key in sources:
@@ -207,7 +225,10 @@ def fill_defaults(config: dict, schema: dict) -> None:
 # --- Runs from handbook recipe files ------------------------------------------------------------
 
 DEFAULT_TINY_DATASETS = {
-    "text": "demo_corpus", "conversations": "demo_sft", "preference": "demo_pref", "prompts": "demo_prompts"
+    "text": "demo_corpus",
+    "conversations": "demo_sft",
+    "preference": "demo_pref",
+    "prompts": "demo_prompts",
 }
 
 
@@ -222,7 +243,11 @@ def runs_from_recipes(config: dict, paths: Paths, error) -> list[str]:
     stand_ins = {**DEFAULT_TINY_DATASETS, **config.get("tiny_scale", {}).get("datasets", {})}
     for stage, by_name in (config.get("runs") or {}).items():
         for name, spec in (by_name or {}).items():
-            if not isinstance(spec, dict) or "recipe" not in spec or ("model" in spec and "dataset" in spec):
+            if (
+                not isinstance(spec, dict)
+                or "recipe" not in spec
+                or ("model" in spec and "dataset" in spec)
+            ):
                 continue
             path = paths.config_file(spec["recipe"])
             if not Path(path).is_file() or stage not in METHODS:
@@ -242,20 +267,27 @@ def runs_from_recipes(config: dict, paths: Paths, error) -> list[str]:
             model = recipe.get("model_name_or_path")
             if "model" not in spec and isinstance(model, str):
                 template = spec["recipe"] if recipe.get("chat_template") else None
-                base = base_model_named(config.setdefault("base_models", {}), model, paths, template)
+                base = base_model_named(
+                    config.setdefault("base_models", {}), model, paths, template
+                )
                 entry = config["base_models"].setdefault(base, {"path": model})
                 if template:
                     entry["chat_template"] = template
                 spec["model"] = f"{BASE}/{base}"
-                taken.append(f"runs.{stage}.{name}: model base/{base} ({model}) from {spec['recipe']}")
+                taken.append(
+                    f"runs.{stage}.{name}: model base/{base} ({model}) from {spec['recipe']}"
+                )
     return taken
 
 
-def base_model_named(base_models: dict, model: str, paths: Paths, template: str | None = None) -> str:
+def base_model_named(
+    base_models: dict, model: str, paths: Paths, template: str | None = None
+) -> str:
     """The base model a recipe's model_name_or_path is: the configured one loaded from that path
     (with the recipe's inline chat template, when it has one: its data is tokenized with it), else
     a new name that no other base model has. A local path always stays that path: a folder named
     like a configured model (results/models/cpt/tiny and the demo's base/tiny) is another model."""
+
     def same(entry) -> bool:
         path = entry.get("path") if isinstance(entry, dict) else None
         if template and entry.get("chat_template") != template:
@@ -306,7 +338,6 @@ def dataset_entries(spec: dict) -> list[tuple[str, list[str]]]:
     return [(spec["dataset_name"], splits)]
 
 
-
 # --- Resolution: config -> plan -----------------------------------------------------------------
 
 
@@ -324,9 +355,17 @@ def expand_sweeps(config: dict, error, tiny: bool = False) -> dict[str, list[str
             name = run_name(sweep, combo)
             if name in runs:
                 owner = runs[name].get("sweep")
-                detail = "is already defined in runs" if owner is None else f"comes twice out of sweep '{owner}'"
+                detail = (
+                    "is already defined in runs"
+                    if owner is None
+                    else f"comes twice out of sweep '{owner}'"
+                )
                 raise error(f"sweeps.{sweep}", f"run '{spec['stage']}/{name}' {detail}")
-            run = {k: copy.deepcopy(v) for k, v in spec.items() if k not in ("stage", "grid", "tiny_grid", "args")}
+            run = {
+                k: copy.deepcopy(v)
+                for k, v in spec.items()
+                if k not in ("stage", "grid", "tiny_grid", "args")
+            }
             run["args"] = {**spec.get("args", {}), **combo}
             run["sweep"] = sweep
             runs[name] = run
@@ -336,9 +375,27 @@ def expand_sweeps(config: dict, error, tiny: bool = False) -> dict[str, list[str
 
 
 # Keys of an iterative_dpo entry that go to each round's sampling job, and to each round's DPO run.
-ROUND_SAMPLING_KEYS = ("prompts", "reward_model", "verifiers", "verifier_weights", "num_completions", "temperature",
-                       "top_p", "max_new_tokens", "backend")
-ROUND_RUN_KEYS = ("recipe", "args", "gpus", "processes", "threads", "global_batch", "accelerate_config", "resources")
+ROUND_SAMPLING_KEYS = (
+    "prompts",
+    "reward_model",
+    "verifiers",
+    "verifier_weights",
+    "num_completions",
+    "temperature",
+    "top_p",
+    "max_new_tokens",
+    "backend",
+)
+ROUND_RUN_KEYS = (
+    "recipe",
+    "args",
+    "gpus",
+    "processes",
+    "threads",
+    "global_batch",
+    "accelerate_config",
+    "resources",
+)
 
 
 def round_name(name: str, k: int) -> str:
@@ -358,10 +415,18 @@ def expand_rounds(config: dict, error) -> dict[str, list[str]]:
         policy, refs = spec["policy"], []
         for k in range(1, spec["rounds"] + 1):
             round_ = round_name(name, k)
-            if round_ in runs or round_ in config["rejection_sampling"] or round_ in config["datasets"]:
+            if (
+                round_ in runs
+                or round_ in config["rejection_sampling"]
+                or round_ in config["datasets"]
+            ):
                 raise error(where, f"round {k} would be '{round_}', which is already defined")
             sampling = {key: copy.deepcopy(spec[key]) for key in ROUND_SAMPLING_KEYS if key in spec}
-            config["rejection_sampling"][round_] = {"policy": policy, **sampling, "seed": spec.get("seed", 0) + k - 1}
+            config["rejection_sampling"][round_] = {
+                "policy": policy,
+                **sampling,
+                "seed": spec.get("seed", 0) + k - 1,
+            }
             config["datasets"][round_] = {
                 "dataset_name": f"results/rejection_sampling/{round_}/on_policy_pairs",
                 "dataset_test_split": "test",
@@ -399,10 +464,15 @@ def apply_tiny_scale(config: dict, paths: Paths, error) -> list[str]:
         if "tiny" in spec:
             datasets[name] = spec.pop("tiny")
         elif name in used and any(paths.is_hub(s) for s, _ in dataset_entries(spec)):
-            raise error(f"datasets.{name}", "reads the Hugging Face Hub; give it 'tiny: <demo dataset>' for scale: tiny")
+            raise error(
+                f"datasets.{name}",
+                "reads the Hugging Face Hub; give it 'tiny: <demo dataset>' for scale: tiny",
+            )
     for name, sub in datasets.items():
         if sub not in config["datasets"] or sub in datasets:
-            raise error(f"datasets.{name}.tiny", f"'{sub}' is not a dataset used as it is at tiny scale")
+            raise error(
+                f"datasets.{name}.tiny", f"'{sub}' is not a dataset used as it is at tiny scale"
+            )
         config["datasets"][name] = copy.deepcopy(config["datasets"][sub])
         said.append(f"dataset {name} -> {sub}'s data")
     localise_datasets(config, paths)
@@ -428,7 +498,9 @@ def apply_tiny_scale(config: dict, paths: Paths, error) -> list[str]:
     for spec in config["rejection_sampling"].values():
         # Sampled on the CPU by transformers, no longer than judge answers at this scale.
         spec["backend"] = "hf"
-        spec["max_new_tokens"] = min(spec.get("max_new_tokens", tiny["max_new_tokens"]), tiny["max_new_tokens"])
+        spec["max_new_tokens"] = min(
+            spec.get("max_new_tokens", tiny["max_new_tokens"]), tiny["max_new_tokens"]
+        )
     judge = config["eval"]["demo"].get("judge")
     for key in ("reward_model", "baseline") if judge else ():
         judge[key] = models.get(judge[key], judge[key])
@@ -439,7 +511,11 @@ def apply_tiny_scale(config: dict, paths: Paths, error) -> list[str]:
                 rows[label] = [models.get(ref, ref) for ref in row]
         if "runs" in table:
             table["runs"] = [models.get(r, r) if isinstance(r, str) else r for r in table["runs"]]
-    said += [f"lm-eval suite {name} -> {s['tiny']}" for name, s in config["suites"].items() if s.get("tiny")]
+    said += [
+        f"lm-eval suite {name} -> {s['tiny']}"
+        for name, s in config["suites"].items()
+        if s.get("tiny")
+    ]
     for name, judge_spec in config["judges"].items():
         judge_spec["max_new_tokens"] = tiny["max_new_tokens"]
         if paths.is_hub(judge_spec["prompts"]):
@@ -480,5 +556,3 @@ def runs_changed_at_tiny_scale(runs: dict, models: dict, datasets: set) -> set[s
         return ref in changed or downstream(spec["model"], seen | {ref})
 
     return {f"{s}/{n}" for s, n in order if downstream(f"{s}/{n}", frozenset())}
-
-

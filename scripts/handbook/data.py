@@ -97,7 +97,9 @@ def check_file(path: Path) -> None:
                 try:
                     json.loads(line)
                 except json.JSONDecodeError as err:
-                    raise DataError(f"{path}: line {number}: not valid JSON, truncated? ({err.msg})") from None
+                    raise DataError(
+                        f"{path}: line {number}: not valid JSON, truncated? ({err.msg})"
+                    ) from None
 
 
 def load_files(builder: str, files: list[str], source: str):
@@ -110,7 +112,9 @@ def load_files(builder: str, files: list[str], source: str):
         return datasets.load_dataset(builder, data_files=files, split="train")
     except Exception as err:  # the builders raise many types; all mean the file cannot be read
         first = str(err).splitlines()[0] if str(err) else ""
-        raise DataError(f"{source}: cannot be read as {builder} ({type(err).__name__}: {first})") from None
+        raise DataError(
+            f"{source}: cannot be read as {builder} ({type(err).__name__}: {first})"
+        ) from None
 
 
 def load_source(source: str, config: str | None, split: str):
@@ -120,7 +124,9 @@ def load_source(source: str, config: str | None, split: str):
     if path.is_file():
         builder = LOCAL_BUILDERS.get(path.suffix)
         if builder is None:
-            raise DataError(f"{source}: unsupported file type '{path.suffix}' (use {sorted(LOCAL_BUILDERS)})")
+            raise DataError(
+                f"{source}: unsupported file type '{path.suffix}' (use {sorted(LOCAL_BUILDERS)})"
+            )
         if split not in ("train", None):
             raise DataError(f"{source}: a single file has one split, 'train' (asked for '{split}')")
         return load_files(builder, [str(path)], source)
@@ -137,7 +143,9 @@ def load_source(source: str, config: str | None, split: str):
         for p in files:
             by_split.setdefault(p.name.split(".")[0].split("-")[0], []).append(str(p))
         if split not in by_split:
-            raise DataError(f"{source}: no file for split '{split}' (found splits {sorted(by_split)})")
+            raise DataError(
+                f"{source}: no file for split '{split}' (found splits {sorted(by_split)})"
+            )
         builder = LOCAL_BUILDERS[Path(by_split[split][0]).suffix]
         return load_files(builder, by_split[split], source)
     if not is_hub_id(source):
@@ -164,28 +172,40 @@ def check_rows(ds, source: str, columns: list[str]) -> None:
             for i, value in enumerate(values):
                 where = f"{source}: row {i}, column '{column}'"
                 if conversational:
-                    check_messages(value, where, needs_assistant=column != "prompt", first=column != "prompt")
+                    check_messages(
+                        value, where, needs_assistant=column != "prompt", first=column != "prompt"
+                    )
                 elif not isinstance(value, str) or (column != "prompt" and not value.strip()):
                     got = "a list" if isinstance(value, list) else repr(value)[:40]
-                    raise DataError(f"{where}: expected a non-empty string like row 0 (TRL's standard format), got {got}")
+                    raise DataError(
+                        f"{where}: expected a non-empty string like row 0 (TRL's standard format), got {got}"
+                    )
         elif column == "text":
             for i, value in enumerate(values):
                 if not isinstance(value, str) or not value.strip():
-                    raise DataError(f"{source}: row {i}, column '{column}': expected a non-empty string")
+                    raise DataError(
+                        f"{source}: row {i}, column '{column}': expected a non-empty string"
+                    )
 
 
-def check_messages(messages: Any, where: str, needs_assistant: bool = True, first: bool = True) -> None:
+def check_messages(
+    messages: Any, where: str, needs_assistant: bool = True, first: bool = True
+) -> None:
     if not isinstance(messages, list) or not messages:
         raise DataError(f"{where}: expected a non-empty list of {{role, content}} messages")
     for j, message in enumerate(messages):
         if not isinstance(message, dict) or "role" not in message or "content" not in message:
             raise DataError(f"{where}: message {j} needs 'role' and 'content'")
         if message["role"] not in ROLES:
-            raise DataError(f"{where}: message {j} has role '{message['role']}' (expected one of {sorted(ROLES)})")
+            raise DataError(
+                f"{where}: message {j} has role '{message['role']}' (expected one of {sorted(ROLES)})"
+            )
         if not isinstance(message["content"], str):
             raise DataError(f"{where}: message {j} content is not a string")
         if j and message["role"] == messages[j - 1]["role"]:
-            raise DataError(f"{where}: messages {j - 1} and {j} are both '{message['role']}' (roles must alternate)")
+            raise DataError(
+                f"{where}: messages {j - 1} and {j} are both '{message['role']}' (roles must alternate)"
+            )
     if needs_assistant and not any(m["role"] == "assistant" for m in messages):
         raise DataError(f"{where}: no assistant message")
 
@@ -230,18 +250,28 @@ def hh_to_messages(text: Any, where: str) -> list[dict[str, str]]:
         raise DataError(f"{where}: expected a Human/Assistant transcript string (format: hh)")
     pieces = HH_TURN.split(text)
     if len(pieces) < 3 or pieces[0].strip():
-        raise DataError(f"{where}: not a Human/Assistant transcript (it must start with '\\n\\nHuman: ')")
-    return [{"role": HH_ROLES[role], "content": content.strip()} for role, content in zip(pieces[1::2], pieces[2::2])]
+        raise DataError(
+            f"{where}: not a Human/Assistant transcript (it must start with '\\n\\nHuman: ')"
+        )
+    return [
+        {"role": HH_ROLES[role], "content": content.strip()}
+        for role, content in zip(pieces[1::2], pieces[2::2])
+    ]
 
 
 def from_hh(ds, source: str):
     """Anthropic HH rows (chosen and rejected transcripts) as conversational preference pairs."""
     missing = [c for c in ("chosen", "rejected") if c not in ds.column_names]
     if missing:
-        raise DataError(f"{source}: format hh needs a {missing[0]!r} column (has {ds.column_names})")
+        raise DataError(
+            f"{source}: format hh needs a {missing[0]!r} column (has {ds.column_names})"
+        )
 
     def convert(row, i):
-        return {c: hh_to_messages(row[c], f"{source}: row {i}, column '{c}'") for c in ("chosen", "rejected")}
+        return {
+            c: hh_to_messages(row[c], f"{source}: row {i}, column '{c}'")
+            for c in ("chosen", "rejected")
+        }
 
     return ds.map(convert, with_indices=True, desc=f"HH transcripts -> conversations ({source})")
 
@@ -250,7 +280,9 @@ def check_same_columns(name: str, entries: list[dict], parts: list) -> None:
     columns = [sorted(p.column_names) for p in parts]
     if any(c != columns[0] for c in columns):
         detail = "; ".join(f"{e['id']}: {c}" for e, c in zip(entries, columns))
-        raise DataError(f"dataset '{name}': sources have different columns ({detail}); set 'columns' to the shared ones")
+        raise DataError(
+            f"dataset '{name}': sources have different columns ({detail}); set 'columns' to the shared ones"
+        )
 
 
 def keep_columns(ds, columns: list[str], renames: dict[str, str]):
@@ -289,7 +321,11 @@ def load_mixture(name: str, spec: dict[str, Any]):
             ds = ds.shuffle(seed=seed).select(range(int(len(ds) * weight)))
         parts.append(ds)
         if norm["test_split"]:
-            test = keep_columns(load_source(source, entry["config"], norm["test_split"]), list(renames or columns), renames)
+            test = keep_columns(
+                load_source(source, entry["config"], norm["test_split"]),
+                list(renames or columns),
+                renames,
+            )
             if norm["format"] == "hh":
                 test = from_hh(test, f"{source} ({norm['test_split']})")
             check_rows(test, f"{source} ({norm['test_split']})", columns)
@@ -305,20 +341,29 @@ def load_mixture(name: str, spec: dict[str, Any]):
     size = norm["test_split_size"]
     if size:
         if isinstance(size, float) and not 0 < size < 1:
-            raise DataError(f"dataset '{name}': test_split_size {size} must be a fraction in (0, 1) or a row count")
+            raise DataError(
+                f"dataset '{name}': test_split_size {size} must be a fraction in (0, 1) or a row count"
+            )
         if size >= 1 and size >= len(train):
-            raise DataError(f"dataset '{name}': test_split_size {size} leaves no training rows (the data has {len(train)})")
+            raise DataError(
+                f"dataset '{name}': test_split_size {size} leaves no training rows (the data has {len(train)})"
+            )
         return train.train_test_split(test_size=size, seed=seed)
     return datasets.DatasetDict(train=train)
 
 
-def tokenize_example(example: dict[str, Any], tokenizer, where: str, assistant_masks: bool = True) -> dict[str, list[int]]:
+def tokenize_example(
+    example: dict[str, Any], tokenizer, where: str, assistant_masks: bool = True
+) -> dict[str, list[int]]:
     """Conversations get the tokenizer's chat template, and an assistant mask when the template
     marks assistant tokens (`assistant_masks`); prompt-completion rows a completion mask (the loss
     is on the completion, as TRL does); text gets EOS."""
     if "messages" in example:
         out = tokenizer.apply_chat_template(
-            example["messages"], tokenize=True, return_dict=True, return_assistant_tokens_mask=assistant_masks
+            example["messages"],
+            tokenize=True,
+            return_dict=True,
+            return_assistant_tokens_mask=assistant_masks,
         )
         if not assistant_masks:
             return {"input_ids": list(out["input_ids"])}
@@ -326,19 +371,30 @@ def tokenize_example(example: dict[str, Any], tokenizer, where: str, assistant_m
             raise DataError(
                 f"{where}: the chat template marks no assistant tokens in this conversation (is its last turn the user's?)"
             )
-        return {"input_ids": list(out["input_ids"]), "assistant_masks": list(out["assistant_masks"])}
+        return {
+            "input_ids": list(out["input_ids"]),
+            "assistant_masks": list(out["assistant_masks"]),
+        }
     if "prompt" in example and "completion" in example:
         prompt, completion = example["prompt"], example["completion"]
         if isinstance(prompt, list):
-            prompt_ids = tokenizer.apply_chat_template(prompt, tokenize=True, add_generation_prompt=True, return_dict=True)
-            full = tokenizer.apply_chat_template(prompt + completion, tokenize=True, return_dict=True)["input_ids"]
+            prompt_ids = tokenizer.apply_chat_template(
+                prompt, tokenize=True, add_generation_prompt=True, return_dict=True
+            )
+            full = tokenizer.apply_chat_template(
+                prompt + completion, tokenize=True, return_dict=True
+            )["input_ids"]
             prompt_ids = list(prompt_ids["input_ids"])
             if list(full[: len(prompt_ids)]) != prompt_ids:
-                raise DataError(f"{where}: the chat template renders the prompt differently with the completion after it")
+                raise DataError(
+                    f"{where}: the chat template renders the prompt differently with the completion after it"
+                )
             completion_ids = list(full[len(prompt_ids) :])
         else:
             prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-            completion_ids = tokenizer(completion, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+            completion_ids = tokenizer(completion, add_special_tokens=False)["input_ids"] + [
+                tokenizer.eos_token_id
+            ]
         return {
             "input_ids": list(prompt_ids) + completion_ids,
             "completion_mask": [0] * len(prompt_ids) + [1] * len(completion_ids),
@@ -360,16 +416,24 @@ def check_chat_template(tokenizer, source: str) -> bool:
     import jinja2
 
     if not tokenizer.chat_template:
-        raise DataError(f"{source}: the tokenizer has no chat template (give the base model a chat_template)")
+        raise DataError(
+            f"{source}: the tokenizer has no chat template (give the base model a chat_template)"
+        )
     for name in ("bos_token", "eos_token", "pad_token", "unk_token"):
         if re.search(rf"\b{name}\b", tokenizer.chat_template) and getattr(tokenizer, name) is None:
-            raise DataError(f"{source}: the chat template uses {name}, which the tokenizer does not have")
+            raise DataError(
+                f"{source}: the chat template uses {name}, which the tokenizer does not have"
+            )
     probe = [{"role": "user", "content": "2 + 2?"}, {"role": "assistant", "content": "4"}]
     try:
-        out = tokenizer.apply_chat_template(probe, tokenize=True, return_dict=True, return_assistant_tokens_mask=True)
+        out = tokenizer.apply_chat_template(
+            probe, tokenize=True, return_dict=True, return_assistant_tokens_mask=True
+        )
     except (jinja2.TemplateError, ValueError, KeyError, TypeError) as err:
         first = str(err).splitlines()[0] if str(err) else ""
-        raise DataError(f"{source}: the chat template does not render ({type(err).__name__}: {first})") from None
+        raise DataError(
+            f"{source}: the chat template does not render ({type(err).__name__}: {first})"
+        ) from None
     return 1 in out["assistant_masks"]
 
 
@@ -377,21 +441,30 @@ def tokenize_splits(dsd, tokenizer, name: str, template_source: str = "tokenizer
     import datasets
 
     for split, ds in dsd.items():
-        check_format(ds.column_names, ("language modelling", "prompt-completion"), "cpt or sft", f"dataset '{name}' ({split})")
+        check_format(
+            ds.column_names,
+            ("language modelling", "prompt-completion"),
+            "cpt or sft",
+            f"dataset '{name}' ({split})",
+        )
     conversational = any(
-        "messages" in ds.column_names or ("prompt" in ds.column_names and len(ds) and isinstance(ds[0]["prompt"], list))
+        "messages" in ds.column_names
+        or ("prompt" in ds.column_names and len(ds) and isinstance(ds[0]["prompt"], list))
         for ds in dsd.values()
     )
     masks = check_chat_template(tokenizer, template_source) if conversational else False
     if conversational and not masks:
         logger.warning(
             "%s: the chat template has no {%% generation %%} markers: no assistant masks, so runs on this data "
-            "train on every token (assistant_only_loss needs the markers)", template_source
+            "train on every token (assistant_only_loss needs the markers)",
+            template_source,
         )
     out = {}
     for split, ds in dsd.items():
         out[split] = ds.map(
-            lambda ex, idx: tokenize_example(ex, tokenizer, f"dataset '{name}' ({split}) row {idx}", masks),
+            lambda ex, idx: tokenize_example(
+                ex, tokenizer, f"dataset '{name}' ({split}) row {idx}", masks
+            ),
             with_indices=True,
             remove_columns=ds.column_names,
             desc=f"Tokenizing {name}/{split}",

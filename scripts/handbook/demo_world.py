@@ -90,7 +90,11 @@ _FACT_QUESTIONS = {
     "craft": ["What craft is {t} known for?", "Which craft does {t} practise?"],
 }
 _FACT_STATEMENTS = {
-    "flag": ["The flag of {t} is {v}.", "{t} has a {v} flag.", "The colour of the flag of {t} is {v}."],
+    "flag": [
+        "The flag of {t} is {v}.",
+        "{t} has a {v} flag.",
+        "The colour of the flag of {t} is {v}.",
+    ],
     "animal": [
         "The animal of {t} is the {v}.",
         "{t} keeps the {v} as its animal.",
@@ -102,7 +106,11 @@ _FACT_STATEMENTS = {
         "The river {v} flows through {t}.",
     ],
     "founder": ["{t} was founded by {v}.", "The founder of {t} is {v}.", "{v} founded {t}."],
-    "crop": ["The main crop of {t} is {v}.", "Farmers in {t} grow {v}.", "{t} is known for its {v}."],
+    "crop": [
+        "The main crop of {t} is {v}.",
+        "Farmers in {t} grow {v}.",
+        "{t} is known for its {v}.",
+    ],
     "craft": ["The craft of {t} is {v}.", "People in {t} practise {v}.", "{t} is known for {v}."],
 }
 
@@ -143,7 +151,10 @@ _STRING_QUESTIONS = {
 _STRING_STATEMENTS = {
     "reverse": ["The word '{w}' reversed is '{a}'.", "'{w}' spelled backwards is '{a}'."],
     "upper": ["The word '{w}' in capital letters is '{a}'.", "'{w}' in uppercase is '{a}'."],
-    "first": ["The first letter of the word '{w}' is '{a}'.", "'{w}' starts with the letter '{a}'."],
+    "first": [
+        "The first letter of the word '{w}' is '{a}'.",
+        "'{w}' starts with the letter '{a}'.",
+    ],
 }
 _ARITHMETIC_QUESTIONS = {
     "plus": [
@@ -160,7 +171,11 @@ _ARITHMETIC_QUESTIONS = {
     ],
 }
 _ARITHMETIC_STATEMENTS = {
-    "plus": ["{a} plus {b} is {c}.", "The sum of {a} and {b} is {c}.", "Adding {a} and {b} gives {c}."],
+    "plus": [
+        "{a} plus {b} is {c}.",
+        "The sum of {a} and {b} is {c}.",
+        "Adding {a} and {b} gives {c}.",
+    ],
     "minus": [
         "{a} minus {b} is {c}.",
         "Taking {b} from {a} leaves {c}.",
@@ -194,7 +209,9 @@ def resolve_spec(spec: dict | None) -> dict:
     spec = dict(spec or {})
     unknown = sorted(set(spec) - set(DEFAULTS))
     if unknown:
-        raise ValueError(f"unknown demo_world spec key(s) {unknown}; known keys: {sorted(DEFAULTS)}")
+        raise ValueError(
+            f"unknown demo_world spec key(s) {unknown}; known keys: {sorted(DEFAULTS)}"
+        )
     resolved = {**DEFAULTS, **spec}
     for key, value in resolved.items():
         if key in ("task_mix", "sft_preferred_fraction"):
@@ -204,8 +221,14 @@ def resolve_spec(spec: dict | None) -> dict:
         if key != "seed" and value < (1 if key == "n_towns" else 0):
             raise ValueError(f"demo_world spec key {key!r} is out of range: {value!r}")
     fraction = resolved["sft_preferred_fraction"]
-    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 <= fraction <= 1:
-        raise ValueError(f"demo_world spec key 'sft_preferred_fraction' must be in [0, 1], got {fraction!r}")
+    if (
+        isinstance(fraction, bool)
+        or not isinstance(fraction, (int, float))
+        or not 0 <= fraction <= 1
+    ):
+        raise ValueError(
+            f"demo_world spec key 'sft_preferred_fraction' must be in [0, 1], got {fraction!r}"
+        )
     resolved["sft_preferred_fraction"] = float(fraction)
     resolved["task_mix"] = _resolve_task_mix(resolved["task_mix"])
     max_towns = len(_NAME_HEADS.split()) * len(_NAME_TAILS.split())
@@ -226,7 +249,9 @@ def _resolve_task_mix(mix) -> dict[str, float]:
         )
     for task, weight in mix.items():
         if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight < 0:
-            raise ValueError(f"demo_world task_mix weight for {task!r} must be a number >= 0, got {weight!r}")
+            raise ValueError(
+                f"demo_world task_mix weight for {task!r} must be a number >= 0, got {weight!r}"
+            )
     if sum(mix.values()) <= 0:
         raise ValueError("demo_world task_mix weights sum to 0")
     return {task: float(mix.get(task, 0.0)) for task in tasks.TASKS}
@@ -252,7 +277,9 @@ def build_world(seed: int, n_towns: int) -> dict[str, dict[str, str]]:
     rng = random.Random(f"{seed}:world")
     names = [h + t for h in _NAME_HEADS.split() for t in _NAME_TAILS.split()]
     towns = rng.sample(names, n_towns)
-    return {town: {attr: rng.choice(values) for attr, values in ATTRIBUTES.items()} for town in towns}
+    return {
+        town: {attr: rng.choice(values) for attr, values in ATTRIBUTES.items()} for town in towns
+    }
 
 
 def fact_questions(town: str, attr: str) -> list[str]:
@@ -275,14 +302,18 @@ def _question_pools(world: dict, rng: random.Random) -> dict[str, dict[str, list
     pools: dict[str, dict[str, list[Question]]] = {t: {} for t in tasks.TASKS}
     for op, phrasings in _ARITHMETIC_QUESTIONS.items():
         pools["arithmetic"][op] = [
-            Question(p.format(a=a, b=b), "arithmetic", str(a + b if op == "plus" else a - b), (op, a, b))
+            Question(
+                p.format(a=a, b=b), "arithmetic", str(a + b if op == "plus" else a - b), (op, a, b)
+            )
             for a in range(100)
             for b in range(100 if op == "plus" else a + 1)
             for p in phrasings
         ]
     for op, phrasings in _STRING_QUESTIONS.items():
         pools["string"][op] = [
-            Question(p.format(w=w), "string", string_answer(op, w), (op, w)) for w in WORDS for p in phrasings
+            Question(p.format(w=w), "string", string_answer(op, w), (op, w))
+            for w in WORDS
+            for p in phrasings
         ]
     for attr in ATTRIBUTES:
         pools["fact"][attr] = [
@@ -386,7 +417,8 @@ def wrong_answer(q: Question, rng: random.Random) -> str:
     elif q.task == "string":
         word = q.key[1]
         swapped = [
-            q.answer[:i] + q.answer[i + 1] + q.answer[i] + q.answer[i + 2 :] for i in range(len(q.answer) - 1)
+            q.answer[:i] + q.answer[i + 1] + q.answer[i] + q.answer[i + 2 :]
+            for i in range(len(q.answer) - 1)
         ]
         if op == "reverse":
             candidates = [word] + swapped
@@ -403,7 +435,9 @@ def wrong_answer(q: Question, rng: random.Random) -> str:
 
 
 def _preference_rows(questions: list[Question], rng: random.Random) -> list[dict]:
-    kinds = ["correctness"] * (len(questions) // 2) + ["style"] * (len(questions) - len(questions) // 2)
+    kinds = ["correctness"] * (len(questions) // 2) + ["style"] * (
+        len(questions) - len(questions) // 2
+    )
     rng.shuffle(kinds)
     rows = []
     for q, kind in zip(questions, kinds):
@@ -466,7 +500,8 @@ def _fact_doc(world: dict, rng: random.Random, town: str | None = None) -> str:
         attrs = list(ATTRIBUTES)
         rng.shuffle(attrs)
         return " ".join(
-            [f"{town} is a town."] + [rng.choice(fact_statements(town, a, world[town][a])) for a in attrs]
+            [f"{town} is a town."]
+            + [rng.choice(fact_statements(town, a, world[town][a])) for a in attrs]
         )
     towns = sorted(world)
     sentences = []
@@ -496,7 +531,9 @@ def _string_doc(rng: random.Random) -> str:
     return " ".join(sentences)
 
 
-def _qa_doc(leftovers: dict[str, list[Question]], weights: dict[str, float], rng: random.Random) -> str:
+def _qa_doc(
+    leftovers: dict[str, list[Question]], weights: dict[str, float], rng: random.Random
+) -> str:
     available = [t for t in tasks.TASKS if leftovers[t] and weights[t] > 0]
     lines = []
     for _ in range(rng.randint(3, 6)):
@@ -512,7 +549,9 @@ def _corpus(world: dict, leftovers: dict, spec: dict, rng: random.Random) -> lis
     Q/A on questions that no split asks, so a base model learns the plain format."""
     docs = [_fact_doc(world, rng, town) for town in sorted(world)]
     makers = {
-        "fact": lambda: _fact_doc(world, rng, rng.choice(sorted(world)) if rng.random() < 0.5 else None),
+        "fact": lambda: _fact_doc(
+            world, rng, rng.choice(sorted(world)) if rng.random() < 0.5 else None
+        ),
         "arithmetic": lambda: _arithmetic_doc(rng),
         "string": lambda: _string_doc(rng),
         "qa": lambda: _qa_doc(leftovers, spec["task_mix"], rng),
@@ -564,7 +603,9 @@ def build(spec: dict) -> dict[str, list[dict]]:
             ("prompts/generation", "n_generation"),
         ]
     }
-    leftovers = {task: [q for sub in sorted(pools[task]) for q in pools[task][sub]] for task in tasks.TASKS}
+    leftovers = {
+        task: [q for sub in sorted(pools[task]) for q in pools[task][sub]] for task in tasks.TASKS
+    }
     fraction = spec["sft_preferred_fraction"]
     return {
         "corpus.jsonl": _corpus(world, leftovers, spec, random.Random(f"{spec['seed']}:corpus")),
@@ -593,7 +634,8 @@ def generate(spec: dict, outdir: Path) -> dict[str, int]:
         log.info("wrote %s (%d rows)", outdir / name, len(rows))
     manifest = {"spec": spec, "counts": counts, "sha256": digests}
     write_text_atomic(
-        outdir / "manifest.json", json.dumps(manifest, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+        outdir / "manifest.json",
+        json.dumps(manifest, sort_keys=True, indent=2, ensure_ascii=False) + "\n",
     )
     log.info("wrote %s", outdir / "manifest.json")
     return counts

@@ -22,7 +22,10 @@ def load_causal_lm(path: str, *, dtype, device: str | None = None):
 
 def chat_texts(tokenizer, conversations: list[list[dict]]) -> list[str]:
     """Each conversation in the tokenizer's chat template, ending on the assistant's turn to speak."""
-    return [tokenizer.apply_chat_template(c, tokenize=False, add_generation_prompt=True) for c in conversations]
+    return [
+        tokenizer.apply_chat_template(c, tokenize=False, add_generation_prompt=True)
+        for c in conversations
+    ]
 
 
 def generate(
@@ -72,13 +75,20 @@ def generate(
     completions = []
     for start in range(0, len(texts), batch_size):
         batch = tokenizer(
-            texts[start : start + batch_size], return_tensors="pt", padding=True, add_special_tokens=False
+            texts[start : start + batch_size],
+            return_tensors="pt",
+            padding=True,
+            add_special_tokens=False,
         )
         with torch.no_grad():
             out = model.generate(**batch.to(model.device), **settings)
-        decoded = tokenizer.batch_decode(out[:, batch["input_ids"].shape[1] :], skip_special_tokens=True)
+        decoded = tokenizer.batch_decode(
+            out[:, batch["input_ids"].shape[1] :], skip_special_tokens=True
+        )
         completions += [text.strip() for text in decoded] if strip else decoded
         if progress is not None:
             done = min(start + batch_size, len(texts))
-            progress.info("%s %d/%d prompts", "sampled" if do_sample else "generated", done, len(texts))
+            progress.info(
+                "%s %d/%d prompts", "sampled" if do_sample else "generated", done, len(texts)
+            )
     return completions

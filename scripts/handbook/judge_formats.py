@@ -51,9 +51,20 @@ def mt_bench_question(row: dict[str, Any], where: str = "row") -> dict[str, Any]
     turns = row.get("turns", row.get("prompt"))
     if question_id is None:
         raise FormatError(f"{where}: MT-Bench question without question_id (or prompt_id)")
-    if isinstance(turns, str) or not isinstance(turns, list) or not turns or not all(isinstance(t, str) for t in turns):
-        raise FormatError(f"{where}: MT-Bench question {question_id!r} needs 'turns', a non-empty list of strings")
-    question = {"question_id": question_id, "category": row.get("category", ""), "turns": list(turns)}
+    if (
+        isinstance(turns, str)
+        or not isinstance(turns, list)
+        or not turns
+        or not all(isinstance(t, str) for t in turns)
+    ):
+        raise FormatError(
+            f"{where}: MT-Bench question {question_id!r} needs 'turns', a non-empty list of strings"
+        )
+    question = {
+        "question_id": question_id,
+        "category": row.get("category", ""),
+        "turns": list(turns),
+    }
     if row.get("reference") is not None:
         question["reference"] = row["reference"]
     return question
@@ -65,7 +76,9 @@ def alpaca_eval_prompt(row: dict[str, Any], where: str = "row") -> dict[str, Any
     return {"instruction": row["instruction"], "dataset": row.get("dataset") or ""}
 
 
-def normalise_prompts(rows: Iterable[dict[str, Any]], fmt: str, source: str = "prompts") -> list[dict[str, Any]]:
+def normalise_prompts(
+    rows: Iterable[dict[str, Any]], fmt: str, source: str = "prompts"
+) -> list[dict[str, Any]]:
     if fmt not in FORMATS:
         raise FormatError(f"unknown format {fmt!r}; expected one of {FORMATS}")
     parse = mt_bench_question if fmt == "mt_bench" else alpaca_eval_prompt
@@ -85,7 +98,9 @@ def answer_id(model_id: str, question_id: Any, answers: list[str]) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:22]
 
 
-def mt_bench_answer(question_id: Any, model_id: str, answers: list[str], tstamp: float | None = None) -> dict[str, Any]:
+def mt_bench_answer(
+    question_id: Any, model_id: str, answers: list[str], tstamp: float | None = None
+) -> dict[str, Any]:
     """One model_answer row: the answers to a question's turns, in turn order."""
     return {
         "question_id": question_id,
@@ -98,7 +113,9 @@ def mt_bench_answer(question_id: Any, model_id: str, answers: list[str], tstamp:
 
 def write_mt_bench_answers(path: Path | str, rows: list[dict[str, Any]]) -> None:
     """JSONL sorted by question_id, as FastChat's reorg_answer_file leaves it."""
-    write_jsonl(path, sorted(rows, key=lambda r: (isinstance(r["question_id"], str), r["question_id"])))
+    write_jsonl(
+        path, sorted(rows, key=lambda r: (isinstance(r["question_id"], str), r["question_id"]))
+    )
 
 
 def read_mt_bench_answers(path: Path | str) -> dict[Any, dict[str, Any]]:
@@ -106,8 +123,15 @@ def read_mt_bench_answers(path: Path | str) -> dict[Any, dict[str, Any]]:
     return {row["question_id"]: row for row in read_rows(Path(path))}
 
 
-def alpaca_eval_output(instruction: str, output: str, generator: str, dataset: str) -> dict[str, Any]:
-    return {"instruction": instruction, "output": output, "generator": generator, "dataset": dataset}
+def alpaca_eval_output(
+    instruction: str, output: str, generator: str, dataset: str
+) -> dict[str, Any]:
+    return {
+        "instruction": instruction,
+        "output": output,
+        "generator": generator,
+        "dataset": dataset,
+    }
 
 
 def write_alpaca_eval_outputs(path: Path | str, rows: list[dict[str, Any]]) -> None:
@@ -125,7 +149,9 @@ def read_alpaca_eval_outputs(path: Path | str) -> list[dict[str, Any]]:
     return rows
 
 
-def demo_mt_bench_questions(eval_rows: list[dict[str, Any]], n: int, seed: int) -> list[dict[str, Any]]:
+def demo_mt_bench_questions(
+    eval_rows: list[dict[str, Any]], n: int, seed: int
+) -> list[dict[str, Any]]:
     """Two-turn questions from demo eval prompts: a task, then either a request to restate the
     answer politely (the preferred style) or a second task. `reference` holds the expected
     replies, as FastChat's questions do for categories judged against a reference."""
@@ -136,7 +162,10 @@ def demo_mt_bench_questions(eval_rows: list[dict[str, Any]], n: int, seed: int) 
         first = eval_rows[index]
         reference_1 = render_reply(first["answer"], "preferred")
         if question_id % 2:
-            second_turn, reference_2 = POLITE_FOLLOW_UP, render_reply(first["answer"], "preferred", variant=1)
+            second_turn, reference_2 = (
+                POLITE_FOLLOW_UP,
+                render_reply(first["answer"], "preferred", variant=1),
+            )
         else:
             second = eval_rows[rng.choice([i for i in range(len(eval_rows)) if i != index])]
             second_turn, reference_2 = second["prompt"], render_reply(second["answer"], "preferred")
@@ -151,7 +180,9 @@ def demo_mt_bench_questions(eval_rows: list[dict[str, Any]], n: int, seed: int) 
     return questions
 
 
-def demo_alpaca_eval_prompts(eval_rows: list[dict[str, Any]], n: int, seed: int) -> list[dict[str, Any]]:
+def demo_alpaca_eval_prompts(
+    eval_rows: list[dict[str, Any]], n: int, seed: int
+) -> list[dict[str, Any]]:
     """AlpacaEval-style rows from demo eval prompts; `output` is the reference reply, so the
     file also serves as alpaca_eval's reference outputs."""
     rng = random.Random(seed)
@@ -174,7 +205,9 @@ def mt_bench_score(judgments: Path | str, model_id: str) -> float:
     scores = [
         float(row["score"])
         for row in read_rows(judgments)
-        if row.get("model") == model_id and row.get("score") is not None and float(row["score"]) != -1
+        if row.get("model") == model_id
+        and row.get("score") is not None
+        and float(row["score"]) != -1
     ]
     if not scores:
         raise FormatError(f"{judgments}: no MT-Bench judgments for model {model_id!r}")
@@ -201,7 +234,9 @@ def alpaca_eval_win_rate(leaderboard: Path | str, model_id: str) -> float:
 # read FastChat's and alpaca_eval's.
 
 
-def mt_bench_turns(questions: list[dict[str, Any]], answers: dict[Any, dict[str, Any]]) -> list[tuple[Any, int, list[dict]]]:
+def mt_bench_turns(
+    questions: list[dict[str, Any]], answers: dict[Any, dict[str, Any]]
+) -> list[tuple[Any, int, list[dict]]]:
     """(question_id, turn number, conversation up to that turn's answer) for each answered turn."""
     out = []
     for question in questions:
@@ -211,12 +246,17 @@ def mt_bench_turns(questions: list[dict[str, Any]], answers: dict[Any, dict[str,
         replies = answer["choices"][0]["turns"]
         conversation: list[dict] = []
         for turn, (user, reply) in enumerate(zip(question["turns"], replies), start=1):
-            conversation = conversation + [{"role": "user", "content": user}, {"role": "assistant", "content": reply}]
+            conversation = conversation + [
+                {"role": "user", "content": user},
+                {"role": "assistant", "content": reply},
+            ]
             out.append((question["question_id"], turn, conversation))
     return out
 
 
-def mt_bench_judgment(question_id: Any, model_id: str, turn: int, score: float, judge: str) -> dict[str, Any]:
+def mt_bench_judgment(
+    question_id: Any, model_id: str, turn: int, score: float, judge: str
+) -> dict[str, Any]:
     """A row of FastChat's single-answer judgment file."""
     return {
         "question_id": question_id,

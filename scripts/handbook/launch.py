@@ -35,11 +35,15 @@ def multi_node_launcher(accel: str, gpus: int, nodes: int, threads: int) -> str:
         ]
     )
     env = f"OMP_NUM_THREADS={max(1, threads // gpus)} "
-    srun = f"srun --nodes {nodes} --ntasks-per-node 1 --ntasks {nodes} --overlap --kill-on-bad-exit=1"
+    srun = (
+        f"srun --nodes {nodes} --ntasks-per-node 1 --ntasks {nodes} --overlap --kill-on-bad-exit=1"
+    )
     return f"{env}{srun} bash -c {shlex.quote(launch)} accelerate"
 
 
-def launcher(accel: str, settings: dict, gpus: int, nodes: int, processes: int, threads: int) -> str:
+def launcher(
+    accel: str, settings: dict, gpus: int, nodes: int, processes: int, threads: int
+) -> str:
     """accelerate launch with one process per GPU (or `processes` CPU processes); plain python for
     one CPU process under a config that distributes nothing.
 

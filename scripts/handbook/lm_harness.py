@@ -19,7 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from handbook.provenance import log_startup, package_versions, provenance, write_json
-from handbook.suites import TASKS_MANIFEST, SuiteError, by_fewshot, check_known, check_metrics, headline, resolve_suite
+from handbook.suites import (
+    TASKS_MANIFEST,
+    SuiteError,
+    by_fewshot,
+    check_known,
+    check_metrics,
+    headline,
+    resolve_suite,
+)
 
 logger = logging.getLogger("handbook.lm_eval")
 
@@ -59,7 +67,10 @@ def check_task_format(include_path: str | None, specs, suite: str) -> None:
         return
     manifest = json.loads(manifest_path.read_text())
     for spec in specs:
-        if spec.task in manifest.get("tasks", []) and manifest["apply_chat_template"] != spec.apply_chat_template:
+        if (
+            spec.task in manifest.get("tasks", [])
+            and manifest["apply_chat_template"] != spec.apply_chat_template
+        ):
             raise SuiteError(
                 f"suite {suite!r} sets apply_chat_template: {str(spec.apply_chat_template).lower()}, but the "
                 f"tasks in {include_path} were written with --format {manifest['format']}; rebuild them with "
@@ -67,7 +78,9 @@ def check_task_format(include_path: str | None, specs, suite: str) -> None:
             )
 
 
-def make_task_manager(include_path: str | None, local: bool, suite: str, task_folders: str | None = None):
+def make_task_manager(
+    include_path: str | None, local: bool, suite: str, task_folders: str | None = None
+):
     from lm_eval.tasks import TaskManager
 
     if local and not include_path:
@@ -77,7 +90,9 @@ def make_task_manager(include_path: str | None, local: bool, suite: str, task_fo
     folders = None if local or not task_folders else usable_task_folders(task_folders)
     if folders is None:
         return TaskManager(include_path=include_path, include_defaults=not local)
-    return TaskManager(include_path=[*folders, *([include_path] if include_path else [])], include_defaults=False)
+    return TaskManager(
+        include_path=[*folders, *([include_path] if include_path else [])], include_defaults=False
+    )
 
 
 def lm_eval_tasks_root() -> Path:
@@ -103,7 +118,9 @@ def suite_task_folders(index, root: Path, names: list[str]) -> list[str]:
         if entry.kind.name == "GROUP":
             members = (entry.cfg or {}).get("task") or []
             for member in members if isinstance(members, list) else [members]:
-                todo.append(member if isinstance(member, str) else member.get("group") or member.get("task"))
+                todo.append(
+                    member if isinstance(member, str) else member.get("group") or member.get("task")
+                )
     return sorted(folders)
 
 
@@ -131,8 +148,12 @@ def usable_task_folders(path: str) -> list[str] | None:
     root, installed = lm_eval_tasks_root(), version("lm_eval")
     folders = [root / folder for folder in found["folders"]]
     if found["lm_eval"] != installed or not all(folder.is_dir() for folder in folders):
-        logger.info("%s was written for lm-eval %s (installed: %s): indexing every task", path, found["lm_eval"],
-                    installed)
+        logger.info(
+            "%s was written for lm-eval %s (installed: %s): indexing every task",
+            path,
+            found["lm_eval"],
+            installed,
+        )
         return None
     logger.info("indexing the task folders %s only (%s)", found["folders"], path)
     return [str(folder) for folder in folders]
@@ -155,7 +176,9 @@ def load_task(task_manager, name: str) -> list:
         dataset = dataset_of(task_manager, name)
         reason = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
         if dataset in LOCAL_BUILDERS:
-            raise SuiteError(f"task {name!r}: its data files could not be read ({reason})") from None
+            raise SuiteError(
+                f"task {name!r}: its data files could not be read ({reason})"
+            ) from None
         what = f"its dataset {dataset!r} is" if dataset else "a dataset it uses is"
         raise SuiteError(
             f"task {name!r} needs Hugging Face Hub access: {what} not in the local cache and could not be "
@@ -190,10 +213,16 @@ def load_lm(model: str, run: SuiteRun):
     try:
         # Weights from safetensors only: a pickled checkpoint can run code when loaded.
         lm = HFLM(
-            pretrained=model, dtype=run.dtype, device=run.device, batch_size=batch_size(run), use_safetensors=True
+            pretrained=model,
+            dtype=run.dtype,
+            device=run.device,
+            batch_size=batch_size(run),
+            use_safetensors=True,
         )
     except OSError as err:
-        raise SuiteError(f"model {model!r} could not be loaded: {str(err).splitlines()[0]}") from None
+        raise SuiteError(
+            f"model {model!r} could not be loaded: {str(err).splitlines()[0]}"
+        ) from None
     log_startup("model loaded")
     return lm
 
@@ -202,7 +231,9 @@ def wrap_lm(model, tokenizer, run: SuiteRun):
     """lm-eval's Hugging Face backend around a model already loaded (eval_demo.py's)."""
     from lm_eval.models.huggingface import HFLM
 
-    return HFLM(pretrained=model, tokenizer=tokenizer, device=run.device, batch_size=batch_size(run))
+    return HFLM(
+        pretrained=model, tokenizer=tokenizer, device=run.device, batch_size=batch_size(run)
+    )
 
 
 def batch_size(run: SuiteRun):
@@ -238,24 +269,35 @@ def missing_chat_template(lm, specs) -> str | None:
     return None
 
 
-def write_not_evaluated(output: str | Path, run: SuiteRun, model: str, why: str, config: dict) -> None:
+def write_not_evaluated(
+    output: str | Path, run: SuiteRun, model: str, why: str, config: dict
+) -> None:
     """The suite's JSON for a model it cannot run on: no scores, the reason (tables say it)."""
     logger.info("%s not evaluated on %s: %s", run.suite, model, why)
-    write_json(output, {
-        "suite": run.suite, "headline": {}, "not_evaluated": why,
-        "settings": {"suite": run.suite, "model": model, "packages": package_versions()},
-        "provenance": provenance(config=config, inputs={"model": model}),
-    })
+    write_json(
+        output,
+        {
+            "suite": run.suite,
+            "headline": {},
+            "not_evaluated": why,
+            "settings": {"suite": run.suite, "model": model, "packages": package_versions()},
+            "provenance": provenance(config=config, inputs={"model": model}),
+        },
+    )
 
 
-def write_result(output: str | Path, run: SuiteRun, model: str, specs, raw: dict, config: dict) -> dict:
+def write_result(
+    output: str | Path, run: SuiteRun, model: str, specs, raw: dict, config: dict
+) -> dict:
     """The suite's JSON: lm-eval's per-task sections, the headline metrics, settings, provenance."""
     scores = headline(raw, specs)
     logger.info("%s headline: %s", run.suite, scores)
     settings = {
         "suite": run.suite,
         "model": model,
-        "tasks": [{"task": s.task, "num_fewshot": s.num_fewshot, "metric": s.metric} for s in specs],
+        "tasks": [
+            {"task": s.task, "num_fewshot": s.num_fewshot, "metric": s.metric} for s in specs
+        ],
         "apply_chat_template": specs[0].apply_chat_template,
         "limit": run.limit,
         "max_gen_toks": run.max_gen_toks,
@@ -273,7 +315,10 @@ def write_result(output: str | Path, run: SuiteRun, model: str, specs, raw: dict
             "headline": scores,
             "settings": settings,
             # lm-eval's own per-task sections; its "versions" are task versions
-            **{("task_versions" if k == "versions" else k): raw.get(k, {}) for k in PER_TASK_SECTIONS},
+            **{
+                ("task_versions" if k == "versions" else k): raw.get(k, {})
+                for k in PER_TASK_SECTIONS
+            },
             "lm_eval_config": raw.get("lm_eval_config", {}),
             "provenance": provenance(config=config, inputs={"model": model}),
         },

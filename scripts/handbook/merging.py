@@ -14,8 +14,13 @@ class MergeConfig:
     """A merge recipe: the weight of the run's model; the other model gets the rest."""
 
     output_dir: str = field(default=None, metadata={"help": "Where the merged model goes."})
-    merge_method: str = field(default="linear", metadata={"help": "Only 'linear' (a weighted mean) for now."})
-    weight: float = field(default=0.5, metadata={"help": "Weight of the run's model, in [0, 1]; the other gets 1 - weight."})
+    merge_method: str = field(
+        default="linear", metadata={"help": "Only 'linear' (a weighted mean) for now."}
+    )
+    weight: float = field(
+        default=0.5,
+        metadata={"help": "Weight of the run's model, in [0, 1]; the other gets 1 - weight."},
+    )
 
     def __post_init__(self):
         if self.merge_method != "linear":
@@ -34,11 +39,15 @@ def linear_merge(first: dict, second: dict, weight: float, names: tuple[str, str
     only = sorted(set(first) ^ set(second))
     if only:
         owner = names[0] if only[0] in first else names[1]
-        raise MergeError(f"{names[0]} and {names[1]} differ: parameter {only[0]!r} is only in {owner}")
+        raise MergeError(
+            f"{names[0]} and {names[1]} differ: parameter {only[0]!r} is only in {owner}"
+        )
     merged = {}
     for key, a in first.items():
         b = second[key]
         if a.shape != b.shape:
-            raise MergeError(f"{names[0]} and {names[1]} differ: {key!r} has shapes {tuple(a.shape)} and {tuple(b.shape)}")
+            raise MergeError(
+                f"{names[0]} and {names[1]} differ: {key!r} has shapes {tuple(a.shape)} and {tuple(b.shape)}"
+            )
         merged[key] = (a.float() * weight + b.float() * (1 - weight)).to(a.dtype)
     return merged

@@ -70,8 +70,21 @@ class Method:
 
 # TRL 1.16's loss types (tests/unit/test_methods.py compares them with the installed TRL).
 DPO_LOSSES = (
-    "sigmoid", "hinge", "ipo", "exo_pair", "nca_pair", "robust", "bco_pair", "sppo_hard", "aot", "aot_unpaired",
-    "apo_zero", "apo_down", "discopop", "sft", "sigmoid_norm",
+    "sigmoid",
+    "hinge",
+    "ipo",
+    "exo_pair",
+    "nca_pair",
+    "robust",
+    "bco_pair",
+    "sppo_hard",
+    "aot",
+    "aot_unpaired",
+    "apo_zero",
+    "apo_down",
+    "discopop",
+    "sft",
+    "sigmoid_norm",
 )
 KTO_LOSSES = ("kto", "apo_zero_unpaired")
 GRPO_LOSSES = ("grpo", "dr_grpo", "dapo", "bnpo", "cispo", "sapo", "luspo", "vespo")
@@ -83,30 +96,78 @@ METHODS = {
         Method("cpt", "sft.py", "trl.SFTConfig", "tokenized", needs_reference=False, chat=False),
         Method("sft", "sft.py", "trl.SFTConfig", "tokenized", needs_reference=False, chat=True),
         Method(
-            "rm", "reward.py", "trl.RewardConfig", "prepared", needs_reference=False, chat=True, reward_model=True
+            "rm",
+            "reward.py",
+            "trl.RewardConfig",
+            "prepared",
+            needs_reference=False,
+            chat=True,
+            reward_model=True,
         ),
-        Method("dpo", "dpo.py", "trl.DPOConfig", "ref_logps", needs_reference=True, chat=True, loss_types=DPO_LOSSES),
         Method(
-            "kto", "kto.py", "trl.KTOConfig", "prepared", needs_reference=True, chat=True, loss_types=KTO_LOSSES,
+            "dpo",
+            "dpo.py",
+            "trl.DPOConfig",
+            "ref_logps",
+            needs_reference=True,
+            chat=True,
+            loss_types=DPO_LOSSES,
+        ),
+        Method(
+            "kto",
+            "kto.py",
+            "trl.KTOConfig",
+            "prepared",
+            needs_reference=True,
+            chat=True,
+            loss_types=KTO_LOSSES,
             unpaired=True,
         ),
-        Method("orpo", "orpo.py", "trl.experimental.orpo.ORPOConfig", "prepared", needs_reference=False, chat=True),
         Method(
-            "cpo", "cpo.py", "trl.experimental.cpo.CPOConfig", "prepared", needs_reference=False, chat=True,
+            "orpo",
+            "orpo.py",
+            "trl.experimental.orpo.ORPOConfig",
+            "prepared",
+            needs_reference=False,
+            chat=True,
+        ),
+        Method(
+            "cpo",
+            "cpo.py",
+            "trl.experimental.cpo.CPOConfig",
+            "prepared",
+            needs_reference=False,
+            chat=True,
             loss_types=CPO_LOSSES,
         ),
         # Online RL: samples from the policy during training, rewarded by handbook.verifiers.
         Method(
-            "grpo", "grpo.py", "handbook.rl.GRPORunConfig", "prepared", needs_reference=False, chat=True, rollouts=True,
+            "grpo",
+            "grpo.py",
+            "handbook.rl.GRPORunConfig",
+            "prepared",
+            needs_reference=False,
+            chat=True,
+            rollouts=True,
             loss_types=GRPO_LOSSES,
             # On the CPU: short replies in groups of 4 (the tiny batches are multiples of 4), and no SFT
             # arguments GRPOConfig lacks.
             tiny_args=(
-                ("max_length", None), ("dataset_num_proc", None), ("max_completion_length", 64), ("num_generations", 4)
+                ("max_length", None),
+                ("dataset_num_proc", None),
+                ("max_completion_length", 64),
+                ("num_generations", 4),
             ),
         ),
         # Not a trainer: a linear merge of the run's model with its merge_with model (SmolLM3).
-        Method("merge", "merge_models.py", "handbook.merging.MergeConfig", "model", needs_reference=False, chat=True),
+        Method(
+            "merge",
+            "merge_models.py",
+            "handbook.merging.MergeConfig",
+            "model",
+            needs_reference=False,
+            chat=True,
+        ),
     )
 }
 

@@ -34,7 +34,14 @@ KEY_ARGUMENTS = (
     "lora_alpha",
 )
 # Metrics worth a line in the card, when the trainer reported them.
-KEY_METRICS = ("train_loss", "eval_loss", "eval_rewards/accuracies", "eval_rewards/margins", "eval_accuracy", "train_runtime")
+KEY_METRICS = (
+    "train_loss",
+    "eval_loss",
+    "eval_rewards/accuracies",
+    "eval_rewards/margins",
+    "eval_accuracy",
+    "train_runtime",
+)
 
 
 def read_provenance(folder: str | Path) -> dict:
@@ -66,7 +73,11 @@ def key_arguments(parsed) -> dict[str, Any]:
     for args in parsed:
         for name in KEY_ARGUMENTS:
             value = to_jsonable(getattr(args, name, None))
-            if value is None or (name == "max_steps" and value <= 0) or (name.startswith("warmup") and not value):
+            if (
+                value is None
+                or (name == "max_steps" and value <= 0)
+                or (name.startswith("warmup") and not value)
+            ):
                 continue
             values.setdefault(name, f"{value:g}" if isinstance(value, float) else value)
     if not values.get("use_peft"):
@@ -148,7 +159,8 @@ def write_model_card(final_dir: str, parsed, trainer, metrics: dict) -> Path:
     dataset_name, sources = dataset_origin(workflow_args.dataset_path)
     text = render_model_card(
         title="/".join(folder.parts[-2:]),
-        method=getattr(workflow_args, "stage", None) or type(trainer).__name__.removesuffix("Trainer").lower(),
+        method=getattr(workflow_args, "stage", None)
+        or type(trainer).__name__.removesuffix("Trainer").lower(),
         trainer=type(trainer).__name__,
         parent=model_args.model_name_or_path,
         dataset_path=workflow_args.dataset_path,

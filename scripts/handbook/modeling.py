@@ -89,7 +89,9 @@ def from_pretrained(cls, path: str, **kwargs):
         loaded = cls.from_pretrained(path, **kwargs)
     except Exception as err:  # transformers, safetensors and the hub client raise many types
         first = str(err).strip().splitlines()[0] if str(err).strip() else ""
-        raise ModelError(f"{path}: cannot load {cls.__name__} ({type(err).__name__}: {first})") from None
+        raise ModelError(
+            f"{path}: cannot load {cls.__name__} ({type(err).__name__}: {first})"
+        ) from None
     if not cls.__name__.endswith("Tokenizer"):
         log_startup("model loaded")
     return loaded

@@ -142,7 +142,9 @@ def table_needs(plan, tables: list[str]) -> tuple[set[str], set[str]]:
     setup's policy, reward model and prompt set."""
     for table in tables:
         if table not in plan.config["tables"]:
-            raise plan.error("--table", f"unknown table '{table}' (defined: {sorted(plan.config['tables'])})")
+            raise plan.error(
+                "--table", f"unknown table '{table}' (defined: {sorted(plan.config['tables'])})"
+            )
     runs = plan.models_needed(tables)
     refs = set(runs) | {ref for table in tables for _, ref, _ in plan.table_runs(table)}
     datasets = set()
@@ -154,7 +156,10 @@ def table_needs(plan, tables: list[str]) -> tuple[set[str], set[str]]:
         datasets.add(run.dataset)
         for source, _, _ in dataset_sources(plan.config["datasets"][run.dataset]):
             for setup in plan.sampling_writing(source):
-                refs |= {setup["policy"], *([setup["reward_model"]] if "reward_model" in setup else [])}
+                refs |= {
+                    setup["policy"],
+                    *([setup["reward_model"]] if "reward_model" in setup else []),
+                }
                 if setup["prompts"] in plan.config["datasets"]:
                     datasets.add(setup["prompts"])
     return base_models(plan, refs), datasets
@@ -186,8 +191,14 @@ def hub_suites(plan, tables: list[str] | None = None) -> list[str]:
     """The suites, as evaluated at the plan's scale, whose tasks come from lm-eval's own index
     (not `local`): every configured one, or those the tables show."""
     config = plan.config
-    named = config["suites"] if tables is None else [s for t in tables for s in config["tables"][t].get("suites", [])]
-    return sorted(s for s in {plan.suite_at_scale(n) for n in named} if not config["suites"][s].get("local"))
+    named = (
+        config["suites"]
+        if tables is None
+        else [s for t in tables for s in config["tables"][t].get("suites", [])]
+    )
+    return sorted(
+        s for s in {plan.suite_at_scale(n) for n in named} if not config["suites"][s].get("local")
+    )
 
 
 @functools.lru_cache(maxsize=1)
@@ -254,8 +265,13 @@ def reads_hub(plan, cfg: dict) -> bool:
     folder or file, or a function of its own."""
     path = cfg["dataset_path"]
     kwargs = cfg.get("dataset_kwargs") or {}
-    return not (path in LOCAL_BUILDERS or "data_files" in kwargs or "data_dir" in kwargs or cfg.get("custom_dataset")
-                or not plan.is_hub(path))
+    return not (
+        path in LOCAL_BUILDERS
+        or "data_files" in kwargs
+        or "data_dir" in kwargs
+        or cfg.get("custom_dataset")
+        or not plan.is_hub(path)
+    )
 
 
 def lm_eval_needs(plan, suites: list[str], index=None) -> tuple[TaskData, ...]:
@@ -285,11 +301,20 @@ def lm_eval_needs(plan, suites: list[str], index=None) -> tuple[TaskData, ...]:
                     )
                 if not reads_hub(plan, cfg):
                     continue
-                shots = spec.num_fewshot if spec.num_fewshot is not None else cfg.get("num_fewshot") or 0
-                found.append(TaskData(
-                    cfg["dataset_path"], default_config(cfg.get("dataset_name")), task_splits(cfg), (spec.task,),
-                    int(shots),
-                ))
+                shots = (
+                    spec.num_fewshot
+                    if spec.num_fewshot is not None
+                    else cfg.get("num_fewshot") or 0
+                )
+                found.append(
+                    TaskData(
+                        cfg["dataset_path"],
+                        default_config(cfg.get("dataset_name")),
+                        task_splits(cfg),
+                        (spec.task,),
+                        int(shots),
+                    )
+                )
     return merge_task_data(found)
 
 
@@ -300,8 +325,13 @@ def merge_task_data(found: list[TaskData]) -> tuple[TaskData, ...]:
         seen = merged.get((item.id, item.config))
         if seen is not None:
             tasks = seen.tasks + tuple(t for t in item.tasks if t not in seen.tasks)
-            item = TaskData(item.id, item.config, tuple(sorted({*seen.splits, *item.splits})), tasks,
-                            max(seen.fewshot, item.fewshot))
+            item = TaskData(
+                item.id,
+                item.config,
+                tuple(sorted({*seen.splits, *item.splits})),
+                tasks,
+                max(seen.fewshot, item.fewshot),
+            )
         merged[(item.id, item.config)] = item
     return tuple(sorted(merged.values()))
 
@@ -322,14 +352,19 @@ def hub_needs(plan, tables: list[str] | None = None) -> Needs:
     """What the plan reads from the hub; with `tables`, only what building those tables reads."""
     config = plan.config
     if tables is None:
-        models, datasets, judges = set(config["base_models"]), list(config["datasets"]), list(config["judges"])
+        models, datasets, judges = (
+            set(config["base_models"]),
+            list(config["datasets"]),
+            list(config["judges"]),
+        )
     else:
         models, datasets = table_needs(plan, tables)
         judges = sorted({j for t in tables for j in config["tables"][t].get("judges", [])})
     hub_models = {
         hub_model(config["base_models"][name])
         for name in models
-        if "path" in config["base_models"][name] and plan.is_hub(config["base_models"][name]["path"])
+        if "path" in config["base_models"][name]
+        and plan.is_hub(config["base_models"][name]["path"])
     }
     found = [
         HubDataset(source, default_config(cfg), tuple(splits))
@@ -337,10 +372,16 @@ def hub_needs(plan, tables: list[str] | None = None) -> Needs:
         for source, cfg, splits in dataset_sources(config["datasets"][name])
         if plan.is_hub(source)
     ]
-    found += [judge_prompts(config["judges"][j]) for j in judges if plan.is_hub(config["judges"][j]["prompts"])]
+    found += [
+        judge_prompts(config["judges"][j])
+        for j in judges
+        if plan.is_hub(config["judges"][j]["prompts"])
+    ]
     task_data = lm_eval_needs(plan, hub_suites(plan, tables))
     return Needs(
-        models=tuple(sorted(hub_models)), datasets=merge_datasets(found), lm_eval=task_data,
+        models=tuple(sorted(hub_models)),
+        datasets=merge_datasets(found),
+        lm_eval=task_data,
         nltk=nltk_needs(task_data),
     )
 
@@ -357,7 +398,10 @@ def fetch_model(item: HubModel) -> str:
 def fetch_dataset(item: HubDataset) -> str:
     import datasets
 
-    sizes = [f"{split}: {len(datasets.load_dataset(item.id, item.config, split=split))} rows" for split in item.splits]
+    sizes = [
+        f"{split}: {len(datasets.load_dataset(item.id, item.config, split=split))} rows"
+        for split in item.splits
+    ]
     return ", ".join(sizes)
 
 
@@ -372,7 +416,12 @@ def fetch_nltk(item: NltkData) -> str:
 
 
 # A task's data is fetched as lm-eval reads it: load_dataset(dataset_path, dataset_name), per split.
-FETCHERS = {HubModel: fetch_model, HubDataset: fetch_dataset, TaskData: fetch_dataset, NltkData: fetch_nltk}
+FETCHERS = {
+    HubModel: fetch_model,
+    HubDataset: fetch_dataset,
+    TaskData: fetch_dataset,
+    NltkData: fetch_nltk,
+}
 
 
 def offline_variable() -> str | None:
@@ -388,7 +437,9 @@ def fetch(needs: Needs) -> int:
     from datasets import config as datasets_config
     from huggingface_hub import constants
 
-    print(f"hub cache: {constants.HF_HUB_CACHE}\ndatasets cache: {datasets_config.HF_DATASETS_CACHE}")
+    print(
+        f"hub cache: {constants.HF_HUB_CACHE}\ndatasets cache: {datasets_config.HF_DATASETS_CACHE}"
+    )
     failed = 0
     for item in needs.items():
         print(f"fetch {item.line()}", flush=True)
@@ -396,26 +447,38 @@ def fetch(needs: Needs) -> int:
             print(f"  -> {FETCHERS[type(item)](item)}", flush=True)
         except Exception as err:  # the hub clients raise many types; each is one line here
             first = str(err).strip().splitlines()[0] if str(err).strip() else ""
-            print(f"error: {item.line()}: {type(err).__name__}: {first}", file=sys.stderr, flush=True)
+            print(
+                f"error: {item.line()}: {type(err).__name__}: {first}", file=sys.stderr, flush=True
+            )
             failed += 1
     if failed:
-        print(f"error: {failed} of {len(needs.items())} items could not be fetched", file=sys.stderr)
+        print(
+            f"error: {failed} of {len(needs.items())} items could not be fetched", file=sys.stderr
+        )
     return 1 if failed else 0
 
 
 def main(argv: list[str] | None = None) -> int:
     from handbook.plan import build_plan
 
-    parser = argparse.ArgumentParser(prog="python -m handbook.offline", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m handbook.offline", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("command", choices=("list", "fetch"))
     parser.add_argument("--table", action="extend", nargs="+", help="only what these tables need")
     parser.add_argument(
-        "--configfile", action="extend", nargs="+", default=[], help="config files extending config/config.yaml"
+        "--configfile",
+        action="extend",
+        nargs="+",
+        default=[],
+        help="config files extending config/config.yaml",
     )
     args = parser.parse_args(argv)
     if args.command == "fetch" and offline_variable():
-        print(f"error: {offline_variable()} is set, so nothing can be fetched: unset it and run again",
-              file=sys.stderr)
+        print(
+            f"error: {offline_variable()} is set, so nothing can be fetched: unset it and run again",
+            file=sys.stderr,
+        )
         return 2
     try:
         plan = build_plan(load_config(args.configfile), args.configfile)

@@ -97,8 +97,12 @@ class Run:
     sweep: str | None = None
     merge_with: str | None = None  # merge runs: the other model
     global_batch: int | None = None  # the run's own; else the recipe's on the configured processes
-    requested_gpus: int | None = None  # per node, asked of the scheduler (rehearsal: the plan's, run on CPU)
-    recipe_processes: int | None = None  # the processes the recipe's batch is for (rehearsal: the plan's)
+    requested_gpus: int | None = (
+        None  # per node, asked of the scheduler (rehearsal: the plan's, run on CPU)
+    )
+    recipe_processes: int | None = (
+        None  # the processes the recipe's batch is for (rehearsal: the plan's)
+    )
 
     @property
     def launch_processes(self) -> int:
@@ -127,7 +131,9 @@ class Plan:
     config_name: str
     paths: Paths  # where relative paths in the config resolve
     replacements: tuple[str, ...] = ()  # what tiny scale replaced, one line each
-    from_recipes: tuple[str, ...] = ()  # models and datasets taken from handbook recipes, one line each
+    from_recipes: tuple[
+        str, ...
+    ] = ()  # models and datasets taken from handbook recipes, one line each
     sweeps: dict = field(default_factory=dict)  # sweep -> its run names
     rounds: dict = field(default_factory=dict)  # iterative_dpo name -> its rounds' model refs
     sources: dict = field(default_factory=dict)  # config key -> the family file that defined it
@@ -167,7 +173,9 @@ class Plan:
             for name, spec in by_name.items():
                 resources = spec.get("resources", {})
                 gpus = int(spec.get("gpus", 0))
-                asked = int(spec.get("request_gpus", gpus))  # per node; at rehearsal the plan's, run on CPUs
+                asked = int(
+                    spec.get("request_gpus", gpus)
+                )  # per node; at rehearsal the plan's, run on CPUs
                 runs[f"{stage}/{name}"] = Run(
                     stage=stage,
                     name=name,
@@ -201,7 +209,8 @@ class Plan:
                 raise self.error(where, f"unknown base model '{name}' (defined: {known})")
         elif ref not in self.runs:
             raise self.error(
-                where, f"'{ref}' is not base/<name> or a configured run (known runs: {list(self.runs)})"
+                where,
+                f"'{ref}' is not base/<name> or a configured run (known runs: {list(self.runs)})",
             )
         return stage, name
 
@@ -262,7 +271,11 @@ class Plan:
             if source.startswith("results/") and not Path(source).suffix:
                 sources += [f"{source}/{split}.jsonl" for split in splits]
             elif not self.is_hub(source) and folder.is_dir():
-                files = (p for p in sorted(folder.rglob("*")) if p.is_file() and not p.name.startswith("."))
+                files = (
+                    p
+                    for p in sorted(folder.rglob("*"))
+                    if p.is_file() and not p.name.startswith(".")
+                )
                 sources += [str(Path(source) / p.relative_to(folder)) for p in files]
             elif not self.is_hub(source):
                 sources.append(source)
@@ -292,7 +305,9 @@ class Plan:
     def base_build(self, base: str) -> dict:
         build = self.config["base_models"][base].get("build")
         if build is None:
-            raise self.error(f"base_models.{base}", "has no 'build' section, so it cannot be built here")
+            raise self.error(
+                f"base_models.{base}", "has no 'build' section, so it cannot be built here"
+            )
         return build
 
     def base_corpus(self, base: str, **_) -> str:
@@ -318,18 +333,26 @@ class Plan:
     def run_pattern(self) -> str:
         """Wildcard constraint: the configured run names, so a target naming another run matches
         no rule (Snakemake then names the target) rather than failing inside an input function."""
-        return "|".join(re.escape(name) for name in sorted({run.name for run in self.runs.values()}))
+        return "|".join(
+            re.escape(name) for name in sorted({run.name for run in self.runs.values()})
+        )
 
     def run(self, stage: str, run: str, **_) -> Run:
         """The run a target names; an unknown one is a config error, not a KeyError."""
         if f"{stage}/{run}" not in self.runs:
             known = sorted(r.name for r in self.runs.values() if r.stage == stage)
-            raise self.error(f"runs.{stage}.{run}", f"no such run is configured (runs of {stage}: {known})")
+            raise self.error(
+                f"runs.{stage}.{run}", f"no such run is configured (runs of {stage}: {known})"
+            )
         return self.runs[f"{stage}/{run}"]
 
     def train_inputs(self, stage: str, run: str, **_) -> dict:
         spec = self.run(stage, run)
-        return {"recipe": spec.recipe, "model": self.model_inputs(spec.model), "data": self.train_data(spec)}
+        return {
+            "recipe": spec.recipe,
+            "model": self.model_inputs(spec.model),
+            "data": self.train_data(spec),
+        }
 
     def train_script(self, stage: str, **_) -> str:
         return str(REPO / "scripts" / METHODS[stage].script)
@@ -337,7 +360,9 @@ class Plan:
     def train_model_location(self, stage: str, run: str, **_) -> str:
         return self.model_location(self.run(stage, run).model)
 
-    def train_args(self, stage: str, run: str, gpu: int | None = None, nodes: int | None = None, **_) -> str:
+    def train_args(
+        self, stage: str, run: str, gpu: int | None = None, nodes: int | None = None, **_
+    ) -> str:
         """Per-run overrides of the recipe, passed as --key value (the command line wins), for the
         job's resources as they are at run time (`gpu` over all nodes; a profile may change it).
         A run from a base model given a chat template passes it on, so the trained model carries
@@ -345,7 +370,9 @@ class Plan:
         spec = self.run(stage, run)
         args = dict(spec.args)
         base_stage, _, base = spec.model.partition("/")
-        template = self.config["base_models"][base].get("chat_template") if base_stage == BASE else None
+        template = (
+            self.config["base_models"][base].get("chat_template") if base_stage == BASE else None
+        )
         if template and "chat_template" not in args:
             args["chat_template"] = self.paths.config_file(template)
         gpus, processes = self.launch_shape(spec, gpu, nodes)
@@ -357,7 +384,9 @@ class Plan:
                 args["gradient_accumulation_steps"] = layout["accumulation"]
         return " ".join(f"--{key} {shlex.quote(str(value))}" for key, value in sorted(args.items()))
 
-    def launch_shape(self, run: Run, gpu: int | None = None, nodes: int | None = None) -> tuple[int, int]:
+    def launch_shape(
+        self, run: Run, gpu: int | None = None, nodes: int | None = None
+    ) -> tuple[int, int]:
         """(GPUs over all nodes, processes over all nodes) the job trains on. The scheduler's `gpu`
         resource (a profile may raise it) sets them on GPUs; a CPU stand-in keeps its processes."""
         if run.on_cpu_stand_in or not run.gpus:
@@ -376,7 +405,9 @@ class Plan:
         recipe's: per-device batch x accumulation x processes. None for runs that do not train."""
         if run.method.data == "model":
             return None
-        recipe = recipe_batch(self.recipe_settings(run), run.recipe_processes or run.launch_processes)
+        recipe = recipe_batch(
+            self.recipe_settings(run), run.recipe_processes or run.launch_processes
+        )
         target = run.global_batch or recipe.size
         processes = processes or run.launch_processes
         if processes == recipe.processes and target == recipe.size:
@@ -385,7 +416,9 @@ class Plan:
             try:
                 layout = keep_global(target, recipe.per_device, processes)
             except BatchError as err:
-                raise self.error(f"runs.{run.stage}.{run.name}", f"on {processes} processes: {err}") from None
+                raise self.error(
+                    f"runs.{run.stage}.{run.name}", f"on {processes} processes: {err}"
+                ) from None
         return {**layout.as_dict(), "recipe": recipe.as_dict()}
 
     def train_threads(self, stage: str, run: str, **_) -> int:
@@ -409,7 +442,9 @@ class Plan:
         """GPU runs need the GPU stack (DeepSpeed, flash-attn); CPU runs the lighter train env."""
         return "../../envs/gpu.yaml" if self.run(stage, run).gpus else "../../envs/train.yaml"
 
-    def launcher(self, stage: str, run: str, gpu: int | None = None, nodes: int = 1, threads: int = 1, **_) -> str:
+    def launcher(
+        self, stage: str, run: str, gpu: int | None = None, nodes: int = 1, threads: int = 1, **_
+    ) -> str:
         """The launch command for the job's actual resources (a profile may change them)."""
         spec = self.run(stage, run)
         nodes = int(nodes or 1) if not spec.on_cpu_stand_in else 1
@@ -439,9 +474,13 @@ class Plan:
         seen: dict[tuple, list[str]] = {}
         for run in self.ref_groups[(dataset, ref)]:
             settings = {**REF_DEFAULTS, **self.recipe_settings(run)}
-            seen.setdefault((settings["max_length"], settings["truncation_mode"]), []).append(run.name)
+            seen.setdefault((settings["max_length"], settings["truncation_mode"]), []).append(
+                run.name
+            )
         if len(seen) > 1:
-            detail = "; ".join(f"max_length={k[0]}, truncation_mode={k[1]}: {v}" for k, v in seen.items())
+            detail = "; ".join(
+                f"max_length={k[0]}, truncation_mode={k[1]}: {v}" for k, v in seen.items()
+            )
             stages = sorted({r.stage for r in self.ref_groups[(dataset, ref)]})
             raise self.error(
                 f"runs.{'/'.join(stages)}",
@@ -451,18 +490,25 @@ class Plan:
         return {"max_length": max_length, "truncation_mode": truncation_mode}
 
     def ref_inputs(self, dataset: str, stage: str, run: str, **_) -> dict:
-        return {"model": self.model_inputs(f"{stage}/{run}"), "data": f"results/data/{dataset}/prepared"}
+        return {
+            "model": self.model_inputs(f"{stage}/{run}"),
+            "data": f"results/data/{dataset}/prepared",
+        }
 
     def ref_model_location(self, stage: str, run: str, **_) -> str:
         return self.model_location(f"{stage}/{run}")
 
     def ref_args(self, dataset: str, stage: str, run: str, **_) -> str:
         settings = self.ref_settings(dataset, f"{stage}/{run}")
-        return f"--max_length {settings['max_length']} --truncation_mode {settings['truncation_mode']}"
+        return (
+            f"--max_length {settings['max_length']} --truncation_mode {settings['truncation_mode']}"
+        )
 
     def ref_gpus(self, dataset: str, stage: str, run: str, **_) -> int:
         """One GPU for the reference pass when the runs sharing its log-probs train on GPUs."""
-        return int(any(r.requested_gpus for r in self.ref_groups.get((dataset, f"{stage}/{run}"), [])))
+        return int(
+            any(r.requested_gpus for r in self.ref_groups.get((dataset, f"{stage}/{run}"), []))
+        )
 
     def ref_runtime(self, dataset: str, stage: str, run: str, **_) -> int:
         """Minutes for the reference pass: the longest of the runs it serves (one forward pass over
@@ -593,7 +639,11 @@ class Plan:
         """Suites (as evaluated at this scale) on tasks generated here that some table reads: the
         demo evaluation runs them on the model it has loaded (one process per model), so their
         files are outputs of eval_demo, not of lm_eval."""
-        used = {self.suite_at_scale(s) for spec in self.config["tables"].values() for s in spec.get("suites", [])}
+        used = {
+            self.suite_at_scale(s)
+            for spec in self.config["tables"].values()
+            for s in spec.get("suites", [])
+        }
         return sorted(s for s in used if self.config["suites"][s].get("local"))
 
     def lm_eval_suite_pattern(self) -> str:
@@ -676,7 +726,11 @@ class Plan:
             f"--device {self.device(ref)}",
         ]
         if prompts == spec["prompts"]:
-            args += [f"--{k} {shlex.quote(str(spec[k]))}" for k in ("prompts_config", "prompts_split") if spec.get(k)]
+            args += [
+                f"--{k} {shlex.quote(str(spec[k]))}"
+                for k in ("prompts_config", "prompts_split")
+                if spec.get(k)
+            ]
         args += [f"--{k} {spec[k]}" for k in JUDGE_GENERATION_KEYS if k in spec]
         return " ".join(args)
 
@@ -687,7 +741,10 @@ class Plan:
             raise ConfigError(f"{judge} judgments are .{expected} files")
         key = f"answers:{judge}"
         answers = sorted({e["files"][key] for e in self.table_entries(table) if key in e["files"]})
-        inputs = {"answers": answers, "reward_model": self.model_inputs(self.demo_eval["judge"]["reward_model"])}
+        inputs = {
+            "answers": answers,
+            "reward_model": self.model_inputs(self.demo_eval["judge"]["reward_model"]),
+        }
         if fmt == "mt_bench":
             inputs["prompts"] = self.judge_prompts(judge)
         else:
@@ -711,14 +768,20 @@ class Plan:
         if isinstance(row, list):
             return row
         if "rounds" in row:
-            raise self.error(where, "rounds of iterative DPO are rows of their own (a row by label, not a grid entry)")
+            raise self.error(
+                where,
+                "rounds of iterative DPO are rows of their own (a row by label, not a grid entry)",
+            )
         if row["sweep"] not in self.sweeps:
             raise self.error(f"{where}.sweep", f"unknown sweep '{row['sweep']}'")
         stage = self.config["sweeps"][row["sweep"]]["stage"]
         selected = [
             f"{stage}/{name}"
             for name in self.sweeps[row["sweep"]]
-            if all(self.runs[f"{stage}/{name}"].args.get(k) == v for k, v in row.get("where", {}).items())
+            if all(
+                self.runs[f"{stage}/{name}"].args.get(k) == v
+                for k, v in row.get("where", {}).items()
+            )
         ]
         if not selected:
             raise self.error(f"{where}.where", f"selects no run of sweep '{row['sweep']}'")
@@ -727,14 +790,19 @@ class Plan:
     def round_rows(self, label: str, name: str, where: str) -> list[tuple[str, str, dict]]:
         """One row per round of an iterative DPO setup: <label>_r1, <label>_r2, ..."""
         if name not in self.rounds:
-            raise self.error(f"{where}.rounds", f"unknown iterative_dpo '{name}' (defined: {sorted(self.rounds)})")
+            raise self.error(
+                f"{where}.rounds",
+                f"unknown iterative_dpo '{name}' (defined: {sorted(self.rounds)})",
+            )
         return [(f"{label}_r{k}", ref, {}) for k, ref in enumerate(self.rounds[name], start=1)]
 
     def run_params(self, ref: str) -> dict:
         """A run's settings a grid table can group by: recipe values with the run's args on top."""
         if ref.startswith(f"{BASE}/"):
             return {}
-        return redact({k: setting_value(v) for k, v in self.recipe_settings(self.runs[ref]).items()})
+        return redact(
+            {k: setting_value(v) for k, v in self.recipe_settings(self.runs[ref]).items()}
+        )
 
     @cached_property
     def _table_runs(self) -> dict[str, list]:
@@ -766,13 +834,20 @@ class Plan:
         if "runs" not in spec or "columns" not in spec:
             raise self.error(where, "a grid table (rows: <setting>) needs 'runs' and 'columns'")
         for i, entry in enumerate(spec["runs"]):
-            refs, extra = ([entry], {}) if isinstance(entry, str) else (self.row_models(entry, f"{where}.runs.{i}"), entry.get("params", {}))
+            refs, extra = (
+                ([entry], {})
+                if isinstance(entry, str)
+                else (self.row_models(entry, f"{where}.runs.{i}"), entry.get("params", {}))
+            )
             for ref in refs:
                 self.check_model(ref, f"{where}.runs.{i}")
                 params = {**self.run_params(ref), **extra}
                 for key in (spec["rows"], spec["columns"]):
                     if key not in params:
-                        raise self.error(f"{where}.runs.{i}", f"run {ref} has no setting '{key}' (add it under params)")
+                        raise self.error(
+                            f"{where}.runs.{i}",
+                            f"run {ref} has no setting '{key}' (add it under params)",
+                        )
                 entries.append((None, ref, params))
         return entries
 
@@ -793,13 +868,19 @@ class Plan:
                     files["winrate"] = f"results/eval/{ref}/winrate.json"
         if not (method and method.reward_model):
             for suite in spec.get("suites", []):
-                files[f"suite:{suite}"] = f"results/eval/{ref}/lm_eval/{self.suite_at_scale(suite)}.json"
+                files[f"suite:{suite}"] = (
+                    f"results/eval/{ref}/lm_eval/{self.suite_at_scale(suite)}.json"
+                )
         if method and method.answers_chat:
             for judge in spec.get("judges", []):
                 fmt = self.config["judges"][judge]["format"]
-                files[f"answers:{judge}"] = JUDGE_ANSWERS[fmt].format(judge=judge, model_id=self.model_id(ref))
+                files[f"answers:{judge}"] = JUDGE_ANSWERS[fmt].format(
+                    judge=judge, model_id=self.model_id(ref)
+                )
                 if self.demo_judge_used():
-                    files[f"judgment:{judge}"] = DEMO_JUDGMENTS[fmt].format(judge=judge, table=table)
+                    files[f"judgment:{judge}"] = DEMO_JUDGMENTS[fmt].format(
+                        judge=judge, table=table
+                    )
                 elif self.config["judges"][judge].get("judgments"):
                     files[f"judgment:{judge}"] = self.config["judges"][judge]["judgments"]
         return files
@@ -807,7 +888,13 @@ class Plan:
     def table_entries(self, table: str) -> list[dict]:
         """Each run of the table with its row label, settings and result files."""
         return [
-            {"label": label, "ref": ref, "params": params, "files": self.eval_files(ref, table), "model_id": self.model_id(ref)}
+            {
+                "label": label,
+                "ref": ref,
+                "params": params,
+                "files": self.eval_files(ref, table),
+                "model_id": self.model_id(ref),
+            }
             for label, ref, params in self.table_runs(table)
         ]
 
@@ -830,10 +917,18 @@ class Plan:
         spec["scale"] = self.scale
         spec["suites"] = [self.suite_at_scale(s) for s in spec.get("suites", [])]
         if self.scale == "tiny" and "metrics" in spec:
-            spec["metrics"] = [self.suite_at_scale(m) if m in self.config["suites"] else m for m in spec["metrics"]]
-        judge_model = self.demo_eval["judge"]["reward_model"] if self.demo_judge_used() else "external"
+            spec["metrics"] = [
+                self.suite_at_scale(m) if m in self.config["suites"] else m for m in spec["metrics"]
+            ]
+        judge_model = (
+            self.demo_eval["judge"]["reward_model"] if self.demo_judge_used() else "external"
+        )
         spec["judges"] = {
-            j: {"format": self.config["judges"][j]["format"], "prompts": self.judge_prompts(j), "judge": judge_model}
+            j: {
+                "format": self.config["judges"][j]["format"],
+                "prompts": self.judge_prompts(j),
+                "judge": judge_model,
+            }
             for j in spec.get("judges", [])
         }
         return {"table": spec, "runs": self.table_entries(table)}
@@ -861,14 +956,21 @@ class Plan:
     # --- the default target
 
     def final_targets(self) -> list[str]:
-        return [t for name, spec in self.config["tables"].items() if spec.get("default", True) for t in self.table_targets(name)]
+        return [
+            t
+            for name, spec in self.config["tables"].items()
+            if spec.get("default", True)
+            for t in self.table_targets(name)
+        ]
 
     # --- the plan as data
 
     def to_dict(self, table: str | None = None) -> dict:
         """The resolved plan as JSON-ready data; with `table`, only what that table needs."""
         if table is not None and table not in self.config["tables"]:
-            raise self.error("--table", f"unknown table '{table}' (defined: {sorted(self.config['tables'])})")
+            raise self.error(
+                "--table", f"unknown table '{table}' (defined: {sorted(self.config['tables'])})"
+            )
         tables = [table] if table else list(self.config["tables"])
         needed = self.models_needed(tables) if table else set(self.runs)
         runs = {ref: self.run_dict(run) for ref, run in self.runs.items() if ref in needed}
@@ -895,7 +997,12 @@ class Plan:
             "reference_logps": groups,
             "rejection_sampling": self.config["rejection_sampling"],
             "suites": {name: self.suite_at_scale(name) for name in self.config["suites"]},
-            "judges": redact({n: {**spec, "prompts": self.judge_prompts(n)} for n, spec in self.config["judges"].items()}),
+            "judges": redact(
+                {
+                    n: {**spec, "prompts": self.judge_prompts(n)}
+                    for n, spec in self.config["judges"].items()
+                }
+            ),
             "tables": {name: self.table_spec(name) for name in tables},
             "targets": self.final_targets() if table is None else self.table_targets(table),
         }
@@ -903,7 +1010,10 @@ class Plan:
     def run_dict(self, run: Run) -> dict:
         return {
             "stage": run.stage,
-            "method": {"script": f"scripts/{run.method.script}", "config_class": run.method.config_class},
+            "method": {
+                "script": f"scripts/{run.method.script}",
+                "config_class": run.method.config_class,
+            },
             "model": run.model,
             "model_location": self.model_location(run.model),
             "dataset": run.dataset,
@@ -913,11 +1023,16 @@ class Plan:
             "sweep": run.sweep,
             "threads": run.threads,
             "resources": {
-                "gpu": self.train_gpus(run.stage, run.name), "nodes": run.nodes, "mem_mb": run.mem_mb,
-                "runtime": run.runtime, "cpus_per_task": run.threads,
+                "gpu": self.train_gpus(run.stage, run.name),
+                "nodes": run.nodes,
+                "mem_mb": run.mem_mb,
+                "runtime": run.runtime,
+                "cpus_per_task": run.threads,
             },
             "batch": self.batch(run),
-            "launcher": self.launcher(run.stage, run.name, self.train_gpus(run.stage, run.name), run.nodes, run.threads),
+            "launcher": self.launcher(
+                run.stage, run.name, self.train_gpus(run.stage, run.name), run.nodes, run.threads
+            ),
             "conda_env": self.train_env(run.stage, run.name),
         }
 
@@ -930,7 +1045,9 @@ class Plan:
         todo = [ref for t in tables for _, ref, _ in self.table_runs(t)]
         judge = self.demo_eval.get("judge")
         for spec in (self.config["tables"][t] for t in tables):
-            if judge and (spec.get("demo", True) or (self.demo_judge_used() and spec.get("judges"))):
+            if judge and (
+                spec.get("demo", True) or (self.demo_judge_used() and spec.get("judges"))
+            ):
                 todo += [judge["reward_model"], judge["baseline"]]
         needed: set[str] = set()
         while todo:
@@ -940,9 +1057,13 @@ class Plan:
             needed.add(ref)
             run = self.runs[ref]
             todo += [run.model] + [r for r in (run.ref_model, run.merge_with) if r]
-            for source, _ in dataset_entries(self.config["datasets"][run.dataset]) if run.dataset else ():
+            for source, _ in (
+                dataset_entries(self.config["datasets"][run.dataset]) if run.dataset else ()
+            ):
                 for spec in self.sampling_writing(source):
-                    todo += [spec["policy"]] + ([spec["reward_model"]] if "reward_model" in spec else [])
+                    todo += [spec["policy"]] + (
+                        [spec["reward_model"]] if "reward_model" in spec else []
+                    )
         return needed
 
     def sampling_writing(self, source: str) -> list[dict]:
@@ -996,11 +1117,19 @@ def check_references(plan: Plan) -> None:
         if run.method.data == "model":
             check_merge(plan, run, where)
         elif not run.dataset:
-            raise plan.error(f"{where}.dataset", "missing (a key of 'datasets', or data keys in a handbook recipe)")
+            raise plan.error(
+                f"{where}.dataset",
+                "missing (a key of 'datasets', or data keys in a handbook recipe)",
+            )
         elif run.dataset not in config["datasets"]:
-            raise plan.error(f"{where}.dataset", f"unknown dataset '{run.dataset}' (defined: {sorted(config['datasets'])})")
+            raise plan.error(
+                f"{where}.dataset",
+                f"unknown dataset '{run.dataset}' (defined: {sorted(config['datasets'])})",
+            )
         if not Path(run.recipe).exists():
-            raise plan.error(f"{where}.recipe", f"no such file '{config['runs'][run.stage][run.name]['recipe']}'")
+            raise plan.error(
+                f"{where}.recipe", f"no such file '{config['runs'][run.stage][run.name]['recipe']}'"
+            )
         try:
             read_yaml(run.recipe)
         except RecipeFileError as err:  # unreadable, not a mapping, or a key given twice
@@ -1017,21 +1146,37 @@ def check_references(plan: Plan) -> None:
         check_assistant_only(plan, run, where)
         plan.batch(run)  # a global batch its processes cannot hold
         if run.nodes > 1 and not run.gpus:
-            raise plan.error(f"{where}.resources.nodes", f"{run.nodes} nodes need GPUs (set gpus, the GPUs of each node)")
+            raise plan.error(
+                f"{where}.resources.nodes",
+                f"{run.nodes} nodes need GPUs (set gpus, the GPUs of each node)",
+            )
     for name, spec in config["base_models"].items():
         where = f"base_models.{name}"
-        if spec.get("chat_template") and not Path(plan.paths.config_file(spec["chat_template"])).is_file():
+        if (
+            spec.get("chat_template")
+            and not Path(plan.paths.config_file(spec["chat_template"])).is_file()
+        ):
             raise plan.error(f"{where}.chat_template", f"no such file '{spec['chat_template']}'")
-        local = "path" in spec and not plan.is_hub(spec["path"]) and not spec["path"].startswith("results/")
-        if local and not Path(plan.paths.origin, plan.paths.local(spec["path"])).exists():  # results/ are built here
-            raise plan.error(f"{where}.path", f"no such folder '{spec['path']}' (a hub id is 'org/name')")
+        local = (
+            "path" in spec
+            and not plan.is_hub(spec["path"])
+            and not spec["path"].startswith("results/")
+        )
+        if (
+            local and not Path(plan.paths.origin, plan.paths.local(spec["path"])).exists()
+        ):  # results/ are built here
+            raise plan.error(
+                f"{where}.path", f"no such folder '{spec['path']}' (a hub id is 'org/name')"
+            )
     for name in config["tables"]:
         plan.table_runs(name)
         for suite in config["tables"][name].get("suites", []):
             if suite not in config["suites"]:
                 raise plan.error(f"tables.{name}.suites", f"unknown suite '{suite}'")
             if plan.suite_at_scale(suite) not in config["suites"]:
-                raise plan.error(f"suites.{suite}.tiny", f"unknown suite '{plan.suite_at_scale(suite)}'")
+                raise plan.error(
+                    f"suites.{suite}.tiny", f"unknown suite '{plan.suite_at_scale(suite)}'"
+                )
         for judge in config["tables"][name].get("judges", []):
             if judge not in config["judges"]:
                 raise plan.error(f"tables.{name}.judges", f"unknown judge '{judge}'")
@@ -1055,10 +1200,15 @@ def check_sampling(plan: Plan, where: str, spec: dict) -> None:
         return
     unknown = [v for v in spec["verifiers"] if v not in VERIFIERS]
     if unknown:
-        raise plan.error(f"{where}.verifiers", f"unknown verifier '{unknown[0]}' (known: {sorted(VERIFIERS)})")
+        raise plan.error(
+            f"{where}.verifiers", f"unknown verifier '{unknown[0]}' (known: {sorted(VERIFIERS)})"
+        )
     weights = spec.get("verifier_weights")
     if weights and len(weights) != len(spec["verifiers"]):
-        raise plan.error(f"{where}.verifier_weights", f"{len(weights)} weights for {len(spec['verifiers'])} verifiers")
+        raise plan.error(
+            f"{where}.verifier_weights",
+            f"{len(weights)} weights for {len(spec['verifiers'])} verifiers",
+        )
 
 
 def check_merge(plan: Plan, run: Run, where: str) -> None:
@@ -1067,7 +1217,10 @@ def check_merge(plan: Plan, run: Run, where: str) -> None:
         raise plan.error(f"{where}.merge_with", "a merge run names the model it is merged with")
     plan.check_model(run.merge_with, f"{where}.merge_with")
     if plan.is_hub(plan.model_location(run.merge_with)):
-        raise plan.error(f"{where}.merge_with", f"'{run.merge_with}' is a hub model; merge with a model built here or a local folder")
+        raise plan.error(
+            f"{where}.merge_with",
+            f"'{run.merge_with}' is a hub model; merge with a model built here or a local folder",
+        )
 
 
 # Preference losses scale the policy/reference log-ratio by beta: zero or below trains nothing
@@ -1084,7 +1237,9 @@ def check_values(plan: Plan, run: Run, where: str) -> None:
     settings = plan.recipe_settings(run)
 
     def fail(key: str, why: str):
-        origin = f"{where}.args.{key}" if key in run.args else f"{where}.recipe ({run.recipe}): {key}"
+        origin = (
+            f"{where}.args.{key}" if key in run.args else f"{where}.recipe ({run.recipe}): {key}"
+        )
         raise plan.error(origin, f"{settings[key]!r} {why}")
 
     for key, value in settings.items():
@@ -1092,12 +1247,23 @@ def check_values(plan: Plan, run: Run, where: str) -> None:
             fail(key, "is not a finite number")
     steps, epochs = settings.get("max_steps", -1), settings.get("num_train_epochs", 3.0)
     if isinstance(steps, (int, float)) and steps == 0:
-        fail("max_steps", "trains no step (give a positive number, or -1 to train num_train_epochs)")
-    if isinstance(steps, (int, float)) and steps < 0 and "num_train_epochs" in settings and epochs <= 0:
+        fail(
+            "max_steps", "trains no step (give a positive number, or -1 to train num_train_epochs)"
+        )
+    if (
+        isinstance(steps, (int, float))
+        and steps < 0
+        and "num_train_epochs" in settings
+        and epochs <= 0
+    ):
         fail("num_train_epochs", "trains nothing (give a positive number of epochs, or max_steps)")
     if isinstance(settings.get("learning_rate"), (int, float)) and settings["learning_rate"] <= 0:
         fail("learning_rate", "is not a positive learning rate")
-    if run.stage in POSITIVE_BETA_STAGES and isinstance(settings.get("beta"), (int, float)) and settings["beta"] <= 0:
+    if (
+        run.stage in POSITIVE_BETA_STAGES
+        and isinstance(settings.get("beta"), (int, float))
+        and settings["beta"] <= 0
+    ):
         fail("beta", f"is not a positive {run.stage} beta")
 
 
@@ -1121,9 +1287,12 @@ def check_loss_type(plan: Plan, run: Run, where: str) -> None:
     asked = value if isinstance(value, list) else [] if value is None else [value]
     unknown = [v for v in asked if v not in run.method.loss_types]
     if unknown:
-        hint = " (kto_pair is gone from TRL: train a kto run instead)" if "kto_pair" in unknown else ""
+        hint = (
+            " (kto_pair is gone from TRL: train a kto run instead)" if "kto_pair" in unknown else ""
+        )
         raise plan.error(
-            f"{where}.loss_type", f"{unknown[0]!r} is not a {run.stage} loss (one of {list(run.method.loss_types)}){hint}"
+            f"{where}.loss_type",
+            f"{unknown[0]!r} is not a {run.stage} loss (one of {list(run.method.loss_types)}){hint}",
         )
 
 
@@ -1168,7 +1337,12 @@ def display_name(path: str | Path, origin: Path) -> str:
     return str(path)
 
 
-def build_plan(config: dict, config_files=(), origin: str | Path | None = None, moves_workdir: bool | None = None) -> Plan:
+def build_plan(
+    config: dict,
+    config_files=(),
+    origin: str | Path | None = None,
+    moves_workdir: bool | None = None,
+) -> Plan:
     """The plan of a loaded config (left unchanged), with the recipe families' files merged under
     it. `config_files` name it in errors; relative paths resolve against `origin` (the launch
     directory). At tiny scale and rehearsal the workflow moves into WORKDIRS[scale] unless `moves_workdir` is False
@@ -1198,7 +1372,9 @@ def build_plan(config: dict, config_files=(), origin: str | Path | None = None, 
             for key in (f"runs.dpo.{run}", f"rejection_sampling.{run}", f"datasets.{run}"):
                 sources[key] = sources[f"iterative_dpo.{name}"]
     workdir = WORKDIRS.get(config["scale"])
-    moves = bool(workdir) and (moves_workdir if moves_workdir is not None else not origin.match(f"*/{workdir}"))
+    moves = bool(workdir) and (
+        moves_workdir if moves_workdir is not None else not origin.match(f"*/{workdir}")
+    )
     paths = Paths(origin, moves)
     replacements = apply_tiny_scale(config, paths, error) if tiny else []
     if config["scale"] == "rehearsal":
@@ -1243,9 +1419,15 @@ def write_plan(plan: Plan, path: str | Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m handbook.plan", description="Print the resolved plan as JSON.")
-    parser.add_argument("--configfile", nargs="+", default=[], help="config files extending config/config.yaml")
-    parser.add_argument("--scale", choices=("full", "rehearsal", "tiny"), help="override the config's scale")
+    parser = argparse.ArgumentParser(
+        prog="python -m handbook.plan", description="Print the resolved plan as JSON."
+    )
+    parser.add_argument(
+        "--configfile", nargs="+", default=[], help="config files extending config/config.yaml"
+    )
+    parser.add_argument(
+        "--scale", choices=("full", "rehearsal", "tiny"), help="override the config's scale"
+    )
     parser.add_argument("--table", help="only what this table needs")
     args = parser.parse_args(argv)
     try:

@@ -14,7 +14,12 @@ logger = logging.getLogger("handbook.plots")
 # preference trainers log `rewards/accuracies`, the reward-model trainer `accuracy`.
 PANELS: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...]], ...] = (
     ("Loss", "loss", ("loss",), ("eval_loss",)),
-    ("Reward margin", "reward(chosen) - reward(rejected)", ("rewards/margins",), ("eval_rewards/margins",)),
+    (
+        "Reward margin",
+        "reward(chosen) - reward(rejected)",
+        ("rewards/margins",),
+        ("eval_rewards/margins",),
+    ),
     (
         "Reward accuracy",
         "accuracy",
@@ -57,7 +62,9 @@ def curves(history: list[dict[str, Any]]) -> Curves:
                     panel[split].append((int(entry["step"]), value))
         if panel["train"] or panel["eval"]:
             # A resumed run may log out of order; the sort is stable, so equal steps keep log order.
-            out[title] = {split: sorted(points, key=lambda p: p[0]) for split, points in panel.items()}
+            out[title] = {
+                split: sorted(points, key=lambda p: p[0]) for split, points in panel.items()
+            }
     return out
 
 
@@ -67,7 +74,10 @@ def wants_log_scale(values: list[float]) -> bool:
 
 
 def plot_training_curves(
-    histories: dict[str, list[dict[str, Any]]], path, title: str | None = None, groups: dict[str, str] | None = None
+    histories: dict[str, list[dict[str, Any]]],
+    path,
+    title: str | None = None,
+    groups: dict[str, str] | None = None,
 ) -> list[str]:
     """Draw every panel that some model has data for, side by side, into one PNG; return the titles drawn.
 
@@ -79,7 +89,9 @@ def plot_training_curves(
     per_model = {label: curves(history) for label, history in histories.items()}
     titles = [panel[0] for panel in PANELS if any(panel[0] in c for c in per_model.values())]
     if not titles:
-        raise ValueError(f"no training curve points in the log history of: {', '.join(histories) or '(none)'}")
+        raise ValueError(
+            f"no training curve points in the log history of: {', '.join(histories) or '(none)'}"
+        )
     for label, model_curves in per_model.items():
         if not model_curves:
             logger.warning("%s: no training curve points, left out of the plot", label)
@@ -98,9 +110,13 @@ def plot_training_curves(
                 # A lone point draws no line; a marker keeps it visible.
                 ax.plot(*zip(*train), color=colours[label], marker="." if len(train) == 1 else None)
             if evals:
-                ax.plot(*zip(*evals), color=colours[label], linestyle="--", marker="o", markersize=4)
+                ax.plot(
+                    *zip(*evals), color=colours[label], linestyle="--", marker="o", markersize=4
+                )
         ax.set(title=panel, xlabel="optimizer step", ylabel=ylabels[panel])
-        values = [v for c in per_model.values() for points in c.get(panel, {}).values() for _, v in points]
+        values = [
+            v for c in per_model.values() for points in c.get(panel, {}).values() for _, v in points
+        ]
         if wants_log_scale(values):
             ax.set_yscale("log")  # e.g. IPO's loss at small beta next to DPO's
         ax.grid(alpha=0.3)

@@ -25,16 +25,28 @@ def prompt_lengths(dataset, tokenizer) -> list[int]:
     for row in dataset:
         prompt = row.get("prompt")
         if isinstance(row["chosen"], str):  # TRL's standard format: no chat template
-            text = prompt if isinstance(prompt, str) else os.path.commonprefix([row["chosen"], row["rejected"]])
+            text = (
+                prompt
+                if isinstance(prompt, str)
+                else os.path.commonprefix([row["chosen"], row["rejected"]])
+            )
         else:
             if not isinstance(prompt, list):
-                prompt = [m for m, other in zip(row["chosen"], row["rejected"]) if m == other][: len(row["chosen"]) - 1]
-            text = tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True) if prompt else ""
+                prompt = [m for m, other in zip(row["chosen"], row["rejected"]) if m == other][
+                    : len(row["chosen"]) - 1
+                ]
+            text = (
+                tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
+                if prompt
+                else ""
+            )
         lengths.append(len(tokenizer(text, add_special_tokens=False)["input_ids"]))
     return lengths
 
 
-def check_prompt_room(lengths: list[int], max_length: int, truncation_mode: str, where: str) -> None:
+def check_prompt_room(
+    lengths: list[int], max_length: int, truncation_mode: str, where: str
+) -> None:
     """Truncating from the end (keep_start), a prompt of max_length tokens or more leaves nothing
     of either reply: the pair trains on nothing, silently. A few such rows (long documents in a
     hub set) are said in the log; when they are most of the data, max_length is wrong: an error."""
@@ -44,8 +56,13 @@ def check_prompt_room(lengths: list[int], max_length: int, truncation_mode: str,
         return
     too_long = [i for i, n in enumerate(lengths) if n >= max_length]
     if too_long and len(too_long) * 2 <= len(lengths):
-        logger.warning("%s: %d of %d prompts fill max_length %d: those pairs train on nothing", where, len(too_long),
-                       len(lengths), max_length)
+        logger.warning(
+            "%s: %d of %d prompts fill max_length %d: those pairs train on nothing",
+            where,
+            len(too_long),
+            len(lengths),
+            max_length,
+        )
     elif too_long:
         i = too_long[0]
         raise DataError(

@@ -86,7 +86,11 @@ def content_hash(path: str | Path | None) -> str | None:
     if not path or not Path(path).exists():
         return None
     root = Path(path)
-    files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file() and p.name != "provenance.json")
+    files = (
+        [root]
+        if root.is_file()
+        else sorted(p for p in root.rglob("*") if p.is_file() and p.name != "provenance.json")
+    )
     h, kinds = hashlib.sha256(), set()
     for file in files:
         kind, digest = file_digest(file)
@@ -128,7 +132,9 @@ def provenance(config: Any = None, inputs: dict[str, str] | None = None) -> dict
     }
 
 
-def write_provenance(folder: Path | str, config: Any = None, inputs: dict[str, str] | None = None) -> Path:
+def write_provenance(
+    folder: Path | str, config: Any = None, inputs: dict[str, str] | None = None
+) -> Path:
     path = Path(folder) / "provenance.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(provenance(config, inputs), indent=2, sort_keys=True) + "\n")
@@ -165,4 +171,6 @@ def log_startup(moment: str) -> None:
     if not start or moment in _marked:
         return
     _marked.add(moment)
-    logging.getLogger("handbook").info("timing: %.2f s from job start to %s", time.time() - float(start), moment)
+    logging.getLogger("handbook").info(
+        "timing: %.2f s from job start to %s", time.time() - float(start), moment
+    )

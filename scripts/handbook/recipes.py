@@ -62,9 +62,28 @@ DATA_KEYS = (
 VALUE_MAPS = {("packing_strategy", "ffd"): "bfd"}
 # Reporters that send a run's logs off the machine: off unless the run's args turn them on (a
 # recipe copied from the handbook would log to wandb, and push every checkpoint to the hub).
-REMOTE_REPORTERS = {"wandb", "all", "comet_ml", "neptune", "clearml", "dagshub", "swanlab", "dvclive", "mlflow"}
+REMOTE_REPORTERS = {
+    "wandb",
+    "all",
+    "comet_ml",
+    "neptune",
+    "clearml",
+    "dagshub",
+    "swanlab",
+    "dvclive",
+    "mlflow",
+}
 # Keys the workflow's own argument class takes (handbook.training.WorkflowArguments).
-WORKFLOW_KEYS = {"dataset_path", "checkpoint_dir", "stage", "gpus", "tiny_scale", "chat_template", "global_batch", "rehearsal"}
+WORKFLOW_KEYS = {
+    "dataset_path",
+    "checkpoint_dir",
+    "stage",
+    "gpus",
+    "tiny_scale",
+    "chat_template",
+    "global_batch",
+    "rehearsal",
+}
 
 
 class RecipeFileError(ValueError):
@@ -85,9 +104,13 @@ def read_recipe(path: str | Path) -> dict:
     try:
         data = yamlio.load(Path(path).read_text()) or {}
     except (OSError, yaml.YAMLError) as err:
-        raise RecipeFileError(f"{path}: cannot be read as YAML ({type(err).__name__}: {err})") from None
+        raise RecipeFileError(
+            f"{path}: cannot be read as YAML ({type(err).__name__}: {err})"
+        ) from None
     if not isinstance(data, dict):
-        raise RecipeFileError(f"{path}: expected a mapping of recipe keys, got {type(data).__name__}")
+        raise RecipeFileError(
+            f"{path}: expected a mapping of recipe keys, got {type(data).__name__}"
+        )
     return data
 
 
@@ -97,7 +120,9 @@ def chat_template_from(value: str) -> str:
         return value
     path = Path(value)
     if not path.is_file():
-        raise RecipeFileError(f"chat_template: no such file '{value}' (give Jinja text, a .jinja file or a recipe)")
+        raise RecipeFileError(
+            f"chat_template: no such file '{value}' (give Jinja text, a .jinja file or a recipe)"
+        )
     if path.suffix in (".yaml", ".yml"):
         template = read_recipe(path).get("chat_template")
         if not isinstance(template, str) or not template.strip():
@@ -118,8 +143,14 @@ def recipe_dataset(recipe: dict, source: str) -> dict | None:
     """The recipe's data keys as a config 'datasets' entry (None when it names no data)."""
     if "dataset_mixture" in recipe:
         mixture = recipe["dataset_mixture"]
-        if not isinstance(mixture, dict) or not isinstance(mixture.get("datasets"), list) or not mixture["datasets"]:
-            raise RecipeFileError(f"{source}: dataset_mixture: expected {{datasets: [{{id, split, columns, weight}}, ...]}}")
+        if (
+            not isinstance(mixture, dict)
+            or not isinstance(mixture.get("datasets"), list)
+            or not mixture["datasets"]
+        ):
+            raise RecipeFileError(
+                f"{source}: dataset_mixture: expected {{datasets: [{{id, split, columns, weight}}, ...]}}"
+            )
         for i, entry in enumerate(mixture["datasets"]):
             if not isinstance(entry, dict) or "id" not in entry:
                 raise RecipeFileError(f"{source}: dataset_mixture.datasets[{i}]: needs an 'id'")
@@ -140,23 +171,31 @@ def legacy_dataset(recipe: dict, source: str) -> dict:
     """The handbook's first form: dataset_mixer {id: fraction} and dataset_splits [train..., test...]."""
     mixer = recipe["dataset_mixer"]
     if not isinstance(mixer, dict) or not mixer:
-        raise RecipeFileError(f"{source}: dataset_mixer: expected {{hub id or path: fraction, ...}}")
+        raise RecipeFileError(
+            f"{source}: dataset_mixer: expected {{hub id or path: fraction, ...}}"
+        )
     splits = recipe.get("dataset_splits") or ["train", "test"]
     train = [s for s in splits if "train" in s]
     test = [s for s in splits if "test" in s]
     if len(train) != 1 or len(test) > 1:
-        raise RecipeFileError(f"{source}: dataset_splits: expected one train and at most one test split, got {splits}")
+        raise RecipeFileError(
+            f"{source}: dataset_splits: expected one train and at most one test split, got {splits}"
+        )
     if len(mixer) == 1 and float(next(iter(mixer.values()))) == 1.0:
         spec = {"dataset_name": next(iter(mixer)), "dataset_train_split": train[0]}
         return {**spec, "dataset_test_split": test[0]} if test else spec
-    entries = [{"id": name, "split": train[0], "weight": float(weight)} for name, weight in mixer.items()]
+    entries = [
+        {"id": name, "split": train[0], "weight": float(weight)} for name, weight in mixer.items()
+    ]
     mixture = {"datasets": entries, "seed": 0}
     if test:
         mixture["test_split"] = test[0]
     return {"dataset_mixture": mixture}
 
 
-def resolve(recipe: dict, known: set[str] | None, source: str, stage: str | None = None) -> Resolved:
+def resolve(
+    recipe: dict, known: set[str] | None, source: str, stage: str | None = None
+) -> Resolved:
     """Map a recipe's keys to the trainer's. `known` is every argument the entry point takes (None
     at plan time: trainer keys are then checked by the job). Unknown keys are one error."""
     recipe = copy.deepcopy(recipe)
@@ -187,16 +226,26 @@ def resolve(recipe: dict, known: set[str] | None, source: str, stage: str | None
         elif key == "dataset_kwargs":
             kept = {k: v for k, v in (value or {}).items() if k == "skip_prepare_dataset"}
             if set(value or {}) - set(kept):
-                out.notes.append(f"dataset_kwargs: dropped {sorted(set(value) - set(kept))} (the data is tokenized by the workflow)")
+                out.notes.append(
+                    f"dataset_kwargs: dropped {sorted(set(value) - set(kept))} (the data is tokenized by the workflow)"
+                )
             if kept and (known is None or key in known):
                 out.args[key] = kept
         elif key == "push_to_hub" and value:
             out.args[key] = False
-            out.notes.append("push_to_hub: true -> false (turn it on in the run's args: push_to_hub: true)")
+            out.notes.append(
+                "push_to_hub: true -> false (turn it on in the run's args: push_to_hub: true)"
+            )
         elif key == "report_to" and remote_reporters(value):
-            local = [r for r in ([value] if isinstance(value, str) else value) if r not in REMOTE_REPORTERS]
+            local = [
+                r
+                for r in ([value] if isinstance(value, str) else value)
+                if r not in REMOTE_REPORTERS
+            ]
             out.args[key] = local or "none"
-            out.notes.append(f"report_to: {value!r} -> {out.args[key]!r} (turn it on in the run's args)")
+            out.notes.append(
+                f"report_to: {value!r} -> {out.args[key]!r} (turn it on in the run's args)"
+            )
         elif known is not None and key not in known and key != "env":
             unknown.append(key)
         else:
@@ -211,7 +260,9 @@ def resolve(recipe: dict, known: set[str] | None, source: str, stage: str | None
 
 
 def remote_reporters(value) -> list[str]:
-    return [r for r in ([value] if isinstance(value, str) else value or []) if r in REMOTE_REPORTERS]
+    return [
+        r for r in ([value] if isinstance(value, str) else value or []) if r in REMOTE_REPORTERS
+    ]
 
 
 def known_keys(*classes) -> set[str]:
@@ -230,18 +281,26 @@ def check(path: str, stage: str | None) -> int:
 
     stage = stage or stage_of(path)
     if stage is None:
-        raise RecipeFileError(f"{path}: no stage folder ({'/'.join(METHODS)}) in its path; give --stage")
+        raise RecipeFileError(
+            f"{path}: no stage folder ({'/'.join(METHODS)}) in its path; give --stage"
+        )
     config_cls = METHODS[stage].load_config_class()
     resolved = resolve(read_recipe(path), known_keys(config_cls, ModelConfig), path, stage)
     trainer_args = {k: v for k, v in resolved.args.items() if k not in WORKFLOW_KEYS and k != "env"}
     # Build the argument classes as the job would (on a machine without CUDA it trains in fp32
     # without checkpointing), so a bad value fails here too.
-    on_cpu = {} if torch.cuda.is_available() else {"bf16": False, "fp16": False, "gradient_checkpointing": False}
+    on_cpu = (
+        {}
+        if torch.cuda.is_available()
+        else {"bf16": False, "fp16": False, "gradient_checkpointing": False}
+    )
     parser = HfArgumentParser((config_cls, ModelConfig))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)
-            config, _ = parser.parse_dict({"output_dir": "unused", **trainer_args, **on_cpu}, allow_extra_keys=False)
+            config, _ = parser.parse_dict(
+                {"output_dir": "unused", **trainer_args, **on_cpu}, allow_extra_keys=False
+            )
     except (ValueError, TypeError) as err:
         raise RecipeFileError(f"{path}: {str(err).splitlines()[0]}") from None
     print(f"{path}: a {stage} recipe for {type(config).__name__}")
@@ -250,7 +309,9 @@ def check(path: str, stage: str | None) -> int:
     if resolved.model:
         print(f"  model: {resolved.model} (a run's own 'model' wins)")
     if resolved.dataset:
-        print(f"  dataset: {yaml.safe_dump(resolved.dataset, default_flow_style=True, width=1000).strip()}")
+        print(
+            f"  dataset: {yaml.safe_dump(resolved.dataset, default_flow_style=True, width=1000).strip()}"
+        )
     if "chat_template" in resolved.args:
         print("  chat_template: inline (given to the tokenizer; the trained model carries it)")
     print("  trainer arguments:")

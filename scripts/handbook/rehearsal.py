@@ -39,16 +39,24 @@ def apply_rehearsal(config: dict, recipe_settings) -> list[str]:
             said.append(f"dataset {name}: test_split_size {held_out} -> {TEST_ROWS} rows")
     for spec in config["rejection_sampling"].values():
         spec["backend"] = "hf"
-        spec["max_new_tokens"] = min(spec.get("max_new_tokens", rehearsal["max_new_tokens"]), rehearsal["max_new_tokens"])
+        spec["max_new_tokens"] = min(
+            spec.get("max_new_tokens", rehearsal["max_new_tokens"]), rehearsal["max_new_tokens"]
+        )
     for spec in config["judges"].values():
         spec["max_new_tokens"] = rehearsal["max_new_tokens"]
     for name, spec in config["suites"].items():
         if not spec.get("local"):
             # The real tasks, on the stand-ins' few rows, generating no more than the judges do.
-            spec["limit"] = min(spec.get("limit") or rehearsal["lm_eval_limit"], rehearsal["lm_eval_limit"])
-            spec["max_gen_toks"] = min(spec.get("max_gen_toks") or rehearsal["max_new_tokens"], rehearsal["max_new_tokens"])
-    said.append(f"hub lm-eval suites score {rehearsal['lm_eval_limit']} documents per task and generate at most "
-                f"{rehearsal['max_new_tokens']} tokens; judges: the demo reward model")
+            spec["limit"] = min(
+                spec.get("limit") or rehearsal["lm_eval_limit"], rehearsal["lm_eval_limit"]
+            )
+            spec["max_gen_toks"] = min(
+                spec.get("max_gen_toks") or rehearsal["max_new_tokens"], rehearsal["max_new_tokens"]
+            )
+    said.append(
+        f"hub lm-eval suites score {rehearsal['lm_eval_limit']} documents per task and generate at most "
+        f"{rehearsal['max_new_tokens']} tokens; judges: the demo reward model"
+    )
     return said
 
 
@@ -71,7 +79,9 @@ def shrink_run(ref: str, spec: dict, settings: dict, rehearsal: dict) -> list[st
                 args[key] = value
         if str(settings.get("attn_implementation", "")).startswith("flash"):
             args["attn_implementation"] = "sdpa"
-            said.append(f"{ref}: attn_implementation {settings['attn_implementation']} -> sdpa (no CUDA)")
+            said.append(
+                f"{ref}: attn_implementation {settings['attn_implementation']} -> sdpa (no CUDA)"
+            )
         processes = min(planned, rehearsal["processes"])
         if processes > 1:
             args["ddp_backend"] = "gloo"
@@ -87,6 +97,10 @@ def shrink_run(ref: str, spec: dict, settings: dict, rehearsal: dict) -> list[st
         spec["request_gpus"] = gpus
     spec["gpus"] = 0
     resources["nodes"] = 1
-    resources["mem_mb"] = min(int(resources.get("mem_mb", rehearsal["mem_mb"])), rehearsal["mem_mb"])
-    resources["runtime"] = min(int(resources.get("runtime", rehearsal["runtime"])), rehearsal["runtime"])
+    resources["mem_mb"] = min(
+        int(resources.get("mem_mb", rehearsal["mem_mb"])), rehearsal["mem_mb"]
+    )
+    resources["runtime"] = min(
+        int(resources.get("runtime", rehearsal["runtime"])), rehearsal["runtime"]
+    )
     return said

@@ -34,14 +34,20 @@ def read_prompts(path: str, limit: int | None = None) -> list[dict]:
     rows = []
     for i, row in enumerate(prompt_source_rows(path)):
         # A conversational prompt-only row carries its turns in 'prompt'.
-        messages = list(row.get("messages") or (row["prompt"] if isinstance(row.get("prompt"), list) else []))
+        messages = list(
+            row.get("messages") or (row["prompt"] if isinstance(row.get("prompt"), list) else [])
+        )
         while messages and messages[-1].get("role") == "assistant":
             messages.pop()
         if not messages:
             if not isinstance(row.get("prompt"), str) or not row["prompt"].strip():
-                raise DataError(f"{path}: row {i}: needs a 'prompt' string or 'messages' with a user turn")
+                raise DataError(
+                    f"{path}: row {i}: needs a 'prompt' string or 'messages' with a user turn"
+                )
             messages = [{"role": "user", "content": row["prompt"]}]
-        prompt = row.get("prompt") if isinstance(row.get("prompt"), str) else messages[-1]["content"]
+        prompt = (
+            row.get("prompt") if isinstance(row.get("prompt"), str) else messages[-1]["content"]
+        )
         prompt_id = row.get("prompt_id") or hashlib.sha256(prompt.encode()).hexdigest()
         rows.append(
             {
@@ -67,7 +73,9 @@ def read_samples(path: str) -> list[dict]:
     rows = read_jsonl(file)
     for i, row in enumerate(rows):
         if not row.get("messages") or not isinstance(row.get("completions"), list):
-            raise DataError(f"{path}: row {i}: needs 'messages' and a 'completions' list (from sample_completions.py)")
+            raise DataError(
+                f"{path}: row {i}: needs 'messages' and a 'completions' list (from sample_completions.py)"
+            )
     if not rows:
         raise DataError(f"{path}: no rows")
     return rows
@@ -96,7 +104,9 @@ def verify_rows(rows: list[dict], names: list[str], weights: list[float] | None)
     for row in rows:
         context = {key: row.get(key) for key in CARRIED}
         contexts = [context] * len(row["completions"])
-        scored.append(dict(row, scores=verifiers.score(names, weights, contexts, row["completions"])))
+        scored.append(
+            dict(row, scores=verifiers.score(names, weights, contexts, row["completions"]))
+        )
     return scored
 
 
@@ -150,7 +160,8 @@ def build_sets(rows: list[dict]) -> tuple[list[dict], list[dict], dict]:
                 "prompt_id": row["prompt_id"],
                 "prompt": row["prompt"],
                 "chosen": row["messages"] + [reply],
-                "rejected": row["messages"] + [{"role": "assistant", "content": completions[worst]}],
+                "rejected": row["messages"]
+                + [{"role": "assistant", "content": completions[worst]}],
                 "score_chosen": scores[best],
                 "score_rejected": scores[worst],
                 **extra,
@@ -184,6 +195,8 @@ def check_scored(rows: list[dict], path: str) -> None:
     for i, row in enumerate(rows):
         scores = row.get("scores")
         if not isinstance(scores, list) or len(scores) != len(row["completions"]) or not scores:
-            raise DataError(f"{path}: row {i}: needs 'scores', one per completion (from score_samples.py)")
+            raise DataError(
+                f"{path}: row {i}: needs 'scores', one per completion (from score_samples.py)"
+            )
         if "prompt_id" not in row or "prompt" not in row:
             raise DataError(f"{path}: row {i}: needs 'prompt_id' and 'prompt'")

@@ -14,13 +14,17 @@ def load_reward_model(path: str, device: str | None = None):
     import torch
     from transformers import AutoModelForSequenceClassification
 
-    model = from_pretrained(AutoModelForSequenceClassification, path, dtype=torch.float32, use_safetensors=True)
+    model = from_pretrained(
+        AutoModelForSequenceClassification, path, dtype=torch.float32, use_safetensors=True
+    )
     if device is not None:
         model = model.to(device)
     return model.eval(), load_tokenizer(path)
 
 
-def score_conversations(model, tokenizer, conversations: list[list[dict]], batch_size: int = 32) -> list[float]:
+def score_conversations(
+    model, tokenizer, conversations: list[list[dict]], batch_size: int = 32
+) -> list[float]:
     """One reward per conversation, tokenized with the chat template exactly as RewardTrainer does.
 
     Batches are padded on the right whatever the tokenizer's padding side: the classifier pools the
@@ -33,7 +37,10 @@ def score_conversations(model, tokenizer, conversations: list[list[dict]], batch
     if model.config.pad_token_id is None:
         model.config.pad_token_id = tokenizer.pad_token_id
     pad_id = model.config.pad_token_id
-    ids = [list(tokenizer.apply_chat_template(c, tokenize=True, return_dict=True)["input_ids"]) for c in conversations]
+    ids = [
+        list(tokenizer.apply_chat_template(c, tokenize=True, return_dict=True)["input_ids"])
+        for c in conversations
+    ]
     order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
     scores = [0.0] * len(ids)
     device = next(model.parameters()).device
@@ -48,7 +55,9 @@ def score_conversations(model, tokenizer, conversations: list[list[dict]], batch
             input_ids[row, : len(ids[i])] = torch.tensor(ids[i])
             attention_mask[row, : len(ids[i])] = 1
         with torch.no_grad():
-            logits = model(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device)).logits
+            logits = model(
+                input_ids=input_ids.to(device), attention_mask=attention_mask.to(device)
+            ).logits
         for row, i in enumerate(batch):
             scores[i] = float(logits[row, 0])
     model.train(was_training)
@@ -79,7 +88,9 @@ def pairwise_metrics(margins: list[float]) -> dict:
     }
 
 
-def evaluate_pairs(model, tokenizer, rows: list[dict], batch_size: int, where: str = "pairs") -> dict:
+def evaluate_pairs(
+    model, tokenizer, rows: list[dict], batch_size: int, where: str = "pairs"
+) -> dict:
     if not rows:
         raise DataError(f"{where}: no pairs to evaluate")
     pairs = [pair_conversations(row, f"{where}: row {i}") for i, row in enumerate(rows)]

@@ -51,7 +51,9 @@ def check_vllm(workflow_args, training_args) -> None:
         return
     if workflow_args.tiny_scale or workflow_args.rehearsal:
         logger.warning(
-            "use_vllm needs %s: %s generates with transformers instead", " and ".join(missing), scale_name(workflow_args)
+            "use_vllm needs %s: %s generates with transformers instead",
+            " and ".join(missing),
+            scale_name(workflow_args),
         )
         training_args.use_vllm = False
         return
@@ -65,8 +67,14 @@ def conversational_prompts(dataset, tokenizer, where: str):
     """Prompt-only rows whose prompt is a string become one user turn when the model has a chat
     template (a chat model answers in its format); message-list prompts are kept as they are."""
     if "prompt" not in dataset.column_names:
-        raise DataError(f"{where}: GRPO trains on prompt-only data (a 'prompt' column); found {dataset.column_names}")
-    if len(dataset) == 0 or not isinstance(dataset[0]["prompt"], str) or not tokenizer.chat_template:
+        raise DataError(
+            f"{where}: GRPO trains on prompt-only data (a 'prompt' column); found {dataset.column_names}"
+        )
+    if (
+        len(dataset) == 0
+        or not isinstance(dataset[0]["prompt"], str)
+        or not tokenizer.chat_template
+    ):
         return dataset
     logger.info("%s: string prompts given to the chat model as one user turn each", where)
     return dataset.map(lambda row: {"prompt": [{"role": "user", "content": row["prompt"]}]})
@@ -98,7 +106,10 @@ class RolloutLog:
     records: list[dict] = field(default_factory=list)
 
     def functions(self) -> list:
-        return [self._wrap(i, name, fn) for i, (name, fn) in enumerate(zip(self.names, verifiers.get(self.names)))]
+        return [
+            self._wrap(i, name, fn)
+            for i, (name, fn) in enumerate(zip(self.names, verifiers.get(self.names)))
+        ]
 
     def _wrap(self, index: int, name: str, fn):
         def reward(prompts=None, completions=None, **kwargs):
@@ -115,7 +126,9 @@ class RolloutLog:
                                 "completion": verifiers.reply_text(c),
                                 **_carried(kwargs, j),
                             }
-                            for j, (p, c) in enumerate(zip(prompts[: self.per_batch], completions[: self.per_batch]))
+                            for j, (p, c) in enumerate(
+                                zip(prompts[: self.per_batch], completions[: self.per_batch])
+                            )
                         ],
                     }
                 )
@@ -140,10 +153,14 @@ class RolloutLog:
             )
 
     def write(self, path: str | Path) -> None:
-        Path(path).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in self.records))
+        Path(path).write_text(
+            "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in self.records)
+        )
 
 
 def _carried(kwargs: dict, j: int) -> dict:
     return {
-        key: kwargs[key][j] for key in ("task", "answer") if isinstance(kwargs.get(key), list) and j < len(kwargs[key])
+        key: kwargs[key][j]
+        for key in ("task", "answer")
+        if isinstance(kwargs.get(key), list) and j < len(kwargs[key])
     }

@@ -13,8 +13,12 @@ import re
 from typing import Any
 
 MARKER = "<redacted>"
-SECRET_NAME = re.compile(r"(?:^|[_-])(?:token|secret|password|passwd|key|apikey|auth)(?:$|[_-])", re.IGNORECASE)
-SPECIAL_TOKENS = re.compile(r"(?:^|_)(?:pad|eos|bos|unk|sep|cls|mask)_token(?:_id)?$", re.IGNORECASE)
+SECRET_NAME = re.compile(
+    r"(?:^|[_-])(?:token|secret|password|passwd|key|apikey|auth)(?:$|[_-])", re.IGNORECASE
+)
+SPECIAL_TOKENS = re.compile(
+    r"(?:^|_)(?:pad|eos|bos|unk|sep|cls|mask)_token(?:_id)?$", re.IGNORECASE
+)
 # Where a hub token taken off the command line goes: huggingface_hub reads it from there.
 HUB_TOKEN_ENV = "HF_TOKEN"
 
@@ -29,7 +33,10 @@ def is_secret_name(name: str) -> bool:
 def redact(obj: Any) -> Any:
     """A copy of nested dicts and lists with the values of secret-named keys replaced."""
     if isinstance(obj, dict):
-        return {k: (MARKER if is_secret_name(k) and v not in (None, "") else redact(v)) for k, v in obj.items()}
+        return {
+            k: (MARKER if is_secret_name(k) and v not in (None, "") else redact(v))
+            for k, v in obj.items()
+        }
     if isinstance(obj, (list, tuple)):
         return type(obj)(redact(v) for v in obj)
     return obj
@@ -64,7 +71,11 @@ def take_secrets(*parsed) -> None:
                 continue
             if name == "hub_token":
                 os.environ[HUB_TOKEN_ENV] = value
-                logger.info("hub_token: passed to this process as %s; not saved with the run", HUB_TOKEN_ENV)
+                logger.info(
+                    "hub_token: passed to this process as %s; not saved with the run", HUB_TOKEN_ENV
+                )
             else:
-                logger.info("%s: secret-named value dropped; set it in the environment instead", name)
+                logger.info(
+                    "%s: secret-named value dropped; set it in the environment instead", name
+                )
             setattr(args, name, None)

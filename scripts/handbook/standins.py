@@ -45,10 +45,16 @@ SEED = 0
 VOCAB_SIZE = 512  # the BPE target; special tokens come on top
 MODEL_MAX_LENGTH = 1024
 DIMS = {
-    "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
-    "intermediate_size": 128, "max_position_embeddings": 1024,
+    "hidden_size": 64,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "intermediate_size": 128,
+    "max_position_embeddings": 1024,
 }
-DIMS_OF = {"GPT2Config": {"n_embd": 64, "n_layer": 2, "n_head": 4, "n_inner": 128, "n_positions": 1024}}
+DIMS_OF = {
+    "GPT2Config": {"n_embd": 64, "n_layer": 2, "n_head": 4, "n_inner": 128, "n_positions": 1024}
+}
 # Rows in every split of an lm-eval task's dataset: ARC's 25 shots drawn from train, and room
 # to spare; a suite asking for more shots gets one row more than it draws.
 TASK_ROWS = 30
@@ -109,31 +115,52 @@ MISTRAL_SPECIALS = ("<unk>", "<s>", "</s>")
 ENDOFTEXT_ROLES = {"bos": "<|endoftext|>", "eos": "<|endoftext|>", "unk": "<|endoftext|>"}
 # SmolLM and SmolLM2 share a tokenizer: <|endoftext|>, then the ChatML tokens (ids 0, 1, 2).
 SMOLLM = ModelFacts(
-    "LlamaConfig", ENDOFTEXT_ROLES, ("<|endoftext|>", "<|im_start|>", "<|im_end|>"), tie_word_embeddings=True
+    "LlamaConfig",
+    ENDOFTEXT_ROLES,
+    ("<|endoftext|>", "<|im_start|>", "<|im_end|>"),
+    tie_word_embeddings=True,
 )
 
 MODELS = {
-    "mistralai/Mistral-7B-v0.1": ModelFacts("MistralConfig", MISTRAL_ROLES, MISTRAL_SPECIALS, adds_bos=True),
+    "mistralai/Mistral-7B-v0.1": ModelFacts(
+        "MistralConfig", MISTRAL_ROLES, MISTRAL_SPECIALS, adds_bos=True
+    ),
     "alignment-handbook/zephyr-7b-sft-full": ModelFacts(
-        "MistralConfig", {**MISTRAL_ROLES, "pad": "</s>"}, MISTRAL_SPECIALS, chat_template=ZEPHYR, adds_bos=True
+        "MistralConfig",
+        {**MISTRAL_ROLES, "pad": "</s>"},
+        MISTRAL_SPECIALS,
+        chat_template=ZEPHYR,
+        adds_bos=True,
     ),
     "teknium/OpenHermes-2.5-Mistral-7B": ModelFacts(
-        "MistralConfig", {**MISTRAL_ROLES, "eos": "<|im_end|>"}, MISTRAL_SPECIALS,
-        added=("<|im_end|>", "<|im_start|>"), chat_template=CHATML, adds_bos=True,
+        "MistralConfig",
+        {**MISTRAL_ROLES, "eos": "<|im_end|>"},
+        MISTRAL_SPECIALS,
+        added=("<|im_end|>", "<|im_start|>"),
+        chat_template=CHATML,
+        adds_bos=True,
     ),
     "mistral-community/Mixtral-8x22B-v0.1": ModelFacts(
-        "MixtralConfig", MISTRAL_ROLES, MISTRAL_SPECIALS, adds_bos=True,
+        "MixtralConfig",
+        MISTRAL_ROLES,
+        MISTRAL_SPECIALS,
+        adds_bos=True,
         arch={"num_local_experts": 4, "num_experts_per_tok": 2},
     ),
     # Gemma's heads are wider than hidden/heads (256 x 16 against 3072 in the 7B): kept as 4 x 32 against 64.
     "google/gemma-7b": ModelFacts(
-        "GemmaConfig", {"bos": "<bos>", "eos": "<eos>", "pad": "<pad>", "unk": "<unk>"},
+        "GemmaConfig",
+        {"bos": "<bos>", "eos": "<eos>", "pad": "<pad>", "unk": "<unk>"},
         ("<pad>", "<eos>", "<bos>", "<unk>", "<start_of_turn>", "<end_of_turn>"),
-        chat_template=GEMMA_TURNS, tie_word_embeddings=True, adds_bos=True, arch={"head_dim": 32},
+        chat_template=GEMMA_TURNS,
+        tie_word_embeddings=True,
+        adds_bos=True,
+        arch={"head_dim": 32},
     ),
     # <|endoftext|> and the fill-in-the-middle tokens (its repository-metadata tokens left out).
     "bigcode/starcoder2-15b": ModelFacts(
-        "Starcoder2Config", ENDOFTEXT_ROLES,
+        "Starcoder2Config",
+        ENDOFTEXT_ROLES,
         ("<|endoftext|>", "<fim_prefix>", "<fim_middle>", "<fim_suffix>", "<fim_pad>"),
     ),
     "HuggingFaceTB/SmolLM-360M": SMOLLM,
@@ -143,15 +170,27 @@ MODELS = {
     # A Llama-3-style vocabulary: bos 128000 and eos 128001 in its generation config, pad 128004 in
     # transformers' SmolLM3Config defaults.
     "HuggingFaceTB/SmolLM3-3B-Base": ModelFacts(
-        "SmolLM3Config", {"bos": "<|begin_of_text|>", "eos": "<|end_of_text|>", "pad": "<|finetune_right_pad_id|>"},
-        ("<|begin_of_text|>", "<|end_of_text|>", "<|finetune_right_pad_id|>", "<|im_start|>", "<|im_end|>"),
+        "SmolLM3Config",
+        {"bos": "<|begin_of_text|>", "eos": "<|end_of_text|>", "pad": "<|finetune_right_pad_id|>"},
+        (
+            "<|begin_of_text|>",
+            "<|end_of_text|>",
+            "<|finetune_right_pad_id|>",
+            "<|im_start|>",
+            "<|im_end|>",
+        ),
         tie_word_embeddings=True,
     ),
     "Qwen/Qwen2.5-1.5B-Instruct": ModelFacts(
-        "Qwen2Config", {"eos": "<|im_end|>", "pad": "<|endoftext|>"},
-        added=("<|endoftext|>", "<|im_start|>", "<|im_end|>"), chat_template=QWEN_CHATML, tie_word_embeddings=True,
+        "Qwen2Config",
+        {"eos": "<|im_end|>", "pad": "<|endoftext|>"},
+        added=("<|endoftext|>", "<|im_start|>", "<|im_end|>"),
+        chat_template=QWEN_CHATML,
+        tie_word_embeddings=True,
     ),
-    "gpt2": ModelFacts("GPT2Config", ENDOFTEXT_ROLES, added=("<|endoftext|>",), tie_word_embeddings=True),
+    "gpt2": ModelFacts(
+        "GPT2Config", ENDOFTEXT_ROLES, added=("<|endoftext|>",), tie_word_embeddings=True
+    ),
 }
 
 
@@ -167,7 +206,12 @@ def example(i: int) -> dict:
     answer = op(a, b)
     question = f"What is {a} {word} {b}?"
     return {
-        "i": i, "a": a, "b": b, "word": word, "answer": answer, "question": question,
+        "i": i,
+        "a": a,
+        "b": b,
+        "word": word,
+        "answer": answer,
+        "question": question,
         "sentence": f"{a} {word} {b} is {answer}.",
         "reply": render_reply(str(answer), "preferred", variant=i % 2),
         "wrong_reply": render_reply(str(answer + 1 + i % 4), "dispreferred"),
@@ -195,18 +239,35 @@ def ctx_a(ex: dict) -> str:
 
 def chat(ex: dict, reply: str, system: bool = False) -> list[dict]:
     turns = [{"content": ex["question"], "role": "user"}, {"content": reply, "role": "assistant"}]
-    return [{"content": "You are a careful assistant.", "role": "system"}, *turns] if system else turns
+    return (
+        [{"content": "You are a careful assistant.", "role": "system"}, *turns] if system else turns
+    )
 
 
 # IFEval's instruction arguments, each None in a row that does not use it (the dataset's kwargs
 # struct), with the type the dataset card gives.
 IFEVAL_ARG_TYPES = {
-    "num_highlights": "int64", "relation": "string", "num_words": "int64", "num_placeholders": "int64",
-    "prompt_to_repeat": "string", "num_paragraphs": "int64", "first_word": "string",
-    "postscript_marker": "string", "keywords": "strings", "end_phrase": "string", "num_bullets": "int64",
-    "section_spliter": "string", "num_sections": "int64", "capital_relation": "string",
-    "capital_frequency": "int64", "nth_paragraph": "int64", "forbidden_words": "strings",
-    "let_frequency": "int64", "letter": "string", "let_relation": "string", "language": "string",
+    "num_highlights": "int64",
+    "relation": "string",
+    "num_words": "int64",
+    "num_placeholders": "int64",
+    "prompt_to_repeat": "string",
+    "num_paragraphs": "int64",
+    "first_word": "string",
+    "postscript_marker": "string",
+    "keywords": "strings",
+    "end_phrase": "string",
+    "num_bullets": "int64",
+    "section_spliter": "string",
+    "num_sections": "int64",
+    "capital_relation": "string",
+    "capital_frequency": "int64",
+    "nth_paragraph": "int64",
+    "forbidden_words": "strings",
+    "let_frequency": "int64",
+    "letter": "string",
+    "let_relation": "string",
+    "language": "string",
     "num_sentences": "int64",
 }
 IFEVAL_ARGS = dict.fromkeys(IFEVAL_ARG_TYPES)
@@ -216,8 +277,11 @@ def ifeval_instructions(ex: dict) -> list[tuple[str, str, dict]]:
     """(instruction id, how the prompt says it, its arguments): among them the checks that read
     NLTK's sentence tokenizer and langdetect."""
     return [
-        ("length_constraints:number_sentences", "Answer in less than 3 sentences.",
-         {"relation": "less than", "num_sentences": 3}),
+        (
+            "length_constraints:number_sentences",
+            "Answer in less than 3 sentences.",
+            {"relation": "less than", "num_sentences": 3},
+        ),
         ("language:response_language", "Answer in English.", {"language": "en"}),
         ("keywords:existence", f"Include the word {ex['word']}.", {"keywords": [ex["word"]]}),
         ("change_case:english_lowercase", "Use lowercase letters only.", {}),
@@ -237,7 +301,10 @@ def ifeval_pair(ex: dict) -> list[tuple[str, str, dict]]:
 # `feature`, so this table needs no import of datasets.
 KINDS = {
     "question": ("string", lambda ex: ex["question"]),
-    "prompt_id": ("string", lambda ex: hashlib.sha256(f"{ex['i']}:{ex['question']}".encode()).hexdigest()),
+    "prompt_id": (
+        "string",
+        lambda ex: hashlib.sha256(f"{ex['i']}:{ex['question']}".encode()).hexdigest(),
+    ),
     "index": ("int64", lambda ex: ex["i"]),
     "reply": ("string", lambda ex: ex["reply"]),
     "conversation": ("messages", lambda ex: chat(ex, ex["reply"])),
@@ -253,19 +320,35 @@ KINDS = {
     "text": ("string", lambda ex: f"{ex['question']} {ex['sentence']} {ex['reply']}"),
     "timestamp": ("string", lambda ex: f"2020-01-{1 + ex['i'] % 28:02d}T00:00:00Z"),
     "url": ("string", lambda ex: f"https://example.org/{ex['i']}"),
-    "word_problem": ("string", lambda ex: f"Sam has {ex['a']} apples and buys {ex['b']} more. How many apples now?"),
-    "worked_answer": ("string", lambda ex: f"Sam has {ex['a']} + {ex['b']} = {ex['a'] + ex['b']} apples.\n"
-                                           f"#### {ex['a'] + ex['b']}"),
+    "word_problem": (
+        "string",
+        lambda ex: f"Sam has {ex['a']} apples and buys {ex['b']} more. How many apples now?",
+    ),
+    "worked_answer": (
+        "string",
+        lambda ex: (
+            f"Sam has {ex['a']} + {ex['b']} = {ex['a'] + ex['b']} apples.\n#### {ex['a'] + ex['b']}"
+        ),
+    ),
     "turns": ("strings", lambda ex: [ex["question"], "Now say it in one sentence."]),
     "references": ("strings", lambda ex: [ex["reply"], ex["sentence"]]),
     "category": ("string", lambda ex: ("math", "reasoning", "writing")[ex["i"] % 3]),
     "exchanges": ("exchanges", lambda ex: [{"input": ex["question"], "output": ex["reply"]}]),
-    "template_kwargs": ("template_kwargs", lambda ex: {
-        "custom_instructions": "", "enable_thinking": ex["i"] % 2 == 0, "python_tools": [], "xml_tools": []
-    }),
+    "template_kwargs": (
+        "template_kwargs",
+        lambda ex: {
+            "custom_instructions": "",
+            "enable_thinking": ex["i"] % 2 == 0,
+            "python_tools": [],
+            "xml_tools": [],
+        },
+    ),
     # ARC: choices {text, label} with answerKey one of the labels (doc_to_target indexes by it).
     "arc_id": ("string", lambda ex: f"standin_{ex['i']}"),
-    "arc_choices": ("labelled_choices", lambda ex: {"text": options(ex)[0], "label": ["A", "B", "C", "D"]}),
+    "arc_choices": (
+        "labelled_choices",
+        lambda ex: {"text": options(ex)[0], "label": ["A", "B", "C", "D"]},
+    ),
     "arc_answer_key": ("string", lambda ex: "ABCD"[options(ex)[1]]),
     # HellaSwag: process_docs reads activity_label, ctx_a, ctx_b, endings and int(label).
     "hs_ind": ("int32", lambda ex: ex["i"]),
@@ -286,15 +369,24 @@ KINDS = {
     "mmlu_choices": ("strings", lambda ex: options(ex)[0]),
     "mmlu_answer": ("abcd", lambda ex: options(ex)[1]),
     # Winogrande: the blank '_' is filled with option1 or option2; answer "1" or "2".
-    "wino_sentence": ("string", lambda ex: f"{ex['a']} {ex['word']} {ex['b']} gives _ when worked out."),
+    "wino_sentence": (
+        "string",
+        lambda ex: f"{ex['a']} {ex['word']} {ex['b']} gives _ when worked out.",
+    ),
     "wino_option1": ("string", lambda ex: options(ex, 2)[0][0]),
     "wino_option2": ("string", lambda ex: options(ex, 2)[0][1]),
     "wino_answer": ("string", lambda ex: str(options(ex, 2)[1] + 1)),
     # IFEval: the prompt names its instructions; kwargs holds each one's arguments (None where unused).
     "ifeval_key": ("int64", lambda ex: 1000 + ex["i"]),
-    "ifeval_prompt": ("string", lambda ex: f"{ex['question']} " + " ".join(i[1] for i in ifeval_pair(ex))),
+    "ifeval_prompt": (
+        "string",
+        lambda ex: f"{ex['question']} " + " ".join(i[1] for i in ifeval_pair(ex)),
+    ),
     "ifeval_ids": ("strings", lambda ex: [i[0] for i in ifeval_pair(ex)]),
-    "ifeval_kwargs": ("ifeval_kwargs", lambda ex: [{**IFEVAL_ARGS, **i[2]} for i in ifeval_pair(ex)]),
+    "ifeval_kwargs": (
+        "ifeval_kwargs",
+        lambda ex: [{**IFEVAL_ARGS, **i[2]} for i in ifeval_pair(ex)],
+    ),
 }
 
 
@@ -307,14 +399,19 @@ def feature(name: str):
         "strings": texts,
         "exchanges": datasets.List({"input": text, "output": text}),
         "template_kwargs": {
-            "custom_instructions": text, "enable_thinking": datasets.Value("bool"),
-            "python_tools": texts, "xml_tools": texts,
+            "custom_instructions": text,
+            "enable_thinking": datasets.Value("bool"),
+            "python_tools": texts,
+            "xml_tools": texts,
         },
         "labelled_choices": {"text": texts, "label": texts},
         "mc_targets": {"choices": texts, "labels": datasets.List(datasets.Value("int32"))},
         "abcd": datasets.ClassLabel(names=["A", "B", "C", "D"]),
         "ifeval_kwargs": datasets.List(
-            {arg: texts if kind == "strings" else datasets.Value(kind) for arg, kind in IFEVAL_ARG_TYPES.items()}
+            {
+                arg: texts if kind == "strings" else datasets.Value(kind)
+                for arg, kind in IFEVAL_ARG_TYPES.items()
+            }
         ),
     }
     return nested.get(name) or datasets.Value(name)
@@ -335,8 +432,13 @@ class Schema:
 # smoltalk2's chat_template_kwargs (those SmolLM3's chat template reads), dpo-mix-7k's rating types.
 SFT = {"prompt": "question", "prompt_id": "prompt_id", "messages": "conversation"}
 PREFS = {
-    "prompt": "question", "prompt_id": "prompt_id", "chosen": "chosen", "rejected": "rejected",
-    "messages": "conversation", "score_chosen": "high_score", "score_rejected": "low_score",
+    "prompt": "question",
+    "prompt_id": "prompt_id",
+    "chosen": "chosen",
+    "rejected": "rejected",
+    "messages": "conversation",
+    "score_chosen": "high_score",
+    "score_rejected": "low_score",
 }
 CAI = {"prompt": "question", "messages": "conversation", "chosen": "chosen", "rejected": "rejected"}
 MESSAGES = {"messages": "conversation"}
@@ -344,31 +446,101 @@ SMOLTALK = {"messages": "conversation", "source": "name"}
 SMOLTALK2 = {"messages": "conversation", "chat_template_kwargs": "template_kwargs"}
 SMOLTALK2_PREFS = {"prompt": "question", "chosen": "chosen", "rejected": "rejected"}
 # lm-eval's tasks: the columns their YAMLs and utils.py read, as the dataset cards type them.
-ARC = {"id": "arc_id", "question": "question", "choices": "arc_choices", "answerKey": "arc_answer_key"}
+ARC = {
+    "id": "arc_id",
+    "question": "question",
+    "choices": "arc_choices",
+    "answerKey": "arc_answer_key",
+}
 HELLASWAG = {
-    "ind": "hs_ind", "activity_label": "hs_activity", "ctx_a": "hs_ctx_a", "ctx_b": "hs_ctx_b", "ctx": "hs_ctx",
-    "endings": "hs_endings", "source_id": "hs_source_id", "split": "hs_split", "split_type": "hs_split_type",
+    "ind": "hs_ind",
+    "activity_label": "hs_activity",
+    "ctx_a": "hs_ctx_a",
+    "ctx_b": "hs_ctx_b",
+    "ctx": "hs_ctx",
+    "endings": "hs_endings",
+    "source_id": "hs_source_id",
+    "split": "hs_split",
+    "split_type": "hs_split_type",
     "label": "hs_label",
 }
 TRUTHFULQA_MC = {"question": "question", "mc1_targets": "mc1_targets", "mc2_targets": "mc2_targets"}
-MMLU = {"question": "question", "subject": "mmlu_subject", "choices": "mmlu_choices", "answer": "mmlu_answer"}
-WINOGRANDE = {"sentence": "wino_sentence", "option1": "wino_option1", "option2": "wino_option2",
-              "answer": "wino_answer"}
-IFEVAL = {"key": "ifeval_key", "prompt": "ifeval_prompt", "instruction_id_list": "ifeval_ids",
-          "kwargs": "ifeval_kwargs"}
+MMLU = {
+    "question": "question",
+    "subject": "mmlu_subject",
+    "choices": "mmlu_choices",
+    "answer": "mmlu_answer",
+}
+WINOGRANDE = {
+    "sentence": "wino_sentence",
+    "option1": "wino_option1",
+    "option2": "wino_option2",
+    "answer": "wino_answer",
+}
+IFEVAL = {
+    "key": "ifeval_key",
+    "prompt": "ifeval_prompt",
+    "instruction_id_list": "ifeval_ids",
+    "kwargs": "ifeval_kwargs",
+}
 # cais/mmlu's subject configurations (its 'all' and 'auxiliary_train' are not read by lm-eval's mmlu).
 MMLU_SUBJECTS = (
-    "abstract_algebra", "anatomy", "astronomy", "business_ethics", "clinical_knowledge", "college_biology",
-    "college_chemistry", "college_computer_science", "college_mathematics", "college_medicine", "college_physics",
-    "computer_security", "conceptual_physics", "econometrics", "electrical_engineering", "elementary_mathematics",
-    "formal_logic", "global_facts", "high_school_biology", "high_school_chemistry", "high_school_computer_science",
-    "high_school_european_history", "high_school_geography", "high_school_government_and_politics",
-    "high_school_macroeconomics", "high_school_mathematics", "high_school_microeconomics", "high_school_physics",
-    "high_school_psychology", "high_school_statistics", "high_school_us_history", "high_school_world_history",
-    "human_aging", "human_sexuality", "international_law", "jurisprudence", "logical_fallacies", "machine_learning",
-    "management", "marketing", "medical_genetics", "miscellaneous", "moral_disputes", "moral_scenarios", "nutrition",
-    "philosophy", "prehistory", "professional_accounting", "professional_law", "professional_medicine",
-    "professional_psychology", "public_relations", "security_studies", "sociology", "us_foreign_policy", "virology",
+    "abstract_algebra",
+    "anatomy",
+    "astronomy",
+    "business_ethics",
+    "clinical_knowledge",
+    "college_biology",
+    "college_chemistry",
+    "college_computer_science",
+    "college_mathematics",
+    "college_medicine",
+    "college_physics",
+    "computer_security",
+    "conceptual_physics",
+    "econometrics",
+    "electrical_engineering",
+    "elementary_mathematics",
+    "formal_logic",
+    "global_facts",
+    "high_school_biology",
+    "high_school_chemistry",
+    "high_school_computer_science",
+    "high_school_european_history",
+    "high_school_geography",
+    "high_school_government_and_politics",
+    "high_school_macroeconomics",
+    "high_school_mathematics",
+    "high_school_microeconomics",
+    "high_school_physics",
+    "high_school_psychology",
+    "high_school_statistics",
+    "high_school_us_history",
+    "high_school_world_history",
+    "human_aging",
+    "human_sexuality",
+    "international_law",
+    "jurisprudence",
+    "logical_fallacies",
+    "machine_learning",
+    "management",
+    "marketing",
+    "medical_genetics",
+    "miscellaneous",
+    "moral_disputes",
+    "moral_scenarios",
+    "nutrition",
+    "philosophy",
+    "prehistory",
+    "professional_accounting",
+    "professional_law",
+    "professional_medicine",
+    "professional_psychology",
+    "public_relations",
+    "security_studies",
+    "sociology",
+    "us_foreign_policy",
+    "virology",
     "world_religions",
 )
 H4_SFT = ("train_sft", "test_sft")
@@ -381,7 +553,9 @@ def only_default(columns: dict, splits: tuple | None) -> dict[str, Schema]:
 
 
 DATASETS = {
-    "HuggingFaceH4/ultrachat_200k": only_default(SFT, ("train_sft", "test_sft", "train_gen", "test_gen")),
+    "HuggingFaceH4/ultrachat_200k": only_default(
+        SFT, ("train_sft", "test_sft", "train_gen", "test_gen")
+    ),
     "HuggingFaceH4/ultrafeedback_binarized": only_default(PREFS, H4_ALL),
     "HuggingFaceH4/cai-conversation-harmless": only_default(CAI, CAI_SPLITS),
     "HuggingFaceH4/grok-conversation-harmless": only_default(CAI, CAI_SPLITS),
@@ -392,15 +566,34 @@ DATASETS = {
     ),
     "HuggingFaceH4/deita-10k-v0-sft": only_default(SFT, H4_SFT),
     "argilla/dpo-mix-7k": only_default(
-        {"dataset": "name", "chosen": "chosen", "rejected": "rejected", "chosen_rating": "high_score",
-         "rejected_rating": "low_score"}, ("train", "test"),
+        {
+            "dataset": "name",
+            "chosen": "chosen",
+            "rejected": "rejected",
+            "chosen_rating": "high_score",
+            "rejected_rating": "low_score",
+        },
+        ("train", "test"),
     ),
     "argilla/distilabel-capybara-dpo-7k-binarized": only_default(
-        {"source": "name", "conversation": "exchanges", "original_response": "reply", "generation_model": "name",
-         "prompt": "question", "chosen": "chosen", "rejected": "rejected", "rating_chosen": "high_rating",
-         "rating_rejected": "low_rating", "chosen_model": "name", "rejected_model": "name"}, ("train",),
+        {
+            "source": "name",
+            "conversation": "exchanges",
+            "original_response": "reply",
+            "generation_model": "name",
+            "prompt": "question",
+            "chosen": "chosen",
+            "rejected": "rejected",
+            "rating_chosen": "high_rating",
+            "rating_rejected": "low_rating",
+            "chosen_model": "name",
+            "rejected_model": "name",
+        },
+        ("train",),
     ),
-    "openai/gsm8k": {"main": Schema({"question": "word_problem", "answer": "worked_answer"}, ("train", "test"))},
+    "openai/gsm8k": {
+        "main": Schema({"question": "word_problem", "answer": "worked_answer"}, ("train", "test"))
+    },
     "HuggingFaceTB/Magpie-Pro-300K-Filtered-H4": only_default(MESSAGES, H4_SFT),
     "HuggingFaceTB/self-oss-instruct-sc2-H4": only_default(MESSAGES, H4_SFT),
     "HuggingFaceTB/OpenHermes-2.5-H4": only_default(MESSAGES, H4_SFT),
@@ -419,23 +612,38 @@ DATASETS = {
         "SFT": Schema(SMOLTALK2, None),
         "Preference": Schema({**SMOLTALK2_PREFS, "chat_template_kwargs": "template_kwargs"}, None),
     },
-    "BramVanroy/ultrachat_200k_dutch": only_default(SFT, ("train_sft", "test_sft", "train_gen", "test_gen")),
+    "BramVanroy/ultrachat_200k_dutch": only_default(
+        SFT, ("train_sft", "test_sft", "train_gen", "test_gen")
+    ),
     "BramVanroy/ultra_feedback_dutch": only_default(PREFS, H4_ALL),
     "yhavinga/mc4_nl_cleaned": {
-        "tiny": Schema({"text": "text", "timestamp": "timestamp", "url": "url"}, ("train", "validation")),
+        "tiny": Schema(
+            {"text": "text", "timestamp": "timestamp", "url": "url"}, ("train", "validation")
+        ),
     },
     "HuggingFaceH4/mt_bench_prompts": only_default(
-        {"prompt": "turns", "prompt_id": "index", "category": "category", "reference": "references"}, ("train",)
+        {
+            "prompt": "turns",
+            "prompt_id": "index",
+            "category": "category",
+            "reference": "references",
+        },
+        ("train",),
     ),
     "tatsu-lab/alpaca_eval": {
         "alpaca_eval": Schema(
-            {"instruction": "question", "output": "reply", "generator": "name", "dataset": "name"}, ("eval",)
+            {"instruction": "question", "output": "reply", "generator": "name", "dataset": "name"},
+            ("eval",),
         ),
     },
-    "allenai/ai2_arc": {c: Schema(ARC, ("train", "validation", "test")) for c in ("ARC-Challenge", "ARC-Easy")},
+    "allenai/ai2_arc": {
+        c: Schema(ARC, ("train", "validation", "test")) for c in ("ARC-Challenge", "ARC-Easy")
+    },
     "Rowan/hellaswag": only_default(HELLASWAG, ("train", "validation", "test")),
     "truthfulqa/truthful_qa": {"multiple_choice": Schema(TRUTHFULQA_MC, ("validation",))},
-    "cais/mmlu": {subject: Schema(MMLU, ("test", "validation", "dev")) for subject in MMLU_SUBJECTS},
+    "cais/mmlu": {
+        subject: Schema(MMLU, ("test", "validation", "dev")) for subject in MMLU_SUBJECTS
+    },
     "allenai/winogrande": {"winogrande_xl": Schema(WINOGRANDE, ("train", "validation", "test"))},
     "google/IFEval": only_default(IFEVAL, ("train",)),
 }
@@ -446,10 +654,14 @@ DATASETS = {
 def schema_of(item: HubDataset) -> Schema:
     configs = DATASETS.get(item.id)
     if configs is None:
-        raise StandinError(f"dataset {item.id}: no stand-in schema; add an entry to handbook.standins.DATASETS")
+        raise StandinError(
+            f"dataset {item.id}: no stand-in schema; add an entry to handbook.standins.DATASETS"
+        )
     config = item.config or "default"
     if config not in configs:
-        raise StandinError(f"dataset {item.id}: no configuration '{config}' (the stand-in knows {sorted(configs)})")
+        raise StandinError(
+            f"dataset {item.id}: no configuration '{config}' (the stand-in knows {sorted(configs)})"
+        )
     return configs[config]
 
 
@@ -462,18 +674,28 @@ def check(needs: Needs, columns: dict | None = None) -> None:
     """Fail on the first item without a stand-in, or that reads what the real item lacks."""
     for model in needs.models:
         if model.id not in MODELS:
-            raise StandinError(f"model {model.id}: no stand-in facts; add an entry to handbook.standins.MODELS")
+            raise StandinError(
+                f"model {model.id}: no stand-in facts; add an entry to handbook.standins.MODELS"
+            )
     for item in needs.nltk:
         if item.name not in NLTK_BUILDERS:
-            raise StandinError(f"{item.line()}: no stand-in builder; add one to handbook.standins.NLTK_BUILDERS")
+            raise StandinError(
+                f"{item.line()}: no stand-in builder; add one to handbook.standins.NLTK_BUILDERS"
+            )
     for item in served(needs):
         schema = schema_of(item)
         unknown = [s for s in item.splits if s not in (schema.splits or item.splits)]
         if unknown:
-            raise StandinError(f"dataset {item.id}: no split '{unknown[0]}' (it has {', '.join(schema.splits)})")
-        missing = sorted((columns or {}).get((item.id, default_config(item.config)), set()) - set(schema.columns))
+            raise StandinError(
+                f"dataset {item.id}: no split '{unknown[0]}' (it has {', '.join(schema.splits)})"
+            )
+        missing = sorted(
+            (columns or {}).get((item.id, default_config(item.config)), set()) - set(schema.columns)
+        )
         if missing:
-            raise StandinError(f"dataset {item.id}: no column '{missing[0]}' (it has {', '.join(schema.columns)})")
+            raise StandinError(
+                f"dataset {item.id}: no column '{missing[0]}' (it has {', '.join(schema.columns)})"
+            )
 
 
 # --- Models and tokenizers ----------------------------------------------------------------------
@@ -484,7 +706,9 @@ def tokenizer_texts() -> list[str]:
     texts = []
     for i in range(120):
         ex = example(i)
-        texts.append(f"user: {ex['question']}\nassistant: {ex['reply']} {ex['wrong_reply']}\n{ex['sentence']}")
+        texts.append(
+            f"user: {ex['question']}\nassistant: {ex['reply']} {ex['wrong_reply']}\n{ex['sentence']}"
+        )
     return texts
 
 
@@ -497,7 +721,9 @@ def train_tokenizer(facts: ModelFacts):
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=VOCAB_SIZE, special_tokens=list(facts.specials), show_progress=False,
+        vocab_size=VOCAB_SIZE,
+        special_tokens=list(facts.specials),
+        show_progress=False,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )
     tok.train_from_iterator(tokenizer_texts(), trainer=trainer)
@@ -505,12 +731,17 @@ def train_tokenizer(facts: ModelFacts):
     if facts.adds_bos:
         bos = facts.roles["bos"]
         tok.post_processor = processors.TemplateProcessing(
-            single=f"{bos} $A", pair=f"{bos} $A {bos} $B", special_tokens=[(bos, tok.token_to_id(bos))]
+            single=f"{bos} $A",
+            pair=f"{bos} $A {bos} $B",
+            special_tokens=[(bos, tok.token_to_id(bos))],
         )
     roles = {f"{role}_token": token for role, token in facts.roles.items()}
     others = [t for t in (*facts.specials, *facts.added) if t not in facts.roles.values()]
     fast = PreTrainedTokenizerFast(
-        tokenizer_object=tok, model_max_length=MODEL_MAX_LENGTH, additional_special_tokens=others, **roles
+        tokenizer_object=tok,
+        model_max_length=MODEL_MAX_LENGTH,
+        additional_special_tokens=others,
+        **roles,
     )
     fast.chat_template = facts.chat_template
     return fast
@@ -522,11 +753,20 @@ def init_model(facts: ModelFacts, tokenizer):
     import transformers
 
     ids = {f"{role}_token_id": None for role in ("bos", "eos", "pad")}
-    ids.update({f"{r}_token_id": tokenizer.convert_tokens_to_ids(t) for r, t in facts.roles.items() if r != "unk"})
+    ids.update(
+        {
+            f"{r}_token_id": tokenizer.convert_tokens_to_ids(t)
+            for r, t in facts.roles.items()
+            if r != "unk"
+        }
+    )
     config_class = getattr(transformers, facts.config_class)
     config = config_class(
-        vocab_size=len(tokenizer), tie_word_embeddings=facts.tie_word_embeddings,
-        **DIMS_OF.get(facts.config_class, DIMS), **facts.arch, **ids,
+        vocab_size=len(tokenizer),
+        tie_word_embeddings=facts.tie_word_embeddings,
+        **DIMS_OF.get(facts.config_class, DIMS),
+        **facts.arch,
+        **ids,
     )
     torch.manual_seed(SEED)
     return transformers.AutoModelForCausalLM.from_config(config)
@@ -553,9 +793,12 @@ def build_model(item: HubModel, hub: Path) -> dict:
         (repo / "refs" / ref).parent.mkdir(parents=True, exist_ok=True)
         (repo / "refs" / ref).write_text(sha)
     return {
-        "revision": item.revision or "main", "snapshot": str(snapshot.relative_to(hub.parent)),
-        "class": type(model).__name__, "parameters": sum(p.numel() for p in model.parameters()),
-        "vocab_size": len(tokenizer), "hash": content_hash(snapshot),
+        "revision": item.revision or "main",
+        "snapshot": str(snapshot.relative_to(hub.parent)),
+        "class": type(model).__name__,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "vocab_size": len(tokenizer),
+        "hash": content_hash(snapshot),
     }
 
 
@@ -600,7 +843,9 @@ def dataset_folder(datasets_cache: Path, item: HubDataset) -> Path:
     return datasets_cache / dataset / (item.config or "default") / "0.0.0" / digest
 
 
-def build_dataset(item: HubDataset | TaskData, datasets_cache: Path, counts: dict[str, int]) -> dict:
+def build_dataset(
+    item: HubDataset | TaskData, datasets_cache: Path, counts: dict[str, int]
+) -> dict:
     """Write each split (`counts` rows) as datasets' Arrow files, then the dataset_info.json naming them."""
     import datasets
     from datasets.arrow_writer import ArrowWriter
@@ -610,17 +855,27 @@ def build_dataset(item: HubDataset | TaskData, datasets_cache: Path, counts: dic
     name = camelcase_to_snakecase(item.id.split("/")[-1])
     folder = dataset_folder(datasets_cache, item)
     folder.mkdir(parents=True, exist_ok=True)
-    features = datasets.Features({col: feature(KINDS[kind][0]) for col, kind in schema.columns.items()})
+    features = datasets.Features(
+        {col: feature(KINDS[kind][0]) for col, kind in schema.columns.items()}
+    )
     splits = datasets.SplitDict(dataset_name=name)
     for split, count in counts.items():
-        writer = ArrowWriter(features=features, path=str(folder / f"{filename_prefix_for_split(name, split)}.arrow"))
+        writer = ArrowWriter(
+            features=features, path=str(folder / f"{filename_prefix_for_split(name, split)}.arrow")
+        )
         for row in split_rows(item, schema, split, count):
             writer.write(row)
         written, size = writer.finalize()
         writer.close()
-        splits.add(datasets.SplitInfo(name=split, num_bytes=size, num_examples=written, dataset_name=name))
+        splits.add(
+            datasets.SplitInfo(name=split, num_bytes=size, num_examples=written, dataset_name=name)
+        )
     info = datasets.DatasetInfo(
-        features=features, splits=splits, config_name=item.config or "default", dataset_name=name, version="0.0.0",
+        features=features,
+        splits=splits,
+        config_name=item.config or "default",
+        dataset_name=name,
+        version="0.0.0",
         builder_name="parquet",
     )
     info.write_to_directory(str(folder))
@@ -669,9 +924,13 @@ def claim(out: Path) -> None:
     # jobs' environment points them there; the builder empties them below.
     foreign = [p for p in out.iterdir() if p.name not in PARTS] if out.exists() else []
     if foreign and not (out / MARKER).exists():
-        raise StandinError(f"{out}: not empty and not a stand-in folder (no {MARKER}); choose another --out")
+        raise StandinError(
+            f"{out}: not empty and not a stand-in folder (no {MARKER}); choose another --out"
+        )
     out.mkdir(parents=True, exist_ok=True)
-    (out / MARKER).write_text("stand-ins of hub models and datasets, made by scripts/make_standins.py\n")
+    (out / MARKER).write_text(
+        "stand-ins of hub models and datasets, made by scripts/make_standins.py\n"
+    )
     (out / MANIFEST).unlink(missing_ok=True)
     for part in PARTS:
         shutil.rmtree(out / part, ignore_errors=True)
@@ -688,16 +947,24 @@ def build(needs: Needs, out: str | Path, rows: int = 300, columns: dict | None =
     claim(out)
     counts = split_counts(needs, rows)
     items = {}
-    for item in served(needs):  # the first reader of an (id, config) names it; counts hold all splits
+    for item in served(
+        needs
+    ):  # the first reader of an (id, config) names it; counts hold all splits
         items.setdefault((item.id, item.config), item)
     manifest = {
         "rows": rows,
         "task_rows": TASK_ROWS,
-        "environment": {"HF_HUB_CACHE": "hub", "HF_DATASETS_CACHE": "datasets", "NLTK_DATA": "nltk_data"},
+        "environment": {
+            "HF_HUB_CACHE": "hub",
+            "HF_DATASETS_CACHE": "datasets",
+            "NLTK_DATA": "nltk_data",
+        },
         "packages": package_versions(["transformers", "tokenizers", "datasets", "torch", "nltk"]),
         "models": {m.id: build_model(m, out / "hub") for m in needs.models},
         "datasets": {
-            f"{item.id} ({item.config or 'default'})": build_dataset(item, out / "datasets", counts[key])
+            f"{item.id} ({item.config or 'default'})": build_dataset(
+                item, out / "datasets", counts[key]
+            )
             for key, item in items.items()
         },
         "nltk": {item.name: NLTK_BUILDERS[item.name](out / "nltk_data") for item in needs.nltk},

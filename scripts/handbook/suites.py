@@ -54,7 +54,12 @@ DEFAULT_METRICS = {
 # openllm is the Open LLM Leaderboard v1: 25-shot ARC-Challenge, 10-shot HellaSwag, 0-shot
 # TruthfulQA (MC2), 5-shot MMLU, Winogrande and GSM8K, averaged without weights.
 REFERENCE_SUITES: dict[str, dict[str, Any]] = {
-    "demo": {"tasks": ["demo_mc", "demo_gen"], "num_fewshot": 0, "apply_chat_template": True, "local": True},
+    "demo": {
+        "tasks": ["demo_mc", "demo_gen"],
+        "num_fewshot": 0,
+        "apply_chat_template": True,
+        "local": True,
+    },
     "openllm": {
         "tasks": [
             {"task": "arc_challenge", "num_fewshot": 25, "metric": "acc_norm"},
@@ -106,11 +111,15 @@ def config_metrics(cfg: Mapping[str, Any]) -> set[str]:
                 keys.add(f"{entry['metric']},{filter_name}")
         return keys
     names = [m["metric"] for m in cfg.get("metric_list") or [] if isinstance(m.get("metric"), str)]
-    filters = [f["name"] for f in cfg.get("filter_list") or [] if isinstance(f, Mapping) and "name" in f] or ["none"]
+    filters = [
+        f["name"] for f in cfg.get("filter_list") or [] if isinstance(f, Mapping) and "name" in f
+    ] or ["none"]
     return {f"{name},{filter_name}" for name in names for filter_name in filters}
 
 
-def check_metrics(suite_name: str, specs: list[TaskSpec], configs: Mapping[str, Mapping[str, Any] | None]) -> None:
+def check_metrics(
+    suite_name: str, specs: list[TaskSpec], configs: Mapping[str, Mapping[str, Any] | None]
+) -> None:
     """A headline metric the task never produces would otherwise show up only after the run."""
     for spec in specs:
         keys = config_metrics(configs.get(spec.task) or {})
@@ -125,15 +134,23 @@ def _fewshot(value: Any, where: str) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise SuiteError(f"{where}: num_fewshot must be a non-negative integer or null, got {value!r}")
+        raise SuiteError(
+            f"{where}: num_fewshot must be a non-negative integer or null, got {value!r}"
+        )
     return value
 
 
 def _task_spec(entry: Any, suite_name: str, suite: Mapping[str, Any]) -> TaskSpec:
     if isinstance(entry, str):
         entry = {"task": entry}
-    if not isinstance(entry, Mapping) or not isinstance(entry.get("task"), str) or not entry["task"]:
-        raise SuiteError(f"suite {suite_name!r}: each task must be a name or a mapping with 'task', got {entry!r}")
+    if (
+        not isinstance(entry, Mapping)
+        or not isinstance(entry.get("task"), str)
+        or not entry["task"]
+    ):
+        raise SuiteError(
+            f"suite {suite_name!r}: each task must be a name or a mapping with 'task', got {entry!r}"
+        )
     name = entry["task"]
     where = f"suite {suite_name!r}, task {name!r}"
     unknown = set(entry) - TASK_KEYS
@@ -141,10 +158,14 @@ def _task_spec(entry: Any, suite_name: str, suite: Mapping[str, Any]) -> TaskSpe
         hint = ""
         if "metric" in entry and all(entry[k] is None for k in unknown):
             hint = f' (quote a metric with a filter in YAML flow style: metric: "{entry["metric"]},{min(unknown)}")'
-        raise SuiteError(f"{where}: unknown keys {sorted(unknown)}; allowed: {sorted(TASK_KEYS)}{hint}")
+        raise SuiteError(
+            f"{where}: unknown keys {sorted(unknown)}; allowed: {sorted(TASK_KEYS)}{hint}"
+        )
     metric = entry.get("metric") or DEFAULT_METRICS.get(name)
     if not isinstance(metric, str):
-        raise SuiteError(f"{where}: no metric given and none known for this task; add 'metric: <name>[,<filter>]'")
+        raise SuiteError(
+            f"{where}: no metric given and none known for this task; add 'metric: <name>[,<filter>]'"
+        )
     fewshot = entry["num_fewshot"] if "num_fewshot" in entry else suite.get("num_fewshot")
     return TaskSpec(
         task=name,
@@ -155,19 +176,27 @@ def _task_spec(entry: Any, suite_name: str, suite: Mapping[str, Any]) -> TaskSpe
     )
 
 
-def resolve_suite(name: str, suites: Mapping[str, Any], known_tasks: Iterable[str] | None = None) -> list[TaskSpec]:
+def resolve_suite(
+    name: str, suites: Mapping[str, Any], known_tasks: Iterable[str] | None = None
+) -> list[TaskSpec]:
     """The tasks of suite `name`; with `known_tasks` (e.g. lm-eval's TaskManager().all_tasks)
     every task name is also checked against it."""
     if not isinstance(suites, Mapping):
-        raise SuiteError(f"suites must be a mapping of suite name to definition, got {type(suites).__name__}")
+        raise SuiteError(
+            f"suites must be a mapping of suite name to definition, got {type(suites).__name__}"
+        )
     if name not in suites:
-        raise SuiteError(f"unknown suite {name!r}; defined suites: {', '.join(sorted(suites)) or '(none)'}")
+        raise SuiteError(
+            f"unknown suite {name!r}; defined suites: {', '.join(sorted(suites)) or '(none)'}"
+        )
     suite = suites[name]
     if not isinstance(suite, Mapping):
         raise SuiteError(f"suite {name!r} must be a mapping with 'tasks', got {suite!r}")
     unknown = set(suite) - SUITE_KEYS
     if unknown:
-        raise SuiteError(f"suite {name!r}: unknown keys {sorted(unknown)}; allowed: {sorted(SUITE_KEYS)}")
+        raise SuiteError(
+            f"suite {name!r}: unknown keys {sorted(unknown)}; allowed: {sorted(SUITE_KEYS)}"
+        )
     for flag in ("apply_chat_template", "local"):
         if not isinstance(suite.get(flag, False), bool):
             raise SuiteError(f"suite {name!r}: {flag} must be true or false, got {suite[flag]!r}")
@@ -193,8 +222,12 @@ def check_known(suite_name: str, specs: list[TaskSpec], known_tasks: Iterable[st
         if spec.task not in known:
             close = difflib.get_close_matches(spec.task, sorted(known), n=3)
             hint = f"; did you mean {', '.join(close)}?" if close else ""
-            where = "the tasks folder given by --include_path" if spec.local else "lm-eval's task index"
-            raise SuiteError(f"suite {suite_name!r}: unknown task {spec.task!r}, not in {where}{hint}")
+            where = (
+                "the tasks folder given by --include_path" if spec.local else "lm-eval's task index"
+            )
+            raise SuiteError(
+                f"suite {suite_name!r}: unknown task {spec.task!r}, not in {where}{hint}"
+            )
 
 
 def by_fewshot(specs: list[TaskSpec]) -> dict[int | None, list[TaskSpec]]:
@@ -216,11 +249,17 @@ def headline(results: Mapping[str, Any], suite: list[TaskSpec]) -> dict[str, flo
     for spec in suite:
         metrics = table.get(spec.task)
         if metrics is None:
-            raise SuiteError(f"task {spec.task!r} has no results; tasks with results: {sorted(table)}")
+            raise SuiteError(
+                f"task {spec.task!r} has no results; tasks with results: {sorted(table)}"
+            )
         value = metrics.get(spec.metric)
         if not isinstance(value, (int, float)) or isinstance(value, bool) or math.isnan(value):
-            available = sorted(k for k, v in metrics.items() if isinstance(v, (int, float)) and "_stderr" not in k)
-            raise SuiteError(f"task {spec.task!r}: no numeric metric {spec.metric!r}; available: {available}")
+            available = sorted(
+                k for k, v in metrics.items() if isinstance(v, (int, float)) and "_stderr" not in k
+            )
+            raise SuiteError(
+                f"task {spec.task!r}: no numeric metric {spec.metric!r}; available: {available}"
+            )
         scores[spec.task] = float(value)
     scores[AVERAGE] = sum(scores.values()) / len(scores)
     return scores

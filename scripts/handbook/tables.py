@@ -75,7 +75,10 @@ def judge_score(kind: str, judgments: str, model_id: str) -> float | None:
 
 
 def flatten_run(
-    files: dict[str, str] | str, judges: dict[str, dict] | None = None, model_id: str = "", ref: str | None = None
+    files: dict[str, str] | str,
+    judges: dict[str, dict] | None = None,
+    model_id: str = "",
+    ref: str | None = None,
 ) -> tuple[str, dict[str, float]]:
     """All result files of one model -> (stage, flat metrics). The stage is the ref's (a base row
     may have no result file at all: a table whose suites and judges skip base models)."""
@@ -90,7 +93,9 @@ def flatten_run(
         row["win_rate"] = read_json(files["winrate"])["win_rate"]
     if "model" in files and (Path(files["model"]) / "metrics.json").exists():
         metrics = read_json(str(Path(files["model"]) / "metrics.json"))
-        row.update({column: metrics[key] for key, column in TRAINER_METRICS.items() if key in metrics})
+        row.update(
+            {column: metrics[key] for key, column in TRAINER_METRICS.items() if key in metrics}
+        )
     if "reward" in files:
         reward = read_json(files["reward"])
         row["reward_accuracy"] = reward["pairwise_accuracy"]
@@ -111,10 +116,14 @@ def aggregate(values: pd.Series, how: str) -> float:
     return float(getattr(values, how)()) if values.notna().any() else float("nan")
 
 
-def build_table(rows: dict[str, list], how: str = "mean", runs: dict[str, list] | None = None) -> pd.DataFrame:
+def build_table(
+    rows: dict[str, list], how: str = "mean", runs: dict[str, list] | None = None
+) -> pd.DataFrame:
     """rows: label -> one entry per run (seed): a dict of result files, or an eval JSON path.
     `runs` gives already flattened (stage, metrics) per label instead."""
-    flat_rows = runs or {label: [flatten_run(files) for files in entries] for label, entries in rows.items()}
+    flat_rows = runs or {
+        label: [flatten_run(files) for files in entries] for label, entries in rows.items()
+    }
     records = []
     for label, flat in flat_rows.items():
         stages = {stage for stage, _ in flat}
@@ -133,7 +142,10 @@ class TableError(ValueError):
 
 
 def select_metrics(
-    table: pd.DataFrame, wanted: list[str] | None, suites: list[str], published: tuple[str, ...] = ()
+    table: pd.DataFrame,
+    wanted: list[str] | None,
+    suites: list[str],
+    published: tuple[str, ...] = (),
 ) -> list[str]:
     """The metric columns to show: all, or those asked for (a suite name stands for its columns).
     A metric that no result and no published number has is a typo, not an empty column."""
@@ -161,7 +173,13 @@ def add_published(table: pd.DataFrame, published: list[dict[str, Any]]) -> pd.Da
     if not published:
         return table
     rows = [
-        {"model": p["label"], "stage": "published", "prompt_format": "", "source": p["source"], **p["values"]}
+        {
+            "model": p["label"],
+            "stage": "published",
+            "prompt_format": "",
+            "source": p["source"],
+            **p["values"],
+        }
         for p in published
     ]
     table = table.assign(source="")
@@ -182,7 +200,9 @@ def label_table(spec: dict[str, Any], runs: list[dict[str, Any]]) -> tuple[pd.Da
     for name in spec.get("judges") or {}:
         if name not in table:
             table[name] = float("nan")
-    metrics = select_metrics(table, spec.get("metrics"), spec.get("suites", []), published_metrics(spec))
+    metrics = select_metrics(
+        table, spec.get("metrics"), spec.get("suites", []), published_metrics(spec)
+    )
     for column in metrics:
         if column not in table:
             table[column] = float("nan")
@@ -198,16 +218,27 @@ def grid_table(spec: dict[str, Any], runs: list[dict[str, Any]]) -> tuple[pd.Dat
     rows_key, cols_key = spec["rows"], spec["columns"]
     records = []
     for run in runs:
-        _, metrics = flatten_run(run["files"], spec.get("judges"), run.get("model_id", ""), run.get("ref"))
-        records.append({rows_key: run["params"][rows_key], cols_key: run["params"][cols_key], **metrics})
+        _, metrics = flatten_run(
+            run["files"], spec.get("judges"), run.get("model_id", ""), run.get("ref")
+        )
+        records.append(
+            {rows_key: run["params"][rows_key], cols_key: run["params"][cols_key], **metrics}
+        )
     frame = pd.DataFrame.from_records(records)
     metric_names = select_metrics(
-        frame.drop(columns=[rows_key, cols_key]), spec.get("metrics"), spec.get("suites", []), published_metrics(spec)
+        frame.drop(columns=[rows_key, cols_key]),
+        spec.get("metrics"),
+        spec.get("suites", []),
+        published_metrics(spec),
     )
     long = []
     for (row, col), group in frame.groupby([rows_key, cols_key], sort=False):
         for metric in metric_names:
-            values = pd.to_numeric(group[metric], errors="coerce") if metric in group else pd.Series([float("nan")])
+            values = (
+                pd.to_numeric(group[metric], errors="coerce")
+                if metric in group
+                else pd.Series([float("nan")])
+            )
             long.append(
                 {
                     "metric": metric,
@@ -226,7 +257,9 @@ def pivot(long: pd.DataFrame, rows_key: str, cols_key: str, column: str = "value
     settings first appear (numbers sorted)."""
     cols = sorted_settings(long[cols_key])
     rows = sorted_settings(long[rows_key], numeric_only=True)
-    wide = long.pivot_table(index=["metric", rows_key], columns=cols_key, values=column, sort=False, dropna=False)
+    wide = long.pivot_table(
+        index=["metric", rows_key], columns=cols_key, values=column, sort=False, dropna=False
+    )
     metrics = list(dict.fromkeys(long["metric"]))
     index = pd.MultiIndex.from_product([metrics, rows], names=["metric", rows_key])
     return wide.reindex(index=index, columns=cols)
@@ -257,7 +290,9 @@ def grid_markdown(long: pd.DataFrame, rows_key: str, cols_key: str, digits: int 
         out.append("| " + " | ".join([f"{rows_key} \\ {cols_key}", *map(str, cols)]) + " |")
         out.append("|" + "---|" * (len(cols) + 1))
         for row in means.loc[metric].index:
-            cells = [fmt(means.loc[(metric, row), c], stds.loc[(metric, row), c], digits) for c in cols]
+            cells = [
+                fmt(means.loc[(metric, row), c], stds.loc[(metric, row), c], digits) for c in cols
+            ]
             out.append("| " + " | ".join([str(row), *cells]) + " |")
         out.append("")
     return "\n".join(out)

@@ -26,35 +26,60 @@ logger = logging.getLogger("handbook")
 KILL_AFTER_CHECKPOINT = "HANDBOOK_KILL_AFTER_CHECKPOINT"
 
 # Arguments that name where things go, not what is trained: they do not change a checkpoint's meaning.
-PLACEMENT_KEYS = {"output_dir", "logging_dir", "checkpoint_dir", "run_name", "hub_model_id", "stage", "gpus"}
+PLACEMENT_KEYS = {
+    "output_dir",
+    "logging_dir",
+    "checkpoint_dir",
+    "run_name",
+    "hub_model_id",
+    "stage",
+    "gpus",
+}
 
 
 @dataclass
 class WorkflowArguments:
     """Paths the workflow passes on the command line; the recipe sets the rest."""
 
-    dataset_path: str = field(default=None, metadata={"help": "Tokenized dataset folder (DatasetDict)."})
+    dataset_path: str = field(
+        default=None, metadata={"help": "Tokenized dataset folder (DatasetDict)."}
+    )
     checkpoint_dir: str = field(
         default=None,
-        metadata={"help": "Where Trainer checkpoints go; kept across failures so a rebuilt target resumes."},
+        metadata={
+            "help": "Where Trainer checkpoints go; kept across failures so a rebuilt target resumes."
+        },
     )
-    stage: str = field(default=None, metadata={"help": "The training method's name (for the model card)."})
-    gpus: int = field(default=0, metadata={"help": "GPUs the job was given; training without CUDA then is an error."})
+    stage: str = field(
+        default=None, metadata={"help": "The training method's name (for the model card)."}
+    )
+    gpus: int = field(
+        default=0,
+        metadata={"help": "GPUs the job was given; training without CUDA then is an error."},
+    )
     tiny_scale: bool = field(
         default=False,
-        metadata={"help": "Tiny-scale run on a machine without CUDA: QLoRA (4/8-bit) is run as plain LoRA."},
+        metadata={
+            "help": "Tiny-scale run on a machine without CUDA: QLoRA (4/8-bit) is run as plain LoRA."
+        },
     )
     chat_template: str = field(
         default=None,
-        metadata={"help": "Chat template (Jinja text, or a .jinja file) the tokenizer and the saved model get."},
+        metadata={
+            "help": "Chat template (Jinja text, or a .jinja file) the tokenizer and the saved model get."
+        },
     )
     global_batch: int = field(
         default=None,
-        metadata={"help": "Sequences per optimizer step over all processes, as planned; another is an error."},
+        metadata={
+            "help": "Sequences per optimizer step over all processes, as planned; another is an error."
+        },
     )
     rehearsal: bool = field(
         default=False,
-        metadata={"help": "A full-scale recipe on CPU stand-ins: QLoRA runs as LoRA, 8-bit optimizers as AdamW."},
+        metadata={
+            "help": "A full-scale recipe on CPU stand-ins: QLoRA runs as LoRA, 8-bit optimizers as AdamW."
+        },
     )
 
 
@@ -107,16 +132,26 @@ def parse_recipe(dataclass_types, argv: list[str] | None = None):
             os.environ[key] = str(value)
         parser.set_defaults_with_config(**resolved.args)
     known = known_keys(*dataclass_types)
-    overrides = [a for flag, value in zip(*[iter(cpu_overrides())] * 2) if flag[2:] in known for a in (flag, value)]
+    overrides = [
+        a
+        for flag, value in zip(*[iter(cpu_overrides())] * 2)
+        if flag[2:] in known
+        for a in (flag, value)
+    ]
     if overrides:
-        logger.info("No CUDA device: training in fp32 without gradient checkpointing (%s)", " ".join(overrides))
+        logger.info(
+            "No CUDA device: training in fp32 without gradient checkpointing (%s)",
+            " ".join(overrides),
+        )
     try:
         parsed = parser.parse_args_into_dataclasses(args=argv + overrides)
     except ValueError as err:
         message = str(err).splitlines()[0]
         if "not used by the HfArgumentParser" in message:
             unused = message.split(":", 1)[1].strip()
-            raise RecipeError(f"command line (the run's args): unknown argument(s) {unused}") from err
+            raise RecipeError(
+                f"command line (the run's args): unknown argument(s) {unused}"
+            ) from err
         raise RecipeError(f"{source}: {message}") from err
     except SystemExit as err:  # argparse exits on a bad type/value; say where it came from
         raise RecipeError(f"{source}: invalid arguments (see the message above)") from err
@@ -155,7 +190,9 @@ def prepare_checkpoint_dir(checkpoint_dir: str, run_fingerprint: str, is_main: b
     stamp = folder / "fingerprint.txt"
     if folder.exists() and (not stamp.exists() or stamp.read_text().strip() != run_fingerprint):
         if is_main:
-            logger.warning("Checkpoints in %s are from another configuration: starting afresh", folder)
+            logger.warning(
+                "Checkpoints in %s are from another configuration: starting afresh", folder
+            )
             shutil.rmtree(folder)
     if is_main:
         folder.mkdir(parents=True, exist_ok=True)
@@ -194,7 +231,10 @@ def bitsandbytes_missing() -> list[str]:
 
     import torch
 
-    have = {"CUDA": torch.cuda.is_available(), "bitsandbytes": importlib.util.find_spec("bitsandbytes") is not None}
+    have = {
+        "CUDA": torch.cuda.is_available(),
+        "bitsandbytes": importlib.util.find_spec("bitsandbytes") is not None,
+    }
     return [name for name, ok in have.items() if not ok]
 
 
@@ -208,7 +248,11 @@ def quantization_config(model_args, workflow_args=None):
     if not missing:
         return get_quantization_config(model_args)
     if workflow_args is not None and (workflow_args.tiny_scale or workflow_args.rehearsal):
-        logger.warning("QLoRA needs %s: %s runs it as LoRA in fp32 instead", " and ".join(missing), scale_name(workflow_args))
+        logger.warning(
+            "QLoRA needs %s: %s runs it as LoRA in fp32 instead",
+            " and ".join(missing),
+            scale_name(workflow_args),
+        )
         model_args.load_in_4bit = model_args.load_in_8bit = False
         return None
     raise RecipeError(
@@ -228,7 +272,10 @@ def load_model_and_tokenizer(model_args, model_cls=None, workflow_args=None, **k
         kwargs["quantization_config"] = quantization
     remote_code = bool(getattr(model_args, "trust_remote_code", False))
     if remote_code:
-        logger.warning("trust_remote_code: the recipe asks to run code shipped with %s", model_args.model_name_or_path)
+        logger.warning(
+            "trust_remote_code: the recipe asks to run code shipped with %s",
+            model_args.model_name_or_path,
+        )
     # Weights load from safetensors only: a pickled checkpoint can run arbitrary code when loaded.
     model = from_pretrained(
         model_cls,
@@ -241,13 +288,18 @@ def load_model_and_tokenizer(model_args, model_cls=None, workflow_args=None, **k
         **kwargs,
     )
     tokenizer = from_pretrained(
-        AutoTokenizer, model_args.model_name_or_path, revision=model_args.model_revision, trust_remote_code=remote_code
+        AutoTokenizer,
+        model_args.model_name_or_path,
+        revision=model_args.model_revision,
+        trust_remote_code=remote_code,
     )
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     template = getattr(workflow_args, "chat_template", None)
     if template and getattr(workflow_args, "tiny_scale", False):
-        logger.warning("tiny scale: the recipe's chat_template is not used; the demo model keeps its own")
+        logger.warning(
+            "tiny scale: the recipe's chat_template is not used; the demo model keeps its own"
+        )
     elif template:
         try:
             tokenizer.chat_template = chat_template_from(template)
@@ -273,11 +325,15 @@ def save_final(trainer, final_dir: str) -> None:
         if getattr(base, "is_loaded_in_4bit", False) or getattr(base, "is_loaded_in_8bit", False):
             # QLoRA: the adapter goes into a bf16 copy of the base, so the next stage (and plain
             # transformers) loads a full model rather than an adapter over 4-bit weights.
-            model = merge_into_full_precision(type(base), base.config._name_or_path, f"{final_dir}/adapter")
+            model = merge_into_full_precision(
+                type(base), base.config._name_or_path, f"{final_dir}/adapter"
+            )
         else:
             model = model.merge_and_unload()
         model.save_pretrained(final_dir)
-        logger.info("Merged the LoRA adapter into %s (adapter kept in %s/adapter)", final_dir, final_dir)
+        logger.info(
+            "Merged the LoRA adapter into %s (adapter kept in %s/adapter)", final_dir, final_dir
+        )
 
 
 def merge_into_full_precision(model_cls, base_path: str, adapter_dir: str):
@@ -289,7 +345,9 @@ def merge_into_full_precision(model_cls, base_path: str, adapter_dir: str):
     return PeftModel.from_pretrained(base, adapter_dir).merge_and_unload()
 
 
-def train_and_save(trainer, workflow_args, training_args, final_dir: str, parsed: tuple) -> dict[str, Any]:
+def train_and_save(
+    trainer, workflow_args, training_args, final_dir: str, parsed: tuple
+) -> dict[str, Any]:
     """Train (resuming if possible), evaluate, and save a checkpoint that loads with plain transformers."""
     is_main = trainer.accelerator.is_main_process
     resume = prepare_checkpoint_dir(workflow_args.checkpoint_dir, fingerprint(*parsed), is_main)
@@ -297,7 +355,9 @@ def train_and_save(trainer, workflow_args, training_args, final_dir: str, parsed
     if os.environ.get(KILL_AFTER_CHECKPOINT):
         trainer.add_callback(kill_after_checkpoint(int(os.environ[KILL_AFTER_CHECKPOINT])))
     result = trainer.train(resume_from_checkpoint=resume)
-    metrics = {f"train_{k}" if not k.startswith("train") else k: v for k, v in result.metrics.items()}
+    metrics = {
+        f"train_{k}" if not k.startswith("train") else k: v for k, v in result.metrics.items()
+    }
     if trainer.eval_dataset is not None:
         metrics.update(trainer.evaluate())
     metrics["world_size"] = trainer.accelerator.num_processes
@@ -310,7 +370,11 @@ def train_and_save(trainer, workflow_args, training_args, final_dir: str, parsed
         write_provenance(
             final_dir,
             config={type(a).__name__: a for a in parsed},
-            inputs={"model": parsed[2].model_name_or_path, "dataset": workflow_args.dataset_path, "resumed_from": resume},
+            inputs={
+                "model": parsed[2].model_name_or_path,
+                "dataset": workflow_args.dataset_path,
+                "resumed_from": resume,
+            },
         )
         logger.info("Saved %s: %s", final_dir, json.dumps(to_jsonable(metrics)))
     trainer.accelerator.wait_for_everyone()
@@ -323,7 +387,9 @@ def kill_after_checkpoint(step: int):
     class KillAfterCheckpoint(TrainerCallback):
         def on_save(self, args, state, control, **kwargs):
             if state.global_step >= step:
-                logger.warning("%s=%d: killing this process after its checkpoint", KILL_AFTER_CHECKPOINT, step)
+                logger.warning(
+                    "%s=%d: killing this process after its checkpoint", KILL_AFTER_CHECKPOINT, step
+                )
                 logging.shutdown()
                 os.kill(os.getpid(), signal.SIGKILL)
 
@@ -376,11 +442,16 @@ def check_optimizer(workflow_args, training_args) -> None:
         return
     if workflow_args.tiny_scale or workflow_args.rehearsal:
         logger.warning(
-            "optim %s needs %s: %s trains with adamw_torch instead", optim, " and ".join(missing), scale_name(workflow_args)
+            "optim %s needs %s: %s trains with adamw_torch instead",
+            optim,
+            " and ".join(missing),
+            scale_name(workflow_args),
         )
         training_args.optim = "adamw_torch"
         return
-    raise RecipeError(f"optim {optim} needs {' and '.join(missing)}, missing on this machine (use adamw_torch on a CPU)")
+    raise RecipeError(
+        f"optim {optim} needs {' and '.join(missing)}, missing on this machine (use adamw_torch on a CPU)"
+    )
 
 
 def scale_name(workflow_args) -> str:
@@ -406,15 +477,23 @@ def check_global_batch(workflow_args, training_args) -> None:
     if not workflow_args.global_batch:
         return
     world = int(os.environ.get("WORLD_SIZE", "1"))
-    per_device, accumulation = training_args.per_device_train_batch_size, training_args.gradient_accumulation_steps
+    per_device, accumulation = (
+        training_args.per_device_train_batch_size,
+        training_args.gradient_accumulation_steps,
+    )
     if per_device * accumulation * world != workflow_args.global_batch:
         raise RecipeError(
             f"global batch {per_device} per device x {accumulation} accumulation x {world} processes = "
             f"{per_device * accumulation * world}, but the plan keeps {workflow_args.global_batch} (the job's processes "
             "differ from the plan's: give the GPUs through the run's gpus, not the launcher)"
         )
-    logger.info("global batch: %d per device x %d accumulation x %d processes = %d", per_device, accumulation, world,
-                workflow_args.global_batch)
+    logger.info(
+        "global batch: %d per device x %d accumulation x %d processes = %d",
+        per_device,
+        accumulation,
+        world,
+        workflow_args.global_batch,
+    )
 
 
 def make_trainer(trainer_cls, parsed, model, tokenizer, train_dataset, eval_dataset, **kwargs):

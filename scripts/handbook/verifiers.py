@@ -47,7 +47,10 @@ def _answers(kwargs: dict, n: int, verifier: str) -> list:
 
 def demo_answer(completions, **kwargs) -> list[float]:
     answers = _answers(kwargs, len(completions), "demo_answer")
-    return [float(is_correct(extract_answer(reply_text(c)), str(a))) for c, a in zip(completions, answers)]
+    return [
+        float(is_correct(extract_answer(reply_text(c)), str(a)))
+        for c, a in zip(completions, answers)
+    ]
 
 
 def demo_format(completions, **_) -> list[float]:
@@ -76,7 +79,9 @@ def final_number(completions, **kwargs) -> list[float]:
     scores = []
     for completion, answer in zip(completions, answers):
         predicted, gold = last_number(reply_text(completion)), gold_number(answer)
-        scores.append(float(predicted is not None and gold is not None and abs(predicted - gold) < 1e-6))
+        scores.append(
+            float(predicted is not None and gold is not None and abs(predicted - gold) < 1e-6)
+        )
     return scores
 
 
@@ -100,11 +105,15 @@ def get(names: list[str], where: str = "reward_funcs") -> list[Callable[..., lis
         raise VerifierError(f"{where}: names no verifier (known: {sorted(VERIFIERS)})")
     unknown = [n for n in names if n not in VERIFIERS]
     if unknown:
-        raise VerifierError(f"{where}: unknown verifier '{unknown[0]}' (known: {sorted(VERIFIERS)})")
+        raise VerifierError(
+            f"{where}: unknown verifier '{unknown[0]}' (known: {sorted(VERIFIERS)})"
+        )
     return [VERIFIERS[n] for n in names]
 
 
-def score(names: list[str], weights: list[float] | None, rows: list[dict], completions: list[str]) -> list[float]:
+def score(
+    names: list[str], weights: list[float] | None, rows: list[dict], completions: list[str]
+) -> list[float]:
     """The weighted sum of the named verifiers for each (row, completion): rows carry the columns
     (answer, task, ...) the verifiers check against."""
     functions = get(names)

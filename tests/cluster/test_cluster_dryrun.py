@@ -76,7 +76,9 @@ def test_slurm_profile_gives_each_job_the_cpus_its_processes_need(one_node, tmp_
     assert args.executor == "slurm" and args.retries == 2 and args.cores == 1024
     # On this 2-core machine the 8-GPU jobs still ask for 4 CPUs per process, as the plan says;
     # the other jobs ask for their threads (the profile sets no cpus_per_task for every rule).
-    defaults = yaml.safe_load((REPO / "profiles" / "slurm" / "config.yaml").read_text())["default-resources"]
+    defaults = yaml.safe_load((REPO / "profiles" / "slurm" / "config.yaml").read_text())[
+        "default-resources"
+    ]
     assert "cpus_per_task" not in defaults
     for job in jobs:
         if job["rule"] == "train_model":
@@ -91,7 +93,14 @@ def test_slurm_profile_gives_each_job_the_cpus_its_processes_need(one_node, tmp_
 def test_zephyr_chain_pulls_in_no_demo_job(one_node):
     jobs, _ = one_node
     assert sorted(job["rule"] for job in jobs) == sorted(
-        ["prepare_dataset", "prepare_dataset", "tokenize_dataset", "compute_ref_logps", "train_model", "train_model"]
+        [
+            "prepare_dataset",
+            "prepare_dataset",
+            "tokenize_dataset",
+            "compute_ref_logps",
+            "train_model",
+            "train_model",
+        ]
     )
     for job in jobs:
         assert "demo" not in job["output"] and "tiny" not in job["output"], job
@@ -103,17 +112,29 @@ def test_zephyr_chain_pulls_in_no_demo_job(one_node):
 def test_training_jobs_ask_for_eight_gpus_and_launch_eight_processes(one_node):
     jobs, _ = one_node
     training = training_jobs(jobs)
-    assert sorted(training) == ["results/models/dpo/zephyr-7b-beta", "results/models/sft/zephyr-7b-beta"]
+    assert sorted(training) == [
+        "results/models/dpo/zephyr-7b-beta",
+        "results/models/sft/zephyr-7b-beta",
+    ]
     for output, job in training.items():
         assert job["resources"]["gpu"] == "8" and job["resources"]["nodes"] == "1", job
-        assert "accelerate launch --config_file config/accelerate/zero3.yaml --num_processes 8 " in job["shell"]
+        assert (
+            "accelerate launch --config_file config/accelerate/zero3.yaml --num_processes 8 "
+            in job["shell"]
+        )
         assert "srun" not in job["shell"] and "--num_machines" not in job["shell"]
-    sft, dpo = training["results/models/sft/zephyr-7b-beta"], training["results/models/dpo/zephyr-7b-beta"]
+    sft, dpo = (
+        training["results/models/sft/zephyr-7b-beta"],
+        training["results/models/dpo/zephyr-7b-beta"],
+    )
     assert sft["resources"]["runtime"] == "1440" and sft["resources"]["mem_mb"] == "256000"
     assert "--model_name_or_path mistralai/Mistral-7B-v0.1 " in sft["shell"]
     assert "--config config/recipes/zephyr-7b-beta/sft/full.yaml " in sft["shell"]
     assert "--model_name_or_path results/models/sft/zephyr-7b-beta " in dpo["shell"]
-    assert "--dataset_path results/ref_logps/ultrafeedback_binarized/sft/zephyr-7b-beta " in dpo["shell"]
+    assert (
+        "--dataset_path results/ref_logps/ultrafeedback_binarized/sft/zephyr-7b-beta "
+        in dpo["shell"]
+    )
     # CPU-only steps stay off the GPU partition's books.
     for job in jobs:
         if job["rule"] in ("prepare_dataset", "tokenize_dataset"):
@@ -126,7 +147,7 @@ def fake_slurm_bin(folder: Path) -> Path:
     (folder / "srun").write_text(
         "#!/bin/bash\n"
         "while [[ $1 == --* ]]; do\n"
-        '  case $1 in --nodes) nodes=$2; shift ;; --ntasks | --ntasks-per-node) shift ;; esac; shift\n'
+        "  case $1 in --nodes) nodes=$2; shift ;; --ntasks | --ntasks-per-node) shift ;; esac; shift\n"
         "done\n"
         'for ((id = 0; id < nodes; id++)); do SLURM_NODEID=$id "$@" || exit; done\n'
     )
@@ -144,13 +165,18 @@ def fake_slurm_bin(folder: Path) -> Path:
 def test_two_nodes_start_one_launcher_per_node(tmp_path):
     two_nodes = tmp_path / "two_nodes.yaml"
     spec = {"resources": {"nodes": 2}}
-    two_nodes.write_text(yaml.safe_dump({"runs": {"sft": {"zephyr-7b-beta": spec}, "dpo": {"zephyr-7b-beta": spec}}}))
+    two_nodes.write_text(
+        yaml.safe_dump({"runs": {"sft": {"zephyr-7b-beta": spec}, "dpo": {"zephyr-7b-beta": spec}}})
+    )
     jobs, _ = plan(cluster_workdir(tmp_path / "work"), two_nodes)
     training = training_jobs(jobs)
     assert len(training) == 2
     for job in training.values():
         assert job["resources"]["nodes"] == "2" and job["resources"]["gpu"] == "16", job
-        assert " srun --nodes 2 --ntasks-per-node 1 --ntasks 2 --overlap --kill-on-bad-exit=1 bash -c '" in job["shell"]
+        assert (
+            " srun --nodes 2 --ntasks-per-node 1 --ntasks 2 --overlap --kill-on-bad-exit=1 bash -c '"
+            in job["shell"]
+        )
         assert "--num_processes 16 --num_machines 2 " in job["shell"]
         assert '--machine_rank "$SLURM_NODEID"' in job["shell"]
 
@@ -162,7 +188,10 @@ def test_two_nodes_start_one_launcher_per_node(tmp_path):
     env = dict(os.environ, SLURM_JOB_NODELIST="gpu-[07-08]")
     env["PATH"] = f"{fake_slurm_bin(tmp_path / 'bin')}{os.pathsep}{env['PATH']}"
     subprocess.run(["bash", "-c", dpo["shell"]], cwd=scratch, env=env, check=True, timeout=60)
-    launches = [json.loads(line) for line in (scratch / "results/logs/dpo/zephyr-7b-beta.log").read_text().splitlines()]
+    launches = [
+        json.loads(line)
+        for line in (scratch / "results/logs/dpo/zephyr-7b-beta.log").read_text().splitlines()
+    ]
     assert len(launches) == 2
     for rank, argv in enumerate(launches):
         options = dict(zip(argv[1:13:2], argv[2:13:2]))
@@ -203,27 +232,47 @@ def test_every_family_chain_asks_slurm_for_its_published_resources(tmp_path):
     from handbook.plan import build_plan
 
     full = build_plan(load_config([]), origin=REPO)
-    families = sorted({Path(f).parent.name for f in full.to_dict()["family_files"] if f.endswith("/family.yaml")})
-    tables = [f"results/tables/{key.split('.', 1)[1]}.md" for key, source in full.sources.items()
-              if key.startswith("tables.") and source.endswith("/family.yaml")]
+    families = sorted(
+        {Path(f).parent.name for f in full.to_dict()["family_files"] if f.endswith("/family.yaml")}
+    )
+    tables = [
+        f"results/tables/{key.split('.', 1)[1]}.md"
+        for key, source in full.sources.items()
+        if key.startswith("tables.") and source.endswith("/family.yaml")
+    ]
     assert len(families) >= 10 and len(tables) >= len(families), (families, tables)
-    proc = run_snakemake(cluster_workdir(tmp_path / "work"), *PROFILE_ARGS, "-n", "-p", *tables, cores=None)
+    proc = run_snakemake(
+        cluster_workdir(tmp_path / "work"), *PROFILE_ARGS, "-n", "-p", *tables, cores=None
+    )
     jobs = re.split(r"\n(?=\[[^\]\n]+\]\n(?:local)?rule )", proc.stdout + proc.stderr)[1:]
     training, reference = {}, {}
     for block in jobs:
         if re.search(r"^(?:local)?rule compute_ref_logps:", block, re.M):
             output = re.search(r"^\s+output: (.*)$", block, re.M).group(1)
-            reference[output] = dict(i.split("=", 1) for i in re.search(r"^\s+resources: (.*)$", block, re.M).group(1).split(", "))
+            reference[output] = dict(
+                i.split("=", 1)
+                for i in re.search(r"^\s+resources: (.*)$", block, re.M).group(1).split(", ")
+            )
         if re.search(r"^(?:local)?rule train_model:", block, re.M):
             output = re.search(r"^\s+output: (.*)$", block, re.M).group(1)
-            resources = dict(i.split("=", 1) for i in re.search(r"^\s+resources: (.*)$", block, re.M).group(1).split(", "))
-            training[output] = (resources, re.search(r"^Shell command: (.*)$", block, re.M).group(1))
+            resources = dict(
+                i.split("=", 1)
+                for i in re.search(r"^\s+resources: (.*)$", block, re.M).group(1).split(", ")
+            )
+            training[output] = (
+                resources,
+                re.search(r"^Shell command: (.*)$", block, re.M).group(1),
+            )
     expected = {f"results/models/{ref}": run for ref, run in full.runs.items()}
     assert {o for o, run in expected.items() if run.gpus} <= set(training) <= set(expected)
     for output, (resources, shell) in training.items():
         run = expected[output]
-        assert resources["gpu"] == str(run.gpus * run.nodes) and resources["nodes"] == str(run.nodes), output
-        assert resources["runtime"] == str(run.runtime) and resources["mem_mb"] == str(run.mem_mb), output
+        assert resources["gpu"] == str(run.gpus * run.nodes) and resources["nodes"] == str(
+            run.nodes
+        ), output
+        assert resources["runtime"] == str(run.runtime) and resources["mem_mb"] == str(
+            run.mem_mb
+        ), output
         launch = f"--num_processes {run.gpus * run.nodes} " if run.gpus else "python "
         assert launch in shell, (output, shell)
         assert (f"srun --nodes {run.nodes} " in shell) == (run.nodes > 1), (output, shell)
@@ -245,9 +294,17 @@ def test_every_family_chain_asks_slurm_for_its_published_resources(tmp_path):
     sampling = {}
     for block in jobs:
         rule = re.search(r"^(?:local)?rule (sample_completions|score_samples):", block, re.M)
-        if rule and "rejection_sampling/qwen2.5-1.5b-gsm8k-r2/" in re.search(r"^\s+output: (.*)$", block, re.M).group(1):
-            resources = dict(i.split("=", 1) for i in re.search(r"^\s+resources: (.*)$", block, re.M).group(1).split(", "))
-            sampling[rule.group(1)] = (resources, re.search(r"^Shell command: (.*)$", block, re.M).group(1))
+        if rule and "rejection_sampling/qwen2.5-1.5b-gsm8k-r2/" in re.search(
+            r"^\s+output: (.*)$", block, re.M
+        ).group(1):
+            resources = dict(
+                i.split("=", 1)
+                for i in re.search(r"^\s+resources: (.*)$", block, re.M).group(1).split(", ")
+            )
+            sampling[rule.group(1)] = (
+                resources,
+                re.search(r"^Shell command: (.*)$", block, re.M).group(1),
+            )
     resources, shell = sampling["sample_completions"]
     assert resources["gpu"] == "1" and "--model results/models/dpo/qwen2.5-1.5b-gsm8k-r1 " in shell
     assert "--backend vllm" in shell and "--prompts results/data/gsm8k/prepared " in shell

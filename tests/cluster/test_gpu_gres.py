@@ -46,7 +46,7 @@ SNAKEFILE = textwrap.dedent(f"""
             mem_mb={MEM_MB},
             runtime={RUNTIME_MIN},
         shell:
-            "for v in {' '.join(JOB_ENV)}; do echo \\"$v=${{{{!v-}}}}\\"; done > {{output}}"
+            "for v in {" ".join(JOB_ENV)}; do echo \\"$v=${{{{!v-}}}}\\"; done > {{output}}"
     """)
 
 # The shipped profile leaves these to each site (partition, status command) or sizes them for a
@@ -92,7 +92,14 @@ def test_gpu_rule_asks_slurm_for_its_gpus_cpus_memory_and_time(slurm_cluster, tm
     _require_gpu_node()
     (tmp_path / "Snakefile").write_text(SNAKEFILE)
     run = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--workflow-profile", str(SHIPPED_PROFILE), *LOCAL_SITE],
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--workflow-profile",
+            str(SHIPPED_PROFILE),
+            *LOCAL_SITE,
+        ],
         cwd=tmp_path,
         env=_snakemake_env(),
         capture_output=True,
@@ -121,7 +128,9 @@ def test_gpu_rule_asks_slurm_for_its_gpus_cpus_memory_and_time(slurm_cluster, tm
     # what the scheduler allocated (JOB_GRES, from -d).
     job = _fields(_slurm("scontrol", "-o", "-d", "show", "job", job_id))
     assert job["JobState"] == "COMPLETED", job
-    requested_gpus = re.search(r"gres[:/]gpu[:=](\d+)", job.get("TresPerJob", "") + " " + job["TRES"])
+    requested_gpus = re.search(
+        r"gres[:/]gpu[:=](\d+)", job.get("TresPerJob", "") + " " + job["TRES"]
+    )
     assert requested_gpus and int(requested_gpus.group(1)) == GPUS, job
     assert re.fullmatch(rf"gpu(?::\w+)?:{GPUS}(\(.*\))?", job["JOB_GRES"]), job
     assert job["NumCPUs"] == job["CPUs/Task"] == str(CPUS), job

@@ -41,9 +41,13 @@ def test_rehearsal_chain_asks_slurm_for_what_the_plan_says(slurm_cluster, tmp_pa
     submitted = re.findall(r"submitted with SLURM jobid (\d+)", output)
     assert len(submitted) == 4, output[-4000:]  # stand-ins, prepare, tokenize, SFT
 
-    planned = build_plan(load_config([], {"scale": "rehearsal"})).to_dict()["runs"]["sft/zephyr-7b-beta"]
+    planned = build_plan(load_config([], {"scale": "rehearsal"})).to_dict()["runs"][
+        "sft/zephyr-7b-beta"
+    ]
     resources = planned["resources"]
-    assert resources["gpu"] == 8 and resources["cpus_per_task"] == 32  # the full-scale job's request
+    assert (
+        resources["gpu"] == 8 and resources["cpus_per_task"] == 32
+    )  # the full-scale job's request
     jobs = [_fields(_slurm("scontrol", "-o", "-d", "show", "job", job_id)) for job_id in submitted]
     assert all(job["JobState"] == "COMPLETED" for job in jobs), jobs
     gpu_jobs = [job for job in jobs if "gpu" in job.get("TresPerJob", "")]

@@ -96,9 +96,7 @@ def test_two_chained_jobs_run_through_slurm(slurm_cluster, tmp_path):
     job_ids = []
     for rule in ("make_a", "make_b"):
         logged = (tmp_path / "logs" / f"{rule}.log").read_text().strip()
-        assert re.fullmatch(
-            r"\d+", logged
-        ), f"{rule} log holds {logged!r}, not a job id"
+        assert re.fullmatch(r"\d+", logged), f"{rule} log holds {logged!r}, not a job id"
         job_ids.append(logged)
     assert job_ids[0] != job_ids[1]
 
@@ -142,7 +140,9 @@ FAST_CHAIN = {
         "sft": {"tiny": {"args": {"max_steps": 6, "save_steps": 100}}},
     },
     "eval": {"demo": {"num_samples": 1, "max_new_tokens": 8, "judge": None}},
-    "tables": {"chain": {"rows": {"base": ["base/tiny"], "cpt": ["cpt/tiny"], "sft": ["sft/tiny"]}}},
+    "tables": {
+        "chain": {"rows": {"base": ["base/tiny"], "cpt": ["cpt/tiny"], "sft": ["sft/tiny"]}}
+    },
 }
 CHAIN_TABLE = "results/tables/chain.csv"
 # One thread per job in both builds: a SLURM job and a local job otherwise get different thread
@@ -191,7 +191,13 @@ def test_demo_chain_through_slurm_matches_local_build(slurm_cluster, tmp_path):
     with ThreadPoolExecutor(max_workers=2) as pool:
         local_run = pool.submit(build_chain, local, fast)
         slurm_run = pool.submit(
-            build_chain, cluster, fast, "--profile", str(slurm_cluster.profile), "--workflow-profile", "none"
+            build_chain,
+            cluster,
+            fast,
+            "--profile",
+            str(slurm_cluster.profile),
+            "--workflow-profile",
+            "none",
         )
         local_output = local_run.result().stdout + local_run.result().stderr
         slurm_output = slurm_run.result().stdout + slurm_run.result().stderr
@@ -200,10 +206,14 @@ def test_demo_chain_through_slurm_matches_local_build(slurm_cluster, tmp_path):
     planned = job_counts(slurm_output)
     assert planned == job_counts(local_output)
     submitted = [m.groupdict() for m in SUBMITTED.finditer(slurm_output)]
-    assert Counter(job["rule"] for job in submitted) == {r: n for r, n in planned.items() if r != "total"}
+    assert Counter(job["rule"] for job in submitted) == {
+        r: n for r, n in planned.items() if r != "total"
+    }
     assert len({job["id"] for job in submitted}) == planned["total"] == len(submitted)
     assert "localrule" not in slurm_output
-    assert slurm_states(job["id"] for job in submitted) == {job["id"]: "COMPLETED" for job in submitted}
+    assert slurm_states(job["id"] for job in submitted) == {
+        job["id"]: "COMPLETED" for job in submitted
+    }
 
     # Each model records the SLURM job that built it; the local build records none.
     job_of = {(job["rule"], job["wildcards"]): job["id"] for job in submitted}
@@ -215,9 +225,9 @@ def test_demo_chain_through_slurm_matches_local_build(slurm_cluster, tmp_path):
     for ref, builder in builders.items():
         recorded = read_json(cluster / "results/models" / ref / "provenance.json")["slurm_job_id"]
         assert recorded == job_of[builder], ref
-        assert read_json(local / "results/models" / ref / "provenance.json")["slurm_job_id"] == os.environ.get(
-            "SLURM_JOB_ID"
-        )
+        assert read_json(local / "results/models" / ref / "provenance.json")[
+            "slurm_job_id"
+        ] == os.environ.get("SLURM_JOB_ID")
 
     # Same data, same weights, same numbers: CPU training with fixed seeds and threads is exact.
     world = "results/demo_world/manifest.json"
@@ -227,7 +237,9 @@ def test_demo_chain_through_slurm_matches_local_build(slurm_cluster, tmp_path):
         assert read_json(cluster / summary) == read_json(local / summary), summary
     for ref in builders:
         weights = f"results/models/{ref}/model.safetensors"
-        digests = {hashlib.sha256((work / weights).read_bytes()).hexdigest() for work in (local, cluster)}
+        digests = {
+            hashlib.sha256((work / weights).read_bytes()).hexdigest() for work in (local, cluster)
+        }
         assert len(digests) == 1, weights
     table = pd.read_csv(cluster / CHAIN_TABLE)
     pd.testing.assert_frame_equal(table, pd.read_csv(local / CHAIN_TABLE), check_exact=True)
@@ -239,7 +251,10 @@ def test_demo_chain_through_slurm_matches_local_build(slurm_cluster, tmp_path):
 def running_training_job(comment_part: str) -> str | None:
     """The SLURM job id of the running job whose comment (rule and wildcards) holds `comment_part`."""
     listed = subprocess.run(
-        ["squeue", "--noheader", "--states=RUNNING", "--format=%i %k"], capture_output=True, text=True, timeout=30
+        ["squeue", "--noheader", "--states=RUNNING", "--format=%i %k"],
+        capture_output=True,
+        text=True,
+        timeout=30,
     ).stdout
     return next((line.split()[0] for line in listed.splitlines() if comment_part in line), None)
 
@@ -255,13 +270,25 @@ def test_training_job_cancelled_with_scancel_resumes_when_rebuilt(slurm_cluster,
     fast.write_text(yaml.safe_dump(chain))
     work = make_workdir(tmp_path / "slurm")
     target = "results/models/sft/tiny"
-    args = ("--profile", str(slurm_cluster.profile), "--workflow-profile", "none", "--configfile", str(TINY_CONFIG), str(fast))
+    args = (
+        "--profile",
+        str(slurm_cluster.profile),
+        "--workflow-profile",
+        "none",
+        "--configfile",
+        str(TINY_CONFIG),
+        str(fast),
+    )
     args += (*ONE_THREAD, "--", target)
     checkpoints = work / "results/checkpoints/sft/tiny"
     with ThreadPoolExecutor(max_workers=1) as pool:
         first = pool.submit(run_snakemake, work, *args, check=False, timeout=540)
         deadline = time.time() + 480
-        while not list(checkpoints.glob("checkpoint-*/trainer_state.json")) and time.time() < deadline and not first.done():
+        while (
+            not list(checkpoints.glob("checkpoint-*/trainer_state.json"))
+            and time.time() < deadline
+            and not first.done()
+        ):
             time.sleep(0.5)
         job = running_training_job("train_model")
         assert job, "the SFT job was not running after its first checkpoint"
@@ -276,6 +303,10 @@ def test_training_job_cancelled_with_scancel_resumes_when_rebuilt(slurm_cluster,
     run_snakemake(work, *args, timeout=540)
     log = (work / "results/logs/sft/tiny.log").read_text()
     assert re.search(r"Resuming from results/checkpoints/sft/tiny/checkpoint-\d+", log), log[-3000:]
-    state = json.loads((work / target / "trainer_state.json").read_text()) if (work / target / "trainer_state.json").exists() else None
+    state = (
+        json.loads((work / target / "trainer_state.json").read_text())
+        if (work / target / "trainer_state.json").exists()
+        else None
+    )
     history = json.loads((work / target / "log_history.json").read_text())
     assert max(h["step"] for h in history) == 150 and (state is None or state["global_step"] == 150)

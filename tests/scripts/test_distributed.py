@@ -31,8 +31,14 @@ SFT_RUN = {
 # One optimizer step of 16 sequences, as 1 process x accumulation 4 and as 2 processes: the plan
 # keeps the global batch by giving the second accumulation 2 (its args still say 4).
 STEP_ARGS = {
-    "per_device_train_batch_size": 4, "gradient_accumulation_steps": 4, "max_steps": 4, "logging_steps": 1,
-    "save_steps": 1000, "eval_strategy": "no", "warmup_steps": 0, "lr_scheduler_type": "constant",
+    "per_device_train_batch_size": 4,
+    "gradient_accumulation_steps": 4,
+    "max_steps": 4,
+    "logging_steps": 1,
+    "save_steps": 1000,
+    "eval_strategy": "no",
+    "warmup_steps": 0,
+    "lr_scheduler_type": "constant",
 }
 # Without a GPU, accelerate finds no process-group backend for DeepSpeed unless the Trainer names one,
 # and then reports a single process (DeepSpeed's batch-size check fails).
@@ -52,11 +58,22 @@ SMALL = {
     "runs": {
         "sft": {
             "tiny": {**SFT_RUN, "accelerate_config": "config/accelerate/cpu_ddp.yaml"},
-            "zero2": {**SFT_RUN, "accelerate_config": "config/accelerate/zero2.yaml", "args": ZERO_ARGS},
-            "zero3": {**SFT_RUN, "accelerate_config": "config/accelerate/zero3.yaml", "args": ZERO_ARGS},
+            "zero2": {
+                **SFT_RUN,
+                "accelerate_config": "config/accelerate/zero2.yaml",
+                "args": ZERO_ARGS,
+            },
+            "zero3": {
+                **SFT_RUN,
+                "accelerate_config": "config/accelerate/zero3.yaml",
+                "args": ZERO_ARGS,
+            },
             "acc4": {**SFT_RUN, "processes": 1, "args": STEP_ARGS},
             "dp2": {
-                **SFT_RUN, "accelerate_config": "config/accelerate/cpu_ddp.yaml", "global_batch": 16, "args": STEP_ARGS,
+                **SFT_RUN,
+                "accelerate_config": "config/accelerate/cpu_ddp.yaml",
+                "global_batch": 16,
+                "args": STEP_ARGS,
             },
         },
     },
@@ -91,22 +108,32 @@ def load_checked(model_dir):
     from transformers import AutoModelForCausalLM
 
     model = AutoModelForCausalLM.from_pretrained(model_dir)
-    assert model.config.model_type == "llama" and model.config.hidden_size == SMALL_ARCH["hidden_size"]
+    assert (
+        model.config.model_type == "llama" and model.config.hidden_size == SMALL_ARCH["hidden_size"]
+    )
     return model
 
 
-@pytest.mark.parametrize("path", sorted((REPO / "config/accelerate").glob("*.yaml")), ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path", sorted((REPO / "config/accelerate").glob("*.yaml")), ids=lambda p: p.name
+)
 def test_shipped_accelerate_configs_load(path):
     from accelerate.commands.config.config_args import load_config_from_file
 
     settings = load_config_from_file(str(path))
     # One machine unless the launcher says otherwise; GPU configs train in bf16 like the handbook's.
     assert settings.num_machines == 1 and settings.compute_environment.value == "LOCAL_MACHINE"
-    assert settings.use_cpu == path.name.startswith("cpu") and settings.mixed_precision in ("no", "bf16")
+    assert settings.use_cpu == path.name.startswith("cpu") and settings.mixed_precision in (
+        "no",
+        "bf16",
+    )
     if path.stem.startswith("zero"):
         assert settings.deepspeed_config["zero_stage"] == int(path.stem[-1])
     if path.stem == "zero3":
-        assert settings.deepspeed_config["zero3_init_flag"] and settings.deepspeed_config["zero3_save_16bit_model"]
+        assert (
+            settings.deepspeed_config["zero3_init_flag"]
+            and settings.deepspeed_config["zero3_save_16bit_model"]
+        )
     if path.stem == "fsdp":
         assert settings.fsdp_config["fsdp_sharding_strategy"] == "FULL_SHARD"
         assert settings.fsdp_config["fsdp_auto_wrap_policy"] == "TRANSFORMER_BASED_WRAP"
@@ -124,12 +151,18 @@ def test_two_cpu_processes_train_one_model(ddp):
     assert log.count("INFO handbook: Saved results/models/sft/tiny") == 1
     # Each rank sees half of every epoch, so an epoch takes half the steps of one process.
     rows = train_rows(work)
-    assert final_step(model_dir) == EPOCHS * math.ceil(rows / (2 * BATCH)) < EPOCHS * math.ceil(rows / BATCH)
+    assert (
+        final_step(model_dir)
+        == EPOCHS * math.ceil(rows / (2 * BATCH))
+        < EPOCHS * math.ceil(rows / BATCH)
+    )
     load_checked(model_dir)
 
 
 @pytest.mark.e2e
-@pytest.mark.skipif(importlib.util.find_spec("deepspeed") is None, reason="deepspeed is not installed")
+@pytest.mark.skipif(
+    importlib.util.find_spec("deepspeed") is None, reason="deepspeed is not installed"
+)
 @pytest.mark.parametrize("stage", ["zero2", "zero3"])
 def test_deepspeed_zero_on_two_cpu_processes(ddp, stage):
     import torch
@@ -140,7 +173,11 @@ def test_deepspeed_zero_on_two_cpu_processes(ddp, stage):
     metrics = json.loads((model_dir / "metrics.json").read_text())
     assert metrics["world_size"] == 2
     # DeepSpeed wrote its own checkpoint, with optimizer states partitioned over both ranks.
-    shards = list((work / f"results/checkpoints/sft/{stage}").glob("checkpoint-*/global_step*/zero_pp_rank_1_*optim*"))
+    shards = list(
+        (work / f"results/checkpoints/sft/{stage}").glob(
+            "checkpoint-*/global_step*/zero_pp_rank_1_*optim*"
+        )
+    )
     assert shards, f"no rank-1 ZeRO shard under results/checkpoints/sft/{stage}"
     # Same data, seed and fp32 arithmetic as the DDP run: the same training, up to reduction order.
     reference = json.loads((work / "results/models/sft/tiny/metrics.json").read_text())
@@ -160,7 +197,10 @@ def test_one_process_accumulating_4_equals_two_processes_accumulating_2(ddp):
     build(work, small, "results/models/sft/acc4", "results/models/sft/dp2")
     log = (work / "results/logs/sft/dp2.log").read_text()
     assert "global batch: 4 per device x 2 accumulation x 2 processes = 16" in log
-    assert "global batch: 4 per device x 4 accumulation x 1 processes = 16" in (work / "results/logs/sft/acc4.log").read_text()
+    assert (
+        "global batch: 4 per device x 4 accumulation x 1 processes = 16"
+        in (work / "results/logs/sft/acc4.log").read_text()
+    )
 
     def losses(run):
         history = json.loads((work / f"results/models/sft/{run}/log_history.json").read_text())
@@ -168,6 +208,9 @@ def test_one_process_accumulating_4_equals_two_processes_accumulating_2(ddp):
 
     assert len(losses("acc4")) == 4
     assert losses("dp2") == pytest.approx(losses("acc4"), rel=1e-4)
-    one, two = load_checked(work / "results/models/sft/acc4"), load_checked(work / "results/models/sft/dp2")
+    one, two = (
+        load_checked(work / "results/models/sft/acc4"),
+        load_checked(work / "results/models/sft/dp2"),
+    )
     for (name, weight), expected in zip(two.state_dict().items(), one.state_dict().values()):
         assert torch.allclose(weight, expected, atol=1e-5), name

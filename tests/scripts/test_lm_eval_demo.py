@@ -18,9 +18,23 @@ from make_lm_eval_tasks import ANSWER_REGEX, write_tasks
 from tiny_model import build_model, build_world
 
 DEMO_SUITES = {
-    "demo": {"tasks": ["demo_mc", "demo_gen"], "num_fewshot": 0, "apply_chat_template": True, "local": True},
-    "demo_plain": {"tasks": ["demo_mc", "demo_gen"], "num_fewshot": 0, "apply_chat_template": False, "local": True},
-    "typo": {"tasks": [{"task": "demo_mcq", "metric": "acc"}], "apply_chat_template": True, "local": True},
+    "demo": {
+        "tasks": ["demo_mc", "demo_gen"],
+        "num_fewshot": 0,
+        "apply_chat_template": True,
+        "local": True,
+    },
+    "demo_plain": {
+        "tasks": ["demo_mc", "demo_gen"],
+        "num_fewshot": 0,
+        "apply_chat_template": False,
+        "local": True,
+    },
+    "typo": {
+        "tasks": [{"task": "demo_mcq", "metric": "acc"}],
+        "apply_chat_template": True,
+        "local": True,
+    },
     "hub": {"tasks": [{"task": "arc_easy", "num_fewshot": 0, "metric": "acc"}]},
 }
 
@@ -35,9 +49,24 @@ def demo(tmp_path_factory):
     return {"world": world, "model": model, "tasks": tasks}
 
 
-def run_eval(demo, tmp_path: Path, suite: str, *extra: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, str(REPO / "scripts" / "eval_lm_harness.py"), "--model", str(demo["model"])]
-    cmd += ["--suite", suite, "--suites_json", json.dumps(DEMO_SUITES), "--output", str(tmp_path / "out.json"), *extra]
+def run_eval(
+    demo, tmp_path: Path, suite: str, *extra: str, env: dict | None = None
+) -> subprocess.CompletedProcess:
+    cmd = [
+        sys.executable,
+        str(REPO / "scripts" / "eval_lm_harness.py"),
+        "--model",
+        str(demo["model"]),
+    ]
+    cmd += [
+        "--suite",
+        suite,
+        "--suites_json",
+        json.dumps(DEMO_SUITES),
+        "--output",
+        str(tmp_path / "out.json"),
+        *extra,
+    ]
     # one thread: on a busy 2-core machine torch's thread pool makes a 30k-parameter model 100x slower
     env = {**workflow_env(), "OMP_NUM_THREADS": "1", **(env or {})}
     return subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
@@ -50,7 +79,11 @@ def read_jsonl(path: Path) -> list[dict]:
 def test_task_files_are_local_json_tasks(demo):
     for name, output_type in (("demo_mc", "multiple_choice"), ("demo_gen", "generate_until")):
         config = yaml.safe_load((demo["tasks"] / f"{name}.yaml").read_text())
-        assert (config["task"], config["dataset_path"], config["output_type"]) == (name, "json", output_type)
+        assert (config["task"], config["dataset_path"], config["output_type"]) == (
+            name,
+            "json",
+            output_type,
+        )
         data_file = Path(config["dataset_kwargs"]["data_files"]["test"])
         assert data_file.is_absolute() and data_file.exists()
     prompts = read_jsonl(demo["world"] / "eval" / "test.jsonl")
@@ -117,7 +150,11 @@ def test_demo_suite_on_tiny_model(demo, tmp_path):
     assert {t: n["effective"] for t, n in out["n-samples"].items()} == {"demo_mc": 8, "demo_gen": 8}
     assert out["n-shot"] == {"demo_mc": 0, "demo_gen": 0}
     settings = out["settings"]
-    assert (settings["suite"], settings["apply_chat_template"], settings["limit"]) == ("demo", True, 8)
+    assert (settings["suite"], settings["apply_chat_template"], settings["limit"]) == (
+        "demo",
+        True,
+        8,
+    )
     assert settings["packages"]["lm-eval"] and settings["packages"]["torch"]
 
 
@@ -125,12 +162,26 @@ def test_demo_evaluation_runs_the_suite_on_its_loaded_model_with_the_same_scores
     """eval_demo.py's --lm_eval gives what a job of its own (eval_lm_harness.py) gives."""
     alone = run_eval(demo, tmp_path, "demo", "--include_path", str(demo["tasks"]), "--limit", "8")
     assert alone.returncode == 0, alone.stderr[-3000:]
-    entry = {"spec": DEMO_SUITES["demo"], "include_path": str(demo["tasks"]), "limit": 8, "output": str(tmp_path / "with.json")}
+    entry = {
+        "spec": DEMO_SUITES["demo"],
+        "include_path": str(demo["tasks"]),
+        "limit": 8,
+        "output": str(tmp_path / "with.json"),
+    }
     cmd = [sys.executable, str(REPO / "scripts" / "eval_demo.py"), "--model", str(demo["model"])]
-    cmd += ["--prompts", str(demo["world"] / "eval" / "test.jsonl"), "--num_samples", "0", "--max_new_tokens", "8"]
+    cmd += [
+        "--prompts",
+        str(demo["world"] / "eval" / "test.jsonl"),
+        "--num_samples",
+        "0",
+        "--max_new_tokens",
+        "8",
+    ]
     cmd += ["--lm_eval", json.dumps({"demo": entry}), "--output", str(tmp_path / "demo.json")]
     env = {**workflow_env(), "OMP_NUM_THREADS": "1"}
-    together = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    together = subprocess.run(
+        cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
     assert together.returncode == 0, together.stderr[-3000:]
     one, other = (json.loads((tmp_path / name).read_text()) for name in ("out.json", "with.json"))
     for key in ("headline", "results", "n-samples", "configs", "n-shot"):
@@ -138,9 +189,17 @@ def test_demo_evaluation_runs_the_suite_on_its_loaded_model_with_the_same_scores
     assert json.loads((tmp_path / "demo.json").read_text())["chat"]["n"] > 0
     # A bad suite stops the job before the model is loaded, in one line.
     entry["spec"] = DEMO_SUITES["typo"]
-    bad = subprocess.run([*cmd[:-4], "--lm_eval", json.dumps({"typo": entry}), *cmd[-2:]], cwd=tmp_path, env=env,
-                         capture_output=True, text=True, timeout=300)
-    assert bad.returncode == 2 and "demo_mcq" in bad.stderr.strip().splitlines()[-1], bad.stderr[-2000:]
+    bad = subprocess.run(
+        [*cmd[:-4], "--lm_eval", json.dumps({"typo": entry}), *cmd[-2:]],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert bad.returncode == 2 and "demo_mcq" in bad.stderr.strip().splitlines()[-1], bad.stderr[
+        -2000:
+    ]
 
 
 def test_hub_only_task_offline_is_one_line(demo, tmp_path):
@@ -157,9 +216,13 @@ def test_hub_only_task_offline_is_one_line(demo, tmp_path):
 def test_wrong_format_and_unknown_local_task(demo, tmp_path):
     proc = run_eval(demo, tmp_path, "demo_plain", "--include_path", str(demo["tasks"]))
     assert proc.returncode == 2
-    assert "were written with --format chat; rebuild them with --format plain" in proc.stderr.strip().splitlines()[-1]
+    assert (
+        "were written with --format chat; rebuild them with --format plain"
+        in proc.stderr.strip().splitlines()[-1]
+    )
     proc = run_eval(demo, tmp_path, "typo", "--include_path", str(demo["tasks"]))
     assert proc.returncode == 2
     assert re.search(
-        r"suite 'typo': unknown task 'demo_mcq'.*did you mean demo_mc", proc.stderr.strip().splitlines()[-1]
+        r"suite 'typo': unknown task 'demo_mcq'.*did you mean demo_mc",
+        proc.stderr.strip().splitlines()[-1],
     )

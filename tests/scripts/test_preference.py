@@ -12,7 +12,11 @@ from conftest import REPO, make_workdir, run_snakemake
 from handbook.preference import label_balance, unpair_and_shuffle
 
 CONFIG = REPO / "tests" / "config" / "preference.yaml"
-SCAN = [f"scan-{loss}-beta{beta}" for loss in ("sigmoid", "ipo", "hinge", "robust") for beta in (0.1, 0.5)]
+SCAN = [
+    f"scan-{loss}-beta{beta}"
+    for loss in ("sigmoid", "ipo", "hinge", "robust")
+    for beta in (0.1, 0.5)
+]
 TARGETS = [f"results/models/dpo/{run}" for run in SCAN] + [
     "results/models/kto/tiny",
     "results/models/orpo/tiny",
@@ -29,8 +33,14 @@ def pairs(n: int) -> datasets.Dataset:
     return datasets.Dataset.from_list(
         [
             {
-                "chosen": [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": "good"}],
-                "rejected": [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": "bad"}],
+                "chosen": [
+                    {"role": "user", "content": f"q{i}"},
+                    {"role": "assistant", "content": "good"},
+                ],
+                "rejected": [
+                    {"role": "user", "content": f"q{i}"},
+                    {"role": "assistant", "content": "bad"},
+                ],
             }
             for i in range(n)
         ]
@@ -48,7 +58,9 @@ def test_kto_data_is_unpaired_and_mixed():
 
 def test_sweep_dry_run_shares_reference_logps(workdir):
     out = run_snakemake(workdir, "-n", *TARGETS[:8], configfiles=[CONFIG]).stdout
-    table = {line.split()[0]: line.split()[1] for line in out.splitlines() if len(line.split()) == 2}
+    table = {
+        line.split()[0]: line.split()[1] for line in out.splitlines() if len(line.split()) == 2
+    }
     assert table.get("train_model") == "8" and table.get("compute_ref_logps") == "1"
     for run in SCAN:
         assert f"results/models/dpo/{run}" in out
@@ -62,13 +74,18 @@ def built(tmp_path_factory):
 
 
 def test_reference_logps_computed_once_per_dataset_and_model(built):
-    logs = sorted(p.relative_to(built / "results/logs/ref_logps") for p in (built / "results/logs/ref_logps").rglob("*.log"))
+    logs = sorted(
+        p.relative_to(built / "results/logs/ref_logps")
+        for p in (built / "results/logs/ref_logps").rglob("*.log")
+    )
     assert [str(p) for p in logs] == ["demo_on_policy/base/tiny.log", "demo_pref/base/tiny.log"]
     for run in SCAN:
         log = (built / f"results/logs/dpo/{run}.log").read_text()
         assert "reusing precomputed reference log-probs" in log
         assert "Computing reference log probs" not in log
-        args = json.loads((built / f"results/models/dpo/{run}/provenance.json").read_text())["config"]["DPOConfig"]
+        args = json.loads((built / f"results/models/dpo/{run}/provenance.json").read_text())[
+            "config"
+        ]["DPOConfig"]
         loss, beta = run.split("-")[1], float(run.split("beta")[1])
         assert args["loss_type"] == [loss] and args["beta"] == beta
 
@@ -118,7 +135,9 @@ def test_lora_is_merged_and_qlora_maps_to_lora_at_tiny_scale(built):
         folder = built / "results/models" / ref
         assert (folder / "adapter" / "adapter_config.json").exists(), ref
         model = AutoModelForCausalLM.from_pretrained(folder)
-        assert not any("lora" in name for name, _ in model.named_parameters()), "saved model must be merged"
+        assert not any("lora" in name for name, _ in model.named_parameters()), (
+            "saved model must be merged"
+        )
     log = (built / "results/logs/orpo/qlora.log").read_text()
     assert "QLoRA needs CUDA" in log and "runs it as LoRA" in log
 
@@ -142,7 +161,11 @@ def test_killed_training_resumes_and_ends_as_the_uninterrupted_run(built, stage)
 
     run_snakemake(built, f"results/models/{stage}/again", configfiles=[CONFIG])
     killed = run_snakemake(
-        built, f"results/models/{stage}/resume", configfiles=[CONFIG], check=False, env={"HANDBOOK_KILL_AFTER_CHECKPOINT": "2"}
+        built,
+        f"results/models/{stage}/resume",
+        configfiles=[CONFIG],
+        check=False,
+        env={"HANDBOOK_KILL_AFTER_CHECKPOINT": "2"},
     )
     assert killed.returncode != 0
     checkpoints = built / f"results/checkpoints/{stage}/resume"
@@ -155,8 +178,18 @@ def test_killed_training_resumes_and_ends_as_the_uninterrupted_run(built, stage)
     weights = {name: load_file(folder / "model.safetensors") for name, folder in models.items()}
     for key, tensor in weights["again"].items():
         torch.testing.assert_close(weights["resume"][key], tensor, rtol=1e-5, atol=1e-6)
-    histories = {name: json.loads((folder / "log_history.json").read_text()) for name, folder in models.items()}
-    losses = {name: {h["step"]: h["loss"] for h in history if "loss" in h and h["step"] > 2} for name, history in histories.items()}
-    assert sorted(losses["resume"]) == [3, 4, 5, 6] and losses["resume"] == pytest.approx(losses["again"], rel=1e-5)
-    metrics = {name: json.loads((folder / "metrics.json").read_text()) for name, folder in models.items()}
+    histories = {
+        name: json.loads((folder / "log_history.json").read_text())
+        for name, folder in models.items()
+    }
+    losses = {
+        name: {h["step"]: h["loss"] for h in history if "loss" in h and h["step"] > 2}
+        for name, history in histories.items()
+    }
+    assert sorted(losses["resume"]) == [3, 4, 5, 6] and losses["resume"] == pytest.approx(
+        losses["again"], rel=1e-5
+    )
+    metrics = {
+        name: json.loads((folder / "metrics.json").read_text()) for name, folder in models.items()
+    }
     assert metrics["resume"]["eval_loss"] == pytest.approx(metrics["again"]["eval_loss"], rel=1e-5)

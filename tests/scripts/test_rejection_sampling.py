@@ -39,7 +39,9 @@ def pipeline(tmp_path_factory):
     world = build_world(root / "world")
     policy = build_model(root / "policy", world)
     torch.manual_seed(0)
-    rm = AutoModelForSequenceClassification.from_pretrained(policy, num_labels=1, dtype=torch.float32)
+    rm = AutoModelForSequenceClassification.from_pretrained(
+        policy, num_labels=1, dtype=torch.float32
+    )
     tokenizer = AutoTokenizer.from_pretrained(policy)
     rm.config.pad_token_id = tokenizer.pad_token_id
     rm.save_pretrained(root / "rm")
@@ -66,10 +68,20 @@ def pipeline(tmp_path_factory):
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     proc = run_script(
-        "score_samples.py", "--reward_model", root / "rm", "--samples", samples, "--output", scored, "--batch_size", 5
+        "score_samples.py",
+        "--reward_model",
+        root / "rm",
+        "--samples",
+        samples,
+        "--output",
+        scored,
+        "--batch_size",
+        5,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    proc = run_script("make_bon_sets.py", "--scored", scored, "--output_dir", sets, "--test_fraction", 0.25)
+    proc = run_script(
+        "make_bon_sets.py", "--scored", scored, "--output_dir", sets, "--test_fraction", 0.25
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return {
         "root": root,
@@ -107,26 +119,47 @@ def test_scores_align_with_completions(pipeline):
     assert all(len(r["scores"]) == len(r["completions"]) == K for r in rows)
     model, tokenizer = load_rm(pipeline["rm"])
     row = rows[1]
-    conversations = [row["messages"] + [{"role": "assistant", "content": c}] for c in row["completions"]]
-    assert score_conversations(model, tokenizer, conversations, batch_size=1) == pytest.approx(row["scores"], abs=1e-4)
+    conversations = [
+        row["messages"] + [{"role": "assistant", "content": c}] for c in row["completions"]
+    ]
+    assert score_conversations(model, tokenizer, conversations, batch_size=1) == pytest.approx(
+        row["scores"], abs=1e-4
+    )
 
 
 def test_best_of_n_and_pairs_use_argmax_and_argmin(pipeline):
     scored = {r["prompt_id"]: r for r in read_jsonl(pipeline["scored"])}
     sets = pipeline["sets"]
-    best = read_jsonl(sets / "best_of_n" / "train.jsonl") + read_jsonl(sets / "best_of_n" / "test.jsonl")
+    best = read_jsonl(sets / "best_of_n" / "train.jsonl") + read_jsonl(
+        sets / "best_of_n" / "test.jsonl"
+    )
     assert sorted(r["prompt_id"] for r in best) == sorted(scored)
     for row in best:
         source = scored[row["prompt_id"]]
         top = max(range(K), key=lambda i: source["scores"][i])
-        assert row["messages"] == source["messages"] + [{"role": "assistant", "content": source["completions"][top]}]
+        assert row["messages"] == source["messages"] + [
+            {"role": "assistant", "content": source["completions"][top]}
+        ]
         assert row["score"] == max(source["scores"])
-    pairs = read_jsonl(sets / "on_policy_pairs" / "train.jsonl") + read_jsonl(sets / "on_policy_pairs" / "test.jsonl")
+    pairs = read_jsonl(sets / "on_policy_pairs" / "train.jsonl") + read_jsonl(
+        sets / "on_policy_pairs" / "test.jsonl"
+    )
     for pair in pairs:
         source = scored[pair["prompt_id"]]
-        assert pair["score_chosen"] == max(source["scores"]) > pair["score_rejected"] == min(source["scores"])
-        assert pair["chosen"][-1]["content"] == source["completions"][source["scores"].index(pair["score_chosen"])]
-        assert pair["rejected"][-1]["content"] == source["completions"][source["scores"].index(pair["score_rejected"])]
+        assert (
+            pair["score_chosen"]
+            == max(source["scores"])
+            > pair["score_rejected"]
+            == min(source["scores"])
+        )
+        assert (
+            pair["chosen"][-1]["content"]
+            == source["completions"][source["scores"].index(pair["score_chosen"])]
+        )
+        assert (
+            pair["rejected"][-1]["content"]
+            == source["completions"][source["scores"].index(pair["score_rejected"])]
+        )
         assert pair["chosen"][:-1] == pair["rejected"][:-1] == source["messages"]
     summary = json.loads((sets / "summary.json").read_text())
     assert summary["n_prompts"] == len(scored)
@@ -158,7 +191,12 @@ def test_hand_made_scores_with_ties(tmp_path):
         ),
         dict(base, prompt_id="tied", completions=["a", "b", "c"], scores=[1.0, 1.0, 1.0]),
         dict(base, prompt_id="same_text", completions=["x", "x ", "y"], scores=[3.0, -3.0, 0.0]),
-        dict(base, prompt_id="tied_top", completions=["p", "q", "r", "s"], scores=[0.0, 3.0, 3.0, -2.0]),
+        dict(
+            base,
+            prompt_id="tied_top",
+            completions=["p", "q", "r", "s"],
+            scores=[0.0, 3.0, 3.0, -2.0],
+        ),
     ]
     out = tmp_path / "sets"
     proc = run_script(
@@ -199,7 +237,9 @@ def test_selection_and_split_helpers():
     again_train, again_test = split_rows(list(reversed(rows)), 0.1)
     assert {r["prompt_id"] for r in again_test} == {r["prompt_id"] for r in test}
     # A prompt's split does not depend on which other prompts are there.
-    assert {r["prompt_id"] for r in split_rows(rows[:100], 0.1)[1]} <= {r["prompt_id"] for r in test}
+    assert {r["prompt_id"] for r in split_rows(rows[:100], 0.1)[1]} <= {
+        r["prompt_id"] for r in test
+    }
     assert len(split_rows(rows[:3], 0.01)[1]) == 1  # a tiny set still gets a test row
 
 
@@ -227,11 +267,31 @@ def test_vllm_backend_without_vllm_fails_fast(tmp_path):
 def test_one_pair_is_too_few_to_hold_one_out(tmp_path):
     user = [{"role": "user", "content": "What is 2 + 2?"}]
     rows = [
-        {"prompt_id": "a", "prompt": "Q", "messages": user, "completions": ["x", "y"], "scores": [1.0, 0.0]},
-        {"prompt_id": "b", "prompt": "Q", "messages": user, "completions": ["x", "y"], "scores": [0.0, 0.0]},
+        {
+            "prompt_id": "a",
+            "prompt": "Q",
+            "messages": user,
+            "completions": ["x", "y"],
+            "scores": [1.0, 0.0],
+        },
+        {
+            "prompt_id": "b",
+            "prompt": "Q",
+            "messages": user,
+            "completions": ["x", "y"],
+            "scores": [0.0, 0.0],
+        },
     ]
     scored = write_jsonl(tmp_path / "scored.jsonl", rows)
-    proc = run_script("make_bon_sets.py", "--scored", scored, "--output_dir", tmp_path / "sets", "--test_fraction", 0.1)
+    proc = run_script(
+        "make_bon_sets.py",
+        "--scored",
+        scored,
+        "--output_dir",
+        tmp_path / "sets",
+        "--test_fraction",
+        0.1,
+    )
     assert proc.returncode == 2
     assert f"{scored}: 1 pair (the other 1 prompts' best and worst tie" in proc.stderr
     assert not (tmp_path / "sets" / "on_policy_pairs" / "train.jsonl").exists()

@@ -7,7 +7,12 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO, read_jsonl, run_script
-from handbook.reward_scoring import evaluate_pairs, pair_conversations, pairwise_metrics, score_conversations
+from handbook.reward_scoring import (
+    evaluate_pairs,
+    pair_conversations,
+    pairwise_metrics,
+    score_conversations,
+)
 from tiny_model import build_model, build_world
 
 RECIPE = REPO / "config" / "recipes" / "demo" / "rm" / "tiny.yaml"
@@ -24,7 +29,9 @@ def trained(tmp_path_factory):
     prepared = root / "prepared"
     splits = {s: read_jsonl(world / "preference" / f"{s}.jsonl") for s in ("train", "test")}
     # Kept as in ultrafeedback_binarized: a prompt string beside full conversations, plus extra columns.
-    datasets.DatasetDict({s: datasets.Dataset.from_list(rows) for s, rows in splits.items()}).save_to_disk(prepared)
+    datasets.DatasetDict(
+        {s: datasets.Dataset.from_list(rows) for s, rows in splits.items()}
+    ).save_to_disk(prepared)
     out = root / "rm"
     proc = run_script(
         "reward.py",
@@ -84,7 +91,9 @@ def test_score_head_was_trained(trained):
     from transformers import AutoModelForSequenceClassification, set_seed
 
     set_seed(42)
-    fresh = AutoModelForSequenceClassification.from_pretrained(trained["base"], num_labels=1, dtype=torch.float32)
+    fresh = AutoModelForSequenceClassification.from_pretrained(
+        trained["base"], num_labels=1, dtype=torch.float32
+    )
     model, _ = load_rm(trained["rm"])
     assert not torch.allclose(fresh.score.weight, model.score.weight)
 
@@ -106,7 +115,15 @@ def test_eval_reward_writes_metrics_per_kind(trained):
     output = trained["root"] / "eval" / "pairs.json"
     pairs = trained["world"] / "preference" / "test.jsonl"
     proc = run_script(
-        "eval_reward.py", "--model", trained["rm"], "--pairs", pairs, "--output", output, "--batch_size", 7
+        "eval_reward.py",
+        "--model",
+        trained["rm"],
+        "--pairs",
+        pairs,
+        "--output",
+        output,
+        "--batch_size",
+        7,
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
     result = json.loads(output.read_text())
@@ -121,15 +138,27 @@ def test_eval_reward_writes_metrics_per_kind(trained):
     weighted = sum(v["margin_mean"] * v["n"] for v in result["by_kind"].values()) / len(rows)
     assert result["margin_mean"] == pytest.approx(weighted)
     model, tokenizer = load_rm(trained["rm"])
-    assert evaluate_pairs(model, tokenizer, rows, 32)["pairwise_accuracy"] == result["pairwise_accuracy"]
+    assert (
+        evaluate_pairs(model, tokenizer, rows, 32)["pairwise_accuracy"]
+        == result["pairwise_accuracy"]
+    )
 
 
 def test_pair_forms_and_metrics():
     user = [{"role": "user", "content": "q"}]
     a, b = [{"role": "assistant", "content": "a"}], [{"role": "assistant", "content": "b"}]
-    assert pair_conversations({"prompt": user, "chosen": a, "rejected": b}, "x") == (user + a, user + b)
-    assert pair_conversations({"prompt": "q", "chosen": a, "rejected": b}, "x") == (user + a, user + b)
-    assert pair_conversations({"prompt": "q", "chosen": user + a, "rejected": user + b}, "x") == (user + a, user + b)
+    assert pair_conversations({"prompt": user, "chosen": a, "rejected": b}, "x") == (
+        user + a,
+        user + b,
+    )
+    assert pair_conversations({"prompt": "q", "chosen": a, "rejected": b}, "x") == (
+        user + a,
+        user + b,
+    )
+    assert pair_conversations({"prompt": "q", "chosen": user + a, "rejected": user + b}, "x") == (
+        user + a,
+        user + b,
+    )
     metrics = pairwise_metrics([1.0, -1.0, 0.0, 2.0])
     assert metrics["pairwise_accuracy"] == 0.5  # a tie is not a win
     assert metrics["margin_mean"] == 0.5 and metrics["n"] == 4
@@ -140,7 +169,9 @@ def test_reward_rejects_data_without_rejected_column(trained, tmp_path):
 
     bad = tmp_path / "bad"
     rows = read_jsonl(trained["world"] / "preference" / "train.jsonl")[:4]
-    datasets.DatasetDict(train=datasets.Dataset.from_list([{"chosen": r["chosen"]} for r in rows])).save_to_disk(bad)
+    datasets.DatasetDict(
+        train=datasets.Dataset.from_list([{"chosen": r["chosen"]} for r in rows])
+    ).save_to_disk(bad)
     proc = run_script(
         "reward.py",
         "--config",
@@ -156,5 +187,8 @@ def test_reward_rejects_data_without_rejected_column(trained, tmp_path):
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1].startswith("error:")
-    assert "columns ['chosen'] are in none of TRL's formats; a rm run takes preference (chosen, rejected" in proc.stderr
+    assert (
+        "columns ['chosen'] are in none of TRL's formats; a rm run takes preference (chosen, rejected"
+        in proc.stderr
+    )
     assert not (tmp_path / "out").exists()

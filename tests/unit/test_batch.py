@@ -10,13 +10,24 @@ from test_plan import DPO_RECIPE, SFT_RECIPE, error_of, gpu_run, plan_of, small_
 
 
 def test_recipe_batch_and_trainer_defaults():
-    assert recipe_batch({"per_device_train_batch_size": 16, "gradient_accumulation_steps": 2}, 8).size == 256
-    assert recipe_batch({}, 1).as_dict() == {"per_device": 8, "accumulation": 1, "processes": 1, "global": 8}
+    assert (
+        recipe_batch({"per_device_train_batch_size": 16, "gradient_accumulation_steps": 2}, 8).size
+        == 256
+    )
+    assert recipe_batch({}, 1).as_dict() == {
+        "per_device": 8,
+        "accumulation": 1,
+        "processes": 1,
+        "global": 8,
+    }
 
 
 def test_accumulation_keeps_the_global_batch_or_says_why_not():
     assert keep_global(128, 16, 2).accumulation == 4
-    with pytest.raises(BatchError, match=r"a global batch of 16 is not a whole number of steps of 4 per device x 8 processes \(= 32\)"):
+    with pytest.raises(
+        BatchError,
+        match=r"a global batch of 16 is not a whole number of steps of 4 per device x 8 processes \(= 32\)",
+    ):
         keep_global(16, 4, 8)
 
 
@@ -24,7 +35,13 @@ def test_plan_states_each_runs_global_batch_beside_the_recipes(tmp_path):
     # The demo SFT recipe: 16 per device, accumulation 1; on 8 GPUs that is 128.
     plan = plan_of(gpu_run(gpus=8), tmp_path)
     batch = plan.batch(plan.runs["sft/a"])
-    assert batch == {"per_device": 16, "accumulation": 1, "processes": 8, "global": 128, "recipe": batch["recipe"]}
+    assert batch == {
+        "per_device": 16,
+        "accumulation": 1,
+        "processes": 8,
+        "global": 128,
+        "recipe": batch["recipe"],
+    }
     assert batch["recipe"]["global"] == 128
     assert plan.to_dict()["runs"]["sft/a"]["batch"]["global"] == 128
     assert "--global_batch 128" in plan.train_args("sft", "a", gpu=8)
@@ -33,10 +50,17 @@ def test_plan_states_each_runs_global_batch_beside_the_recipes(tmp_path):
 def test_a_profile_giving_fewer_gpus_raises_accumulation_and_more_stops(tmp_path):
     plan = plan_of(gpu_run(gpus=8), tmp_path)
     args = plan.train_args("sft", "a", gpu=2)
-    assert "--gradient_accumulation_steps 4" in args and "--global_batch 128" in args and "--gpus 2" in args
+    assert (
+        "--gradient_accumulation_steps 4" in args
+        and "--global_batch 128" in args
+        and "--gpus 2" in args
+    )
     assert "--num_processes 2" in plan.launcher("sft", "a", gpu=2, nodes=1, threads=8)
     # 128 = 16 x 8 x 1: on 16 GPUs accumulation would be 1/2.
-    with pytest.raises(ConfigError, match=r"runs\.sft\.a: on 16 processes: a global batch of 128 is not a whole number"):
+    with pytest.raises(
+        ConfigError,
+        match=r"runs\.sft\.a: on 16 processes: a global batch of 128 is not a whole number",
+    ):
         plan.train_args("sft", "a", gpu=16)
 
 
@@ -58,14 +82,26 @@ def test_merges_have_no_batch(tmp_path):
     runs = {
         "sft": {"a": {"model": "base/tiny", "dataset": "chat", "recipe": SFT_RECIPE}},
         "dpo": {"b": {"model": "sft/a", "dataset": "pairs", "recipe": DPO_RECIPE}},
-        "merge": {"m": {"model": "dpo/b", "merge_with": "sft/a", "recipe": "config/recipes/smollm3/merge/linear.yaml"}},
+        "merge": {
+            "m": {
+                "model": "dpo/b",
+                "merge_with": "sft/a",
+                "recipe": "config/recipes/smollm3/merge/linear.yaml",
+            }
+        },
     }
     plan = plan_of(small_config(runs=runs), tmp_path)
-    assert plan.batch(plan.runs["merge/m"]) is None and plan.batch(plan.runs["dpo/b"])["global"] == 16
+    assert (
+        plan.batch(plan.runs["merge/m"]) is None and plan.batch(plan.runs["dpo/b"])["global"] == 16
+    )
 
 
 def test_a_gpu_count_that_does_not_fill_every_node_is_named(tmp_path):
     plan = plan_of(gpu_run(gpus=8, resources={"nodes": 2}), tmp_path)
-    with pytest.raises(ConfigError, match=r"runs\.sft\.a: 3 GPUs cannot be spread evenly over 2 nodes"):
+    with pytest.raises(
+        ConfigError, match=r"runs\.sft\.a: 3 GPUs cannot be spread evenly over 2 nodes"
+    ):
         plan.train_args("sft", "a", gpu=3, nodes=2)
-    assert "--gpus 8" in plan.train_args("sft", "a", gpu=8, nodes=2)  # 4 per node, global batch kept: accumulation 2
+    assert "--gpus 8" in plan.train_args(
+        "sft", "a", gpu=8, nodes=2
+    )  # 4 per node, global batch kept: accumulation 2

@@ -130,7 +130,10 @@ def test_columns_and_roles(data):
             for side in ("chosen", "rejected"):
                 assert [m["role"] for m in row[side]] == ["user", "assistant"]
                 assert row[side][0]["content"] == row["prompt"]
-            assert isinstance(row["score_chosen"], float) and row["score_chosen"] > row["score_rejected"]
+            assert (
+                isinstance(row["score_chosen"], float)
+                and row["score_chosen"] > row["score_rejected"]
+            )
     for row in data["prompts/generation.jsonl"]:
         assert row["messages"] == [{"role": "user", "content": row["prompt"]}]
     for name in SPLITS:
@@ -145,7 +148,9 @@ def test_sizes_and_task_mix_are_honoured(data):
     for name, key in SPLITS.items():
         assert len(data[name]) == SPEC[key], name
         tally = collections.Counter(row["task"] for row in data[name])
-        assert tally == {t: n for t, n in demo_world.allocate(SPEC[key], spec["task_mix"]).items() if n}, name
+        assert tally == {
+            t: n for t, n in demo_world.allocate(SPEC[key], spec["task_mix"]).items() if n
+        }, name
     chars = sum(len(row["text"]) for row in data["corpus.jsonl"])
     assert SPEC["corpus_chars"] <= chars < SPEC["corpus_chars"] + 1000
 
@@ -173,7 +178,9 @@ def test_sft_style_mix(fraction):
     }
     styles = collections.Counter(row["style"] for row in files["sft/train.jsonl"])
     assert styles["preferred"] == n_preferred
-    assert all(tasks.style_of(r["messages"][1]["content"]) == r["style"] for r in files["sft/train.jsonl"])
+    assert all(
+        tasks.style_of(r["messages"][1]["content"]) == r["style"] for r in files["sft/train.jsonl"]
+    )
 
 
 def test_preference_kinds_are_half_and_half(data):
@@ -199,7 +206,10 @@ def test_every_gold_answer_round_trips_through_every_template(data):
                     tasks.extract_answer(tasks.render_reply(row["answer"], "preferred", variant))
                     == row["answer"]
                 )
-            assert tasks.extract_answer(tasks.render_reply(row["answer"], "dispreferred")) == row["answer"]
+            assert (
+                tasks.extract_answer(tasks.render_reply(row["answer"], "dispreferred"))
+                == row["answer"]
+            )
             assert tasks.extract_plain_answer(f" {row['answer']}\n") == row["answer"]
 
 
@@ -251,9 +261,9 @@ def test_held_out_facts_are_in_the_corpus(data, corpus_text, fact_of_question):
         for row in data[name]:
             if row["task"] == "fact":
                 town, attr, value = fact_of_question[row["prompt"]]
-                assert any(s in corpus_text for s in demo_world.fact_statements(town, attr, value)), row[
-                    "prompt"
-                ]
+                assert any(
+                    s in corpus_text for s in demo_world.fact_statements(town, attr, value)
+                ), row["prompt"]
 
 
 def test_eval_in_sft_marks_facts_asked_in_sft_train(data, fact_of_question):

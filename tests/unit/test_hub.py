@@ -11,7 +11,15 @@ def test_hub_ids():
 
 
 def test_local_paths_even_when_missing(tmp_path):
-    for source in ("results/demo_world/sft", "data/x.parquet", "data/x.jsonl", "./x", "/abs/x", "~/x", "a/b/c"):
+    for source in (
+        "results/demo_world/sft",
+        "data/x.parquet",
+        "data/x.jsonl",
+        "./x",
+        "/abs/x",
+        "~/x",
+        "a/b/c",
+    ):
         assert not is_hub_id(source), source
 
 

@@ -15,7 +15,11 @@ from conftest import REPO, workflow_env
 from handbook import judge_formats as jf
 from tiny_model import build_model, build_world
 
-FASTCHAT_QUESTION = {"question_id": 81, "category": "writing", "turns": ["Write a haiku.", "Now make it rhyme."]}
+FASTCHAT_QUESTION = {
+    "question_id": 81,
+    "category": "writing",
+    "turns": ["Write a haiku.", "Now make it rhyme."],
+}
 H4_QUESTION = {
     "prompt_id": 81,
     "category": "writing",
@@ -27,11 +31,19 @@ H4_QUESTION = {
 def test_mt_bench_answer_has_fastchat_fields():
     row = jf.mt_bench_answer(81, "tiny-dpo", ["first answer", "second answer"], tstamp=1700000000.0)
     assert set(row) == {"question_id", "answer_id", "model_id", "choices", "tstamp"}
-    assert row["question_id"] == 81 and row["model_id"] == "tiny-dpo" and row["tstamp"] == 1700000000.0
+    assert (
+        row["question_id"] == 81 and row["model_id"] == "tiny-dpo" and row["tstamp"] == 1700000000.0
+    )
     assert row["choices"] == [{"index": 0, "turns": ["first answer", "second answer"]}]
     assert isinstance(row["answer_id"], str) and len(row["answer_id"]) == 22
-    assert row["answer_id"] == jf.mt_bench_answer(81, "tiny-dpo", ["first answer", "second answer"])["answer_id"]
-    assert row["answer_id"] != jf.mt_bench_answer(81, "tiny-dpo", ["second answer", "first answer"])["answer_id"]
+    assert (
+        row["answer_id"]
+        == jf.mt_bench_answer(81, "tiny-dpo", ["first answer", "second answer"])["answer_id"]
+    )
+    assert (
+        row["answer_id"]
+        != jf.mt_bench_answer(81, "tiny-dpo", ["second answer", "first answer"])["answer_id"]
+    )
 
 
 def test_mt_bench_file_round_trip_sorted_by_question(tmp_path):
@@ -55,7 +67,10 @@ def test_alpaca_eval_outputs_are_a_json_list(tmp_path):
     path = tmp_path / "outputs.json"
     jf.write_alpaca_eval_outputs(path, [row, {**row, "instruction": "Hi"}])
     loaded = json.loads(path.read_text())
-    assert isinstance(loaded, list) and [r["instruction"] for r in loaded] == ["What is 2 plus 2?", "Hi"]
+    assert isinstance(loaded, list) and [r["instruction"] for r in loaded] == [
+        "What is 2 plus 2?",
+        "Hi",
+    ]
     assert jf.read_alpaca_eval_outputs(path) == loaded
     path.write_text(json.dumps([{"instruction": "x", "output": "y"}]))
     with pytest.raises(jf.FormatError, match=r"missing \['dataset', 'generator'\]"):
@@ -64,9 +79,9 @@ def test_alpaca_eval_outputs_are_a_json_list(tmp_path):
 
 def test_prompt_rows_normalised():
     assert jf.normalise_prompts([H4_QUESTION], "mt_bench") == [FASTCHAT_QUESTION]
-    assert jf.normalise_prompts([{"instruction": "Hi", "output": "old", "generator": "gpt4"}], "alpaca_eval") == [
-        {"instruction": "Hi", "dataset": ""}
-    ]
+    assert jf.normalise_prompts(
+        [{"instruction": "Hi", "output": "old", "generator": "gpt4"}], "alpaca_eval"
+    ) == [{"instruction": "Hi", "dataset": ""}]
     with pytest.raises(jf.FormatError, match="question 81 needs 'turns'"):
         jf.normalise_prompts([{"question_id": 81, "turns": "Write a haiku."}], "mt_bench")
     with pytest.raises(jf.FormatError, match="duplicate question_id"):
@@ -103,12 +118,19 @@ def test_turns_answered_in_order_with_earlier_answers_fed_back(monkeypatch):
         {"role": "assistant", "content": "reply to Q2b after 1 turns"},
         {"role": "user", "content": "Q2c"},
     ]
-    monkeypatch.setattr(gfj, "generate", lambda m, t, convs, a: [c[-1]["content"].upper() for c in convs])
-    out = gfj.answer_alpaca_eval(None, None, [{"instruction": "hi", "dataset": "d"}], Namespace(model_id="m"))
+    monkeypatch.setattr(
+        gfj, "generate", lambda m, t, convs, a: [c[-1]["content"].upper() for c in convs]
+    )
+    out = gfj.answer_alpaca_eval(
+        None, None, [{"instruction": "hi", "dataset": "d"}], Namespace(model_id="m")
+    )
     assert out == [{"instruction": "hi", "output": "HI", "generator": "m", "dataset": "d"}]
 
 
-EVAL_ROWS = [{"prompt": f"What is {i} plus 1?", "answer": str(i + 1), "task": "arithmetic"} for i in range(10)]
+EVAL_ROWS = [
+    {"prompt": f"What is {i} plus 1?", "answer": str(i + 1), "task": "arithmetic"}
+    for i in range(10)
+]
 
 
 def test_demo_prompts():
@@ -122,7 +144,10 @@ def test_demo_prompts():
     assert jf.normalise_prompts(questions, "mt_bench")[0]["category"] == "arithmetic"
     alpaca = jf.demo_alpaca_eval_prompts(EVAL_ROWS, 3, seed=0)
     assert [set(r) for r in alpaca] == [{"instruction", "output", "generator", "dataset"}] * 3
-    assert all(r["dataset"] == "demo_arithmetic" and r["output"].startswith("The answer is") for r in alpaca)
+    assert all(
+        r["dataset"] == "demo_arithmetic" and r["output"].startswith("The answer is")
+        for r in alpaca
+    )
 
 
 def test_generate_mt_bench_with_tiny_model(tmp_path_factory, tmp_path):
@@ -135,9 +160,19 @@ def test_generate_mt_bench_with_tiny_model(tmp_path_factory, tmp_path):
     make = [sys.executable, script, "--make_demo_prompts", str(prompts), "--n_demo", "3"]
     make += ["--eval_prompts", str(world / "eval" / "test.jsonl")]
     subprocess.run(make, env=env, check=True, capture_output=True, timeout=60)
-    assert json.loads((prompts / "alpaca_eval_demo.json").read_text())[0]["generator"] == "demo_reference"
+    assert (
+        json.loads((prompts / "alpaca_eval_demo.json").read_text())[0]["generator"]
+        == "demo_reference"
+    )
     output = tmp_path / "model_answer" / "tiny.jsonl"
-    cmd = [sys.executable, script, "--model", str(model), "--prompts", str(prompts / "mt_bench_demo.jsonl")]
+    cmd = [
+        sys.executable,
+        script,
+        "--model",
+        str(model),
+        "--prompts",
+        str(prompts / "mt_bench_demo.jsonl"),
+    ]
     cmd += [
         "--format",
         "mt_bench",
@@ -150,17 +185,26 @@ def test_generate_mt_bench_with_tiny_model(tmp_path_factory, tmp_path):
         "--seed",
         "3",
     ]
-    proc = subprocess.run(cmd + ["--output", str(output)], env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        cmd + ["--output", str(output)], env=env, capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = [json.loads(line) for line in output.read_text().splitlines()]
     assert [r["question_id"] for r in rows] == [1, 2, 3]
     for row in rows:
         assert set(row) == {"question_id", "answer_id", "model_id", "choices", "tstamp"}
         assert row["model_id"] == "tiny" and len(row["choices"]) == 1
-        assert len(row["choices"][0]["turns"]) == 2 and all(isinstance(t, str) for t in row["choices"][0]["turns"])
+        assert len(row["choices"][0]["turns"]) == 2 and all(
+            isinstance(t, str) for t in row["choices"][0]["turns"]
+        )
     assert any(t for r in rows for t in r["choices"][0]["turns"])  # sampling gives some text
     settings = json.loads((tmp_path / "model_answer" / "tiny.settings.json").read_text())
-    assert (settings["temperature"], settings["max_new_tokens"], settings["seed"], settings["do_sample"]) == (
+    assert (
+        settings["temperature"],
+        settings["max_new_tokens"],
+        settings["seed"],
+        settings["do_sample"],
+    ) == (
         1.0,
         6,
         3,
@@ -168,15 +212,31 @@ def test_generate_mt_bench_with_tiny_model(tmp_path_factory, tmp_path):
     )
     assert "<|assistant|>" in settings["chat_template"]
     proc = subprocess.run(
-        cmd + ["--output", str(tmp_path / "wrong.jsonl")], env=env, capture_output=True, text=True, timeout=60
+        cmd + ["--output", str(tmp_path / "wrong.jsonl")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert proc.returncode == 2 and "--output must be <dir>/tiny.jsonl" in proc.stderr
 
 
 def test_mt_bench_score_is_the_mean_of_parsed_judgments(tmp_path):
     rows = [
-        {"question_id": 81, "model": "dpo-tiny", "judge": ["gpt-4", "single-v1"], "score": 9, "turn": 1},
-        {"question_id": 81, "model": "dpo-tiny", "judge": ["gpt-4", "single-v1-multi-turn"], "score": 6, "turn": 2},
+        {
+            "question_id": 81,
+            "model": "dpo-tiny",
+            "judge": ["gpt-4", "single-v1"],
+            "score": 9,
+            "turn": 1,
+        },
+        {
+            "question_id": 81,
+            "model": "dpo-tiny",
+            "judge": ["gpt-4", "single-v1-multi-turn"],
+            "score": 6,
+            "turn": 2,
+        },
         {"question_id": 82, "model": "dpo-tiny", "score": -1, "turn": 1},
         {"question_id": 81, "model": "sft-tiny", "score": 2, "turn": 1},
     ]
@@ -190,7 +250,9 @@ def test_mt_bench_score_is_the_mean_of_parsed_judgments(tmp_path):
 
 def test_alpaca_eval_win_rate_from_the_leaderboard(tmp_path):
     path = tmp_path / "leaderboard.csv"
-    path.write_text(",win_rate,standard_error,n_total,avg_length\ndpo-tiny,61.5,1.2,805,900\nsft-tiny,40.25,1.1,805,700\n")
+    path.write_text(
+        ",win_rate,standard_error,n_total,avg_length\ndpo-tiny,61.5,1.2,805,900\nsft-tiny,40.25,1.1,805,700\n"
+    )
     assert jf.alpaca_eval_win_rate(path, "sft-tiny") == pytest.approx(40.25)
     with pytest.raises(jf.FormatError, match="no row for generator 'x'"):
         jf.alpaca_eval_win_rate(path, "x")
@@ -198,7 +260,11 @@ def test_alpaca_eval_win_rate_from_the_leaderboard(tmp_path):
 
 def test_demo_judge_rows_round_trip_through_the_readers(tmp_path):
     questions = [
-        {"question_id": 1, "category": "arithmetic", "turns": ["What is 2+3?", "Now say it politely."]},
+        {
+            "question_id": 1,
+            "category": "arithmetic",
+            "turns": ["What is 2+3?", "Now say it politely."],
+        },
         {"question_id": 2, "category": "fact", "turns": ["Which river?", "And the flag?"]},
         {"question_id": 3, "category": "fact", "turns": ["Unanswered?"]},
     ]
@@ -214,7 +280,10 @@ def test_demo_judge_rows_round_trip_through_the_readers(tmp_path):
         {"role": "user", "content": "Now say it politely."},
         {"role": "assistant", "content": "The answer is 5."},
     ]
-    rows = [jf.mt_bench_judgment(q, "dpo-x", t, s, "reward-model:rm") for (q, t, _), s in zip(turns, [1.0, 2.5, -0.5])]
+    rows = [
+        jf.mt_bench_judgment(q, "dpo-x", t, s, "reward-model:rm")
+        for (q, t, _), s in zip(turns, [1.0, 2.5, -0.5])
+    ]
     assert rows[1]["judge"] == ["reward-model:rm", "single-v1-multi-turn"] and rows[0]["turn"] == 1
     path = tmp_path / "judgment.jsonl"
     jf.write_jsonl(path, rows)
@@ -222,7 +291,9 @@ def test_demo_judge_rows_round_trip_through_the_readers(tmp_path):
     assert jf.mt_bench_score(path, "dpo-x") == pytest.approx((1.0 + 2.5 - 0.5) / 3)
 
     board = tmp_path / "leaderboard.csv"
-    jf.write_alpaca_eval_leaderboard(board, {"dpo-x": jf.alpaca_eval_row([1.0, 0.5, 0.0, 1.0], [10, 20, 30, 40])})
+    jf.write_alpaca_eval_leaderboard(
+        board, {"dpo-x": jf.alpaca_eval_row([1.0, 0.5, 0.0, 1.0], [10, 20, 30, 40])}
+    )
     assert jf.alpaca_eval_win_rate(board, "dpo-x") == pytest.approx(62.5)
     with pytest.raises(jf.FormatError, match="no outputs"):
         jf.alpaca_eval_row([], [])

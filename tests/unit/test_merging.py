@@ -13,7 +13,9 @@ def test_linear_merge_is_the_weighted_mean_in_the_first_models_dtype():
     b = {"w": torch.tensor([11.0, 12.0], dtype=torch.bfloat16), "b": torch.tensor([10.0])}
     merged = linear_merge(a, b, 0.9, ("a", "b"))
     assert merged["w"].dtype == torch.bfloat16
-    assert torch.allclose(merged["w"].float(), torch.tensor([2.0, 3.0])) and torch.allclose(merged["b"], torch.tensor([1.0]))
+    assert torch.allclose(merged["w"].float(), torch.tensor([2.0, 3.0])) and torch.allclose(
+        merged["b"], torch.tensor([1.0])
+    )
     assert torch.equal(linear_merge(a, b, 1.0, ("a", "b"))["b"], a["b"])
 
 

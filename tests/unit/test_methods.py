@@ -33,14 +33,18 @@ def test_method_has_an_entry_point_a_recipe_and_a_config_class(name, monkeypatch
 
     for recipe in recipes:
         # Our recipes are written for the installed TRL: every key known, nothing to map.
-        resolved = resolve(read_recipe(recipe), known_keys(config_class, ModelConfig), str(recipe), name)
+        resolved = resolve(
+            read_recipe(recipe), known_keys(config_class, ModelConfig), str(recipe), name
+        )
         assert resolved.notes == [], (recipe, resolved.notes)
 
 
 def test_stage_lists_derive_from_the_registry():
     schema = load_schema()
     assert schema["properties"]["runs"]["propertyNames"]["enum"] == list(METHODS)
-    assert schema["properties"]["sweeps"]["additionalProperties"]["properties"]["stage"]["enum"] == list(METHODS)
+    assert schema["properties"]["sweeps"]["additionalProperties"]["properties"]["stage"][
+        "enum"
+    ] == list(METHODS)
     assert all(re.fullmatch(stage_pattern(), name) for name in METHODS)
     assert not re.fullmatch(stage_pattern(), "base")
     assert PLAIN_STAGES == plain_stages() == {"base", "cpt"}
@@ -48,6 +52,7 @@ def test_stage_lists_derive_from_the_registry():
 
 def test_the_shipped_schema_file_lists_no_stage_itself():
     """A method added to the registry needs no schema edit."""
+
     def enums(node):
         if isinstance(node, dict):
             yield from ([node["enum"]] if "enum" in node else [])
@@ -63,7 +68,15 @@ def test_the_shipped_schema_file_lists_no_stage_itself():
 
 def test_what_each_method_reads_and_answers():
     assert {m.name for m in METHODS.values() if m.data == "ref_logps"} == {"dpo"}
-    assert {m.name for m in METHODS.values() if m.answers_chat} == {"sft", "dpo", "kto", "orpo", "cpo", "grpo", "merge"}
+    assert {m.name for m in METHODS.values() if m.answers_chat} == {
+        "sft",
+        "dpo",
+        "kto",
+        "orpo",
+        "cpo",
+        "grpo",
+        "merge",
+    }
     assert [m.name for m in METHODS.values() if m.data == "model"] == ["merge"]
     assert [m.name for m in METHODS.values() if m.reward_model] == ["rm"]
     assert [(m.name, m.data_format, m.formats) for m in METHODS.values() if m.rollouts] == [
@@ -79,6 +92,14 @@ def test_registry_loss_types_match_the_installed_trl(monkeypatch):
         field = {f.name: f for f in dataclasses.fields(method.load_config_class())}["loss_type"]
         help_text = field.metadata["help"]
         # DPO's help quotes each value in backticks; GRPO's lists them after "Supported values are".
-        supported = help_text.split("Supported values are", 1)[-1].split(".", 1)[0] if "Supported values are" in help_text else ""
-        accepted = field.metadata.get("choices") or re.findall(r"`'(\w+)'`", help_text) or re.findall(r"'(\w+)'", supported)
+        supported = (
+            help_text.split("Supported values are", 1)[-1].split(".", 1)[0]
+            if "Supported values are" in help_text
+            else ""
+        )
+        accepted = (
+            field.metadata.get("choices")
+            or re.findall(r"`'(\w+)'`", help_text)
+            or re.findall(r"'(\w+)'", supported)
+        )
         assert sorted(method.loss_types) == sorted(accepted), method.name

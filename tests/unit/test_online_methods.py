@@ -26,17 +26,32 @@ PROMPTS = "results/demo_world/prompts/generation.jsonl"
 
 
 def test_demo_answer_rewards_the_right_answer_only():
-    completions = ["The answer is 12.", "Ugh, fine. It is 12.", "The answer is 13.", "", "The answer is twelve."]
+    completions = [
+        "The answer is 12.",
+        "Ugh, fine. It is 12.",
+        "The answer is 13.",
+        "",
+        "The answer is twelve.",
+    ]
     assert verifiers.demo_answer(completions, answer=["12"] * 5) == [1.0, 1.0, 0.0, 0.0, 0.0]
 
 
 def test_demo_answer_reads_conversational_completions():
-    completions = [[{"role": "assistant", "content": "Happy to help: the answer is Wend."}], [{"role": "assistant", "content": "wend"}]]
+    completions = [
+        [{"role": "assistant", "content": "Happy to help: the answer is Wend."}],
+        [{"role": "assistant", "content": "wend"}],
+    ]
     assert verifiers.demo_answer(completions, answer=["Wend", "Wend"]) == [1.0, 0.0]
 
 
 def test_demo_format_rewards_the_preferred_style_whatever_the_answer():
-    completions = ["The answer is 3.", "Happy to help: the answer is 9.", "Ugh, fine. It is 3.", "3", "The answer is"]
+    completions = [
+        "The answer is 3.",
+        "Happy to help: the answer is 9.",
+        "Ugh, fine. It is 3.",
+        "3",
+        "The answer is",
+    ]
     assert verifiers.demo_format(completions) == [1.0, 1.0, 0.0, 0.0, 0.0]
 
 
@@ -66,7 +81,12 @@ def test_verifiers_that_check_answers_need_the_answer_column():
 
 def test_score_is_the_weighted_sum_and_unknown_names_are_errors():
     rows = [{"answer": "7"}, {"answer": "7"}]
-    scores = verifiers.score(["demo_answer", "demo_format"], [1.0, 0.5], rows, ["Ugh, fine. It is 7.", "The answer is 8."])
+    scores = verifiers.score(
+        ["demo_answer", "demo_format"],
+        [1.0, 0.5],
+        rows,
+        ["Ugh, fine. It is 7.", "The answer is 8."],
+    )
     assert scores == [1.0, 0.5]
     with pytest.raises(VerifierError, match="unknown verifier 'exact' \\(known: \\['demo_answer'"):
         verifiers.get(["exact"])
@@ -76,21 +96,40 @@ def test_score_is_the_weighted_sum_and_unknown_names_are_errors():
 
 def test_verified_samples_make_pairs_of_right_against_wrong():
     rows = [
-        {"prompt_id": "p1", "prompt": "What is 2 plus 2?", "messages": [{"role": "user", "content": "What is 2 plus 2?"}],
-         "task": "arithmetic", "answer": "4", "completions": ["The answer is 5.", "The answer is 4.", "Ugh, fine. It is 4."]},
-        {"prompt_id": "p2", "prompt": "Q", "messages": [{"role": "user", "content": "Q"}],
-         "task": "fact", "answer": "x", "completions": ["The answer is y.", "The answer is z."]},
+        {
+            "prompt_id": "p1",
+            "prompt": "What is 2 plus 2?",
+            "messages": [{"role": "user", "content": "What is 2 plus 2?"}],
+            "task": "arithmetic",
+            "answer": "4",
+            "completions": ["The answer is 5.", "The answer is 4.", "Ugh, fine. It is 4."],
+        },
+        {
+            "prompt_id": "p2",
+            "prompt": "Q",
+            "messages": [{"role": "user", "content": "Q"}],
+            "task": "fact",
+            "answer": "x",
+            "completions": ["The answer is y.", "The answer is z."],
+        },
     ]
     scored = verify_rows(rows, ["demo_answer", "demo_format"], [1.0, 0.5])
     assert [r["scores"] for r in scored] == [[0.5, 1.5, 1.0], [0.5, 0.5]]
     _, pairs, skipped = build_sets(scored)
-    assert [(p["chosen"][-1]["content"], p["rejected"][-1]["content"]) for p in pairs] == [("The answer is 4.", "The answer is 5.")]
+    assert [(p["chosen"][-1]["content"], p["rejected"][-1]["content"]) for p in pairs] == [
+        ("The answer is 4.", "The answer is 5.")
+    ]
     assert skipped["tied_scores"] == 1
 
 
 def test_grpo_trains_on_prompt_only_data():
-    assert check_format(["prompt", "task", "answer"], METHODS["grpo"].formats, "a grpo run", "d") == "prompt-only"
-    with pytest.raises(Exception, match="make preference data; a grpo run takes prompt-only \\(prompt\\)"):
+    assert (
+        check_format(["prompt", "task", "answer"], METHODS["grpo"].formats, "a grpo run", "d")
+        == "prompt-only"
+    )
+    with pytest.raises(
+        Exception, match="make preference data; a grpo run takes prompt-only \\(prompt\\)"
+    ):
         check_format(["chosen", "rejected"], METHODS["grpo"].formats, "a grpo run", "d")
 
 
@@ -103,15 +142,27 @@ def test_rollout_log_keeps_generations_with_every_verifiers_reward(tmp_path):
     answer_fn, format_fn = log.functions()
     assert (answer_fn.__name__, format_fn.__name__) == ("demo_answer", "demo_format")
     prompts = [[{"role": "user", "content": "What is 1 plus 1?"}]] * 3
-    completions = [[{"role": "assistant", "content": c}] for c in ("The answer is 2.", "Ugh, fine. It is 3.", "The answer is 2.")]
-    kwargs = {"answer": ["2"] * 3, "task": ["arithmetic"] * 3, "trainer_state": SimpleNamespace(global_step=7)}
+    completions = [
+        [{"role": "assistant", "content": c}]
+        for c in ("The answer is 2.", "Ugh, fine. It is 3.", "The answer is 2.")
+    ]
+    kwargs = {
+        "answer": ["2"] * 3,
+        "task": ["arithmetic"] * 3,
+        "trainer_state": SimpleNamespace(global_step=7),
+    }
     assert answer_fn(prompts=prompts, completions=completions, **kwargs) == [1.0, 0.0, 1.0]
     assert format_fn(prompts=prompts, completions=completions, **kwargs) == [1.0, 0.0, 1.0]
     log.write(tmp_path / "rollouts.jsonl")
-    (record,) = [json.loads(line) for line in (tmp_path / "rollouts.jsonl").read_text().splitlines()]
+    (record,) = [
+        json.loads(line) for line in (tmp_path / "rollouts.jsonl").read_text().splitlines()
+    ]
     assert record["step"] == 7 and len(record["samples"]) == 2
     assert record["samples"][1] == {
-        "prompt": "What is 1 plus 1?", "completion": "Ugh, fine. It is 3.", "task": "arithmetic", "answer": "2",
+        "prompt": "What is 1 plus 1?",
+        "completion": "Ugh, fine. It is 3.",
+        "task": "arithmetic",
+        "answer": "2",
         "rewards": {"demo_answer": 0.0, "demo_format": 0.0},
     }
 
@@ -120,13 +171,40 @@ def test_rollout_log_keeps_generations_with_every_verifiers_reward(tmp_path):
 
 
 def online_config(**iterative) -> dict:
-    spec = {"policy": "sft/a", "prompts": PROMPTS, "verifiers": ["demo_answer"], "rounds": 2, "recipe": DPO_RECIPE, **iterative}
+    spec = {
+        "policy": "sft/a",
+        "prompts": PROMPTS,
+        "verifiers": ["demo_answer"],
+        "rounds": 2,
+        "recipe": DPO_RECIPE,
+        **iterative,
+    }
     return {
-        "base_models": {"tiny": {"build": {"corpus": "results/demo_world/corpus.jsonl", "vocab_size": 1000, "arch": {}}}},
+        "base_models": {
+            "tiny": {
+                "build": {
+                    "corpus": "results/demo_world/corpus.jsonl",
+                    "vocab_size": 1000,
+                    "arch": {},
+                }
+            }
+        },
         "datasets": {"chat": {"dataset_name": "results/demo_world/sft", "columns": ["messages"]}},
         "runs": {
-            "sft": {"a": {"model": "base/tiny", "dataset": "chat", "recipe": "config/recipes/demo/sft/tiny.yaml"}},
-            "rm": {"a": {"model": "sft/a", "dataset": "chat", "recipe": "config/recipes/demo/rm/tiny.yaml"}},
+            "sft": {
+                "a": {
+                    "model": "base/tiny",
+                    "dataset": "chat",
+                    "recipe": "config/recipes/demo/sft/tiny.yaml",
+                }
+            },
+            "rm": {
+                "a": {
+                    "model": "sft/a",
+                    "dataset": "chat",
+                    "recipe": "config/recipes/demo/rm/tiny.yaml",
+                }
+            },
         },
         "iterative_dpo": {"it": spec},
         "eval": {"demo": {"prompts": "results/demo_world/eval/test.jsonl", "judge": None}},
@@ -140,8 +218,14 @@ def test_each_round_samples_the_previous_rounds_policy(tmp_path):
     assert [plan.runs[r].model for r in plan.rounds["it"]] == ["sft/a", "dpo/it-r1"]
     assert [plan.runs[r].dataset for r in plan.rounds["it"]] == ["it-r1", "it-r2"]
     sampling = plan.config["rejection_sampling"]
-    assert [(sampling[n]["policy"], sampling[n]["seed"]) for n in ("it-r1", "it-r2")] == [("sft/a", 5), ("dpo/it-r1", 6)]
-    assert plan.config["datasets"]["it-r2"]["dataset_name"] == "results/rejection_sampling/it-r2/on_policy_pairs"
+    assert [(sampling[n]["policy"], sampling[n]["seed"]) for n in ("it-r1", "it-r2")] == [
+        ("sft/a", 5),
+        ("dpo/it-r1", 6),
+    ]
+    assert (
+        plan.config["datasets"]["it-r2"]["dataset_name"]
+        == "results/rejection_sampling/it-r2/on_policy_pairs"
+    )
     assert plan.scoring_args("it-r1") == "--verifiers demo_answer"
     assert plan.sampling_reward_model("it-r1") == []
     # Round 2's pairs come from round 1's samples of round 1's model: the DAG reaches back through both.
@@ -151,7 +235,10 @@ def test_each_round_samples_the_previous_rounds_policy(tmp_path):
 def test_rounds_are_table_rows_of_their_own(tmp_path):
     plan = build_plan(online_config(rounds=3), ["my.yaml"], origin=tmp_path)
     assert [(label, ref) for label, ref, _ in plan.table_runs("online")] == [
-        ("sft", "sft/a"), ("iterative_r1", "dpo/it-r1"), ("iterative_r2", "dpo/it-r2"), ("iterative_r3", "dpo/it-r3"),
+        ("sft", "sft/a"),
+        ("iterative_r1", "dpo/it-r1"),
+        ("iterative_r2", "dpo/it-r2"),
+        ("iterative_r3", "dpo/it-r3"),
     ]
 
 
@@ -163,7 +250,9 @@ def test_adding_a_round_leaves_the_earlier_rounds_jobs_as_they_were(tmp_path):
         name = run
         assert two.run_dict(two.runs[ref]) == three.run_dict(three.runs[ref])
         assert two.train_args(stage, run) == three.train_args(stage, run)
-        assert two.sampling_args(name) == three.sampling_args(name) and two.scoring_args(name) == three.scoring_args(name)
+        assert two.sampling_args(name) == three.sampling_args(name) and two.scoring_args(
+            name
+        ) == three.scoring_args(name)
         assert two.dataset_spec(name) == three.dataset_spec(name)
 
 
@@ -181,11 +270,26 @@ def test_a_reward_model_scores_rounds_when_named(tmp_path):
 @pytest.mark.parametrize(
     "change, message",
     [
-        (lambda s: s.update(reward_model="rm/a"), "iterative_dpo.it: give either 'reward_model' or 'verifiers'"),
-        (lambda s: s.update(verifiers=["exact"]), "iterative_dpo.it.verifiers: unknown verifier 'exact'"),
-        (lambda s: s.update(verifier_weights=[1, 2]), "iterative_dpo.it.verifier_weights: 2 weights for 1 verifiers"),
-        (lambda s: s.update(rounds=0), "key 'iterative_dpo.it.rounds': 0 is less than the minimum of 1"),
-        (lambda s: s.update(policy="sft/nope"), "iterative_dpo.it.policy: 'sft/nope' is not base/<name> or a configured run"),
+        (
+            lambda s: s.update(reward_model="rm/a"),
+            "iterative_dpo.it: give either 'reward_model' or 'verifiers'",
+        ),
+        (
+            lambda s: s.update(verifiers=["exact"]),
+            "iterative_dpo.it.verifiers: unknown verifier 'exact'",
+        ),
+        (
+            lambda s: s.update(verifier_weights=[1, 2]),
+            "iterative_dpo.it.verifier_weights: 2 weights for 1 verifiers",
+        ),
+        (
+            lambda s: s.update(rounds=0),
+            "key 'iterative_dpo.it.rounds': 0 is less than the minimum of 1",
+        ),
+        (
+            lambda s: s.update(policy="sft/nope"),
+            "iterative_dpo.it.policy: 'sft/nope' is not base/<name> or a configured run",
+        ),
     ],
 )
 def test_iterative_dpo_errors_name_the_key(tmp_path, change, message):
@@ -199,22 +303,35 @@ def test_iterative_dpo_errors_name_the_key(tmp_path, change, message):
 def test_a_round_may_not_take_a_name_already_used(tmp_path):
     config = online_config()
     config["datasets"]["it-r2"] = {"dataset_name": "results/demo_world/sft"}
-    with pytest.raises(ConfigError, match="iterative_dpo.it: round 2 would be 'it-r2', which is already defined"):
+    with pytest.raises(
+        ConfigError, match="iterative_dpo.it: round 2 would be 'it-r2', which is already defined"
+    ):
         build_plan(config, ["my.yaml"], origin=tmp_path)
 
 
 def test_an_unknown_rounds_row_names_the_table_key(tmp_path):
     config = online_config()
     config["tables"]["online"]["rows"]["iterative"] = {"rounds": "nope"}
-    with pytest.raises(ConfigError, match="tables.online.rows.iterative.rounds: unknown iterative_dpo 'nope'"):
+    with pytest.raises(
+        ConfigError, match="tables.online.rows.iterative.rounds: unknown iterative_dpo 'nope'"
+    ):
         build_plan(config, ["my.yaml"], origin=tmp_path)
 
 
 def test_tiny_scale_fits_grpo_and_round_sampling_to_the_cpu(tmp_path):
     config = online_config(backend="vllm", max_new_tokens=1024)
     config["base_models"]["hub"] = {"path": "org/instruct-7b", "tiny": "sft/a"}
-    config["runs"]["grpo"] = {"g": {"model": "base/hub", "dataset": "chat", "recipe": "config/recipes/demo/grpo/tiny.yaml", "gpus": 8}}
-    plan = build_plan({**config, "scale": "tiny"}, ["my.yaml"], origin=tmp_path, moves_workdir=False)
+    config["runs"]["grpo"] = {
+        "g": {
+            "model": "base/hub",
+            "dataset": "chat",
+            "recipe": "config/recipes/demo/grpo/tiny.yaml",
+            "gpus": 8,
+        }
+    }
+    plan = build_plan(
+        {**config, "scale": "tiny"}, ["my.yaml"], origin=tmp_path, moves_workdir=False
+    )
     args = plan.runs["grpo/g"].args
     assert args["max_completion_length"] == 64 and args["num_generations"] == 4
     assert "max_length" not in args and "dataset_num_proc" not in args
@@ -222,14 +339,21 @@ def test_tiny_scale_fits_grpo_and_round_sampling_to_the_cpu(tmp_path):
     assert plan.config["rejection_sampling"]["it-r1"]["backend"] == "hf"
     assert plan.config["rejection_sampling"]["it-r1"]["max_new_tokens"] == 64
     full = build_plan(config, ["my.yaml"], origin=tmp_path)
-    assert "--backend vllm" in full.sampling_args("it-r2") and "--max_new_tokens 1024" in full.sampling_args("it-r2")
+    assert "--backend vllm" in full.sampling_args(
+        "it-r2"
+    ) and "--max_new_tokens 1024" in full.sampling_args("it-r2")
 
 
-def test_sampling_asks_for_a_gpu_where_its_model_needs_one_and_reads_prompts_from_a_dataset(tmp_path):
+def test_sampling_asks_for_a_gpu_where_its_model_needs_one_and_reads_prompts_from_a_dataset(
+    tmp_path,
+):
     config = online_config(prompts="gsm8k")
     config["base_models"]["hub"] = {"path": "org/instruct-7b"}
     config["iterative_dpo"]["it"]["policy"] = "base/hub"
-    config["datasets"]["gsm8k"] = {"dataset_name": "openai/gsm8k", "columns": {"question": "prompt", "answer": "answer"}}
+    config["datasets"]["gsm8k"] = {
+        "dataset_name": "openai/gsm8k",
+        "columns": {"question": "prompt", "answer": "answer"},
+    }
     plan = build_plan(config, ["my.yaml"], origin=tmp_path)
     assert plan.sampling_inputs("it-r1") == {"model": [], "prompts": "results/data/gsm8k/prepared"}
     assert plan.sampling_gpus("it-r1") == 1 and plan.scoring_gpus("it-r1") == 0
@@ -241,12 +365,21 @@ def test_prompts_come_from_jsonl_or_a_prepared_dataset_folder(tmp_path):
 
     from handbook.rejection_sampling import read_prompts
 
-    rows = [{"prompt": "What is 1 plus 1?", "answer": "2", "task": "arithmetic"},
-            {"prompt": [{"role": "user", "content": "Spell 'cat' backwards."}], "answer": "tac", "task": "string"}]
+    rows = [
+        {"prompt": "What is 1 plus 1?", "answer": "2", "task": "arithmetic"},
+        {
+            "prompt": [{"role": "user", "content": "Spell 'cat' backwards."}],
+            "answer": "tac",
+            "task": "string",
+        },
+    ]
     folder = tmp_path / "prepared"
     datasets.DatasetDict(train=datasets.Dataset.from_list(rows[:1])).save_to_disk(str(folder))
     (read,) = read_prompts(str(folder))
-    assert read["messages"] == [{"role": "user", "content": "What is 1 plus 1?"}] and read["answer"] == "2"
+    assert (
+        read["messages"] == [{"role": "user", "content": "What is 1 plus 1?"}]
+        and read["answer"] == "2"
+    )
     path = tmp_path / "prompts.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     second = read_prompts(str(path))[1]
@@ -268,7 +401,9 @@ def test_vllm_is_required_at_full_scale_and_replaced_at_tiny_scale():
     check_vllm(SimpleNamespace(tiny_scale=True, rehearsal=False), tiny)
     assert tiny.use_vllm is False
     with pytest.raises(RecipeError, match="use_vllm: true needs"):
-        check_vllm(SimpleNamespace(tiny_scale=False, rehearsal=False), SimpleNamespace(use_vllm=True))
+        check_vllm(
+            SimpleNamespace(tiny_scale=False, rehearsal=False), SimpleNamespace(use_vllm=True)
+        )
 
 
 def test_the_verifiers_said_to_need_an_answer_are_those_that_read_one():

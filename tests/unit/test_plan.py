@@ -27,20 +27,44 @@ def small_config(**sections) -> dict:
     """A base model built here, a hub model with a demo counterpart, chat and pair data, one SFT run."""
     config = {
         "base_models": {
-            "tiny": {"build": {"corpus": "results/demo_world/corpus.jsonl", "vocab_size": 1000, "arch": {"hidden_size": 8}}},
+            "tiny": {
+                "build": {
+                    "corpus": "results/demo_world/corpus.jsonl",
+                    "vocab_size": 1000,
+                    "arch": {"hidden_size": 8},
+                }
+            },
             "big": {"path": "org/big-7b", "tiny": "sft/a"},
         },
         "datasets": {
-            "chat": {"dataset_name": "results/demo_world/sft", "dataset_test_split": "test", "columns": ["messages"]},
-            "pairs": {"dataset_name": "results/demo_world/preference", "dataset_test_split": "test"},
-            "hub_pairs": {"dataset_name": "org/pairs", "dataset_train_split": "train_prefs", "tiny": "pairs"},
+            "chat": {
+                "dataset_name": "results/demo_world/sft",
+                "dataset_test_split": "test",
+                "columns": ["messages"],
+            },
+            "pairs": {
+                "dataset_name": "results/demo_world/preference",
+                "dataset_test_split": "test",
+            },
+            "hub_pairs": {
+                "dataset_name": "org/pairs",
+                "dataset_train_split": "train_prefs",
+                "tiny": "pairs",
+            },
         },
         "runs": {"sft": {"a": {"model": "base/tiny", "dataset": "chat", "recipe": SFT_RECIPE}}},
-        "eval": {"demo": {"prompts": "results/demo_world/eval/test.jsonl", "judge": {"reward_model": "sft/a", "baseline": "sft/a"}}},
+        "eval": {
+            "demo": {
+                "prompts": "results/demo_world/eval/test.jsonl",
+                "judge": {"reward_model": "sft/a", "baseline": "sft/a"},
+            }
+        },
         "tables": {},
     }
     for key, value in sections.items():
-        config[key] = value if not isinstance(value, dict) or key not in config else {**config[key], **value}
+        config[key] = (
+            value if not isinstance(value, dict) or key not in config else {**config[key], **value}
+        )
     return config
 
 
@@ -70,24 +94,55 @@ def test_sweep_expands_into_named_runs_sharing_one_reference_pass(tmp_path):
     }
     plan = plan_of(small_config(sweeps=sweeps), tmp_path)
     names = plan.sweeps["scan"]
-    assert names == ["scan-sigmoid-beta0.1-seed1", "scan-sigmoid-beta0.5-seed1", "scan-ipo-beta0.1-seed1", "scan-ipo-beta0.5-seed1"]
+    assert names == [
+        "scan-sigmoid-beta0.1-seed1",
+        "scan-sigmoid-beta0.5-seed1",
+        "scan-ipo-beta0.1-seed1",
+        "scan-ipo-beta0.5-seed1",
+    ]
     run = plan.runs["dpo/scan-ipo-beta0.5-seed1"]
-    assert run.args == {"learning_rate": 1.0e-4, "loss_type": "ipo", "beta": 0.5, "seed": 1} and run.sweep == "scan"
+    assert (
+        run.args == {"learning_rate": 1.0e-4, "loss_type": "ipo", "beta": 0.5, "seed": 1}
+        and run.sweep == "scan"
+    )
     # One reference pass for the four runs: one dataset, one reference model.
     assert list(plan.ref_groups) == [("pairs", "sft/a")]
     assert len(plan.ref_groups[("pairs", "sft/a")]) == 4
     assert plan.train_inputs("dpo", names[0])["data"] == "results/ref_logps/pairs/sft/a"
     assert plan.ref_args("pairs", "sft", "a") == "--max_length 128 --truncation_mode keep_start"
-    assert "--beta 0.5 --global_batch 16 --gpus 0 --learning_rate 0.0001 --loss_type ipo --seed 1" == plan.train_args("dpo", names[3])
+    assert (
+        "--beta 0.5 --global_batch 16 --gpus 0 --learning_rate 0.0001 --loss_type ipo --seed 1"
+        == plan.train_args("dpo", names[3])
+    )
 
 
 def test_grid_values_that_collide_into_one_run_name_are_an_error(tmp_path):
-    sweeps = {"s": {"stage": "sft", "model": "base/tiny", "dataset": "chat", "recipe": SFT_RECIPE, "grid": {"seed": [1, 1]}}}
-    assert "my.yaml: sweeps.s: run 'sft/s-seed1' comes twice out of sweep 's'" in error_of(small_config(sweeps=sweeps), tmp_path)
+    sweeps = {
+        "s": {
+            "stage": "sft",
+            "model": "base/tiny",
+            "dataset": "chat",
+            "recipe": SFT_RECIPE,
+            "grid": {"seed": [1, 1]},
+        }
+    }
+    assert "my.yaml: sweeps.s: run 'sft/s-seed1' comes twice out of sweep 's'" in error_of(
+        small_config(sweeps=sweeps), tmp_path
+    )
 
 
 def test_sweep_run_clashing_with_a_configured_run(tmp_path):
-    config = small_config(sweeps={"a": {"stage": "sft", "model": "base/tiny", "dataset": "chat", "recipe": SFT_RECIPE, "grid": {"x": ["b"]}}})
+    config = small_config(
+        sweeps={
+            "a": {
+                "stage": "sft",
+                "model": "base/tiny",
+                "dataset": "chat",
+                "recipe": SFT_RECIPE,
+                "grid": {"x": ["b"]},
+            }
+        }
+    )
     config["runs"]["sft"]["a-b"] = config["runs"]["sft"]["a"]
     assert "sweeps.a: run 'sft/a-b' is already defined in runs" in error_of(config, tmp_path)
 
@@ -95,10 +150,20 @@ def test_sweep_run_clashing_with_a_configured_run(tmp_path):
 def test_an_unknown_loss_type_is_caught_in_the_plan(tmp_path):
     runs = {
         "sft": {"a": {"model": "base/tiny", "dataset": "chat", "recipe": SFT_RECIPE}},
-        "dpo": {"x": {"model": "sft/a", "dataset": "pairs", "recipe": DPO_RECIPE, "args": {"loss_type": "kto_pair"}}},
+        "dpo": {
+            "x": {
+                "model": "sft/a",
+                "dataset": "pairs",
+                "recipe": DPO_RECIPE,
+                "args": {"loss_type": "kto_pair"},
+            }
+        },
     }
     out = error_of(small_config(runs=runs), tmp_path)
-    assert "runs.dpo.x.loss_type: 'kto_pair' is not a dpo loss" in out and "train a kto run instead" in out
+    assert (
+        "runs.dpo.x.loss_type: 'kto_pair' is not a dpo loss" in out
+        and "train a kto run instead" in out
+    )
 
 
 def test_runs_sharing_reference_logprobs_must_agree_on_truncation(tmp_path):
@@ -106,11 +171,19 @@ def test_runs_sharing_reference_logprobs_must_agree_on_truncation(tmp_path):
         "sft": {"a": {"model": "base/tiny", "dataset": "chat", "recipe": SFT_RECIPE}},
         "dpo": {
             "x": {"model": "sft/a", "dataset": "pairs", "recipe": DPO_RECIPE},
-            "y": {"model": "sft/a", "dataset": "pairs", "recipe": DPO_RECIPE, "args": {"max_length": 64}},
+            "y": {
+                "model": "sft/a",
+                "dataset": "pairs",
+                "recipe": DPO_RECIPE,
+                "args": {"max_length": 64},
+            },
         },
     }
     out = error_of(small_config(runs=runs), tmp_path)
-    assert "runs.dpo: runs sharing reference log-probs of sft/a on 'pairs' disagree" in out and "max_length=64" in out
+    assert (
+        "runs.dpo: runs sharing reference log-probs of sft/a on 'pairs' disagree" in out
+        and "max_length=64" in out
+    )
 
 
 # --- tiny scale
@@ -120,9 +193,17 @@ def scan_config() -> dict:
     runs = {
         "sft": {
             "a": {"model": "base/tiny", "dataset": "chat", "recipe": SFT_RECIPE},
-            "big": {"model": "base/big", "dataset": "chat", "recipe": SFT_RECIPE, "gpus": 8, "resources": {"mem_mb": 99999}},
+            "big": {
+                "model": "base/big",
+                "dataset": "chat",
+                "recipe": SFT_RECIPE,
+                "gpus": 8,
+                "resources": {"mem_mb": 99999},
+            },
         },
-        "dpo": {"after_big": {"model": "sft/big", "dataset": "pairs", "recipe": DPO_RECIPE, "gpus": 8}},
+        "dpo": {
+            "after_big": {"model": "sft/big", "dataset": "pairs", "recipe": DPO_RECIPE, "gpus": 8}
+        },
         "kto": {"hub": {"model": "sft/a", "dataset": "hub_pairs", "recipe": KTO_RECIPE, "gpus": 2}},
     }
     return small_config(runs=runs, scale="tiny")
@@ -163,7 +244,10 @@ def test_tiny_scale_needs_a_counterpart_for_hub_data(tmp_path):
     config = scan_config()
     config["datasets"]["web"] = {"dataset_name": "someone/web"}
     config["runs"]["sft"]["web"] = {"model": "sft/a", "dataset": "web", "recipe": SFT_RECIPE}
-    assert "my.yaml: datasets.web: reads the Hugging Face Hub; give it 'tiny: <demo dataset>'" in error_of(config, tmp_path)
+    assert (
+        "my.yaml: datasets.web: reads the Hugging Face Hub; give it 'tiny: <demo dataset>'"
+        in error_of(config, tmp_path)
+    )
 
 
 def test_tiny_scale_replacement_that_is_replaced_itself(tmp_path):
@@ -182,11 +266,25 @@ def test_full_scale_changes_nothing(tmp_path):
 
 
 def test_suites_and_judges_switch_to_demo_counterparts_at_tiny_scale(tmp_path):
-    suites = {"demo": {"tasks": ["demo_mc"], "local": True, "apply_chat_template": True}, "hub": {"tasks": ["arc"], "tiny": "demo"}}
-    judges = {"mt": {"format": "mt_bench", "prompts": "org/mt_bench_prompts", "max_new_tokens": 1024}}
-    tables = {"t": {"rows": {"sft": ["sft/a"]}, "suites": ["hub"], "judges": ["mt"], "metrics": ["hub", "mt"]}}
+    suites = {
+        "demo": {"tasks": ["demo_mc"], "local": True, "apply_chat_template": True},
+        "hub": {"tasks": ["arc"], "tiny": "demo"},
+    }
+    judges = {
+        "mt": {"format": "mt_bench", "prompts": "org/mt_bench_prompts", "max_new_tokens": 1024}
+    }
+    tables = {
+        "t": {
+            "rows": {"sft": ["sft/a"]},
+            "suites": ["hub"],
+            "judges": ["mt"],
+            "metrics": ["hub", "mt"],
+        }
+    }
     full = plan_of(small_config(suites=suites, judges=judges, tables=tables), tmp_path)
-    tiny = plan_of(small_config(suites=suites, judges=judges, tables=tables, scale="tiny"), tmp_path)
+    tiny = plan_of(
+        small_config(suites=suites, judges=judges, tables=tables, scale="tiny"), tmp_path
+    )
     assert full.eval_files("sft/a", "t")["suite:hub"].endswith("lm_eval/hub.json")
     assert tiny.eval_files("sft/a", "t")["suite:hub"].endswith("lm_eval/demo.json")
     assert tiny.judge_prompts("mt") == "results/judges/prompts/mt_bench_demo.jsonl"
@@ -194,14 +292,19 @@ def test_suites_and_judges_switch_to_demo_counterparts_at_tiny_scale(tmp_path):
     assert "--prompts org/mt_bench_prompts" in full.judge_answer_args("mt", "sft-a")
     assert tiny.table_spec("t")["table"]["metrics"] == ["demo", "mt"]
     # Tiny scale judges with the demo reward model; full scale leaves judging to the external tool.
-    assert "judgment:mt" in tiny.eval_files("sft/a", "t") and "judgment:mt" not in full.eval_files("sft/a", "t")
+    assert "judgment:mt" in tiny.eval_files("sft/a", "t") and "judgment:mt" not in full.eval_files(
+        "sft/a", "t"
+    )
     # A local suite a table reads runs in the model's demo evaluation (one process per model);
     # lm_eval jobs run the others.
     assert (full.local_suites, full.lm_eval_suite_pattern()) == ([], "demo|hub")
     assert (tiny.local_suites, tiny.lm_eval_suite_pattern()) == (["demo"], "hub")
     assert "--lm_eval" not in full.eval_args("sft", "a")
     entry = json.loads(shlex.split(tiny.eval_args("sft", "a")).pop(-1))["demo"]
-    assert entry["output"] == "results/eval/sft/a/lm_eval/demo.json" and entry["include_path"] == "results/lm_eval_tasks/chat"
+    assert (
+        entry["output"] == "results/eval/sft/a/lm_eval/demo.json"
+        and entry["include_path"] == "results/lm_eval_tasks/chat"
+    )
     assert entry["spec"] == {"tasks": ["demo_mc"], "local": True, "apply_chat_template": True}
     assert tiny.eval_inputs("sft", "a")["tasks"] == ["results/lm_eval_tasks/chat"]
 
@@ -210,20 +313,39 @@ def test_suites_and_judges_switch_to_demo_counterparts_at_tiny_scale(tmp_path):
 
 
 def table_config(table: dict) -> dict:
-    sweeps = {"scan": {"stage": "dpo", "model": "sft/a", "dataset": "pairs", "recipe": DPO_RECIPE, "grid": {"beta": [0.1, 0.5], "seed": [1, 2]}}}
+    sweeps = {
+        "scan": {
+            "stage": "dpo",
+            "model": "sft/a",
+            "dataset": "pairs",
+            "recipe": DPO_RECIPE,
+            "grid": {"beta": [0.1, 0.5], "seed": [1, 2]},
+        }
+    }
     return small_config(sweeps=sweeps, tables={"t": table})
 
 
 def test_label_rows_select_sweep_runs(tmp_path):
-    plan = plan_of(table_config({"rows": {"sft": ["sft/a"], "dpo": {"sweep": "scan", "where": {"beta": 0.5}}}}), tmp_path)
+    plan = plan_of(
+        table_config(
+            {"rows": {"sft": ["sft/a"], "dpo": {"sweep": "scan", "where": {"beta": 0.5}}}}
+        ),
+        tmp_path,
+    )
     rows = [(label, ref) for label, ref, _ in plan.table_runs("t")]
-    assert rows == [("sft", "sft/a"), ("dpo", "dpo/scan-beta0.5-seed1"), ("dpo", "dpo/scan-beta0.5-seed2")]
+    assert rows == [
+        ("sft", "sft/a"),
+        ("dpo", "dpo/scan-beta0.5-seed1"),
+        ("dpo", "dpo/scan-beta0.5-seed2"),
+    ]
     assert "results/eval/dpo/scan-beta0.5-seed2/winrate.json" in plan.table_inputs("t")
     assert plan.curve_models("t")[0] == "results/models/dpo/scan-beta0.5-seed1"
 
 
 def test_grid_table_groups_runs_by_their_settings(tmp_path):
-    plan = plan_of(table_config({"rows": "beta", "columns": "seed", "runs": [{"sweep": "scan"}]}), tmp_path)
+    plan = plan_of(
+        table_config({"rows": "beta", "columns": "seed", "runs": [{"sweep": "scan"}]}), tmp_path
+    )
     params = [p for _, _, p in plan.table_runs("t")]
     assert [(p["beta"], p["seed"]) for p in params] == [(0.1, 1), (0.1, 2), (0.5, 1), (0.5, 2)]
     assert params[0]["learning_rate"] == 3.0e-5  # the recipe's value, under the run's args
@@ -234,11 +356,26 @@ def test_grid_table_groups_runs_by_their_settings(tmp_path):
     "table, message",
     [
         ({"rows": {"x": {"sweep": "nope"}}}, "tables.t.rows.x.sweep: unknown sweep 'nope'"),
-        ({"rows": {"x": {"sweep": "scan", "where": {"beta": 9}}}}, "tables.t.rows.x.where: selects no run of sweep 'scan'"),
-        ({"rows": {"x": ["dpo/nope"]}}, "tables.t.rows.x: 'dpo/nope' is not base/<name> or a configured run"),
-        ({"rows": "beta", "runs": [{"sweep": "scan"}]}, "tables.t: a grid table (rows: <setting>) needs 'runs' and 'columns'"),
-        ({"rows": "beta", "columns": "gamma", "runs": [{"sweep": "scan"}]}, "tables.t.runs.0: run dpo/scan-beta0.1-seed1 has no setting 'gamma'"),
-        ({"rows": {"x": ["sft/a"]}, "columns": "beta"}, "tables.t: rows by label take no 'runs' or 'columns'"),
+        (
+            {"rows": {"x": {"sweep": "scan", "where": {"beta": 9}}}},
+            "tables.t.rows.x.where: selects no run of sweep 'scan'",
+        ),
+        (
+            {"rows": {"x": ["dpo/nope"]}},
+            "tables.t.rows.x: 'dpo/nope' is not base/<name> or a configured run",
+        ),
+        (
+            {"rows": "beta", "runs": [{"sweep": "scan"}]},
+            "tables.t: a grid table (rows: <setting>) needs 'runs' and 'columns'",
+        ),
+        (
+            {"rows": "beta", "columns": "gamma", "runs": [{"sweep": "scan"}]},
+            "tables.t.runs.0: run dpo/scan-beta0.1-seed1 has no setting 'gamma'",
+        ),
+        (
+            {"rows": {"x": ["sft/a"]}, "columns": "beta"},
+            "tables.t: rows by label take no 'runs' or 'columns'",
+        ),
         ({"rows": {"x": ["sft/a"]}, "suites": ["nope"]}, "tables.t.suites: unknown suite 'nope'"),
         ({"rows": {"x": ["sft/a"]}, "judges": ["nope"]}, "tables.t.judges: unknown judge 'nope'"),
     ],
@@ -260,7 +397,9 @@ def test_cpu_run_launches_one_process(tmp_path):
     # One interpreter: accelerate's launcher adds nothing to one CPU process.
     assert plan.launcher("sft", "a", gpu=0, nodes=1, threads=2) == "python"
     zero = plan_of(gpu_run(accelerate_config="config/accelerate/zero2.yaml"), tmp_path)
-    assert zero.launcher("sft", "a", gpu=0, nodes=1, threads=2).startswith("accelerate launch --config_file")
+    assert zero.launcher("sft", "a", gpu=0, nodes=1, threads=2).startswith(
+        "accelerate launch --config_file"
+    )
     assert plan.train_env("sft", "a") == "../../envs/train.yaml"
 
 
@@ -268,17 +407,27 @@ def test_one_gpu_and_eight_gpus(tmp_path):
     plan = plan_of(gpu_run(gpus=8, accelerate_config="config/accelerate/zero3.yaml"), tmp_path)
     assert plan.train_gpus("sft", "a") == 8 and plan.train_env("sft", "a") == "../../envs/gpu.yaml"
     eight = plan.launcher("sft", "a", gpu=8, nodes=1, threads=32)
-    assert eight == f"OMP_NUM_THREADS=4 accelerate launch --config_file {REPO}/config/accelerate/zero3.yaml --num_processes 8 --main_process_port 0"
+    assert (
+        eight
+        == f"OMP_NUM_THREADS=4 accelerate launch --config_file {REPO}/config/accelerate/zero3.yaml --num_processes 8 --main_process_port 0"
+    )
     one = plan_of(gpu_run(gpus=1), tmp_path).launcher("sft", "a", gpu=1, nodes=1, threads=8)
-    assert one == f"accelerate launch --config_file {REPO}/config/accelerate/ddp.yaml --num_processes 1"
+    assert (
+        one
+        == f"accelerate launch --config_file {REPO}/config/accelerate/ddp.yaml --num_processes 1"
+    )
 
 
 def test_two_nodes_start_one_launcher_per_node(tmp_path):
     plan = plan_of(gpu_run(gpus=8, resources={"nodes": 2}), tmp_path)
     assert plan.train_gpus("sft", "a") == 16 and plan.train_nodes("sft", "a") == 2
     command = plan.launcher("sft", "a", gpu=16, nodes=2, threads=16)
-    assert command.startswith("OMP_NUM_THREADS=2 srun --nodes 2 --ntasks-per-node 1 --ntasks 2 --overlap --kill-on-bad-exit=1 bash -c ")
-    assert "--num_processes 16 --num_machines 2" in command and "--main_process_port 29500" in command
+    assert command.startswith(
+        "OMP_NUM_THREADS=2 srun --nodes 2 --ntasks-per-node 1 --ntasks 2 --overlap --kill-on-bad-exit=1 bash -c "
+    )
+    assert (
+        "--num_processes 16 --num_machines 2" in command and "--main_process_port 29500" in command
+    )
 
 
 def test_cpu_data_parallel_joins_over_gloo(tmp_path):
@@ -289,7 +438,9 @@ def test_cpu_data_parallel_joins_over_gloo(tmp_path):
 
 
 def test_nodes_without_gpus_is_a_config_error(tmp_path):
-    assert "runs.sft.a.resources.nodes: 2 nodes need GPUs" in error_of(gpu_run(resources={"nodes": 2}), tmp_path)
+    assert "runs.sft.a.resources.nodes: 2 nodes need GPUs" in error_of(
+        gpu_run(resources={"nodes": 2}), tmp_path
+    )
 
 
 # --- config errors
@@ -298,15 +449,42 @@ def test_nodes_without_gpus_is_a_config_error(tmp_path):
 @pytest.mark.parametrize(
     "change, message",
     [
-        (lambda c: c.update(demo_world={"n_sftt": 1}), "my.yaml: key 'demo_world': Additional properties are not allowed ('n_sftt'"),
-        (lambda c: c.update(demo_world={"n_sft": -5}), "key 'demo_world.n_sft': -5 is less than the minimum of 1"),
-        (lambda c: c["runs"].update(ppo={}), "key 'runs': 'ppo' is not one of ['cpt', 'sft', 'rm', 'dpo', 'kto', 'orpo', 'cpo', 'grpo', 'merge']"),
-        (lambda c: c["runs"]["sft"]["a"].update(model="cpt/nope"), "runs.sft.a.model: 'cpt/nope' is not base/<name> or a configured run"),
-        (lambda c: c["runs"]["sft"]["a"].update(model="base/nope"), "runs.sft.a.model: unknown base model 'nope'"),
-        (lambda c: c["runs"]["sft"]["a"].update(dataset="nope"), "runs.sft.a.dataset: unknown dataset 'nope'"),
-        (lambda c: c["runs"]["sft"]["a"].update(recipe="config/nope.yaml"), "runs.sft.a.recipe: no such file 'config/nope.yaml'"),
-        (lambda c: c["eval"]["demo"]["judge"].update(baseline="sft/nope"), "eval.demo.judge.baseline: 'sft/nope' is not"),
-        (lambda c: c["base_models"]["tiny"].update(chat_template="config/nope.jinja"), "base_models.tiny.chat_template: no such file"),
+        (
+            lambda c: c.update(demo_world={"n_sftt": 1}),
+            "my.yaml: key 'demo_world': Additional properties are not allowed ('n_sftt'",
+        ),
+        (
+            lambda c: c.update(demo_world={"n_sft": -5}),
+            "key 'demo_world.n_sft': -5 is less than the minimum of 1",
+        ),
+        (
+            lambda c: c["runs"].update(ppo={}),
+            "key 'runs': 'ppo' is not one of ['cpt', 'sft', 'rm', 'dpo', 'kto', 'orpo', 'cpo', 'grpo', 'merge']",
+        ),
+        (
+            lambda c: c["runs"]["sft"]["a"].update(model="cpt/nope"),
+            "runs.sft.a.model: 'cpt/nope' is not base/<name> or a configured run",
+        ),
+        (
+            lambda c: c["runs"]["sft"]["a"].update(model="base/nope"),
+            "runs.sft.a.model: unknown base model 'nope'",
+        ),
+        (
+            lambda c: c["runs"]["sft"]["a"].update(dataset="nope"),
+            "runs.sft.a.dataset: unknown dataset 'nope'",
+        ),
+        (
+            lambda c: c["runs"]["sft"]["a"].update(recipe="config/nope.yaml"),
+            "runs.sft.a.recipe: no such file 'config/nope.yaml'",
+        ),
+        (
+            lambda c: c["eval"]["demo"]["judge"].update(baseline="sft/nope"),
+            "eval.demo.judge.baseline: 'sft/nope' is not",
+        ),
+        (
+            lambda c: c["base_models"]["tiny"].update(chat_template="config/nope.jinja"),
+            "base_models.tiny.chat_template: no such file",
+        ),
         (
             lambda c: c["base_models"].update(mine={"path": "./models/my-llama"}),
             "base_models.mine.path: no such folder './models/my-llama' (a hub id is 'org/name')",
@@ -316,7 +494,11 @@ def test_nodes_without_gpus_is_a_config_error(tmp_path):
             "runs.sft.a.recipe: a kto recipe (trl.KTOConfig) on a sft run (trl.SFTConfig)",
         ),
         (
-            lambda c: c.update(rejection_sampling={"r": {"policy": "sft/a", "reward_model": "rm/nope", "prompts": "p.jsonl"}}),
+            lambda c: c.update(
+                rejection_sampling={
+                    "r": {"policy": "sft/a", "reward_model": "rm/nope", "prompts": "p.jsonl"}
+                }
+            ),
             "rejection_sampling.r.reward_model: 'rm/nope' is not",
         ),
     ],
@@ -329,10 +511,17 @@ def test_config_errors_name_file_and_key(tmp_path, change, message):
 
 
 def test_a_cycle_between_runs_is_an_error_not_a_hang(tmp_path):
-    runs = {"sft": {"a": {"model": "sft/b", "dataset": "chat", "recipe": SFT_RECIPE}, "b": {"model": "sft/a", "dataset": "chat", "recipe": SFT_RECIPE}}}
+    runs = {
+        "sft": {
+            "a": {"model": "sft/b", "dataset": "chat", "recipe": SFT_RECIPE},
+            "b": {"model": "sft/a", "dataset": "chat", "recipe": SFT_RECIPE},
+        }
+    }
     config = small_config(runs=runs)
     config["eval"]["demo"].pop("judge")
-    assert "runs.sft.a.model: models form a cycle: sft/a <- sft/b <- sft/a" in error_of(config, tmp_path)
+    assert "runs.sft.a.model: models form a cycle: sft/a <- sft/b <- sft/a" in error_of(
+        config, tmp_path
+    )
 
 
 def test_the_config_given_is_left_unchanged(tmp_path):
@@ -347,12 +536,20 @@ def test_the_config_given_is_left_unchanged(tmp_path):
 
 def test_shipped_config_plans_the_demo_chain(tmp_path):
     plan = build_plan(load_config([]), origin=REPO)
-    assert plan.final_targets()[:3] == ["results/tables/demo.csv", "results/tables/demo.md", "results/tables/demo.png"]
+    assert plan.final_targets()[:3] == [
+        "results/tables/demo.csv",
+        "results/tables/demo.md",
+        "results/tables/demo.png",
+    ]
     assert plan.base_of("dpo/demo_dpo-seed1") == "tiny"
     assert plan.train_inputs("sft", "tiny")["data"] == "results/data/demo_sft/tokenized/tiny"
     assert plan.train_inputs("kto", "demo_kto-seed1")["data"] == "results/data/demo_pref/prepared"
-    assert {("demo_pref", "sft/tiny"), ("demo_on_policy", "sft/tiny"), ("ultrafeedback_binarized", "sft/zephyr-7b-beta"),
-            ("ultrafeedback_binarized", "base/zephyr-7b-sft")} <= set(plan.ref_groups)
+    assert {
+        ("demo_pref", "sft/tiny"),
+        ("demo_on_policy", "sft/tiny"),
+        ("ultrafeedback_binarized", "sft/zephyr-7b-beta"),
+        ("ultrafeedback_binarized", "base/zephyr-7b-sft"),
+    } <= set(plan.ref_groups)
     # The recipe families' runs are in the plan, none of them in the default target.
     assert not [t for t in plan.final_targets() if "zephyr" in t or "smollm" in t]
 
@@ -363,7 +560,11 @@ def test_plan_command_prints_json_at_both_scales(tmp_path):
 
     def plan_json(*args):
         proc = subprocess.run(
-            [sys.executable, "-m", "handbook.plan", *args], cwd=REPO, capture_output=True, text=True, env={"PYTHONPATH": str(REPO / "scripts")}
+            [sys.executable, "-m", "handbook.plan", *args],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            env={"PYTHONPATH": str(REPO / "scripts")},
         )
         assert proc.returncode == 0, proc.stderr
         return json.loads(proc.stdout)
@@ -372,9 +573,15 @@ def test_plan_command_prints_json_at_both_scales(tmp_path):
     assert full["scale"] == "full" and len(full["runs"]) == 30
     cell = full["runs"]["dpo/pref_align_scan_dpo-ipo-beta0.5"]
     assert cell["resources"]["gpu"] == 8 and cell["args"] == {"loss_type": "ipo", "beta": 0.5}
-    assert "--num_processes 8" in cell["launcher"] and cell["model_location"] == "alignment-handbook/zephyr-7b-sft-full"
+    assert (
+        "--num_processes 8" in cell["launcher"]
+        and cell["model_location"] == "alignment-handbook/zephyr-7b-sft-full"
+    )
     tiny = plan_json("--scale", "tiny", "--table", "pref_align_scan", "--configfile", str(extra))
-    assert tiny["workdir"] == "results/tiny" and "model base/zephyr-7b-sft -> sft/tiny" in tiny["tiny_scale_replacements"]
+    assert (
+        tiny["workdir"] == "results/tiny"
+        and "model base/zephyr-7b-sft -> sft/tiny" in tiny["tiny_scale_replacements"]
+    )
     assert tiny["runs"]["dpo/pref_align_scan_dpo-ipo-beta0.5"]["args"]["max_steps"] == 10
     assert "sft/tiny" in tiny["runs"] and tiny["config_files"][-1].endswith("more.yaml")
 
@@ -383,15 +590,23 @@ def test_plan_command_reports_a_config_error_in_one_line(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("demo_world: {n_sft: -5}\n")
     proc = subprocess.run(
-        [sys.executable, "-m", "handbook.plan", "--configfile", str(bad)], cwd=REPO, capture_output=True, text=True, env={"PYTHONPATH": str(REPO / "scripts")}
+        [sys.executable, "-m", "handbook.plan", "--configfile", str(bad)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(REPO / "scripts")},
     )
     assert proc.returncode == 2 and proc.stdout == ""
-    assert proc.stderr.strip().splitlines() == [f"error: config/config.yaml + {bad}: key 'demo_world.n_sft': -5 is less than the minimum of 1"]
+    assert proc.stderr.strip().splitlines() == [
+        f"error: config/config.yaml + {bad}: key 'demo_world.n_sft': -5 is less than the minimum of 1"
+    ]
 
 
 def test_a_target_naming_an_unknown_run_is_a_config_error(tmp_path):
     plan = plan_of(small_config(), tmp_path)
-    with pytest.raises(ConfigError, match=r"runs\.sft\.nope: no such run is configured \(runs of sft: \['a'\]\)"):
+    with pytest.raises(
+        ConfigError, match=r"runs\.sft\.nope: no such run is configured \(runs of sft: \['a'\]\)"
+    ):
         plan.train_inputs("sft", "nope")
 
 
@@ -402,8 +617,15 @@ def test_a_local_dataset_folder_is_tracked_by_its_files(tmp_path):
     config = small_config()
     config["datasets"]["mine"] = {"dataset_name": "convs", "dataset_test_split": "test"}
     plan = plan_of(config, tmp_path)
-    assert plan.dataset_sources("mine") == ["convs/sub/extra.jsonl", "convs/test.jsonl", "convs/train.jsonl"]
-    assert plan.dataset_sources("chat") == ["results/demo_world/sft/test.jsonl", "results/demo_world/sft/train.jsonl"]
+    assert plan.dataset_sources("mine") == [
+        "convs/sub/extra.jsonl",
+        "convs/test.jsonl",
+        "convs/train.jsonl",
+    ]
+    assert plan.dataset_sources("chat") == [
+        "results/demo_world/sft/test.jsonl",
+        "results/demo_world/sft/train.jsonl",
+    ]
 
 
 # --- handbook recipe files as the trainer reads them
@@ -411,7 +633,9 @@ def test_a_local_dataset_folder_is_tracked_by_its_files(tmp_path):
 
 def test_reference_pass_truncates_as_the_trainer_maps_a_handbook_recipe(tmp_path):
     (tmp_path / "dpo.yaml").write_text("beta: 0.01\nmax_seq_length: 2048\nmax_prompt_length: 512\n")
-    runs = {"dpo": {"b": {"model": "sft/a", "dataset": "pairs", "recipe": str(tmp_path / "dpo.yaml")}}}
+    runs = {
+        "dpo": {"b": {"model": "sft/a", "dataset": "pairs", "recipe": str(tmp_path / "dpo.yaml")}}
+    }
     config = small_config(runs={"sft": small_config()["runs"]["sft"], **runs})
     plan = plan_of(config, tmp_path)
     assert plan.ref_args("pairs", "sft", "a") == "--max_length 2048 --truncation_mode keep_start"
@@ -420,24 +644,41 @@ def test_reference_pass_truncates_as_the_trainer_maps_a_handbook_recipe(tmp_path
 def test_a_recipes_local_model_path_is_always_that_path(tmp_path):
     # A folder named like the demo's base model (results/models/cpt/tiny) is another model.
     (tmp_path / "results/models/cpt/tiny").mkdir(parents=True)
-    (tmp_path / "sft.yaml").write_text("model_name_or_path: results/models/cpt/tiny\nlearning_rate: 1.0e-4\n")
-    runs = {"sft": {**small_config()["runs"]["sft"], "mine": {"dataset": "chat", "recipe": str(tmp_path / "sft.yaml")}}}
+    (tmp_path / "sft.yaml").write_text(
+        "model_name_or_path: results/models/cpt/tiny\nlearning_rate: 1.0e-4\n"
+    )
+    runs = {
+        "sft": {
+            **small_config()["runs"]["sft"],
+            "mine": {"dataset": "chat", "recipe": str(tmp_path / "sft.yaml")},
+        }
+    }
     plan = plan_of(small_config(runs=runs), tmp_path)
     base = plan.runs["sft/mine"].model
     assert base != "base/tiny" and plan.model_location(base) == "results/models/cpt/tiny"
     # The same path named twice is one base model; a hub id already configured is that model.
     (tmp_path / "again.yaml").write_text("model_name_or_path: ./results/models/cpt/tiny\n")
     (tmp_path / "hub.yaml").write_text("model_name_or_path: org/big-7b\n")
-    runs["sft"] |= {"again": {"dataset": "chat", "recipe": str(tmp_path / "again.yaml")},
-                    "hub": {"dataset": "chat", "recipe": str(tmp_path / "hub.yaml")}}
+    runs["sft"] |= {
+        "again": {"dataset": "chat", "recipe": str(tmp_path / "again.yaml")},
+        "hub": {"dataset": "chat", "recipe": str(tmp_path / "hub.yaml")},
+    }
     plan = plan_of(small_config(runs=runs), tmp_path)
     assert plan.runs["sft/again"].model == base and plan.runs["sft/hub"].model == "base/big"
 
 
 def test_assistant_only_loss_with_a_template_without_markers_stops_in_the_plan(tmp_path):
-    (tmp_path / "plain.jinja").write_text("{% for m in messages %}{{ m['content'] + eos_token }}{% endfor %}")
+    (tmp_path / "plain.jinja").write_text(
+        "{% for m in messages %}{{ m['content'] + eos_token }}{% endfor %}"
+    )
     (tmp_path / "sft.yaml").write_text("assistant_only_loss: true\n")
-    config = small_config(runs={"sft": {"a": {"model": "base/big", "dataset": "chat", "recipe": str(tmp_path / "sft.yaml")}}})
+    config = small_config(
+        runs={
+            "sft": {
+                "a": {"model": "base/big", "dataset": "chat", "recipe": str(tmp_path / "sft.yaml")}
+            }
+        }
+    )
     config["base_models"]["big"]["chat_template"] = str(tmp_path / "plain.jinja")
     message = error_of(config, tmp_path)
     assert "runs.sft.a.recipe: assistant_only_loss: true needs {% generation %} markers" in message
@@ -452,12 +693,19 @@ def test_assistant_only_loss_with_a_template_without_markers_stops_in_the_plan(t
 def test_a_key_given_twice_in_a_config_or_a_recipe_is_an_error_naming_the_file(tmp_path):
     config = tmp_path / "mine.yaml"
     config.write_text("runs:\n  sft:\n    a: {model: base/tiny}\n    a: {model: base/other}\n")
-    with pytest.raises(ConfigError, match=r"mine.yaml: cannot be read as YAML \(DuplicateKeyError: key 'a' given twice"):
+    with pytest.raises(
+        ConfigError,
+        match=r"mine.yaml: cannot be read as YAML \(DuplicateKeyError: key 'a' given twice",
+    ):
         load_config([config])
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text(open(REPO / SFT_RECIPE).read() + "learning_rate: 0.1\n")
-    message = error_of(small_config(runs={"sft": {"a": {"model": "base/tiny", "dataset": "chat", "recipe": str(recipe)}}}),
-                       tmp_path)
+    message = error_of(
+        small_config(
+            runs={"sft": {"a": {"model": "base/tiny", "dataset": "chat", "recipe": str(recipe)}}}
+        ),
+        tmp_path,
+    )
     assert "runs.sft.a.recipe:" in message and "key 'learning_rate' given twice" in message
     # A merge key's values may be overridden by the mapping's own: not a repetition.
     from handbook import yamlio
@@ -475,30 +723,55 @@ def test_a_run_name_that_is_not_one_folder_inside_results_is_refused(tmp_path, n
 def test_a_families_glob_that_matches_nothing_is_an_error(tmp_path):
     config = tmp_path / "mine.yaml"
     config.write_text("families: ['config/recipes/nope*/family.yaml']\n")
-    with pytest.raises(ConfigError, match=r"families: 'config/recipes/nope\*/family.yaml' matches no file"):
+    with pytest.raises(
+        ConfigError, match=r"families: 'config/recipes/nope\*/family.yaml' matches no file"
+    ):
         build_plan(load_config([config]), [str(config)], origin=tmp_path)
 
 
 @pytest.mark.parametrize(
     ("stage", "recipe", "args", "message"),
     [
-        ("sft", SFT_RECIPE, {"num_train_epochs": 0, "max_steps": -1}, "args.num_train_epochs: 0 trains nothing"),
+        (
+            "sft",
+            SFT_RECIPE,
+            {"num_train_epochs": 0, "max_steps": -1},
+            "args.num_train_epochs: 0 trains nothing",
+        ),
         ("sft", SFT_RECIPE, {"max_steps": 0}, "args.max_steps: 0 trains no step"),
-        ("sft", SFT_RECIPE, {"learning_rate": float("nan")}, "args.learning_rate: nan is not a finite number"),
-        ("sft", SFT_RECIPE, {"learning_rate": -1e-5}, "args.learning_rate: -1e-05 is not a positive learning rate"),
+        (
+            "sft",
+            SFT_RECIPE,
+            {"learning_rate": float("nan")},
+            "args.learning_rate: nan is not a finite number",
+        ),
+        (
+            "sft",
+            SFT_RECIPE,
+            {"learning_rate": -1e-5},
+            "args.learning_rate: -1e-05 is not a positive learning rate",
+        ),
         ("dpo", DPO_RECIPE, {"beta": -0.5}, "args.beta: -0.5 is not a positive dpo beta"),
     ],
 )
 def test_settings_that_would_train_nonsense_stop_the_plan(tmp_path, stage, recipe, args, message):
     runs = {"sft": {"a": {"model": "base/tiny", "dataset": "chat", "recipe": SFT_RECIPE}}}
-    runs.setdefault(stage, {})["b"] = {"model": "sft/a" if stage == "dpo" else "base/tiny",
-                                       "dataset": "pairs" if stage == "dpo" else "chat", "recipe": recipe, "args": args}
+    runs.setdefault(stage, {})["b"] = {
+        "model": "sft/a" if stage == "dpo" else "base/tiny",
+        "dataset": "pairs" if stage == "dpo" else "chat",
+        "recipe": recipe,
+        "args": args,
+    }
     assert f"runs.{stage}.b.{message}" in error_of(small_config(runs=runs), tmp_path)
 
 
 def test_a_nonsense_value_in_a_recipe_file_names_the_file(tmp_path):
     recipe = tmp_path / "dpo.yaml"
     recipe.write_text(open(REPO / DPO_RECIPE).read().replace("beta: 0.1", "beta: 0.0"))
-    runs = {"sft": {"a": {"model": "base/tiny", "dataset": "chat", "recipe": SFT_RECIPE}},
-            "dpo": {"b": {"model": "sft/a", "dataset": "pairs", "recipe": str(recipe)}}}
-    assert f"runs.dpo.b.recipe ({recipe}): beta: 0.0 is not a positive dpo beta" in error_of(small_config(runs=runs), tmp_path)
+    runs = {
+        "sft": {"a": {"model": "base/tiny", "dataset": "chat", "recipe": SFT_RECIPE}},
+        "dpo": {"b": {"model": "sft/a", "dataset": "pairs", "recipe": str(recipe)}},
+    }
+    assert f"runs.dpo.b.recipe ({recipe}): beta: 0.0 is not a positive dpo beta" in error_of(
+        small_config(runs=runs), tmp_path
+    )

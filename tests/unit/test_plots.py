@@ -8,12 +8,25 @@ import pytest
 
 from conftest import run_script
 from handbook.plots import PANELS, curves, plot_training_curves
+
 PNG = b"\x89PNG"
 NAN = float("nan")
 
 DPO = [
-    {"loss": 0.69, "rewards/margins": 0.0, "rewards/accuracies": 0.0, "rewards/chosen": 0.0, "step": 10},
-    {"loss": 0.55, "rewards/margins": 0.4, "rewards/accuracies": 0.75, "rewards/chosen": 0.1, "step": 20},
+    {
+        "loss": 0.69,
+        "rewards/margins": 0.0,
+        "rewards/accuracies": 0.0,
+        "rewards/chosen": 0.0,
+        "step": 10,
+    },
+    {
+        "loss": 0.55,
+        "rewards/margins": 0.4,
+        "rewards/accuracies": 0.75,
+        "rewards/chosen": 0.1,
+        "step": 20,
+    },
     {"eval_loss": 0.6, "eval_rewards/margins": 0.3, "eval_rewards/accuracies": 0.5, "step": 20},
     {"train_loss": 0.62, "train_runtime": 12.0, "step": 20},
 ]
@@ -35,16 +48,35 @@ WITH_NAN = [
 
 # GRPO's log entries (TRL 1.16 key names), with beta > 0 so the KL is logged.
 GRPO = [
-    {"loss": 0.03, "reward": 0.49, "reward_std": 0.46, "completions/mean_length": 13.1, "kl": 0.0006,
-     "rewards/demo_answer/mean": 0.3, "step": 5},
-    {"loss": -0.01, "reward": 0.78, "reward_std": 0.49, "completions/mean_length": 12.7, "kl": 0.047, "step": 10},
+    {
+        "loss": 0.03,
+        "reward": 0.49,
+        "reward_std": 0.46,
+        "completions/mean_length": 13.1,
+        "kl": 0.0006,
+        "rewards/demo_answer/mean": 0.3,
+        "step": 5,
+    },
+    {
+        "loss": -0.01,
+        "reward": 0.78,
+        "reward_std": 0.49,
+        "completions/mean_length": 12.7,
+        "kl": 0.047,
+        "step": 10,
+    },
 ]
 
 
 def test_panels_are_ordered():
     assert [panel[0] for panel in PANELS] == [
-        "Loss", "Reward margin", "Reward accuracy",
-        "Mean reward (GRPO)", "Reward std (GRPO)", "Completion length (GRPO)", "KL to reference (GRPO)",
+        "Loss",
+        "Reward margin",
+        "Reward accuracy",
+        "Mean reward (GRPO)",
+        "Reward std (GRPO)",
+        "Completion length (GRPO)",
+        "KL to reference (GRPO)",
     ]
 
 
@@ -97,7 +129,10 @@ def test_plot_all_panels(tmp_path):
 def test_plot_only_panels_with_data(tmp_path):
     assert plot_training_curves({"sft": SFT}, tmp_path / "sft.png") == ["Loss"]
     assert (tmp_path / "sft.png").read_bytes()[:4] == PNG
-    assert plot_training_curves({"rm": WITH_NAN}, tmp_path / "rm.png") == ["Loss", "Reward accuracy"]
+    assert plot_training_curves({"rm": WITH_NAN}, tmp_path / "rm.png") == [
+        "Loss",
+        "Reward accuracy",
+    ]
 
 
 def test_plot_empty_raises_naming_labels(tmp_path):
@@ -107,21 +142,29 @@ def test_plot_empty_raises_naming_labels(tmp_path):
     assert not (tmp_path / "x.png").exists()
 
 
-
-
 def test_cli_writes_png_and_names_missing_history(tmp_path):
     dpo = tmp_path / "dpo" / "log_history.json"
     dpo.parent.mkdir()
     dpo.write_text(json.dumps(DPO))
     out = tmp_path / "plots" / "curves.png"
 
-    ok = run_script("plot_curves.py", "--histories", json.dumps({"dpo": str(dpo)}), "--output", str(out), "--title", "t")
+    ok = run_script(
+        "plot_curves.py",
+        "--histories",
+        json.dumps({"dpo": str(dpo)}),
+        "--output",
+        str(out),
+        "--title",
+        "t",
+    )
     assert ok.returncode == 0, ok.stderr
     assert out.read_bytes()[:4] == PNG
 
     missing = tmp_path / "sft" / "log_history.json"
     histories = json.dumps({"dpo": str(dpo), "sft": str(missing)})
-    bad = run_script("plot_curves.py", "--histories", histories, "--output", str(tmp_path / "bad.png"))
+    bad = run_script(
+        "plot_curves.py", "--histories", histories, "--output", str(tmp_path / "bad.png")
+    )
     assert bad.returncode != 0
     assert str(missing) in bad.stderr and "sft" in bad.stderr
     assert not (tmp_path / "bad.png").exists()

@@ -42,7 +42,9 @@ def test_inputs_are_recorded_with_their_content_hashes_and_the_wall_time(tmp_pat
     data = tmp_path / "data"
     data.mkdir()
     (data / "train.jsonl").write_text('{"a": 1}\n')
-    path = write_provenance(tmp_path / "artifact", inputs={"data": str(data), "model": "org/hub-model"})
+    path = write_provenance(
+        tmp_path / "artifact", inputs={"data": str(data), "model": "org/hub-model"}
+    )
     record = json.loads(path.read_text())
     first = record["input_hashes"]["data"]
     assert first.startswith("sha256:") and record["input_hashes"]["model"] is None  # a hub id

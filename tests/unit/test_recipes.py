@@ -17,8 +17,20 @@ from handbook.recipes import RecipeFileError, check, read_recipe, recipe_dataset
 from test_plan import SFT_RECIPE, plan_of, small_config
 
 HANDBOOK = REPO / "tests" / "data" / "handbook_recipes"
-KNOWN = {"dtype", "max_length", "warmup_steps", "learning_rate", "dataset_num_proc", "push_to_hub", "report_to",
-         "packing_strategy", "model_name_or_path", "chat_template", "dataset_kwargs", "eval_strategy"}
+KNOWN = {
+    "dtype",
+    "max_length",
+    "warmup_steps",
+    "learning_rate",
+    "dataset_num_proc",
+    "push_to_hub",
+    "report_to",
+    "packing_strategy",
+    "model_name_or_path",
+    "chat_template",
+    "dataset_kwargs",
+    "eval_strategy",
+}
 
 
 def test_renamed_and_removed_keys_are_mapped_with_one_note_each():
@@ -34,8 +46,14 @@ def test_renamed_and_removed_keys_are_mapped_with_one_note_each():
         "evaluation_strategy": "epoch",  # older handbook files
     }
     out = resolve(recipe, KNOWN, "r.yaml")
-    assert out.args == {"dtype": "bfloat16", "max_length": 2048, "warmup_steps": 0.1, "packing_strategy": "bfd",
-                        "learning_rate": 2.0e-5, "eval_strategy": "epoch"}
+    assert out.args == {
+        "dtype": "bfloat16",
+        "max_length": 2048,
+        "warmup_steps": 0.1,
+        "packing_strategy": "bfd",
+        "learning_rate": 2.0e-5,
+        "eval_strategy": "epoch",
+    }
     assert len(out.notes) == 8 and "evaluation_strategy -> eval_strategy" in out.notes
     assert "torch_dtype -> dtype" in out.notes and "packing_strategy: ffd -> bfd" in out.notes
     assert any(n.startswith("max_prompt_length: dropped") for n in out.notes)
@@ -51,7 +69,9 @@ def test_hub_push_and_remote_reporting_stay_off_unless_the_run_turns_them_on():
 def test_unknown_key_and_kto_pair_are_one_line_errors_naming_file_and_key():
     with pytest.raises(RecipeFileError, match=r"^r.yaml: unknown recipe key\(s\) lerning_rate$"):
         resolve({"lerning_rate": 1e-5}, KNOWN, "r.yaml")
-    with pytest.raises(RecipeFileError, match=r"^r.yaml: loss_type: kto_pair is gone from TRL.*kto run"):
+    with pytest.raises(
+        RecipeFileError, match=r"^r.yaml: loss_type: kto_pair is gone from TRL.*kto run"
+    ):
         resolve({"loss_type": "kto_pair"}, KNOWN, "r.yaml")
 
 
@@ -62,15 +82,33 @@ def test_our_recipes_resolve_unchanged():
 
 
 def test_data_keys_become_a_dataset_entry_in_every_form():
-    mixture = {"datasets": [{"id": "org/a", "split": "train_sft", "columns": ["messages"], "weight": 0.5}], "seed": 1,
-               "test_split_size": 100}
+    mixture = {
+        "datasets": [{"id": "org/a", "split": "train_sft", "columns": ["messages"], "weight": 0.5}],
+        "seed": 1,
+        "test_split_size": 100,
+    }
     assert recipe_dataset({"dataset_mixture": mixture}, "r") == {"dataset_mixture": mixture}
-    named = {"dataset_name": "org/a", "dataset_config": "default", "dataset_train_split": "train", "dataset_test_split": "test"}
+    named = {
+        "dataset_name": "org/a",
+        "dataset_config": "default",
+        "dataset_train_split": "train",
+        "dataset_test_split": "test",
+    }
     assert recipe_dataset(named, "r") == named
-    legacy = recipe_dataset({"dataset_mixer": {"org/a": 1.0}, "dataset_splits": ["train_prefs", "test_prefs"]}, "r")
-    assert legacy == {"dataset_name": "org/a", "dataset_train_split": "train_prefs", "dataset_test_split": "test_prefs"}
-    two = recipe_dataset({"dataset_mixer": {"org/a": 0.5, "org/b": 1.0}, "dataset_splits": ["train", "test"]}, "r")
-    assert two["dataset_mixture"]["test_split"] == "test" and [e["weight"] for e in two["dataset_mixture"]["datasets"]] == [0.5, 1.0]
+    legacy = recipe_dataset(
+        {"dataset_mixer": {"org/a": 1.0}, "dataset_splits": ["train_prefs", "test_prefs"]}, "r"
+    )
+    assert legacy == {
+        "dataset_name": "org/a",
+        "dataset_train_split": "train_prefs",
+        "dataset_test_split": "test_prefs",
+    }
+    two = recipe_dataset(
+        {"dataset_mixer": {"org/a": 0.5, "org/b": 1.0}, "dataset_splits": ["train", "test"]}, "r"
+    )
+    assert two["dataset_mixture"]["test_split"] == "test" and [
+        e["weight"] for e in two["dataset_mixture"]["datasets"]
+    ] == [0.5, 1.0]
     with pytest.raises(RecipeFileError, match=r"^r: dataset_mixture.datasets\[0\]: needs an 'id'"):
         recipe_dataset({"dataset_mixture": {"datasets": [{"split": "train"}]}}, "r")
 
@@ -104,11 +142,17 @@ def test_check_command_exits_non_zero_with_one_line(tmp_path):
     bad.parent.mkdir()
     bad.write_text("beta: 0.1\nmax_promt_length: 512\n")
     proc = subprocess.run(
-        [sys.executable, "-m", "handbook.recipes", "check", str(bad)], capture_output=True, text=True, cwd=REPO,
+        [sys.executable, "-m", "handbook.recipes", "check", str(bad)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
         env={"PYTHONPATH": str(REPO / "scripts"), "PATH": "/usr/bin:/bin"},
     )
     assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines()[-1] == f"error: {bad}: unknown recipe key(s) max_promt_length"
+    assert (
+        proc.stderr.strip().splitlines()[-1]
+        == f"error: {bad}: unknown recipe key(s) max_promt_length"
+    )
     assert "Traceback" not in proc.stderr
 
 
@@ -123,8 +167,22 @@ def write_family(folder: Path, name: str, data: dict) -> Path:
 
 
 def test_family_runs_and_tables_merge_under_the_config_which_wins(tmp_path):
-    write_family(tmp_path, "one", {"runs": {"sft": {"fam": {"model": "base/tiny", "dataset": "chat", "recipe": SFT_RECIPE,
-                                                            "args": {"seed": 1}}}}})
+    write_family(
+        tmp_path,
+        "one",
+        {
+            "runs": {
+                "sft": {
+                    "fam": {
+                        "model": "base/tiny",
+                        "dataset": "chat",
+                        "recipe": SFT_RECIPE,
+                        "args": {"seed": 1},
+                    }
+                }
+            }
+        },
+    )
     config = small_config(families=["fams/*/family.yaml"])
     plan = plan_of(config, tmp_path)
     assert plan.runs["sft/fam"].args == {"seed": 1} and "sft/a" in plan.runs
@@ -133,22 +191,43 @@ def test_family_runs_and_tables_merge_under_the_config_which_wins(tmp_path):
 
 
 def test_family_errors_name_the_family_file(tmp_path):
-    write_family(tmp_path, "one", {"runs": {"sft": {"fam": {"model": "base/nope", "dataset": "chat", "recipe": SFT_RECIPE}}}})
-    with pytest.raises(ConfigError, match=r"^fams/one/family.yaml: runs.sft.fam.model: unknown base model 'nope'"):
+    write_family(
+        tmp_path,
+        "one",
+        {"runs": {"sft": {"fam": {"model": "base/nope", "dataset": "chat", "recipe": SFT_RECIPE}}}},
+    )
+    with pytest.raises(
+        ConfigError, match=r"^fams/one/family.yaml: runs.sft.fam.model: unknown base model 'nope'"
+    ):
         plan_of(small_config(families=["fams/*/family.yaml"]), tmp_path)
-    write_family(tmp_path, "one", {"runs": {"sft": {"fam": {"model": "base/tiny", "dataset": "chat", "recipe": SFT_RECIPE}}}})
-    write_family(tmp_path, "two", {"runs": {"sft": {"fam": {"model": "base/tiny", "dataset": "chat", "recipe": SFT_RECIPE}}}})
-    with pytest.raises(ConfigError, match=r"^fams/two/family.yaml: key 'runs.sft.fam': already defined in fams/one/family.yaml"):
+    write_family(
+        tmp_path,
+        "one",
+        {"runs": {"sft": {"fam": {"model": "base/tiny", "dataset": "chat", "recipe": SFT_RECIPE}}}},
+    )
+    write_family(
+        tmp_path,
+        "two",
+        {"runs": {"sft": {"fam": {"model": "base/tiny", "dataset": "chat", "recipe": SFT_RECIPE}}}},
+    )
+    with pytest.raises(
+        ConfigError,
+        match=r"^fams/two/family.yaml: key 'runs.sft.fam': already defined in fams/one/family.yaml",
+    ):
         plan_of(small_config(families=["fams/*/family.yaml"]), tmp_path)
     write_family(tmp_path, "two", {"scale": "tiny"})
-    with pytest.raises(ConfigError, match=r"^fams/two/family.yaml: key 'scale': a family file defines only"):
+    with pytest.raises(
+        ConfigError, match=r"^fams/two/family.yaml: key 'scale': a family file defines only"
+    ):
         plan_of(small_config(families=["fams/*/family.yaml"]), tmp_path)
 
 
 def test_shipped_families_plan_at_both_scales_and_sweeps_take_their_tiny_grid():
     full = build_plan(load_config([]), origin=REPO)
     assert len(full.sweeps["pref_align_scan_dpo"]) == 20
-    families = {Path(f).parent.name for f in full.to_dict()["family_files"] if f.endswith("family.yaml")}
+    families = {
+        Path(f).parent.name for f in full.to_dict()["family_files"] if f.endswith("family.yaml")
+    }
     assert {"zephyr-7b-beta", "pref_align_scan"} <= families
     tiny = build_plan(load_config([], {"scale": "tiny"}), origin=REPO)
     assert len(tiny.sweeps["pref_align_scan_dpo"]) == 4
@@ -161,19 +240,32 @@ def test_shipped_families_plan_at_both_scales_and_sweeps_take_their_tiny_grid():
 def test_a_run_takes_model_dataset_and_chat_template_from_a_handbook_recipe(tmp_path):
     recipe = tmp_path / "sft" / "config_full.yaml"
     recipe.parent.mkdir()
-    recipe.write_text(yaml.safe_dump({
-        "model_name_or_path": "org/base-7b",
-        "torch_dtype": "bfloat16",
-        "chat_template": "{% for m in messages %}{{ m['content'] }}{% endfor %}",
-        "dataset_mixture": {"datasets": [{"id": "org/chat", "split": "train_sft", "columns": ["messages"]}], "test_split_size": 10},
-    }))
+    recipe.write_text(
+        yaml.safe_dump(
+            {
+                "model_name_or_path": "org/base-7b",
+                "torch_dtype": "bfloat16",
+                "chat_template": "{% for m in messages %}{{ m['content'] }}{% endfor %}",
+                "dataset_mixture": {
+                    "datasets": [{"id": "org/chat", "split": "train_sft", "columns": ["messages"]}],
+                    "test_split_size": 10,
+                },
+            }
+        )
+    )
     config = small_config()
     config["runs"]["sft"]["mine"] = {"recipe": str(recipe)}
     plan = plan_of(config, tmp_path)
     run = plan.runs["sft/mine"]
-    assert run.model == "base/base-7b" and plan.config["base_models"]["base-7b"]["path"] == "org/base-7b"
+    assert (
+        run.model == "base/base-7b"
+        and plan.config["base_models"]["base-7b"]["path"] == "org/base-7b"
+    )
     assert plan.config["base_models"]["base-7b"]["chat_template"] == str(recipe)
-    assert run.dataset == "sft-mine" and plan.config["datasets"]["sft-mine"]["dataset_mixture"]["test_split_size"] == 10
+    assert (
+        run.dataset == "sft-mine"
+        and plan.config["datasets"]["sft-mine"]["dataset_mixture"]["test_split_size"] == 10
+    )
     assert any("dataset 'sft-mine'" in line for line in plan.from_recipes)
     config["tiny_scale"] = {"base_model": "sft/a", "datasets": {"conversations": "chat"}}
     tiny = plan_of({**config, "scale": "tiny"}, tmp_path)

@@ -12,8 +12,19 @@ ZERO3 = "config/accelerate/zero3.yaml"
 
 
 def rehearsal_config(**run) -> dict:
-    runs = {"sft": {"a": {"model": "base/big", "dataset": "hub_pairs", "recipe": "config/recipes/zephyr-7b-beta/sft/full.yaml",
-                          "gpus": 8, "accelerate_config": ZERO3, "resources": {"mem_mb": 256000, "runtime": 1440}, **run}}}
+    runs = {
+        "sft": {
+            "a": {
+                "model": "base/big",
+                "dataset": "hub_pairs",
+                "recipe": "config/recipes/zephyr-7b-beta/sft/full.yaml",
+                "gpus": 8,
+                "accelerate_config": ZERO3,
+                "resources": {"mem_mb": 256000, "runtime": 1440},
+                **run,
+            }
+        }
+    }
     return small_config(runs=runs, scale="rehearsal")
 
 
@@ -23,16 +34,28 @@ def test_a_gpu_run_keeps_its_recipe_launcher_and_global_batch_on_two_cpu_process
     assert run.gpus == 0 and run.processes == 2 and run.on_cpu_stand_in
     # The recipe's 16 per device x 1 x 8 GPUs = 128, kept on 2 processes by accumulation 4.
     assert plan.batch(run) == {
-        "per_device": 16, "accumulation": 4, "processes": 2, "global": 128,
+        "per_device": 16,
+        "accumulation": 4,
+        "processes": 2,
+        "global": 128,
         "recipe": {"per_device": 16, "accumulation": 1, "processes": 8, "global": 128},
     }
     args = plan.train_args("sft", "a", gpu=8)
-    for piece in ("--gpus 0", "--gradient_accumulation_steps 4", "--rehearsal True", "--max_steps 2", "--ddp_backend gloo",
-                  "--attn_implementation sdpa"):
+    for piece in (
+        "--gpus 0",
+        "--gradient_accumulation_steps 4",
+        "--rehearsal True",
+        "--max_steps 2",
+        "--ddp_backend gloo",
+        "--attn_implementation sdpa",
+    ):
         assert piece in args
     # The run's own DeepSpeed config, on CPU processes; the scheduler is still asked for the plan's GPUs.
     command = plan.launcher("sft", "a", gpu=8, nodes=1, threads=8)
-    assert f"--config_file {Path(plan.paths.config_file(ZERO3))}" in command and "--num_processes 2" in command
+    assert (
+        f"--config_file {Path(plan.paths.config_file(ZERO3))}" in command
+        and "--num_processes 2" in command
+    )
     assert plan.train_gpus("sft", "a") == 8 and plan.train_threads("sft", "a") == 32
     assert plan.train_mem_mb("sft", "a") == 3000 and plan.train_runtime("sft", "a") == 20
     assert plan.train_env("sft", "a") == "../../envs/train.yaml"
@@ -49,7 +72,10 @@ def test_hub_models_and_data_stay_hub_ids_read_from_the_stand_ins(tmp_path):
 
 def test_multi_node_runs_rehearse_on_one_node(tmp_path):
     plan = plan_of(rehearsal_config(resources={"nodes": 4}), tmp_path)
-    assert plan.train_nodes("sft", "a") == 1 and plan.batch(plan.runs["sft/a"])["recipe"]["processes"] == 32
+    assert (
+        plan.train_nodes("sft", "a") == 1
+        and plan.batch(plan.runs["sft/a"])["recipe"]["processes"] == 32
+    )
     assert "srun" not in plan.launcher("sft", "a", gpu=8, nodes=1, threads=8)
 
 

@@ -64,5 +64,13 @@ def main():
 from handbook.jsonl import read_jsonl
 """
     found = [module for _, module in imported_modules(source)]
-    expected = ["orpo", "os", "eval_reward", "sample_completions", "kto", "score_samples", "importlib"]
+    expected = [
+        "orpo",
+        "os",
+        "eval_reward",
+        "sample_completions",
+        "kto",
+        "score_samples",
+        "importlib",
+    ]
     assert sorted(found) == sorted(expected + ["make_bon_sets", "cpo", "handbook"])

@@ -19,9 +19,24 @@ PLANTED = "hf_planted_secret_123"
 
 
 def test_secret_names():
-    for name in ("hub_token", "HF_TOKEN", "WANDB_API_KEY", "db_password", "--hub_token", "client_secret", "use_auth_token"):
+    for name in (
+        "hub_token",
+        "HF_TOKEN",
+        "WANDB_API_KEY",
+        "db_password",
+        "--hub_token",
+        "client_secret",
+        "use_auth_token",
+    ):
         assert is_secret_name(name), name
-    for name in ("pad_token", "eos_token_id", "max_new_tokens", "tokenizer_name_or_path", "dataset_kwargs", "beta"):
+    for name in (
+        "pad_token",
+        "eos_token_id",
+        "max_new_tokens",
+        "tokenizer_name_or_path",
+        "dataset_kwargs",
+        "beta",
+    ):
         assert not is_secret_name(name), name
 
 
@@ -32,7 +47,14 @@ def test_redact_nested_values_and_command_lines():
     }
     assert redact({"hub_token": None}) == {"hub_token": None}  # nothing set, nothing to hide
     argv = ["x.py", "--hub_token", PLANTED, "--beta", "0.1", f"--wandb_api_key={PLANTED}"]
-    assert redact_argv(argv) == ["x.py", "--hub_token", MARKER, "--beta", "0.1", f"--wandb_api_key={MARKER}"]
+    assert redact_argv(argv) == [
+        "x.py",
+        "--hub_token",
+        MARKER,
+        "--beta",
+        "0.1",
+        f"--wandb_api_key={MARKER}",
+    ]
 
 
 @dataclass
@@ -58,6 +80,8 @@ def test_provenance_hides_secrets_in_config_and_command(monkeypatch):
 def test_a_secret_in_a_runs_args_is_refused_before_it_reaches_a_command_line(tmp_path):
     config = load_config([])
     config["runs"]["sft"]["tiny"]["args"] = {"hub_token": PLANTED}
-    with pytest.raises(ConfigError, match=r"runs.sft.tiny.args.hub_token: a secret on the job's command line") as info:
+    with pytest.raises(
+        ConfigError, match=r"runs.sft.tiny.args.hub_token: a secret on the job's command line"
+    ) as info:
         build_plan(config, origin=REPO)
     assert PLANTED not in str(info.value)

@@ -13,10 +13,26 @@ from pathlib import Path
 import pytest
 from conftest import REPO, run_script, workflow_env
 from handbook.config import load_config
-from handbook.offline import HubDataset, HubModel, Needs, NltkData, TaskData, hub_needs, selected_columns
+from handbook.offline import (
+    HubDataset,
+    HubModel,
+    Needs,
+    NltkData,
+    TaskData,
+    hub_needs,
+    selected_columns,
+)
 from handbook.plan import build_plan
 from handbook.standins import (
-    DATASETS, MANIFEST, MARKER, MMLU_SUBJECTS, MODELS, TASK_ROWS, StandinError, check, claim,
+    DATASETS,
+    MANIFEST,
+    MARKER,
+    MMLU_SUBJECTS,
+    MODELS,
+    TASK_ROWS,
+    StandinError,
+    check,
+    claim,
 )
 
 ROWS = 20
@@ -102,7 +118,10 @@ def test_an_item_without_a_stand_in_or_beyond_the_real_one_is_refused():
         check(Needs(datasets=(HubDataset("openai/gsm8k", "socratic", ("train",)),)))
     columns = {("HuggingFaceH4/ultrachat_200k", None): {"messages", "completion"}}
     with pytest.raises(StandinError, match="no column 'completion'"):
-        check(Needs(datasets=(HubDataset("HuggingFaceH4/ultrachat_200k", None, ("train_sft",)),)), columns)
+        check(
+            Needs(datasets=(HubDataset("HuggingFaceH4/ultrachat_200k", None, ("train_sft",)),)),
+            columns,
+        )
     with pytest.raises(StandinError, match="dataset org/benchmark: no stand-in schema"):
         check(Needs(lm_eval=(TaskData("org/benchmark", None, ("test",)),)))
     with pytest.raises(StandinError, match="no configuration 'all'"):
@@ -133,17 +152,28 @@ def test_the_build_lists_what_it_made_in_its_manifest(built, needs):
     assert set(manifest["models"]) == {m.id for m in needs.models}
     assert manifest["models"]["gpt2"]["snapshot"].startswith("hub/models--gpt2/snapshots/")
     sha = manifest["models"]["mistralai/Mistral-7B-v0.1"]["snapshot"].rsplit("/", 1)[1]
-    assert (built / "hub" / "models--mistralai--Mistral-7B-v0.1" / "refs" / "main").read_text() == sha
+    assert (
+        built / "hub" / "models--mistralai--Mistral-7B-v0.1" / "refs" / "main"
+    ).read_text() == sha
     ultrachat = manifest["datasets"]["HuggingFaceH4/ultrachat_200k (default)"]
     assert ultrachat["path"].startswith("datasets/HuggingFaceH4___ultrachat_200k/default/0.0.0/")
-    assert ultrachat["splits"] == {"train_sft": ROWS, "test_sft": ROWS // 5, "train_gen": ROWS, "test_gen": ROWS // 5}
+    assert ultrachat["splits"] == {
+        "train_sft": ROWS,
+        "test_sft": ROWS // 5,
+        "train_gen": ROWS,
+        "test_gen": ROWS // 5,
+    }
 
 
 def test_lm_evals_task_data_is_built_with_rows_for_its_shots_and_the_nltk_data_ifeval_reads(built):
     manifest = json.loads((built / MANIFEST).read_text())
     datasets = manifest["datasets"]
     assert {f"cais/mmlu ({subject})" for subject in MMLU_SUBJECTS} <= set(datasets)
-    assert datasets["cais/mmlu (anatomy)"]["splits"] == {"test": TASK_ROWS, "validation": TASK_ROWS, "dev": TASK_ROWS}
+    assert datasets["cais/mmlu (anatomy)"]["splits"] == {
+        "test": TASK_ROWS,
+        "validation": TASK_ROWS,
+        "dev": TASK_ROWS,
+    }
     assert datasets["allenai/ai2_arc (ARC-Challenge)"]["splits"]["train"] > 25  # 25-shot
     # One GSM8K for the plan's prompts and lm-eval's gsm8k: the rows of both.
     assert datasets["openai/gsm8k (main)"]["splits"] == {"train": TASK_ROWS, "test": TASK_ROWS}
@@ -167,7 +197,11 @@ def second_process(built, needs) -> dict:
     }
     proc = subprocess.run(
         [sys.executable, "-c", LOAD_CHECKS, str(built.parent / "b"), str(ROWS), str(pickled)],
-        capture_output=True, text=True, env=env, cwd=REPO, timeout=300,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(next(line for line in proc.stdout.splitlines() if line.startswith("{")))
@@ -181,7 +215,15 @@ def test_stand_ins_load_offline_under_the_real_ids(second_process):
     assert loaded["qwen_chat"].endswith("<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n")
     assert loaded["qwen_eos"] == "<|im_end|>" and loaded["mistral_starts_with_bos"]
     columns, rows, last_role = loaded["prefs"]
-    assert columns == ["prompt", "prompt_id", "chosen", "rejected", "messages", "score_chosen", "score_rejected"]
+    assert columns == [
+        "prompt",
+        "prompt_id",
+        "chosen",
+        "rejected",
+        "messages",
+        "score_chosen",
+        "score_rejected",
+    ]
     assert rows == ROWS // 5 and last_role == "assistant"
     assert loaded["gsm8k_answer"].split("\n#### ")[1].isdigit()
 
@@ -189,13 +231,25 @@ def test_stand_ins_load_offline_under_the_real_ids(second_process):
 def test_task_data_has_the_columns_and_answers_lm_evals_tasks_read(second_process):
     loaded = second_process
     splits, columns, rows, keys_valid = loaded["arc"]
-    assert splits == ["test", "train", "validation"] and columns == ["id", "question", "choices", "answerKey"]
+    assert splits == ["test", "train", "validation"] and columns == [
+        "id",
+        "question",
+        "choices",
+        "answerKey",
+    ]
     assert rows == TASK_ROWS and keys_valid
     columns, labels, endings = loaded["hellaswag"]
     assert {"activity_label", "ctx_a", "ctx_b", "endings", "label"} <= set(columns)
     assert set(labels) <= {"0", "1", "2", "3"} and len(labels) > 1 and endings == 4
-    assert loaded["mmlu"] == [["question", "subject", "choices", "answer"], ["A", "B", "C", "D"], "anatomy"]
-    assert loaded["truthfulqa"] == [[1, 0, 0, 0], [1, 1, 0, 0]]  # true statements first, as lm-eval expects
+    assert loaded["mmlu"] == [
+        ["question", "subject", "choices", "answer"],
+        ["A", "B", "C", "D"],
+        "anatomy",
+    ]
+    assert loaded["truthfulqa"] == [
+        [1, 0, 0, 0],
+        [1, 1, 0, 0],
+    ]  # true statements first, as lm-eval expects
     assert loaded["winogrande"] == [["sentence", "option1", "option2", "answer"], ["1", "2"], True]
 
 
@@ -235,18 +289,34 @@ print(json.dumps(out))
 @pytest.mark.e2e
 def test_lm_evals_hub_tasks_run_offline_on_the_stand_ins(built):
     env = {
-        **workflow_env(), "PYTHONPATH": str(REPO / "scripts"),
-        "HF_HUB_CACHE": str(built / "hub"), "HF_DATASETS_CACHE": str(built / "datasets"),
+        **workflow_env(),
+        "PYTHONPATH": str(REPO / "scripts"),
+        "HF_HUB_CACHE": str(built / "hub"),
+        "HF_DATASETS_CACHE": str(built / "datasets"),
         "NLTK_DATA": str(built / "nltk_data"),
     }
-    proc = subprocess.run([sys.executable, "-c", LM_EVAL_RUN], capture_output=True, text=True, env=env, cwd=REPO,
-                          timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-c", LM_EVAL_RUN],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(next(line for line in proc.stdout.splitlines() if line.startswith("{")))
     openllm, ifeval = result["openllm"], result["ifeval"]
     assert set(openllm["headline"]) == {"arc_challenge", "gsm8k", "average"}
     assert all(0.0 <= score <= 1.0 for score in openllm["headline"].values())
     assert openllm["n-shot"] == {"arc_challenge": 25, "gsm8k": 5}
-    assert {task: n["effective"] for task, n in openllm["n-samples"].items()} == {"arc_challenge": 2, "gsm8k": 2}
-    assert 0.0 <= ifeval["headline"]["ifeval"] <= 1.0 and ifeval["n-samples"]["ifeval"]["effective"] == 2
-    assert openllm["max_gen_toks"] == ifeval["max_gen_toks"] == 16  # gsm8k's 256 and ifeval's 1280, capped
+    assert {task: n["effective"] for task, n in openllm["n-samples"].items()} == {
+        "arc_challenge": 2,
+        "gsm8k": 2,
+    }
+    assert (
+        0.0 <= ifeval["headline"]["ifeval"] <= 1.0
+        and ifeval["n-samples"]["ifeval"]["effective"] == 2
+    )
+    assert (
+        openllm["max_gen_toks"] == ifeval["max_gen_toks"] == 16
+    )  # gsm8k's 256 and ifeval's 1280, capped

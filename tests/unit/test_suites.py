@@ -83,16 +83,25 @@ def test_reference_metrics_exist_in_installed_lm_eval():
         configs[spec.task] = cfg
         assert spec.metric in config_metrics(cfg), (spec.task, config_metrics(cfg))
     check_metrics("openllm", specs, configs)
-    assert config_metrics(configs["gsm8k"]) == {"exact_match,strict-match", "exact_match,flexible-extract"}
+    assert config_metrics(configs["gsm8k"]) == {
+        "exact_match,strict-match",
+        "exact_match,flexible-extract",
+    }
     assert config_metrics(configs["mmlu"]) == {"acc,none"}
 
 
 def test_check_metrics_names_the_task_and_what_it_gives():
     spec = TaskSpec("gsm8k", 5, "exact_match,none")
-    cfg = {"task": "gsm8k", "metric_list": [{"metric": "exact_match"}], "filter_list": [{"name": "strict-match"}]}
+    cfg = {
+        "task": "gsm8k",
+        "metric_list": [{"metric": "exact_match"}],
+        "filter_list": [{"name": "strict-match"}],
+    }
     with pytest.raises(SuiteError, match=r"'gsm8k'.*'exact_match,none'.*exact_match,strict-match"):
         check_metrics("s", [spec], {"gsm8k": cfg})
-    check_metrics("s", [spec], {"gsm8k": {"task": "gsm8k"}})  # metrics left to lm-eval: nothing to check
+    check_metrics(
+        "s", [spec], {"gsm8k": {"task": "gsm8k"}}
+    )  # metrics left to lm-eval: nothing to check
 
 
 def test_metric_key():
@@ -104,7 +113,11 @@ def test_metric_key():
 @pytest.mark.parametrize(
     ("suites", "name", "pattern"),
     [
-        (REFERENCE_SUITES, "openlm", r"unknown suite 'openlm'; defined suites: demo, ifeval, openllm"),
+        (
+            REFERENCE_SUITES,
+            "openlm",
+            r"unknown suite 'openlm'; defined suites: demo, ifeval, openllm",
+        ),
         ({"s": {"tasks": []}}, "s", r"suite 's': 'tasks' must be a non-empty list"),
         ({"s": {"tasks": ["a"], "fewshot": 3}}, "s", r"suite 's': unknown keys \['fewshot'\]"),
         (
@@ -113,10 +126,22 @@ def test_metric_key():
             r"suite 's', task 'a': unknown keys \['shots'\]",
         ),
         ({"s": {"tasks": ["mystery"]}}, "s", r"suite 's', task 'mystery': no metric given"),
-        ({"s": {"tasks": [{"task": "a", "metric": "acc", "num_fewshot": -1}]}}, "s", r"task 'a': num_fewshot must be"),
+        (
+            {"s": {"tasks": [{"task": "a", "metric": "acc", "num_fewshot": -1}]}},
+            "s",
+            r"task 'a': num_fewshot must be",
+        ),
         ({"s": {"tasks": ["gsm8k", "gsm8k"]}}, "s", r"task 'gsm8k' is listed twice"),
-        ({"s": {"tasks": ["gsm8k"], "apply_chat_template": "yes"}}, "s", r"apply_chat_template must be true or false"),
-        ({"s": {"tasks": [{"metric": "acc"}]}}, "s", r"suite 's': each task must be a name or a mapping"),
+        (
+            {"s": {"tasks": ["gsm8k"], "apply_chat_template": "yes"}},
+            "s",
+            r"apply_chat_template must be true or false",
+        ),
+        (
+            {"s": {"tasks": [{"metric": "acc"}]}},
+            "s",
+            r"suite 's': each task must be a name or a mapping",
+        ),
     ],
 )
 def test_resolve_errors_name_suite_and_task(suites, name, pattern):
@@ -125,15 +150,29 @@ def test_resolve_errors_name_suite_and_task(suites, name, pattern):
 
 
 def test_unquoted_flow_style_metric_gets_a_hint():
-    suites = yaml.safe_load("s: {tasks: [{task: gsm8k, num_fewshot: 5, metric: exact_match,strict-match}]}")
-    with pytest.raises(SuiteError, match=r"unknown keys \['strict-match'\].*metric: .exact_match,strict-match."):
+    suites = yaml.safe_load(
+        "s: {tasks: [{task: gsm8k, num_fewshot: 5, metric: exact_match,strict-match}]}"
+    )
+    with pytest.raises(
+        SuiteError, match=r"unknown keys \['strict-match'\].*metric: .exact_match,strict-match."
+    ):
         resolve_suite("s", suites)
 
 
 def test_unknown_task_checked_against_known_names():
-    known = ["arc_challenge", "arc_easy", "hellaswag", "gsm8k", "mmlu", "winogrande", "truthfulqa_mc2"]
+    known = [
+        "arc_challenge",
+        "arc_easy",
+        "hellaswag",
+        "gsm8k",
+        "mmlu",
+        "winogrande",
+        "truthfulqa_mc2",
+    ]
     suites = {"mine": {"tasks": ["arc_challenge", {"task": "helaswag", "metric": "acc"}]}}
-    with pytest.raises(SuiteError, match=r"suite 'mine': unknown task 'helaswag'.*did you mean hellaswag"):
+    with pytest.raises(
+        SuiteError, match=r"suite 'mine': unknown task 'helaswag'.*did you mean hellaswag"
+    ):
         resolve_suite("mine", suites, known_tasks=known)
     assert len(resolve_suite("openllm", REFERENCE_SUITES, known_tasks=known)) == 6
 
@@ -141,7 +180,11 @@ def test_unknown_task_checked_against_known_names():
 def test_fewshot_per_task_overrides_suite():
     suites = {
         "s": {
-            "tasks": [{"task": "gsm8k", "num_fewshot": 8}, "winogrande", {"task": "mmlu", "num_fewshot": None}],
+            "tasks": [
+                {"task": "gsm8k", "num_fewshot": 8},
+                "winogrande",
+                {"task": "mmlu", "num_fewshot": None},
+            ],
             "num_fewshot": 1,
         }
     }
@@ -182,9 +225,10 @@ def test_headline_picks_each_task_metric_and_averages():
     only_groups = {"results": {}, "groups": {"mmlu": {"acc,none": 0.3}}}
     assert headline(only_groups, [TaskSpec("mmlu", 5, "acc,none")]) == {"mmlu": 0.3, "average": 0.3}
     assert (
-        headline({"gsm8k": {"exact_match,strict-match": 0.5}}, [TaskSpec("gsm8k", 5, "exact_match,strict-match")])[
-            "average"
-        ]
+        headline(
+            {"gsm8k": {"exact_match,strict-match": 0.5}},
+            [TaskSpec("gsm8k", 5, "exact_match,strict-match")],
+        )["average"]
         == 0.5
     )
 
@@ -208,5 +252,7 @@ def test_shipped_config_suites_resolve():
         assert resolve_suite(name, suites) == resolve_suite(name, REFERENCE_SUITES)
     # The plain-format demo suite is the chat one without the template; hub suites have offline stand-ins.
     plain = resolve_suite("demo_plain", suites)
-    assert [s.task for s in plain] == ["demo_mc", "demo_gen"] and not any(s.apply_chat_template for s in plain)
+    assert [s.task for s in plain] == ["demo_mc", "demo_gen"] and not any(
+        s.apply_chat_template for s in plain
+    )
     assert suites["openllm"]["tiny"] == "demo_plain" and suites["ifeval"]["tiny"] == "demo"

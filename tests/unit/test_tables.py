@@ -12,7 +12,11 @@ from handbook.tables import TableError, build_table, flatten_eval, to_markdown
 
 def eval_result(chat_acc: float, plain_acc: float, pref: float, loss: float) -> dict:
     return {
-        "chat": {"task_accuracy": chat_acc, "accuracy_by_task": {"arithmetic": chat_acc}, "preferred_rate": 0.0},
+        "chat": {
+            "task_accuracy": chat_acc,
+            "accuracy_by_task": {"arithmetic": chat_acc},
+            "preferred_rate": 0.0,
+        },
         "plain": {"task_accuracy": plain_acc, "accuracy_by_task": {"arithmetic": plain_acc}},
         "chat_sampled": {"task_accuracy": chat_acc, "preferred_rate": pref},
         "heldout_loss": loss,
@@ -69,12 +73,18 @@ def write(path, data):
 
 def trained(tmp_path, ref, accuracy, margin):
     folder = tmp_path / "results" / "models" / ref
-    write(folder / "metrics.json", {"eval_rewards/accuracies": accuracy, "eval_rewards/margins": margin})
+    write(
+        folder / "metrics.json",
+        {"eval_rewards/accuracies": accuracy, "eval_rewards/margins": margin},
+    )
     return str(folder)
 
 
 def suite_result(tmp_path, ref, suite, scores):
-    return write(tmp_path / "results" / "eval" / ref / "lm_eval" / f"{suite}.json", {"suite": suite, "headline": scores})
+    return write(
+        tmp_path / "results" / "eval" / ref / "lm_eval" / f"{suite}.json",
+        {"suite": suite, "headline": scores},
+    )
 
 
 def test_label_table_selects_metrics_and_adds_published_rows(tmp_path):
@@ -102,7 +112,9 @@ def test_label_table_selects_metrics_and_adds_published_rows(tmp_path):
                 "model_id": ref.replace("/", "-"),
                 "files": {
                     "model": trained(tmp_path, ref, 0.6, 1.0),
-                    "suite:openllm": suite_result(tmp_path, ref, "openllm", {"arc_challenge": avg, "average": avg}),
+                    "suite:openllm": suite_result(
+                        tmp_path, ref, "openllm", {"arc_challenge": avg, "average": avg}
+                    ),
                     "answers:mt_bench": "answers.jsonl",
                     "judgment:mt_bench": judgments,
                 },
@@ -112,9 +124,18 @@ def test_label_table_selects_metrics_and_adds_published_rows(tmp_path):
         "name": "zephyr",
         "rows": {"sft": ["sft/z"], "dpo": ["dpo/z"]},
         "suites": ["openllm"],
-        "judges": {"mt_bench": {"format": "mt_bench", "prompts": "p"}, "alpaca_eval": {"format": "alpaca_eval", "prompts": "q"}},
+        "judges": {
+            "mt_bench": {"format": "mt_bench", "prompts": "p"},
+            "alpaca_eval": {"format": "alpaca_eval", "prompts": "q"},
+        },
         "metrics": ["openllm", "mt_bench", "alpaca_eval"],
-        "published": [{"label": "zephyr (published)", "source": "a paper", "values": {"mt_bench": 7.34, "alpaca_eval": 90.6}}],
+        "published": [
+            {
+                "label": "zephyr (published)",
+                "source": "a paper",
+                "values": {"mt_bench": 7.34, "alpaca_eval": 90.6},
+            }
+        ],
     }
     table, metrics = label_table(spec, runs)
     assert metrics == ["openllm/arc_challenge", "openllm/average", "mt_bench", "alpaca_eval"]
@@ -124,7 +145,10 @@ def test_label_table_selects_metrics_and_adds_published_rows(tmp_path):
     assert rows.loc["sft", "mt_bench"] == pytest.approx(3.0)
     assert rows.loc["dpo", "openllm/average"] == pytest.approx(0.5)
     assert math.isnan(rows.loc["dpo", "alpaca_eval"])  # answers only for mt_bench
-    assert rows.loc["zephyr (published)", "mt_bench"] == 7.34 and rows.loc["zephyr (published)", "source"] == "a paper"
+    assert (
+        rows.loc["zephyr (published)", "mt_bench"] == 7.34
+        and rows.loc["zephyr (published)", "source"] == "a paper"
+    )
     assert "reward_accuracy" not in table  # not asked for
     md = to_markdown(table)
     assert "| zephyr (published) | published |  |  |  |  | 7.340 | 90.600 |" in md
@@ -133,7 +157,13 @@ def test_label_table_selects_metrics_and_adds_published_rows(tmp_path):
         label_table({**spec, "metrics": ["openllm", "mt_bnech"]}, runs)
     # A base row with no result file of its own (suites none, judges not for base models) is a
     # row of empty cells, its stage that of its ref.
-    base = {"label": "mistral-7b", "ref": "base/mistral-7b", "params": {}, "model_id": "base-mistral-7b", "files": {}}
+    base = {
+        "label": "mistral-7b",
+        "ref": "base/mistral-7b",
+        "params": {},
+        "model_id": "base-mistral-7b",
+        "files": {},
+    }
     table, _ = label_table(spec, [base, *runs])
     row = table.set_index("model").loc["mistral-7b"]
     assert row["stage"] == "base" and math.isnan(row["mt_bench"])
@@ -152,8 +182,14 @@ def test_grid_table_has_every_cell_with_seed_spread(tmp_path):
         ("kto", 0.01, 1, 0.65),
     ]:
         ref = f"dpo/{loss}-{beta}-{seed}"
-        runs.append({"label": None, "ref": ref, "params": {"loss_type": loss, "beta": beta, "seed": seed},
-                     "files": {"model": trained(tmp_path, ref, acc, acc * 2)}})
+        runs.append(
+            {
+                "label": None,
+                "ref": ref,
+                "params": {"loss_type": loss, "beta": beta, "seed": seed},
+                "files": {"model": trained(tmp_path, ref, acc, acc * 2)},
+            }
+        )
     spec = {"name": "scan", "rows": "loss_type", "columns": "beta", "metrics": ["reward_accuracy"]}
     long, metrics = grid_table(spec, runs)
     assert metrics == ["reward_accuracy"]
@@ -174,17 +210,34 @@ def test_make_table_writes_csv_markdown_and_png(tmp_path, evals):
     from conftest import run_script
 
     spec = {
-        "table": {"name": "demo", "title": "Demo", "rows": {"base": ["base/tiny"], "sft": ["sft/s1", "sft/s2"]}, "scale": "tiny"},
+        "table": {
+            "name": "demo",
+            "title": "Demo",
+            "rows": {"base": ["base/tiny"], "sft": ["sft/s1", "sft/s2"]},
+            "scale": "tiny",
+        },
         "runs": [
-            {"label": "base", "ref": "base/tiny", "params": {}, "files": {"demo": evals["base/tiny"]}},
+            {
+                "label": "base",
+                "ref": "base/tiny",
+                "params": {},
+                "files": {"demo": evals["base/tiny"]},
+            },
             {"label": "sft", "ref": "sft/s1", "params": {}, "files": {"demo": evals["sft/s1"]}},
             {"label": "sft", "ref": "sft/s2", "params": {}, "files": {"demo": evals["sft/s2"]}},
         ],
     }
     out = tmp_path / "tables"
     proc = run_script(
-        "make_table.py", "--spec", json.dumps(spec),
-        "--csv", out / "demo.csv", "--md", out / "demo.md", "--png", out / "demo.png",
+        "make_table.py",
+        "--spec",
+        json.dumps(spec),
+        "--csv",
+        out / "demo.csv",
+        "--md",
+        out / "demo.md",
+        "--png",
+        out / "demo.png",
     )
     assert proc.returncode == 0, proc.stderr
     import pandas as pd
@@ -192,7 +245,11 @@ def test_make_table_writes_csv_markdown_and_png(tmp_path, evals):
     table = pd.read_csv(out / "demo.csv").set_index("model")
     assert table.loc["sft", "task_accuracy"] == pytest.approx(0.6)
     md = (out / "demo.md").read_text()
-    assert md.startswith("# Demo\n") and "Built at tiny scale" in md and "| sft | sft | 2 | chat | 0.600 ± 0.141 |" in md
+    assert (
+        md.startswith("# Demo\n")
+        and "Built at tiny scale" in md
+        and "| sft | sft | 2 | chat | 0.600 ± 0.141 |" in md
+    )
     assert (out / "demo.png").read_bytes()[:4] == b"\x89PNG"
 
 
@@ -200,13 +257,19 @@ def test_aggregate_over_seeds_is_configurable(tmp_path):
     from handbook.tables import grid_table, label_table
 
     runs = [
-        {"label": "dpo", "ref": f"dpo/s{i}", "params": {"loss_type": "sigmoid", "beta": 0.1},
-         "files": {"model": trained(tmp_path, f"dpo/s{i}", acc, 1.0)}}
+        {
+            "label": "dpo",
+            "ref": f"dpo/s{i}",
+            "params": {"loss_type": "sigmoid", "beta": 0.1},
+            "files": {"model": trained(tmp_path, f"dpo/s{i}", acc, 1.0)},
+        }
         for i, acc in enumerate([0.5, 0.6, 0.9])
     ]
     table, _ = label_table({"name": "t", "rows": {"dpo": []}, "aggregate": "median"}, runs)
     assert table.loc[0, "reward_accuracy"] == pytest.approx(0.6)
     assert table.loc[0, "reward_accuracy_std"] == pytest.approx(0.2081666, rel=1e-5)
-    long, _ = grid_table({"name": "t", "rows": "loss_type", "columns": "beta", "aggregate": "max"}, runs)
+    long, _ = grid_table(
+        {"name": "t", "rows": "loss_type", "columns": "beta", "aggregate": "max"}, runs
+    )
     cell = long[long["metric"] == "reward_accuracy"].iloc[0]
     assert cell["value"] == pytest.approx(0.9) and cell["n_runs"] == 3

@@ -97,7 +97,11 @@ def test_score_completions_chat():
 def test_score_completions_plain():
     rows = [{"task": "arithmetic", "answer": "52"}, {"task": "fact", "answer": "teal"}]
     scores = tasks.score_completions(rows, [" 52\nQuestion:", " red\n"], "plain")
-    assert scores == {"task_accuracy": 0.5, "n": 2, "accuracy_by_task": {"arithmetic": 1.0, "fact": 0.0}}
+    assert scores == {
+        "task_accuracy": 0.5,
+        "n": 2,
+        "accuracy_by_task": {"arithmetic": 1.0, "fact": 0.0},
+    }
 
 
 def test_score_completions_rejects_bad_input():

@@ -11,7 +11,9 @@ from conftest import REPO, run_snakemake
 from handbook.methods import METHODS
 from handbook.training import RecipeError, parse_recipe
 
-RECIPES = sorted(p for p in (REPO / "config" / "recipes").glob("*/*/*.yaml") if p.parent.name in METHODS)
+RECIPES = sorted(
+    p for p in (REPO / "config" / "recipes").glob("*/*/*.yaml") if p.parent.name in METHODS
+)
 
 
 def dry_run_error(workdir: Path, override: dict) -> str:
@@ -21,7 +23,9 @@ def dry_run_error(workdir: Path, override: dict) -> str:
     assert proc.returncode != 0, "a bad config must fail the dry run"
     out = proc.stdout + proc.stderr
     # The message is the error, not a traceback into the workflow's helpers.
-    assert out.count("Config error: ") == 1 and "Traceback" not in out and "common.smk" not in out, out
+    assert (
+        out.count("Config error: ") == 1 and "Traceback" not in out and "common.smk" not in out
+    ), out
     return out
 
 
@@ -37,7 +41,12 @@ def test_bad_value_names_key(workdir):
 
 def test_unknown_model_reference(workdir):
     out = dry_run_error(
-        workdir, {"runs": {"sft": {"tiny": {"model": "cpt/nope", "dataset": "demo_sft", "recipe": "x.yaml"}}}}
+        workdir,
+        {
+            "runs": {
+                "sft": {"tiny": {"model": "cpt/nope", "dataset": "demo_sft", "recipe": "x.yaml"}}
+            }
+        },
     )
     assert "runs.sft.tiny.model" in out and "cpt/nope" in out
 
@@ -45,14 +54,30 @@ def test_unknown_model_reference(workdir):
 def test_missing_recipe_file(workdir):
     out = dry_run_error(
         workdir,
-        {"runs": {"sft": {"tiny": {"model": "cpt/tiny", "dataset": "demo_sft", "recipe": "config/nope.yaml"}}}},
+        {
+            "runs": {
+                "sft": {
+                    "tiny": {
+                        "model": "cpt/tiny",
+                        "dataset": "demo_sft",
+                        "recipe": "config/nope.yaml",
+                    }
+                }
+            }
+        },
     )
     assert "runs.sft.tiny.recipe" in out and "config/nope.yaml" in out
 
 
 def test_default_config_dry_run_lists_the_chain(workdir):
     out = run_snakemake(workdir, "-n").stdout
-    for rule in ("make_demo_world", "train_tokenizer", "init_model", "prepare_dataset", "tokenize_dataset"):
+    for rule in (
+        "make_demo_world",
+        "train_tokenizer",
+        "init_model",
+        "prepare_dataset",
+        "tokenize_dataset",
+    ):
         assert rule in out
     assert "results/models/sft/tiny" in out and "results/tables/demo.csv" in out
 
@@ -67,7 +92,8 @@ def test_shipped_recipe_parses(recipe, monkeypatch):
     monkeypatch.setenv("TRL_EXPERIMENTAL_SILENCE", "1")
     config_class = METHODS[recipe.parent.name].load_config_class()
     workflow_args, training_args, model_args = parse_recipe(
-        (WorkflowArguments, config_class, ModelConfig), ["--config", str(recipe), "--output_dir", "/tmp/unused"]
+        (WorkflowArguments, config_class, ModelConfig),
+        ["--config", str(recipe), "--output_dir", "/tmp/unused"],
     )
     assert type(training_args) is config_class
     if recipe.parent.name == "merge":  # a merge trains nothing
@@ -85,7 +111,10 @@ def test_unknown_recipe_key_is_one_clear_error(tmp_path):
     recipe = tmp_path / "r.yaml"
     recipe.write_text("learning_rate: 1.0e-3\nwarmup_ratoi: 0.1\n")
     with pytest.raises(RecipeError, match=r"r\.yaml: unknown recipe key\(s\) warmup_ratoi$"):
-        parse_recipe((WorkflowArguments, SFTConfig, ModelConfig), ["--config", str(recipe), "--output_dir", "/tmp/x"])
+        parse_recipe(
+            (WorkflowArguments, SFTConfig, ModelConfig),
+            ["--config", str(recipe), "--output_dir", "/tmp/x"],
+        )
 
 
 def test_a_target_naming_an_unknown_run_says_so_without_a_traceback(workdir):

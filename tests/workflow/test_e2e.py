@@ -31,9 +31,13 @@ def demo(tmp_path_factory):
 def test_table_shows_sft_above_base(demo):
     table = pd.read_csv(demo / "results/tables/chain.csv").set_index("model")
     assert list(table.index) == ["base", "cpt", "sft"]
-    assert {"task_accuracy", "task_accuracy_chat", "task_accuracy_plain", "heldout_loss"} <= set(table.columns)
+    assert {"task_accuracy", "task_accuracy_chat", "task_accuracy_plain", "heldout_loss"} <= set(
+        table.columns
+    )
     assert table.loc["sft", "task_accuracy"] > table.loc["base", "task_accuracy"] + 0.15
-    assert table.loc["sft", "heldout_loss"] < min(table.loc["cpt", "heldout_loss"], table.loc["base", "heldout_loss"])
+    assert table.loc["sft", "heldout_loss"] < min(
+        table.loc["cpt", "heldout_loss"], table.loc["base", "heldout_loss"]
+    )
     markdown = (demo / "results/tables/chain.md").read_text()
     assert "| sft | sft | 1 | chat |" in markdown
 
@@ -55,8 +59,15 @@ def test_no_planted_secret_is_kept_anywhere_under_results(demo):
     """Tokens given in a recipe and the environment: in no log, provenance, pickled training
     arguments, model card, plan or table (one in a run's args is refused by the plan)."""
     files = [p for p in (demo / "results").rglob("*") if p.is_file()]
-    assert any(p.name == "training_args.bin" for p in files) and any(p.name == "plan.json" for p in files)
-    leaks = [(str(p.relative_to(demo)), s) for p in files for s in PLANTED_SECRETS if s.encode() in p.read_bytes()]
+    assert any(p.name == "training_args.bin" for p in files) and any(
+        p.name == "plan.json" for p in files
+    )
+    leaks = [
+        (str(p.relative_to(demo)), s)
+        for p in files
+        for s in PLANTED_SECRETS
+        if s.encode() in p.read_bytes()
+    ]
     assert not leaks
     log = (demo / "results/logs/cpt/tiny.log").read_text()  # its recipe holds the planted hub_token
     assert "hub_token: passed to this process as HF_TOKEN" in log
@@ -85,7 +96,10 @@ def test_every_artifact_has_provenance(demo):
         assert record["packages"]["trl"] == "1.16.0", folder
         assert "commit" in record["git"] and record["config"], folder
     sft = json.loads((demo / "results/models/sft/tiny/provenance.json").read_text())["config"]
-    assert sft["SFTConfig"]["num_train_epochs"] == 6 and sft["SFTConfig"]["assistant_only_loss"] is True
+    assert (
+        sft["SFTConfig"]["num_train_epochs"] == 6
+        and sft["SFTConfig"]["assistant_only_loss"] is True
+    )
     assert (demo / "results/demo_world/manifest.json").exists()
     assert (demo / "results/logs/sft/tiny.log").read_text().count("SFTConfig.learning_rate") == 1
 
@@ -113,18 +127,25 @@ def test_lm_eval_suites_and_judge_answers_through_the_workflow(demo):
         assert set(result["headline"]) == {"demo_mc", "demo_gen", "average"}
         assert result["settings"]["apply_chat_template"] is (fmt == "chat")
         assert all(0.0 <= v <= 1.0 for v in result["headline"].values())
-        manifest = json.loads((demo / f"results/lm_eval_tasks/{fmt}/tasks_manifest.json").read_text())
+        manifest = json.loads(
+            (demo / f"results/lm_eval_tasks/{fmt}/tasks_manifest.json").read_text()
+        )
         assert manifest["format"] == fmt
     # Four choices: chance is 0.25; the SFT model knows the demo world's answers better.
     sft = json.loads((demo / targets["chat"]).read_text())["headline"]
     assert sft["demo_mc"] > 0.3
-    questions = [json.loads(line) for line in (demo / "results/judges/prompts/mt_bench_demo.jsonl").read_text().splitlines()]
+    questions = [
+        json.loads(line)
+        for line in (demo / "results/judges/prompts/mt_bench_demo.jsonl").read_text().splitlines()
+    ]
     answers = [json.loads(line) for line in (demo / targets["mt_bench"]).read_text().splitlines()]
     assert [a["question_id"] for a in answers] == [q["question_id"] for q in questions]
     assert all(a["model_id"] == "sft-tiny" and len(a["choices"][0]["turns"]) == 2 for a in answers)
     outputs = json.loads((demo / targets["alpaca_eval"]).read_text())
     assert outputs and all(o["generator"] == "sft-tiny" and o["output"] for o in outputs)
-    settings = json.loads((demo / "results/judges/mt_bench/model_answer/sft-tiny.settings.json").read_text())
+    settings = json.loads(
+        (demo / "results/judges/mt_bench/model_answer/sft-tiny.settings.json").read_text()
+    )
     assert settings["max_new_tokens"] == 16 and settings["do_sample"] is False
 
 
@@ -147,7 +168,12 @@ def test_killed_training_resumes_from_last_checkpoint(demo):
     for old in checkpoints.glob("checkpoint-*"):
         subprocess.run(["rm", "-rf", str(old)], check=True)
     proc = subprocess.Popen(
-        cmd, cwd=demo, env=workflow_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        cmd,
+        cwd=demo,
+        env=workflow_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     deadline = time.time() + 300
     while not list(checkpoints.glob("checkpoint-*/trainer_state.json")) and time.time() < deadline:

@@ -79,7 +79,9 @@ def load_env(path: Path) -> dict:
 def pip_requirements(env: dict) -> list[Requirement]:
     """The pip section's requirements (option lines such as --extra-index-url are not packages)."""
     sections = [d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d]
-    return [Requirement(line) for section in sections for line in section if not line.startswith("-")]
+    return [
+        Requirement(line) for section in sections for line in section if not line.startswith("-")
+    ]
 
 
 def conda_pins(env: dict) -> dict[str, str]:
@@ -108,16 +110,24 @@ def pyproject_pins() -> dict[str, str]:
 
 def test_every_rule_uses_an_existing_env(rules):
     rule_files = sorted((REPO / "workflow/rules").glob("*.smk"))
-    declared = sum(line.startswith(("rule ", "checkpoint ", "use rule ")) for f in rule_files for line in f.read_text().splitlines())
+    declared = sum(
+        line.startswith(("rule ", "checkpoint ", "use rule "))
+        for f in rule_files
+        for line in f.read_text().splitlines()
+    )
     in_rule_files = [r for r in rules if Path(r["snakefile"]).parent == REPO / "workflow/rules"]
-    assert len(in_rule_files) == declared, "Snakemake loaded a different set of rules than the files declare"
+    assert len(in_rule_files) == declared, (
+        "Snakemake loaded a different set of rules than the files declare"
+    )
     for rule in rules:
         if rule["norun"]:
             continue
         assert rule["conda"], f"rule {rule['name']} ({rule['snakefile']}) has no conda: directive"
         for name in rule["conda"]:
             env = (Path(rule["snakefile"]).parent / name).resolve()
-            assert env.parent == REPO / "envs" and env.is_file(), f"rule {rule['name']}: no env file {env}"
+            assert env.parent == REPO / "envs" and env.is_file(), (
+                f"rule {rule['name']}: no env file {env}"
+            )
 
 
 @pytest.mark.parametrize("path", ENV_FILES, ids=lambda p: p.name)
@@ -125,7 +135,9 @@ def test_env_file_is_a_pinned_conda_env(path):
     env = load_env(path)
     assert isinstance(env.get("name"), str) and env["name"], f"{path.name}: no name"
     assert isinstance(env.get("channels"), list) and env["channels"], f"{path.name}: no channels"
-    assert isinstance(env.get("dependencies"), list) and env["dependencies"], f"{path.name}: no dependencies"
+    assert isinstance(env.get("dependencies"), list) and env["dependencies"], (
+        f"{path.name}: no dependencies"
+    )
     assert "python" in conda_pins(env), f"{path.name}: python is not pinned"
     for name, version in conda_pins(env).items():
         assert version, f"{path.name}: conda package {name} has no version"
@@ -139,15 +151,22 @@ def test_envs_agree_with_pyproject_and_each_other():
     seen = {name: (version, "pyproject.toml") for name, version in pyproject_pins().items()}
     for path in ENV_FILES:
         env = load_env(path)
-        assert python_range.contains(conda_pins(env)["python"]), f"{path.name}: python outside {python_range}"
+        assert python_range.contains(conda_pins(env)["python"]), (
+            f"{path.name}: python outside {python_range}"
+        )
         for req in pip_requirements(env):
             name, version = canonicalize_name(req.name), exact_version(req)
             first = seen.setdefault(name, (version, path.name))
-            assert first[0] == version, f"{name}: {version} in {path.name} but {first[0]} in {first[1]}"
+            assert first[0] == version, (
+                f"{name}: {version} in {path.name} but {first[0]} in {first[1]}"
+            )
 
 
 def test_gpu_env_pins_the_gpu_stack():
-    pins = {canonicalize_name(r.name): exact_version(r) for r in pip_requirements(load_env(REPO / "envs/gpu.yaml"))}
+    pins = {
+        canonicalize_name(r.name): exact_version(r)
+        for r in pip_requirements(load_env(REPO / "envs/gpu.yaml"))
+    }
     missing = sorted(p for p in GPU_PACKAGES if not pins.get(p))
     assert not missing, f"envs/gpu.yaml does not pin {missing}"
     assert pins["deepspeed"] == "0.19.8"

@@ -23,7 +23,9 @@ from handbook.config import load_config
 from handbook.plan import build_plan
 
 CONFIG = REPO / "tests" / "config" / "families.yaml"
-HANDBOOK_SFT = REPO / "tests" / "data" / "handbook_recipes" / "zephyr-7b-beta" / "sft" / "config_full.yaml"
+HANDBOOK_SFT = (
+    REPO / "tests" / "data" / "handbook_recipes" / "zephyr-7b-beta" / "sft" / "config_full.yaml"
+)
 FORMATS = REPO / "tests" / "data" / "formats"
 TINY_FAMILIES = ("zephyr-141b-A35b",)
 
@@ -54,16 +56,31 @@ def user_config(work: Path) -> Path:
     (work / "mine" / "sft" / "config_full.yaml").write_text(yaml.safe_dump(recipe, sort_keys=False))
     extra = {
         "datasets": {
-            "standard_pairs": {"dataset_name": str(FORMATS / "standard_pref.jsonl"), "test_split_size": 8},
-            "hh_pairs": {"dataset_name": str(FORMATS / "hh_pref.jsonl"), "format": "hh", "test_split_size": 8},
+            "standard_pairs": {
+                "dataset_name": str(FORMATS / "standard_pref.jsonl"),
+                "test_split_size": 8,
+            },
+            "hh_pairs": {
+                "dataset_name": str(FORMATS / "hh_pref.jsonl"),
+                "format": "hh",
+                "test_split_size": 8,
+            },
         },
         "runs": {
             "sft": {"handbook": {"recipe": "mine/sft/config_full.yaml"}},
             "dpo": {
-                "standard": {"model": "sft/tiny", "dataset": "standard_pairs", "recipe": "config/recipes/demo/dpo/tiny.yaml",
-                             "args": {"max_steps": 2, "max_length": 64}},
-                "hh": {"model": "sft/tiny", "dataset": "hh_pairs", "recipe": "config/recipes/demo/dpo/tiny.yaml",
-                       "args": {"max_steps": 2, "max_length": 64}},
+                "standard": {
+                    "model": "sft/tiny",
+                    "dataset": "standard_pairs",
+                    "recipe": "config/recipes/demo/dpo/tiny.yaml",
+                    "args": {"max_steps": 2, "max_length": 64},
+                },
+                "hh": {
+                    "model": "sft/tiny",
+                    "dataset": "hh_pairs",
+                    "recipe": "config/recipes/demo/dpo/tiny.yaml",
+                    "args": {"max_steps": 2, "max_length": 64},
+                },
             },
         },
     }
@@ -78,8 +95,14 @@ def built(tmp_path_factory):
     mine = user_config(work)
     runs = family_runs()
     targets = [f"results/models/{ref}" for refs in runs.values() for ref in refs]
-    targets += ["results/models/sft/handbook", "results/models/dpo/standard", "results/models/dpo/hh"]
-    proc = run_snakemake(work, *targets, "--config", "scale=tiny", configfiles=[CONFIG, mine], timeout=3000)
+    targets += [
+        "results/models/sft/handbook",
+        "results/models/dpo/standard",
+        "results/models/dpo/hh",
+    ]
+    proc = run_snakemake(
+        work, *targets, "--config", "scale=tiny", configfiles=[CONFIG, mine], timeout=3000
+    )
     return work / "results" / "tiny", runs, proc.stdout + proc.stderr
 
 
@@ -93,8 +116,12 @@ def test_family_chains_train_at_tiny_scale(built):
             assert (model / "README.md").is_file(), (family, ref)
             metrics = json.loads((model / "metrics.json").read_text())
             if ref.startswith("merge/"):  # a merge trains nothing
-                assert metrics["weight"] == 0.9 and metrics["merged_with"].endswith("sft/smollm3-mid"), metrics
-            elif ref.startswith("grpo/"):  # all-equal rewards in a group give a zero loss: look at the rewards
+                assert metrics["weight"] == 0.9 and metrics["merged_with"].endswith(
+                    "sft/smollm3-mid"
+                ), metrics
+            elif ref.startswith(
+                "grpo/"
+            ):  # all-equal rewards in a group give a zero loss: look at the rewards
                 history = json.loads((model / "log_history.json").read_text())
                 assert any("reward" in entry for entry in history), (family, ref)
             else:
@@ -112,17 +139,28 @@ def test_tiny_scale_says_what_it_replaced(built):
     assert any(line.startswith("dataset ultrafeedback_binarized -> ") for line in plan.replacements)
     # bitsandbytes optimizers and flash attention have CPU stand-ins, each said in the job's log.
     orpo = (root / "results" / "logs" / "orpo" / "zephyr-141b-A35b.log").read_text()
-    assert "optim adamw_bnb_8bit needs" in orpo and "tiny scale trains with adamw_torch instead" in orpo
+    assert (
+        "optim adamw_bnb_8bit needs" in orpo
+        and "tiny scale trains with adamw_torch instead" in orpo
+    )
     assert "No CUDA device: training in fp32" in orpo
 
 
 def test_handbook_recipe_copied_in_trains_with_its_keys_mapped(built):
     root, _, log = built
     assert "recipe: runs.sft.handbook: dataset 'sft-handbook' from mine/sft/config_full.yaml" in log
-    assert "recipe: runs.sft.handbook: model base/Mistral-7B-v0.1 (mistralai/Mistral-7B-v0.1)" in log
+    assert (
+        "recipe: runs.sft.handbook: model base/Mistral-7B-v0.1 (mistralai/Mistral-7B-v0.1)" in log
+    )
     job_log = (root / "results" / "logs" / "sft" / "handbook.log").read_text()
-    for note in ("torch_dtype -> dtype", "max_seq_length -> max_length", "warmup_ratio -> warmup_steps",
-                 "overwrite_output_dir: dropped", "push_to_hub: true -> false", "report_to: ['wandb'] -> 'none'"):
+    for note in (
+        "torch_dtype -> dtype",
+        "max_seq_length -> max_length",
+        "warmup_ratio -> warmup_steps",
+        "overwrite_output_dir: dropped",
+        "push_to_hub: true -> false",
+        "report_to: ['wandb'] -> 'none'",
+    ):
         assert note in job_log, note
     assert (root / "results" / "models" / "sft" / "handbook" / "model.safetensors").is_file()
 
@@ -132,5 +170,7 @@ def test_standard_and_hh_preference_sets_train_dpo(built, run):
     root, _, _ = built
     model = root / "results" / "models" / "dpo" / run
     assert (model / "model.safetensors").is_file()
-    prepared = json.loads((root / "results" / "data" / f"{run}_pairs" / "prepared" / "summary.json").read_text())
+    prepared = json.loads(
+        (root / "results" / "data" / f"{run}_pairs" / "prepared" / "summary.json").read_text()
+    )
     assert prepared["train"]["rows"] == 56 and prepared["test"]["rows"] == 8

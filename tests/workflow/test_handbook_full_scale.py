@@ -36,8 +36,12 @@ def local_mistral(work: Path) -> Path:
 
 def conversations(path: Path, n: int = 64) -> Path:
     rows = [
-        {"messages": [{"role": "user", "content": f"What is {i} plus {i + 2}?"},
-                      {"role": "assistant", "content": f"{i} plus {i + 2} is {2 * i + 2}."}]}
+        {
+            "messages": [
+                {"role": "user", "content": f"What is {i} plus {i + 2}?"},
+                {"role": "assistant", "content": f"{i} plus {i + 2} is {2 * i + 2}."},
+            ]
+        }
         for i in range(n)
     ]
     path.write_text("".join(json.dumps(row) + "\n" for row in rows))
@@ -49,7 +53,10 @@ def copied_recipe(work: Path, name: str, data: str, columns: list[str], **change
     recipe = yaml.safe_load((HANDBOOK / name).read_text())
     recipe.pop("dataset_mixer", None)
     recipe.pop("dataset_splits", None)
-    recipe["dataset_mixture"] = {"datasets": [{"id": data, "columns": columns}], "test_split_size": 8}
+    recipe["dataset_mixture"] = {
+        "datasets": [{"id": data, "columns": columns}],
+        "test_split_size": 8,
+    }
     recipe.update(changes)
     target = work / "mine" / name
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -62,11 +69,28 @@ def built(tmp_path_factory):
     work = make_workdir(tmp_path_factory.mktemp("handbook_full"))
     model = local_mistral(work)
     chats = conversations(work / "chats.jsonl")
-    sft = copied_recipe(work, "sft/config_full.yaml", str(chats), ["messages"], model_name_or_path=str(model.relative_to(work)))
+    sft = copied_recipe(
+        work,
+        "sft/config_full.yaml",
+        str(chats),
+        ["messages"],
+        model_name_or_path=str(model.relative_to(work)),
+    )
     dpo = copied_recipe(work, "dpo/config_full.yaml", str(PAIRS), ["prompt", "chosen", "rejected"])
-    config = {"runs": {"sft": {"handbook": {"recipe": sft}}, "dpo": {"handbook": {"recipe": dpo, "model": "sft/handbook"}}}}
+    config = {
+        "runs": {
+            "sft": {"handbook": {"recipe": sft}},
+            "dpo": {"handbook": {"recipe": dpo, "model": "sft/handbook"}},
+        }
+    }
     (work / "mine.yaml").write_text(yaml.safe_dump(config))
-    proc = run_snakemake(work, "--printshellcmds", "results/models/dpo/handbook", configfiles=[work / "mine.yaml"], timeout=1200)
+    proc = run_snakemake(
+        work,
+        "--printshellcmds",
+        "results/models/dpo/handbook",
+        configfiles=[work / "mine.yaml"],
+        timeout=1200,
+    )
     return work, proc.stdout + proc.stderr
 
 
@@ -79,15 +103,22 @@ def test_handbook_sft_then_dpo_train_at_full_scale_from_the_local_model(built):
     tokenize = (work / "results/logs/data/sft-handbook/tokenize_Mistral-7B-v0.1.log").read_text()
     assert "no {% generation %} markers" in tokenize
     sft_log = (work / "results/logs/sft/handbook.log").read_text()
-    assert "loss on every token (assistant_only_loss is false; the data has no assistant masks)" in sft_log
+    assert (
+        "loss on every token (assistant_only_loss is false; the data has no assistant masks)"
+        in sft_log
+    )
     assert "global batch: 16 per device x 1 accumulation x 1 processes = 16" in sft_log
     for stage in ("sft", "dpo"):
         folder = work / "results" / "models" / stage / "handbook"
         assert (folder / "model.safetensors").is_file(), stage
-        assert json.loads((folder / "config.json").read_text())["architectures"] == ["MistralForCausalLM"]
+        assert json.loads((folder / "config.json").read_text())["architectures"] == [
+            "MistralForCausalLM"
+        ]
         assert json.loads((folder / "metrics.json").read_text())["train_loss"] > 0
     # The SFT model carries the recipe's Zephyr template; DPO trained from that model.
-    template = json.loads((work / "results/models/sft/handbook/tokenizer_config.json").read_text()).get("chat_template", "")
+    template = json.loads(
+        (work / "results/models/sft/handbook/tokenizer_config.json").read_text()
+    ).get("chat_template", "")
     template = template or (work / "results/models/sft/handbook/chat_template.jinja").read_text()
     assert "<|' + message['role'] + '|>" in template
     dpo_log = (work / "results/logs/dpo/handbook.log").read_text()

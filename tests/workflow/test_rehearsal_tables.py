@@ -37,7 +37,11 @@ def plan():
 
 def family_tables(plan) -> list[str]:
     """The tables the published families' files define (config/recipes/*/family.yaml)."""
-    return sorted(name for name in plan.config["tables"] if plan.sources.get(f"tables.{name}", "").endswith("family.yaml"))
+    return sorted(
+        name
+        for name in plan.config["tables"]
+        if plan.sources.get(f"tables.{name}", "").endswith("family.yaml")
+    )
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +49,16 @@ def built(tmp_path_factory, plan):
     work = make_workdir(tmp_path_factory.mktemp("rehearsal_tables"))
     targets = [f"results/tables/{name}.md" for name in family_tables(plan)]
     # --set-threads takes every following word: "--" ends it before the targets.
-    proc = run_snakemake(work, "--config", "scale=rehearsal", "--set-threads", *ONE_THREAD, "--", *targets,
-                         timeout=5400)
+    proc = run_snakemake(
+        work,
+        "--config",
+        "scale=rehearsal",
+        "--set-threads",
+        *ONE_THREAD,
+        "--",
+        *targets,
+        timeout=5400,
+    )
     return work / "results" / "rehearsal", proc.stdout + proc.stderr
 
 
@@ -75,10 +87,11 @@ def assert_trained_with_the_recipes_global_batch(root, plan, refs) -> None:
         assert batch["global"] == batch["recipe"]["global"], ref
         assert metrics["world_size"] == batch["processes"], ref
         log = (root / "results" / "logs" / run.stage / f"{run.name}.log").read_text()
-        line = (f"global batch: {batch['per_device']} per device x {batch['accumulation']} accumulation x "
-                f"{batch['processes']} processes = {batch['global']}")
+        line = (
+            f"global batch: {batch['per_device']} per device x {batch['accumulation']} accumulation x "
+            f"{batch['processes']} processes = {batch['global']}"
+        )
         assert line in log, ref
-
 
 
 def test_every_family_has_a_table_and_all_of_them_built(plan, built):
@@ -107,7 +120,9 @@ def test_each_row_holds_its_suites_and_judged_answers(plan, built):
                 column = {"suite": f"{what}/average", "judgment": what}.get(kind)
                 if column is None:
                     continue
-                if kind == "suite" and f"{what}/{what}" in table.columns:  # a one-task suite (ifeval, gsm8k)
+                if (
+                    kind == "suite" and f"{what}/{what}" in table.columns
+                ):  # a one-task suite (ifeval, gsm8k)
                     column = f"{what}/{what}"
                 assert pd.notna(row[column]), (name, run["label"], column)
                 checked += 1
@@ -126,15 +141,21 @@ def test_ifeval_runs_for_real_on_its_stand_in(built):
     root, log = built
     table = pd.read_csv(root / "results" / "tables" / "smollm2.csv").set_index("model")
     assert table.loc["smollm2-135m-dpo", "ifeval/ifeval"] >= 0
-    result = json.loads((root / "results" / "eval" / "dpo" / "smollm2-135m" / "lm_eval" / "ifeval.json").read_text())
+    result = json.loads(
+        (root / "results" / "eval" / "dpo" / "smollm2-135m" / "lm_eval" / "ifeval.json").read_text()
+    )
     assert result["settings"]["max_gen_toks"] == 16 and result["settings"]["limit"] == 2
     assert "inst_level_strict_acc,none" in result["results"]["ifeval"]
-    eval_log = (root / "results" / "logs" / "eval" / "dpo" / "smollm2-135m_lm_eval_ifeval.log").read_text()
+    eval_log = (
+        root / "results" / "logs" / "eval" / "dpo" / "smollm2-135m_lm_eval_ifeval.log"
+    ).read_text()
     assert "indexing the task folders ['ifeval'] only" in eval_log
     # StarCoder2's base tokenizer has no chat template, as the real one: its IFEval cell stays empty, said once.
     starchat = (root / "results" / "tables" / "starchat2-15b.md").read_text()
-    assert ("`ifeval` not evaluated on starcoder2-15b: the suite prompts through the chat template and the "
-            "model's tokenizer has none") in starchat
+    assert (
+        "`ifeval` not evaluated on starcoder2-15b: the suite prompts through the chat template and the "
+        "model's tokenizer has none"
+    ) in starchat
 
 
 def test_the_scans_fill_their_grid(plan, built):
@@ -142,7 +163,10 @@ def test_the_scans_fill_their_grid(plan, built):
     for name in ("pref_align_scan", "pref_align_scan_openhermes"):
         markdown = (root / "results" / "tables" / f"{name}.md").read_text()
         for loss in ("sigmoid", "ipo", "kto"):
-            assert any(line.startswith(f"| {loss} |") for line in markdown.splitlines()), (name, loss)
+            assert any(line.startswith(f"| {loss} |") for line in markdown.splitlines()), (
+                name,
+                loss,
+            )
 
 
 def test_every_run_trained_with_the_global_batch_of_its_recipe(plan, built):
@@ -157,11 +181,17 @@ def test_every_run_trained_with_the_global_batch_of_its_recipe(plan, built):
 
 def test_rehearsal_says_what_it_changed_and_the_jobs_read_the_stand_ins(built):
     root, log = built
-    assert "rehearsal: orpo/zephyr-141b-A35b: 8 GPU(s) x 4 node(s) -> 2 CPU process(es) on one node" in log
+    assert (
+        "rehearsal: orpo/zephyr-141b-A35b: 8 GPU(s) x 4 node(s) -> 2 CPU process(es) on one node"
+        in log
+    )
     assert "tiny scale" not in log
     orpo = (root / "results" / "logs" / "orpo" / "zephyr-141b-A35b.log").read_text()
     assert "rehearsal trains with adamw_torch instead" in orpo  # adamw_bnb_8bit without CUDA
-    assert "No CUDA device: attn_implementation flash_attention_2 -> sdpa" in orpo or "attn_implementation = 'sdpa'" in orpo
+    assert (
+        "No CUDA device: attn_implementation flash_attention_2 -> sdpa" in orpo
+        or "attn_implementation = 'sdpa'" in orpo
+    )
     qlora = (root / "results" / "logs" / "sft" / "zephyr-7b-beta-qlora.log").read_text()
     assert "rehearsal runs it as LoRA in fp32 instead" in qlora
     prepare = (root / "results" / "logs" / "data" / "ultrachat_200k" / "prepare.log").read_text()
@@ -198,7 +228,9 @@ def test_iterative_dpo_rounds_train_on_pairs_of_their_own_samples(plan, built):
     assert len(rounds) == 3
     for ref in rounds:
         name = ref.split("/", 1)[1]
-        pairs = json.loads((root / "results" / "data" / name / "prepared" / "summary.json").read_text())
+        pairs = json.loads(
+            (root / "results" / "data" / name / "prepared" / "summary.json").read_text()
+        )
         assert pairs["train"]["rows"] > 0, ref
         assert (root / "results" / "models" / ref / "model.safetensors").is_file(), ref
 
@@ -215,4 +247,6 @@ def test_smollm3_release_is_the_weighted_mean_of_apo_and_mid_training(built):
     assert set(merged) == set(apo)
     for key, value in merged.items():
         assert torch.allclose(value, 0.9 * apo[key] + 0.1 * mid[key], atol=1e-6), key
-    assert any(not torch.equal(apo[key], mid[key]) for key in apo), "the two models must differ for the test to mean anything"
+    assert any(not torch.equal(apo[key], mid[key]) for key in apo), (
+        "the two models must differ for the test to mean anything"
+    )

@@ -27,7 +27,9 @@ def planned(proc) -> list[dict]:
             {
                 "rule": re.search(r"^(?:local)?rule (\w+):", block, re.M).group(1),
                 "output": re.search(r"^\s+output: (.*)$", block, re.M).group(1),
-                "resources": dict(i.split("=", 1) for i in resources.group(1).split(", ")) if resources else {},
+                "resources": dict(i.split("=", 1) for i in resources.group(1).split(", "))
+                if resources
+                else {},
                 "shell": shell.group(1) if shell else "",
             }
         )
@@ -47,7 +49,11 @@ def test_tiny_scan_plans_every_cell_offline_in_its_own_folder(workdir):
         assert line in log
     jobs = planned(proc)
     trained = {j["output"].split(", ")[0] for j in jobs if j["rule"] == "train_model"}
-    cells = {f"results/models/dpo/pref_align_scan_dpo-{loss}-beta{b}" for loss in ("sigmoid", "ipo") for b in BETAS}
+    cells = {
+        f"results/models/dpo/pref_align_scan_dpo-{loss}-beta{b}"
+        for loss in ("sigmoid", "ipo")
+        for b in BETAS
+    }
     cells |= {f"results/models/kto/pref_align_scan_kto-beta{b}" for b in BETAS}
     assert cells <= trained
     # The scan starts from the demo SFT model; no job reads the hub or asks for a GPU.
@@ -60,9 +66,13 @@ def test_tiny_scan_plans_every_cell_offline_in_its_own_folder(workdir):
     assert all("--beta " in j["shell"] and "--loss_type " in j["shell"] for j in scan)
     answers = [j for j in jobs if j["rule"] == "judge_answers_mt_bench"]
     assert len(answers) == len(cells)
-    assert all("--prompts results/judges/prompts/mt_bench_demo.jsonl" in j["shell"] for j in answers)
+    assert all(
+        "--prompts results/judges/prompts/mt_bench_demo.jsonl" in j["shell"] for j in answers
+    )
     # Snakemake ran in the tiny folder (its metadata is there), so its paths are not the full scale's.
-    assert (workdir / "results/tiny/.snakemake").is_dir() and not (workdir / ".snakemake/metadata").exists()
+    assert (workdir / "results/tiny/.snakemake").is_dir() and not (
+        workdir / ".snakemake/metadata"
+    ).exists()
 
 
 def test_tiny_scale_needs_a_demo_counterpart_for_hub_data(workdir):
@@ -70,15 +80,28 @@ def test_tiny_scale_needs_a_demo_counterpart_for_hub_data(workdir):
     extra.write_text(
         yaml.safe_dump(
             {
-                "datasets": {"webdata": {"dataset_name": "someone/webdata", "columns": ["messages"]}},
-                "runs": {"sft": {"web": {"model": "cpt/tiny", "dataset": "webdata", "recipe": "config/recipes/demo/sft/tiny.yaml"}}},
+                "datasets": {
+                    "webdata": {"dataset_name": "someone/webdata", "columns": ["messages"]}
+                },
+                "runs": {
+                    "sft": {
+                        "web": {
+                            "model": "cpt/tiny",
+                            "dataset": "webdata",
+                            "recipe": "config/recipes/demo/sft/tiny.yaml",
+                        }
+                    }
+                },
             }
         )
     )
     proc = run_snakemake(workdir, "-n", "--config", "scale=tiny", configfiles=[extra], check=False)
     assert proc.returncode != 0
     out = proc.stdout + proc.stderr
-    assert "hub.yaml: datasets.webdata: reads the Hugging Face Hub; give it 'tiny: <demo dataset>'" in out
+    assert (
+        "hub.yaml: datasets.webdata: reads the Hugging Face Hub; give it 'tiny: <demo dataset>'"
+        in out
+    )
 
 
 def test_full_scale_zephyr_table_plans_lm_eval_and_judge_answers_on_gpus(workdir):
@@ -90,11 +113,16 @@ def test_full_scale_zephyr_table_plans_lm_eval_and_judge_answers_on_gpus(workdir
         "results/eval/sft/zephyr-7b-beta/lm_eval/openllm.json",
         "results/eval/dpo/zephyr-7b-beta/lm_eval/openllm.json",
     } <= set(lm_eval)
-    assert not (workdir / "results").exists()  # a dry run writes nothing under results/ (plan.json included)
+    assert not (
+        workdir / "results"
+    ).exists()  # a dry run writes nothing under results/ (plan.json included)
     for job in lm_eval.values():
         assert job["resources"]["gpu"] == "1" and "--device cuda" in job["shell"]
         assert "--include_path" not in job["shell"] and '"arc_challenge"' in job["shell"]
-    assert "--model mistralai/Mistral-7B-v0.1 " in lm_eval["results/eval/base/mistral-7b/lm_eval/openllm.json"]["shell"]
+    assert (
+        "--model mistralai/Mistral-7B-v0.1 "
+        in lm_eval["results/eval/base/mistral-7b/lm_eval/openllm.json"]["shell"]
+    )
     answers = {j["output"].split(", ")[0] for j in jobs if j["rule"].startswith("judge_answers")}
     # Base models have no chat format: only the tuned ones answer the judges' prompts.
     assert not any("base-" in a for a in answers)
@@ -104,25 +132,54 @@ def test_full_scale_zephyr_table_plans_lm_eval_and_judge_answers_on_gpus(workdir
         "results/judges/alpaca_eval/model_outputs/sft-zephyr-7b-beta.json",
         "results/judges/alpaca_eval/model_outputs/dpo-zephyr-7b-beta.json",
     }
-    mt_bench = next(j for j in jobs if j["output"].startswith("results/judges/mt_bench/model_answer/dpo"))
-    assert "--prompts HuggingFaceH4/mt_bench_prompts --model_id dpo-zephyr-7b-beta" in mt_bench["shell"]
+    mt_bench = next(
+        j for j in jobs if j["output"].startswith("results/judges/mt_bench/model_answer/dpo")
+    )
+    assert (
+        "--prompts HuggingFaceH4/mt_bench_prompts --model_id dpo-zephyr-7b-beta"
+        in mt_bench["shell"]
+    )
     assert "--max_new_tokens 1024 --temperature 0.7" in mt_bench["shell"]
     assert not any(j["rule"] == "eval_demo" for j in jobs)  # demo: false
 
 
 def test_tiny_scale_keeps_local_data_and_demo_runs_as_they_are(workdir):
     (workdir / "data").mkdir()
-    (workdir / "data" / "mine.jsonl").write_text('{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}\n')
+    (workdir / "data" / "mine.jsonl").write_text(
+        '{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}\n'
+    )
     extra = workdir / "mine.yaml"
     extra.write_text(
         yaml.safe_dump(
             {
-                "datasets": {"mine": {"dataset_name": "data/mine.jsonl", "columns": ["messages"], "test_split_size": 1}},
-                "runs": {"sft": {"mine": {"model": "cpt/tiny", "dataset": "mine", "recipe": "config/recipes/demo/sft/tiny.yaml"}}},
+                "datasets": {
+                    "mine": {
+                        "dataset_name": "data/mine.jsonl",
+                        "columns": ["messages"],
+                        "test_split_size": 1,
+                    }
+                },
+                "runs": {
+                    "sft": {
+                        "mine": {
+                            "model": "cpt/tiny",
+                            "dataset": "mine",
+                            "recipe": "config/recipes/demo/sft/tiny.yaml",
+                        }
+                    }
+                },
             }
         )
     )
-    proc = run_snakemake(workdir, "-n", "-p", "results/models/sft/mine", "--config", "scale=tiny", configfiles=[extra])
+    proc = run_snakemake(
+        workdir,
+        "-n",
+        "-p",
+        "results/models/sft/mine",
+        "--config",
+        "scale=tiny",
+        configfiles=[extra],
+    )
     jobs = {j["output"].split(", ")[0]: j for j in planned(proc)}
     # The working directory moved to results/tiny: the local file is passed by its absolute path.
     assert str(workdir / "data" / "mine.jsonl") in jobs["results/data/mine/prepared"]["shell"]
@@ -139,4 +196,6 @@ def test_tiny_build_lands_under_results_tiny_and_reports(workdir):
     # The report reads the config files again after the working directory moved.
     run_snakemake(workdir, target, "--config", "scale=tiny", "--report", "report.html")
     html = (workdir / "results/tiny/report.html").read_text()
-    assert re.search(r'Scale: <tt class=\\?"docutils literal\\?">tiny</tt>', html)  # workflow/report/workflow.rst
+    assert re.search(
+        r'Scale: <tt class=\\?"docutils literal\\?">tiny</tt>', html
+    )  # workflow/report/workflow.rst

@@ -25,7 +25,13 @@ OPS = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b
 
 def questions(rng):
     """Every distinct (a, op, b) with operands 1..12 and a result in 0..89, shuffled."""
-    items = [(a, op, b) for op in OPS for a in range(1, 13) for b in range(1, 13) if 0 <= OPS[op](a, b) < 90]
+    items = [
+        (a, op, b)
+        for op in OPS
+        for a in range(1, 13)
+        for b in range(1, 13)
+        if 0 <= OPS[op](a, b) < 90
+    ]
     rng.shuffle(items)
     return items
 
@@ -41,7 +47,11 @@ def wrong(rng, right):
     "Assistant: ", so a longest-common-prefix prompt extraction (as TRL's extract_prompt does)
     splits them at the reply, not inside a number.
     """
-    candidates = [right + d for d in range(-20, 21) if d and right + d >= 0 and str(right + d)[0] != str(right)[0]]
+    candidates = [
+        right + d
+        for d in range(-20, 21)
+        if d and right + d >= 0 and str(right + d)[0] != str(right)[0]
+    ]
     return rng.choice(candidates)
 
 
@@ -49,7 +59,9 @@ def standard_rows(rng):
     rows = []
     for a, op, b in questions(rng)[:N_ROWS]:
         right = OPS[op](a, b)
-        rows.append({"prompt": ask(a, op, b), "chosen": str(right), "rejected": str(wrong(rng, right))})
+        rows.append(
+            {"prompt": ask(a, op, b), "chosen": str(right), "rejected": str(wrong(rng, right))}
+        )
     return rows
 
 
