@@ -44,12 +44,6 @@ TRAINER_METRICS = {
 }
 
 
-def stage_of(path: str) -> str:
-    # results/eval/<stage>/<run>/<file>.json or results/models/<stage>/<run>
-    parts = Path(path).parts
-    return parts[-3] if parts[-1].endswith(".json") else parts[-2]
-
-
 def read_json(path: str) -> dict[str, Any]:
     return json.loads(Path(path).read_text())
 
@@ -75,17 +69,15 @@ def judge_score(kind: str, judgments: str, model_id: str) -> float | None:
 
 
 def flatten_run(
-    files: dict[str, str] | str,
+    files: dict[str, str],
+    ref: str,
     judges: dict[str, dict] | None = None,
     model_id: str = "",
-    ref: str | None = None,
 ) -> tuple[str, dict[str, float]]:
-    """All result files of one model -> (stage, flat metrics). The stage is the ref's (a base row
-    may have no result file at all: a table whose suites and judges skip base models)."""
-    if isinstance(files, str):
-        files = {"demo": files}
-    results = [v for k, v in files.items() if not k.startswith(("judgment:", "answers:"))]
-    stage = ref.split("/", 1)[0] if ref else stage_of(results[0])
+    """All result files of one model -> (stage, flat metrics). The stage is its ref's
+    (<stage>/<run>), never read out of a path: a base row may have no result file at all (a
+    table whose suites and judges skip base models)."""
+    stage = ref.split("/", 1)[0]
     row: dict[str, float] = {}
     if "demo" in files:
         row.update(flatten_eval(read_json(files["demo"]), stage))
@@ -116,14 +108,8 @@ def aggregate(values: pd.Series, how: str) -> float:
     return float(getattr(values, how)()) if values.notna().any() else float("nan")
 
 
-def build_table(
-    rows: dict[str, list], how: str = "mean", runs: dict[str, list] | None = None
-) -> pd.DataFrame:
-    """rows: label -> one entry per run (seed): a dict of result files, or an eval JSON path.
-    `runs` gives already flattened (stage, metrics) per label instead."""
-    flat_rows = runs or {
-        label: [flatten_run(files) for files in entries] for label, entries in rows.items()
-    }
+def build_table(flat_rows: dict[str, list], how: str = "mean") -> pd.DataFrame:
+    """label -> one (stage, metrics) per run (seed), from flatten_run: a row per label."""
     records = []
     for label, flat in flat_rows.items():
         stages = {stage for stage, _ in flat}
@@ -194,9 +180,9 @@ def label_table(spec: dict[str, Any], runs: list[dict[str, Any]]) -> tuple[pd.Da
     flat: dict[str, list] = {}
     for run in runs:
         flat.setdefault(run["label"], []).append(
-            flatten_run(run["files"], spec.get("judges"), run.get("model_id", ""), run.get("ref"))
+            flatten_run(run["files"], run["ref"], spec.get("judges"), run.get("model_id", ""))
         )
-    table = build_table({}, spec.get("aggregate", "mean"), runs=flat)
+    table = build_table(flat, spec.get("aggregate", "mean"))
     for name in spec.get("judges") or {}:
         if name not in table:
             table[name] = float("nan")
@@ -219,7 +205,7 @@ def grid_table(spec: dict[str, Any], runs: list[dict[str, Any]]) -> tuple[pd.Dat
     records = []
     for run in runs:
         _, metrics = flatten_run(
-            run["files"], spec.get("judges"), run.get("model_id", ""), run.get("ref")
+            run["files"], run["ref"], spec.get("judges"), run.get("model_id", "")
         )
         records.append(
             {rows_key: run["params"][rows_key], cols_key: run["params"][cols_key], **metrics}

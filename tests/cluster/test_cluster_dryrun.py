@@ -19,7 +19,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import REPO, make_workdir, run_snakemake
 
 TARGET = "results/models/dpo/zephyr-7b-beta"
@@ -264,16 +263,16 @@ def test_every_family_chain_asks_slurm_for_its_published_resources(tmp_path):
                 re.search(r"^Shell command: (.*)$", block, re.M).group(1),
             )
     expected = {f"results/models/{ref}": run for ref, run in full.runs.items()}
-    assert {o for o, run in expected.items() if run.gpus} <= set(training) <= set(expected)
+    assert {o for o, run in expected.items() if run.gpus_per_node} <= set(training) <= set(expected)
     for output, (resources, shell) in training.items():
         run = expected[output]
-        assert resources["gpu"] == str(run.gpus * run.nodes) and resources["nodes"] == str(
+        assert resources["gpu"] == str(run.gpus_per_node * run.nodes) and resources["nodes"] == str(
             run.nodes
         ), output
         assert resources["runtime"] == str(run.runtime) and resources["mem_mb"] == str(
             run.mem_mb
         ), output
-        launch = f"--num_processes {run.gpus * run.nodes} " if run.gpus else "python "
+        launch = f"--num_processes {run.gpus_per_node * run.nodes} " if run.gpus_per_node else "python "
         assert launch in shell, (output, shell)
         assert (f"srun --nodes {run.nodes} " in shell) == (run.nodes > 1), (output, shell)
     # A reference pass gets the time of the longest run it serves (SmolLM3's APO: a day), one GPU.

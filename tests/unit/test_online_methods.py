@@ -15,6 +15,10 @@ from handbook.config import ConfigError
 from handbook.data import check_format
 from handbook.methods import METHODS
 from handbook.plan import build_plan
+from handbook.plan import data as plan_data
+from handbook.plan import export as plan_export
+from handbook.plan import sampling as plan_sampling
+from handbook.plan import train as plan_train
 from handbook.rejection_sampling import build_sets, verify_rows
 from handbook.verifiers import VerifierError
 
@@ -226,15 +230,15 @@ def test_each_round_samples_the_previous_rounds_policy(tmp_path):
         plan.config["datasets"]["it-r2"]["dataset_name"]
         == "results/rejection_sampling/it-r2/on_policy_pairs"
     )
-    assert plan.scoring_args("it-r1") == "--verifiers demo_answer"
-    assert plan.sampling_reward_model("it-r1") == []
+    assert plan_sampling.score_job(plan, "it-r1").args == "--verifiers demo_answer"
+    assert plan_sampling.score_job(plan, "it-r1").inputs["reward_model"] == []
     # Round 2's pairs come from round 1's samples of round 1's model: the DAG reaches back through both.
-    assert {"dpo/it-r1", "dpo/it-r2", "sft/a"} <= plan.models_needed(["online"])
+    assert {"dpo/it-r1", "dpo/it-r2", "sft/a"} <= plan_export.models_needed(plan, ["online"])
 
 
 def test_rounds_are_table_rows_of_their_own(tmp_path):
     plan = build_plan(online_config(rounds=3), ["my.yaml"], origin=tmp_path)
-    assert [(label, ref) for label, ref, _ in plan.table_runs("online")] == [
+    assert [(e.label, e.ref) for e in plan.tables["online"]] == [
         ("sft", "sft/a"),
         ("iterative_r1", "dpo/it-r1"),
         ("iterative_r2", "dpo/it-r2"),
@@ -248,12 +252,10 @@ def test_adding_a_round_leaves_the_earlier_rounds_jobs_as_they_were(tmp_path):
     for ref in two.rounds["it"]:
         stage, run = ref.split("/")
         name = run
-        assert two.run_dict(two.runs[ref]) == three.run_dict(three.runs[ref])
-        assert two.train_args(stage, run) == three.train_args(stage, run)
-        assert two.sampling_args(name) == three.sampling_args(name) and two.scoring_args(
-            name
-        ) == three.scoring_args(name)
-        assert two.dataset_spec(name) == three.dataset_spec(name)
+        assert plan_export.run_dict(two, two.runs[ref]) == plan_export.run_dict(three, three.runs[ref])
+        assert plan_train.train_job(two, stage, run).args_for() == plan_train.train_job(three, stage, run).args_for()
+        assert plan_sampling.sample_job(two, name).args == plan_sampling.sample_job(three, name).args and plan_sampling.score_job(two, name).args == plan_sampling.score_job(three, name).args
+        assert plan_data.prepare_job(two, name).args == plan_data.prepare_job(three, name).args
 
 
 def test_a_reward_model_scores_rounds_when_named(tmp_path):
@@ -262,9 +264,9 @@ def test_a_reward_model_scores_rounds_when_named(tmp_path):
     spec.pop("verifiers")
     spec["reward_model"] = "rm/a"
     plan = build_plan(config, ["my.yaml"], origin=tmp_path)
-    assert plan.scoring_args("it-r2") == "--reward_model results/models/rm/a"
-    assert plan.sampling_reward_model("it-r2") == ["results/models/rm/a"]
-    assert "rm/a" in plan.models_needed(["online"])
+    assert plan_sampling.score_job(plan, "it-r2").args == "--reward_model results/models/rm/a"
+    assert plan_sampling.score_job(plan, "it-r2").inputs["reward_model"] == ["results/models/rm/a"]
+    assert "rm/a" in plan_export.models_needed(plan, ["online"])
 
 
 @pytest.mark.parametrize(
@@ -335,13 +337,11 @@ def test_tiny_scale_fits_grpo_and_round_sampling_to_the_cpu(tmp_path):
     args = plan.runs["grpo/g"].args
     assert args["max_completion_length"] == 64 and args["num_generations"] == 4
     assert "max_length" not in args and "dataset_num_proc" not in args
-    assert args["max_steps"] == 10 and plan.runs["grpo/g"].gpus == 0
+    assert args["max_steps"] == 10 and plan.runs["grpo/g"].gpus_per_node == 0
     assert plan.config["rejection_sampling"]["it-r1"]["backend"] == "hf"
     assert plan.config["rejection_sampling"]["it-r1"]["max_new_tokens"] == 64
     full = build_plan(config, ["my.yaml"], origin=tmp_path)
-    assert "--backend vllm" in full.sampling_args(
-        "it-r2"
-    ) and "--max_new_tokens 1024" in full.sampling_args("it-r2")
+    assert "--backend vllm" in plan_sampling.sample_job(full, "it-r2").args and "--max_new_tokens 1024" in plan_sampling.sample_job(full, "it-r2").args
 
 
 def test_sampling_asks_for_a_gpu_where_its_model_needs_one_and_reads_prompts_from_a_dataset(
@@ -355,9 +355,9 @@ def test_sampling_asks_for_a_gpu_where_its_model_needs_one_and_reads_prompts_fro
         "columns": {"question": "prompt", "answer": "answer"},
     }
     plan = build_plan(config, ["my.yaml"], origin=tmp_path)
-    assert plan.sampling_inputs("it-r1") == {"model": [], "prompts": "results/data/gsm8k/prepared"}
-    assert plan.sampling_gpus("it-r1") == 1 and plan.scoring_gpus("it-r1") == 0
-    assert plan.sampling_gpus("it-r2") == 0  # round 1's DPO run trains on the CPU in this config
+    assert plan_sampling.sample_job(plan, "it-r1").inputs == {"model": [], "prompts": "results/data/gsm8k/prepared"}
+    assert plan_sampling.sample_job(plan, "it-r1").gpus == 1 and plan_sampling.score_job(plan, "it-r1").gpus == 0
+    assert plan_sampling.sample_job(plan, "it-r2").gpus == 0  # round 1's DPO run trains on the CPU in this config
 
 
 def test_prompts_come_from_jsonl_or_a_prepared_dataset_folder(tmp_path):

@@ -13,10 +13,15 @@ import sys
 
 import pytest
 import yaml
-
 from conftest import REPO
+
 from handbook.config import ConfigError, load_config
 from handbook.plan import build_plan
+from handbook.plan import data as plan_data
+from handbook.plan import eval as plan_eval
+from handbook.plan import judges as plan_judges
+from handbook.plan import tables as plan_tables
+from handbook.plan import train as plan_train
 
 SFT_RECIPE = "config/recipes/demo/sft/tiny.yaml"
 DPO_RECIPE = "config/recipes/demo/dpo/tiny.yaml"
@@ -106,13 +111,13 @@ def test_sweep_expands_into_named_runs_sharing_one_reference_pass(tmp_path):
         and run.sweep == "scan"
     )
     # One reference pass for the four runs: one dataset, one reference model.
-    assert list(plan.ref_groups) == [("pairs", "sft/a")]
-    assert len(plan.ref_groups[("pairs", "sft/a")]) == 4
-    assert plan.train_inputs("dpo", names[0])["data"] == "results/ref_logps/pairs/sft/a"
-    assert plan.ref_args("pairs", "sft", "a") == "--max_length 128 --truncation_mode keep_start"
+    assert list(plan_train.ref_groups(plan)) == [("pairs", "sft/a")]
+    assert len(plan_train.ref_groups(plan)[("pairs", "sft/a")]) == 4
+    assert plan_train.train_job(plan, "dpo", names[0]).inputs["data"] == "results/ref_logps/pairs/sft/a"
+    assert plan_train.ref_logps_job(plan, "pairs", "sft", "a").args == "--max_length 128 --truncation_mode keep_start"
     assert (
         "--beta 0.5 --global_batch 16 --gpus 0 --learning_rate 0.0001 --loss_type ipo --seed 1"
-        == plan.train_args("dpo", names[3])
+        == plan_train.train_job(plan, "dpo", names[3]).args_for()
     )
 
 
@@ -218,11 +223,11 @@ def test_tiny_scale_replaces_hub_models_and_data_and_shrinks_their_runs_in_one_p
     assert big.model == "sft/a"  # the replacement
     # Trained from a replaced model, downstream of one, or on replaced data: tiny args, no GPU.
     for run in (big, after, hub):
-        assert run.args["max_steps"] == 10 and run.gpus == 0 and run.threads == 1, run
+        assert run.args["max_steps"] == 10 and run.gpus_per_node == 0 and run.threads == 1, run
     assert big.mem_mb == 16000  # its resources went with its GPUs
     assert a.args == {} and a.threads == 8  # untouched: built here, local data
     assert plan.config["datasets"]["hub_pairs"]["dataset_name"] == "results/demo_world/preference"
-    assert plan.launcher("dpo", "after_big", gpu=0, nodes=1, threads=1) == "python"
+    assert plan_train.train_job(plan, "dpo", "after_big").launcher_for(gpus=0, nodes=1, threads=1) == "python"
 
 
 def test_tiny_scale_localises_paths_as_the_working_directory_moves(tmp_path):
@@ -232,7 +237,7 @@ def test_tiny_scale_localises_paths_as_the_working_directory_moves(tmp_path):
     config["datasets"]["mine"] = {"dataset_name": "data/mine.jsonl", "columns": ["messages"]}
     config["runs"]["sft"]["mine"] = {"model": "sft/a", "dataset": "mine", "recipe": SFT_RECIPE}
     plan = plan_of(config, tmp_path)
-    assert plan.dataset_sources("mine") == [str(tmp_path / "data/mine.jsonl")]
+    assert plan_data.dataset_sources(plan, "mine") == [str(tmp_path / "data/mine.jsonl")]
     assert plan.runs["sft/mine"].args == {}  # local data and a local model: trained as configured
     # Started inside results/tiny already (a cluster job of a tiny build): nothing moves.
     inside = tmp_path / "results" / "tiny"
@@ -261,7 +266,7 @@ def test_full_scale_changes_nothing(tmp_path):
     config["scale"] = "full"
     plan = plan_of(config, tmp_path)
     assert plan.workdir is None and plan.replacements == ()
-    assert plan.runs["sft/big"].gpus == 8 and plan.runs["sft/big"].model == "base/big"
+    assert plan.runs["sft/big"].gpus_per_node == 8 and plan.runs["sft/big"].model == "base/big"
     assert plan.model_location("base/big") == "org/big-7b" and plan.model_inputs("base/big") == []
 
 
@@ -285,28 +290,26 @@ def test_suites_and_judges_switch_to_demo_counterparts_at_tiny_scale(tmp_path):
     tiny = plan_of(
         small_config(suites=suites, judges=judges, tables=tables, scale="tiny"), tmp_path
     )
-    assert full.eval_files("sft/a", "t")["suite:hub"].endswith("lm_eval/hub.json")
-    assert tiny.eval_files("sft/a", "t")["suite:hub"].endswith("lm_eval/demo.json")
-    assert tiny.judge_prompts("mt") == "results/judges/prompts/mt_bench_demo.jsonl"
-    assert "--max_new_tokens 64" in tiny.judge_answer_args("mt", "sft-a")
-    assert "--prompts org/mt_bench_prompts" in full.judge_answer_args("mt", "sft-a")
-    assert tiny.table_spec("t")["table"]["metrics"] == ["demo", "mt"]
+    assert plan_tables.result_files(full, "sft/a", "t")["suite:hub"].endswith("lm_eval/hub.json")
+    assert plan_tables.result_files(tiny, "sft/a", "t")["suite:hub"].endswith("lm_eval/demo.json")
+    assert plan_judges.judge_prompts(tiny, "mt") == "results/judges/prompts/mt_bench_demo.jsonl"
+    assert "--max_new_tokens 64" in plan_judges.answer_job(tiny, "mt", "sft-a").args
+    assert "--prompts org/mt_bench_prompts" in plan_judges.answer_job(full, "mt", "sft-a").args
+    assert plan_tables.table_spec(tiny, "t")["table"]["metrics"] == ["demo", "mt"]
     # Tiny scale judges with the demo reward model; full scale leaves judging to the external tool.
-    assert "judgment:mt" in tiny.eval_files("sft/a", "t") and "judgment:mt" not in full.eval_files(
-        "sft/a", "t"
-    )
+    assert "judgment:mt" in plan_tables.result_files(tiny, "sft/a", "t") and "judgment:mt" not in plan_tables.result_files(full, "sft/a", "t")
     # A local suite a table reads runs in the model's demo evaluation (one process per model);
     # lm_eval jobs run the others.
-    assert (full.local_suites, full.lm_eval_suite_pattern()) == ([], "demo|hub")
-    assert (tiny.local_suites, tiny.lm_eval_suite_pattern()) == (["demo"], "hub")
-    assert "--lm_eval" not in full.eval_args("sft", "a")
-    entry = json.loads(shlex.split(tiny.eval_args("sft", "a")).pop(-1))["demo"]
+    assert (plan_eval.local_suites(full), plan_eval.lm_eval_suite_pattern(full)) == ([], "demo|hub")
+    assert (plan_eval.local_suites(tiny), plan_eval.lm_eval_suite_pattern(tiny)) == (["demo"], "hub")
+    assert "--lm_eval" not in plan_eval.demo_eval_job(full, "sft", "a").args
+    entry = json.loads(shlex.split(plan_eval.demo_eval_job(tiny, "sft", "a").args).pop(-1))["demo"]
     assert (
         entry["output"] == "results/eval/sft/a/lm_eval/demo.json"
         and entry["include_path"] == "results/lm_eval_tasks/chat"
     )
     assert entry["spec"] == {"tasks": ["demo_mc"], "local": True, "apply_chat_template": True}
-    assert tiny.eval_inputs("sft", "a")["tasks"] == ["results/lm_eval_tasks/chat"]
+    assert plan_eval.demo_eval_job(tiny, "sft", "a").inputs["tasks"] == ["results/lm_eval_tasks/chat"]
 
 
 # --- tables
@@ -332,24 +335,24 @@ def test_label_rows_select_sweep_runs(tmp_path):
         ),
         tmp_path,
     )
-    rows = [(label, ref) for label, ref, _ in plan.table_runs("t")]
+    rows = [(e.label, e.ref) for e in plan.tables["t"]]
     assert rows == [
         ("sft", "sft/a"),
         ("dpo", "dpo/scan-beta0.5-seed1"),
         ("dpo", "dpo/scan-beta0.5-seed2"),
     ]
-    assert "results/eval/dpo/scan-beta0.5-seed2/winrate.json" in plan.table_inputs("t")
-    assert plan.curve_models("t")[0] == "results/models/dpo/scan-beta0.5-seed1"
+    assert "results/eval/dpo/scan-beta0.5-seed2/winrate.json" in plan_tables.table_job(plan, "t").inputs["results"]
+    assert plan_tables.curves_job(plan, "t").inputs["models"][0] == "results/models/dpo/scan-beta0.5-seed1"
 
 
 def test_grid_table_groups_runs_by_their_settings(tmp_path):
     plan = plan_of(
         table_config({"rows": "beta", "columns": "seed", "runs": [{"sweep": "scan"}]}), tmp_path
     )
-    params = [p for _, _, p in plan.table_runs("t")]
+    params = [e.params for e in plan.tables["t"]]
     assert [(p["beta"], p["seed"]) for p in params] == [(0.1, 1), (0.1, 2), (0.5, 1), (0.5, 2)]
     assert params[0]["learning_rate"] == 3.0e-5  # the recipe's value, under the run's args
-    assert '"beta=0.5"' in plan.curve_args("t")
+    assert '"beta=0.5"' in plan_tables.curves_job(plan, "t").args
 
 
 @pytest.mark.parametrize(
@@ -395,23 +398,24 @@ def gpu_run(**spec) -> dict:
 def test_cpu_run_launches_one_process(tmp_path):
     plan = plan_of(small_config(), tmp_path)
     # One interpreter: accelerate's launcher adds nothing to one CPU process.
-    assert plan.launcher("sft", "a", gpu=0, nodes=1, threads=2) == "python"
+    assert plan_train.train_job(plan, "sft", "a").launcher_for(gpus=0, nodes=1, threads=2) == "python"
     zero = plan_of(gpu_run(accelerate_config="config/accelerate/zero2.yaml"), tmp_path)
-    assert zero.launcher("sft", "a", gpu=0, nodes=1, threads=2).startswith(
+    assert plan_train.train_job(zero, "sft", "a").launcher_for(gpus=0, nodes=1, threads=2).startswith(
         "accelerate launch --config_file"
     )
-    assert plan.train_env("sft", "a") == "../../envs/train.yaml"
+    assert plan_train.train_job(plan, "sft", "a").env == "../../envs/train.yaml"
 
 
 def test_one_gpu_and_eight_gpus(tmp_path):
     plan = plan_of(gpu_run(gpus=8, accelerate_config="config/accelerate/zero3.yaml"), tmp_path)
-    assert plan.train_gpus("sft", "a") == 8 and plan.train_env("sft", "a") == "../../envs/gpu.yaml"
-    eight = plan.launcher("sft", "a", gpu=8, nodes=1, threads=32)
+    assert plan_train.train_job(plan, "sft", "a").gpus == 8 and plan_train.train_job(plan, "sft", "a").env == "../../envs/gpu.yaml"
+    eight = plan_train.train_job(plan, "sft", "a").launcher_for(gpus=8, nodes=1, threads=32)
     assert (
         eight
         == f"OMP_NUM_THREADS=4 accelerate launch --config_file {REPO}/config/accelerate/zero3.yaml --num_processes 8 --main_process_port 0"
     )
-    one = plan_of(gpu_run(gpus=1), tmp_path).launcher("sft", "a", gpu=1, nodes=1, threads=8)
+    one_gpu = plan_of(gpu_run(gpus=1), tmp_path)
+    one = plan_train.train_job(one_gpu, "sft", "a").launcher_for(gpus=1, nodes=1, threads=8)
     assert (
         one
         == f"accelerate launch --config_file {REPO}/config/accelerate/ddp.yaml --num_processes 1"
@@ -420,8 +424,8 @@ def test_one_gpu_and_eight_gpus(tmp_path):
 
 def test_two_nodes_start_one_launcher_per_node(tmp_path):
     plan = plan_of(gpu_run(gpus=8, resources={"nodes": 2}), tmp_path)
-    assert plan.train_gpus("sft", "a") == 16 and plan.train_nodes("sft", "a") == 2
-    command = plan.launcher("sft", "a", gpu=16, nodes=2, threads=16)
+    assert plan_train.train_job(plan, "sft", "a").gpus == 16 and plan_train.train_job(plan, "sft", "a").nodes == 2
+    command = plan_train.train_job(plan, "sft", "a").launcher_for(gpus=16, nodes=2, threads=16)
     assert command.startswith(
         "OMP_NUM_THREADS=2 srun --nodes 2 --ntasks-per-node 1 --ntasks 2 --overlap --kill-on-bad-exit=1 bash -c "
     )
@@ -432,7 +436,7 @@ def test_two_nodes_start_one_launcher_per_node(tmp_path):
 
 def test_cpu_data_parallel_joins_over_gloo(tmp_path):
     plan = plan_of(gpu_run(processes=2), tmp_path)
-    command = plan.launcher("sft", "a", gpu=0, nodes=1, threads=2)
+    command = plan_train.train_job(plan, "sft", "a").launcher_for(gpus=0, nodes=1, threads=2)
     assert command.startswith("OMP_NUM_THREADS=1 ACCELERATE_USE_CPU=true accelerate launch")
     assert command.endswith("--num_processes 2 --main_process_port 0 --multi_gpu")
 
@@ -536,22 +540,22 @@ def test_the_config_given_is_left_unchanged(tmp_path):
 
 def test_shipped_config_plans_the_demo_chain(tmp_path):
     plan = build_plan(load_config([]), origin=REPO)
-    assert plan.final_targets()[:3] == [
+    assert plan_tables.final_targets(plan)[:3] == [
         "results/tables/demo.csv",
         "results/tables/demo.md",
         "results/tables/demo.png",
     ]
     assert plan.base_of("dpo/demo_dpo-seed1") == "tiny"
-    assert plan.train_inputs("sft", "tiny")["data"] == "results/data/demo_sft/tokenized/tiny"
-    assert plan.train_inputs("kto", "demo_kto-seed1")["data"] == "results/data/demo_pref/prepared"
+    assert plan_train.train_job(plan, "sft", "tiny").inputs["data"] == "results/data/demo_sft/tokenized/tiny"
+    assert plan_train.train_job(plan, "kto", "demo_kto-seed1").inputs["data"] == "results/data/demo_pref/prepared"
     assert {
         ("demo_pref", "sft/tiny"),
         ("demo_on_policy", "sft/tiny"),
         ("ultrafeedback_binarized", "sft/zephyr-7b-beta"),
         ("ultrafeedback_binarized", "base/zephyr-7b-sft"),
-    } <= set(plan.ref_groups)
+    } <= set(plan_train.ref_groups(plan))
     # The recipe families' runs are in the plan, none of them in the default target.
-    assert not [t for t in plan.final_targets() if "zephyr" in t or "smollm" in t]
+    assert not [t for t in plan_tables.final_targets(plan) if "zephyr" in t or "smollm" in t]
 
 
 def test_plan_command_prints_json_at_both_scales(tmp_path):
@@ -607,7 +611,7 @@ def test_a_target_naming_an_unknown_run_is_a_config_error(tmp_path):
     with pytest.raises(
         ConfigError, match=r"runs\.sft\.nope: no such run is configured \(runs of sft: \['a'\]\)"
     ):
-        plan.train_inputs("sft", "nope")
+        plan_train.train_job(plan, "sft", "nope").inputs
 
 
 def test_a_local_dataset_folder_is_tracked_by_its_files(tmp_path):
@@ -617,12 +621,12 @@ def test_a_local_dataset_folder_is_tracked_by_its_files(tmp_path):
     config = small_config()
     config["datasets"]["mine"] = {"dataset_name": "convs", "dataset_test_split": "test"}
     plan = plan_of(config, tmp_path)
-    assert plan.dataset_sources("mine") == [
+    assert plan_data.dataset_sources(plan, "mine") == [
         "convs/sub/extra.jsonl",
         "convs/test.jsonl",
         "convs/train.jsonl",
     ]
-    assert plan.dataset_sources("chat") == [
+    assert plan_data.dataset_sources(plan, "chat") == [
         "results/demo_world/sft/test.jsonl",
         "results/demo_world/sft/train.jsonl",
     ]
@@ -638,7 +642,7 @@ def test_reference_pass_truncates_as_the_trainer_maps_a_handbook_recipe(tmp_path
     }
     config = small_config(runs={"sft": small_config()["runs"]["sft"], **runs})
     plan = plan_of(config, tmp_path)
-    assert plan.ref_args("pairs", "sft", "a") == "--max_length 2048 --truncation_mode keep_start"
+    assert plan_train.ref_logps_job(plan, "pairs", "sft", "a").args == "--max_length 2048 --truncation_mode keep_start"
 
 
 def test_a_recipes_local_model_path_is_always_that_path(tmp_path):

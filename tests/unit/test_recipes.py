@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import REPO
+from test_plan import SFT_RECIPE, plan_of, small_config
+
 from handbook.config import ConfigError, load_config
 from handbook.plan import build_plan
+from handbook.plan import export as plan_export
 from handbook.recipes import RecipeFileError, check, read_recipe, recipe_dataset, resolve, stage_of
-from test_plan import SFT_RECIPE, plan_of, small_config
 
 HANDBOOK = REPO / "tests" / "data" / "handbook_recipes"
 KNOWN = {
@@ -226,12 +227,12 @@ def test_shipped_families_plan_at_both_scales_and_sweeps_take_their_tiny_grid():
     full = build_plan(load_config([]), origin=REPO)
     assert len(full.sweeps["pref_align_scan_dpo"]) == 20
     families = {
-        Path(f).parent.name for f in full.to_dict()["family_files"] if f.endswith("family.yaml")
+        Path(f).parent.name for f in plan_export.to_dict(full)["family_files"] if f.endswith("family.yaml")
     }
     assert {"zephyr-7b-beta", "pref_align_scan"} <= families
     tiny = build_plan(load_config([], {"scale": "tiny"}), origin=REPO)
     assert len(tiny.sweeps["pref_align_scan_dpo"]) == 4
-    assert all(not run.gpus for run in tiny.runs.values())
+    assert all(not run.gpus_per_node for run in tiny.runs.values())
 
 
 # --- runs from handbook recipes

@@ -7,7 +7,17 @@ import math
 
 import pytest
 
-from handbook.tables import TableError, build_table, flatten_eval, to_markdown
+from handbook.config import load_config
+from handbook.plan import build_plan
+from handbook.plan import tables as plan_tables
+from handbook.tables import (
+    TableError,
+    build_table,
+    flatten_eval,
+    flatten_run,
+    label_table,
+    to_markdown,
+)
 
 
 def eval_result(chat_acc: float, plain_acc: float, pref: float, loss: float) -> dict:
@@ -43,8 +53,15 @@ def test_own_format_is_the_headline(evals):
     assert flatten_eval(json.loads(open(evals["sft/s1"]).read()), "sft")["task_accuracy"] == 0.5
 
 
+def seeds_table(evals):
+    def flat(ref):
+        return flatten_run({"demo": evals[ref]}, ref)
+
+    return build_table({"base": [flat("base/tiny")], "sft": [flat("sft/s1"), flat("sft/s2")]})
+
+
 def test_mean_and_std_over_seeds(evals):
-    table = build_table({"base": [evals["base/tiny"]], "sft": [evals["sft/s1"], evals["sft/s2"]]})
+    table = seeds_table(evals)
     assert list(table["model"]) == ["base", "sft"]
     sft = table.set_index("model").loc["sft"]
     assert sft["n_runs"] == 2 and sft["prompt_format"] == "chat"
@@ -57,12 +74,33 @@ def test_mean_and_std_over_seeds(evals):
 
 
 def test_markdown_shows_mean_plus_minus_std(evals):
-    table = build_table({"base": [evals["base/tiny"]], "sft": [evals["sft/s1"], evals["sft/s2"]]})
+    table = seeds_table(evals)
     md = to_markdown(table).splitlines()
     header = [c.strip() for c in md[0].strip("|").split("|")]
     assert header[:5] == ["model", "stage", "n_runs", "prompt_format", "task_accuracy"]
     assert md[3].startswith("| sft | sft | 2 | chat | 0.600 ± 0.141 |")
     assert md[2].startswith("| base | base | 1 | plain | 0.100 |")
+
+
+def test_base_rows_of_paper_tables_report_their_stage_and_plain_format(tmp_path, monkeypatch):
+    """A paper table (demo: false) reads only suites: its base row's stage and prompt format come
+    from the plan's entry, whatever the model's name or result paths."""
+    plan = build_plan(load_config([]))
+    entries = plan.tables["zephyr-7b-beta"]
+    base = next(e for e in entries if e.stage == "base")
+    assert base.prompt_format == "plain" and not any(k == "demo" for k in base.files)
+    monkeypatch.chdir(tmp_path)
+    for entry in entries:
+        for key, path in entry.files.items():
+            if key.startswith("suite:"):
+                suite = key.split(":", 1)[1]
+                write(tmp_path / path, {"suite": suite, "headline": {"average": 0.5}})
+    spec = plan_tables.table_spec(plan, "zephyr-7b-beta")
+    table, _ = label_table(spec["table"], spec["runs"])
+    row = table.set_index("model").loc[base.label]
+    assert (row["stage"], row["prompt_format"]) == ("base", "plain")
+    built = table[(table["stage"] != "published") & (table["model"] != base.label)]
+    assert set(built["prompt_format"]) == {"chat"}
 
 
 def write(path, data):

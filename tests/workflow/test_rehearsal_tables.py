@@ -16,10 +16,12 @@ import json
 
 import pandas as pd
 import pytest
-
 from conftest import make_workdir, run_snakemake
+
 from handbook.config import load_config
 from handbook.plan import build_plan
+from handbook.plan import tables as plan_tables
+from handbook.plan import train as plan_train
 
 pytestmark = pytest.mark.rehearsal_tables
 
@@ -83,7 +85,7 @@ def assert_trained_with_the_recipes_global_batch(root, plan, refs) -> None:
         if run.method.data == "model":
             continue
         metrics = json.loads((folder / "metrics.json").read_text())
-        batch = plan.batch(run)
+        batch = plan_train.batch(plan, run)
         assert batch["global"] == batch["recipe"]["global"], ref
         assert metrics["world_size"] == batch["processes"], ref
         log = (root / "results" / "logs" / run.stage / f"{run.name}.log").read_text()
@@ -107,7 +109,7 @@ def test_each_row_holds_its_suites_and_judged_answers(plan, built):
     root, _ = built
     checked = 0
     for name in family_tables(plan):
-        spec = plan.table_spec(name)
+        spec = plan_tables.table_spec(plan, name)
         if spec["table"].get("columns"):  # a grid (the scans): checked below
             continue
         table = pd.read_csv(root / "results" / "tables" / f"{name}.csv").set_index("model")
@@ -172,7 +174,7 @@ def test_the_scans_fill_their_grid(plan, built):
 def test_every_run_trained_with_the_global_batch_of_its_recipe(plan, built):
     root, _ = built
     trained = sorted({
-        ref for name in family_tables(plan) for run in plan.table_spec(name)["runs"]
+        ref for name in family_tables(plan) for run in plan_tables.table_spec(plan, name)["runs"]
         if not run["ref"].startswith("base/") for ref in chain(plan, run["ref"])
     })  # fmt: skip
     assert len(trained) >= 40, trained

@@ -3,9 +3,9 @@
 
 rule train_tokenizer:
     input:
-        corpus=get_base_corpus,
+        unpack(get_tokenizer_train_inputs),
     output:
-        directory("results/tokenizers/{base}"),
+        directory(artifacts.TOKENIZER),
     log:
         "results/logs/base/{base}_tokenizer.log",
     benchmark:
@@ -22,9 +22,9 @@ rule train_tokenizer:
 
 rule init_model:
     input:
-        tokenizer="results/tokenizers/{base}",
+        unpack(get_init_inputs),
     output:
-        directory("results/models/base/{base}"),
+        directory(artifacts.BASE_MODEL),
     log:
         "results/logs/base/{base}_init.log",
     benchmark:

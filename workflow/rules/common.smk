@@ -1,6 +1,7 @@
-# The plan (scripts/handbook/plan.py) resolves the config once; the input functions here only
-# read it. No rules here.
-import os
+# The plan (scripts/handbook/plan/) resolves the config once; the input functions here only read
+# the jobs its builders return, one module per rule file (handbook.plan.data, .train, ...). No
+# rules here.
+import functools
 import sys
 from pathlib import Path
 
@@ -10,9 +11,15 @@ REPO = Path(workflow.basedir).parent
 SCRIPTS = REPO / "scripts"
 sys.path.insert(0, str(SCRIPTS))
 
-from handbook.plan import ConfigError, build_plan, write_plan  # noqa: E402
+from handbook import artifacts  # noqa: E402
 from handbook.methods import stage_pattern  # noqa: E402
-from handbook.plan import JUDGE_ANSWERS, JUDGE_DEMO_PROMPTS  # noqa: E402
+from handbook.plan import ConfigError, build_plan, write_plan  # noqa: E402
+from handbook.plan import data as data_jobs  # noqa: E402
+from handbook.plan import eval as eval_jobs  # noqa: E402
+from handbook.plan import judges as judge_jobs  # noqa: E402
+from handbook.plan import sampling as sampling_jobs  # noqa: E402
+from handbook.plan import tables as table_jobs  # noqa: E402
+from handbook.plan import train as train_jobs  # noqa: E402
 
 # Scripts import the shared package from scripts/, also inside conda envs and SLURM jobs; the
 # job's start time lets them log how long start-up took (handbook.provenance.log_startup).
@@ -44,107 +51,276 @@ def get_config_files_arg(wildcards):
     return f"--configfile {' '.join(files)}" if files else ""
 
 
-def from_plan(name):
-    """The input function get_<name>(wildcards): the plan's answer for these wildcards."""
-
-    def get(wildcards):
-        return getattr(PLAN, name)(**dict(wildcards.items()))
-
-    get.__name__ = f"get_{name}"
-    return get
+# --- data.smk and base.smk
 
 
-def get_launcher(wildcards, resources, threads):
-    """The launch command for the job's resources as they are at run time (a profile may set them)."""
-    return PLAN.launcher(
-        wildcards.stage,
-        wildcards.run,
-        gpu=resources.get("gpu", 0),
-        nodes=resources.get("nodes", 1),
-        threads=threads,
-    )
+def get_dataset_sources(wildcards):
+    return data_jobs.prepare_job(PLAN, wildcards.dataset).inputs["sources"]
 
 
-get_base_corpus = from_plan("base_corpus")
-get_tokenizer_train_args = from_plan("tokenizer_train_args")
-get_init_args = from_plan("init_args")
-get_dataset_sources = from_plan("dataset_sources")
-get_dataset_spec = from_plan("dataset_spec")
-get_tokenizer_inputs = from_plan("tokenizer_inputs")
-get_tokenizer_args = from_plan("tokenizer_args")
-get_train_inputs = from_plan("train_inputs")
-get_train_env = from_plan("train_env")
-get_train_threads = from_plan("train_threads")
-get_train_gpus = from_plan("train_gpus")
-get_train_mem_mb = from_plan("train_mem_mb")
-get_train_runtime = from_plan("train_runtime")
-get_train_nodes = from_plan("train_nodes")
-get_train_script = from_plan("train_script")
-get_train_model = from_plan("train_model_location")
+def get_dataset_spec(wildcards):
+    return data_jobs.prepare_job(PLAN, wildcards.dataset).args
+
+
+def get_tokenize_inputs(wildcards):
+    return data_jobs.tokenize_job(PLAN, wildcards.dataset, wildcards.base).inputs
+
+
+def get_tokenize_args(wildcards):
+    return data_jobs.tokenize_job(PLAN, wildcards.dataset, wildcards.base).args
+
+
+def get_tokenizer_train_inputs(wildcards):
+    return data_jobs.tokenizer_job(PLAN, wildcards.base).inputs
+
+
+def get_tokenizer_train_args(wildcards):
+    return data_jobs.tokenizer_job(PLAN, wildcards.base).args
+
+
+def get_init_inputs(wildcards):
+    return data_jobs.init_job(PLAN, wildcards.base).inputs
+
+
+def get_init_args(wildcards):
+    return data_jobs.init_job(PLAN, wildcards.base).args
+
+
+# --- train.smk
+
+
+@functools.cache
+def train_job(stage, run):
+    return train_jobs.train_job(PLAN, stage, run)
+
+
+def get_train_inputs(wildcards):
+    return train_job(wildcards.stage, wildcards.run).inputs
+
+
+def get_train_env(wildcards):
+    return train_job(wildcards.stage, wildcards.run).env
+
+
+def get_train_threads(wildcards):
+    return train_job(wildcards.stage, wildcards.run).threads
+
+
+def get_train_gpus(wildcards):
+    """GPUs the job asks the scheduler for, over all its nodes."""
+    return train_job(wildcards.stage, wildcards.run).gpus
+
+
+def get_train_nodes(wildcards):
+    return train_job(wildcards.stage, wildcards.run).nodes
+
+
+def get_train_mem_mb(wildcards):
+    return train_job(wildcards.stage, wildcards.run).mem_mb
+
+
+def get_train_runtime(wildcards):
+    return train_job(wildcards.stage, wildcards.run).runtime
+
+
+def get_train_script(wildcards):
+    return str(SCRIPTS / train_job(wildcards.stage, wildcards.run).script)
+
+
+def get_train_model(wildcards):
+    return train_job(wildcards.stage, wildcards.run).model
 
 
 def get_train_args(wildcards, resources):
     """The run's arguments for the job's resources as they are at run time: the global batch is
     kept on the GPUs a profile gives it by changing gradient accumulation, or the job stops.
     """
-    return PLAN.train_args(
-        wildcards.stage,
-        wildcards.run,
-        gpu=resources.get("gpu", 0),
-        nodes=resources.get("nodes", 1),
-    )
+    job = train_job(wildcards.stage, wildcards.run)
+    return job.args_for(resources.get("gpu", 0), resources.get("nodes", 1))
 
 
-get_ref_inputs = from_plan("ref_inputs")
-get_ref_gpus = from_plan("ref_gpus")
-get_ref_runtime = from_plan("ref_runtime")
-get_ref_mem_mb = from_plan("ref_mem_mb")
-get_ref_model = from_plan("ref_model_location")
-get_ref_args = from_plan("ref_args")
-get_eval_inputs = from_plan("eval_inputs")
-get_eval_model = from_plan("eval_model")
-get_eval_args = from_plan("eval_args")
-get_eval_gpus = from_plan("eval_gpus")
-get_winrate_inputs = from_plan("winrate_inputs")
-get_winrate_model = from_plan("winrate_model")
-get_reward_eval_inputs = from_plan("reward_eval_inputs")
-get_lm_eval_inputs = from_plan("lm_eval_inputs")
-get_lm_eval_args = from_plan("lm_eval_args")
-get_suites_json_arg = from_plan("suites_json_arg")
-get_judge_answer_inputs = from_plan("judge_answer_inputs")
-get_judge_answer_gpus = from_plan("judge_answer_gpus")
-get_judge_answer_args = from_plan("judge_answer_args")
-get_demo_judge_inputs = from_plan("demo_judge_inputs")
-get_demo_judge_args = from_plan("demo_judge_args")
-get_sampling_inputs = from_plan("sampling_inputs")
-get_sampling_policy = from_plan("sampling_policy")
-get_sampling_reward_model = from_plan("sampling_reward_model")
-get_scoring_args = from_plan("scoring_args")
-get_sampling_gpus = from_plan("sampling_gpus")
-get_scoring_gpus = from_plan("scoring_gpus")
-get_sampling_args = from_plan("sampling_args")
-get_table_inputs = from_plan("table_inputs")
-get_table_spec = from_plan("table_spec_arg")
-get_curve_inputs = from_plan("curve_models")
-get_curve_args = from_plan("curve_args")
+def get_launcher(wildcards, resources, threads):
+    """The launch command for the job's resources as they are at run time (a profile may set them)."""
+    job = train_job(wildcards.stage, wildcards.run)
+    return job.launcher_for(resources.get("gpu", 0), resources.get("nodes", 1), threads)
 
 
-# A job on a GPU gets CPUs for its data loading and tokenization; a CPU job at tiny scale one
-# thread, so that many run side by side.
-GPU_JOB_THREADS = 8
+@functools.cache
+def ref_logps_job(dataset, stage, run):
+    return train_jobs.ref_logps_job(PLAN, dataset, stage, run)
 
 
-def get_eval_threads(wildcards):
-    return GPU_JOB_THREADS if get_eval_gpus(wildcards) else 1
+def get_ref_inputs(wildcards):
+    return ref_logps_job(wildcards.dataset, wildcards.stage, wildcards.run).inputs
 
 
-def get_judge_answer_threads(wildcards):
-    return GPU_JOB_THREADS if get_judge_answer_gpus(wildcards) else 1
+def get_ref_gpus(wildcards):
+    return ref_logps_job(wildcards.dataset, wildcards.stage, wildcards.run).gpus
+
+
+def get_ref_runtime(wildcards):
+    return ref_logps_job(wildcards.dataset, wildcards.stage, wildcards.run).runtime
+
+
+def get_ref_mem_mb(wildcards):
+    return ref_logps_job(wildcards.dataset, wildcards.stage, wildcards.run).mem_mb
+
+
+def get_ref_model(wildcards):
+    return ref_logps_job(wildcards.dataset, wildcards.stage, wildcards.run).model
+
+
+def get_ref_args(wildcards):
+    return ref_logps_job(wildcards.dataset, wildcards.stage, wildcards.run).args
+
+
+# --- sampling.smk
+
+
+def get_sampling_inputs(wildcards):
+    return sampling_jobs.sample_job(PLAN, wildcards.name).inputs
+
+
+def get_sampling_policy(wildcards):
+    return sampling_jobs.sample_job(PLAN, wildcards.name).model
+
+
+def get_sampling_args(wildcards):
+    return sampling_jobs.sample_job(PLAN, wildcards.name).args
+
+
+def get_sampling_gpus(wildcards):
+    return sampling_jobs.sample_job(PLAN, wildcards.name).gpus
 
 
 def get_sampling_threads(wildcards):
-    return GPU_JOB_THREADS if get_sampling_gpus(wildcards) else 1
+    return sampling_jobs.sample_job(PLAN, wildcards.name).threads
+
+
+def get_scoring_inputs(wildcards):
+    return sampling_jobs.score_job(PLAN, wildcards.name).inputs
+
+
+def get_scoring_args(wildcards):
+    return sampling_jobs.score_job(PLAN, wildcards.name).args
+
+
+def get_scoring_gpus(wildcards):
+    return sampling_jobs.score_job(PLAN, wildcards.name).gpus
 
 
 def get_scoring_threads(wildcards):
-    return GPU_JOB_THREADS if get_scoring_gpus(wildcards) else 1
+    return sampling_jobs.score_job(PLAN, wildcards.name).threads
+
+
+# --- eval.smk
+
+
+@functools.cache
+def demo_eval_job(stage, run):
+    return eval_jobs.demo_eval_job(PLAN, stage, run)
+
+
+def get_eval_inputs(wildcards):
+    return demo_eval_job(wildcards.stage, wildcards.run).inputs
+
+
+def get_eval_model(wildcards):
+    return demo_eval_job(wildcards.stage, wildcards.run).model
+
+
+def get_eval_args(wildcards):
+    return demo_eval_job(wildcards.stage, wildcards.run).args
+
+
+def get_winrate_inputs(wildcards):
+    return eval_jobs.winrate_job(PLAN, wildcards.stage, wildcards.run).inputs
+
+
+def get_winrate_model(wildcards):
+    return eval_jobs.winrate_job(PLAN, wildcards.stage, wildcards.run).model
+
+
+def get_reward_eval_inputs(wildcards):
+    return eval_jobs.reward_eval_job(PLAN, wildcards.run).inputs
+
+
+def get_suites_json_arg(wildcards):
+    return eval_jobs.suites_json_arg(PLAN, wildcards.suite)
+
+
+@functools.cache
+def lm_eval_job(stage, run, suite):
+    return eval_jobs.lm_eval_job(PLAN, stage, run, suite)
+
+
+def get_lm_eval_inputs(wildcards):
+    return lm_eval_job(wildcards.stage, wildcards.run, wildcards.suite).inputs
+
+
+def get_lm_eval_model(wildcards):
+    return lm_eval_job(wildcards.stage, wildcards.run, wildcards.suite).model
+
+
+def get_lm_eval_args(wildcards):
+    return lm_eval_job(wildcards.stage, wildcards.run, wildcards.suite).args
+
+
+def get_lm_eval_gpus(wildcards):
+    return lm_eval_job(wildcards.stage, wildcards.run, wildcards.suite).gpus
+
+
+def get_lm_eval_threads(wildcards):
+    return lm_eval_job(wildcards.stage, wildcards.run, wildcards.suite).threads
+
+
+def get_judge_answer_inputs(wildcards):
+    return judge_jobs.answer_job(PLAN, wildcards.judge, wildcards.model_id).inputs
+
+
+def get_judge_answer_args(wildcards):
+    return judge_jobs.answer_job(PLAN, wildcards.judge, wildcards.model_id).args
+
+
+def get_judge_answer_gpus(wildcards):
+    return judge_jobs.answer_job(PLAN, wildcards.judge, wildcards.model_id).gpus
+
+
+def get_judge_answer_threads(wildcards):
+    return judge_jobs.answer_job(PLAN, wildcards.judge, wildcards.model_id).threads
+
+
+def get_demo_judge_inputs(wildcards):
+    return table_jobs.demo_judge_job(
+        PLAN, wildcards.judge, wildcards.table, wildcards.ext
+    ).inputs
+
+
+def get_demo_judge_args(wildcards):
+    return table_jobs.demo_judge_job(
+        PLAN, wildcards.judge, wildcards.table, wildcards.ext
+    ).args
+
+
+# --- tables.smk
+
+
+@functools.cache
+def table_job(table):
+    return table_jobs.table_job(PLAN, table)
+
+
+def get_table_inputs(wildcards):
+    return table_job(wildcards.table).inputs
+
+
+def get_table_spec(wildcards):
+    return table_job(wildcards.table).args
+
+
+def get_curve_inputs(wildcards):
+    return table_jobs.curves_job(PLAN, wildcards.table).inputs
+
+
+def get_curve_args(wildcards):
+    return table_jobs.curves_job(PLAN, wildcards.table).args

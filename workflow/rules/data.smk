@@ -18,7 +18,7 @@ rule make_demo_world:
     conda:
         "../../envs/data.yaml"
     params:
-        spec=PLAN.demo_world_spec,
+        spec=data_jobs.demo_world_spec(PLAN),
         script=SCRIPTS / "make_demo_world.py",
     shell:
         "python {params.script} --spec '{params.spec}' --outdir results/demo_world > {log} 2>&1"
@@ -28,7 +28,7 @@ rule prepare_dataset:
     input:
         get_dataset_sources,
     output:
-        directory("results/data/{dataset}/prepared"),
+        directory(artifacts.PREPARED),
     log:
         "results/logs/data/{dataset}/prepare.log",
     benchmark:
@@ -45,10 +45,9 @@ rule prepare_dataset:
 
 rule tokenize_dataset:
     input:
-        prepared="results/data/{dataset}/prepared",
-        tokenizer=get_tokenizer_inputs,
+        unpack(get_tokenize_inputs),
     output:
-        directory("results/data/{dataset}/tokenized/{base}"),
+        directory(artifacts.TOKENIZED),
     log:
         "results/logs/data/{dataset}/tokenize_{base}.log",
     benchmark:
@@ -56,7 +55,7 @@ rule tokenize_dataset:
     conda:
         "../../envs/data.yaml"
     params:
-        tokenizer=get_tokenizer_args,
+        tokenizer=get_tokenize_args,
         script=SCRIPTS / "tokenize_data.py",
     shell:
         "python {params.script} --prepared {input.prepared} {params.tokenizer} "

@@ -8,11 +8,12 @@ rule eval_demo:
         unpack(get_eval_inputs),
     output:
         *expand(
-            "results/eval/{{stage}}/{{run}}/lm_eval/{suite}.json",
-            suite=PLAN.local_suites,
+            artifacts.SUITE_RESULT,
+            suite=eval_jobs.local_suites(PLAN),
+            allow_missing=True,
         ),
-        scores="results/eval/{stage}/{run}/demo.json",
-        samples="results/eval/{stage}/{run}/demo_samples.json",
+        scores=artifacts.DEMO_EVAL,
+        samples=artifacts.DEMO_SAMPLES,
     log:
         "results/logs/eval/{stage}/{run}.log",
     benchmark:
@@ -36,7 +37,7 @@ rule judge_winrate:
     input:
         unpack(get_winrate_inputs),
     output:
-        "results/eval/{stage}/{run}/winrate.json",
+        artifacts.WINRATE,
     log:
         "results/logs/eval/{stage}/{run}_winrate.log",
     benchmark:
@@ -59,7 +60,7 @@ rule eval_reward:
     input:
         unpack(get_reward_eval_inputs),
     output:
-        "results/eval/rm/{run}/reward.json",
+        artifacts.REWARD_EVAL,
     log:
         "results/logs/eval/rm/{run}.log",
     benchmark:
@@ -81,7 +82,7 @@ rule lm_eval_tasks:
     input:
         "results/demo_world/eval/test.jsonl",
     output:
-        directory("results/lm_eval_tasks/{format}"),
+        directory(artifacts.LM_EVAL_TASKS),
     log:
         "results/logs/lm_eval_tasks/{format}.log",
     benchmark:
@@ -101,13 +102,13 @@ rule lm_eval_tasks:
 # the task folders this job finds once (handbook.lm_harness).
 rule lm_eval_task_folders:
     output:
-        "results/eval/lm_eval_task_folders/{suite}.json",
+        artifacts.TASK_FOLDERS,
     log:
         "results/logs/eval/lm_eval_task_folders/{suite}.log",
     benchmark:
         "results/benchmarks/eval/lm_eval_task_folders/{suite}.tsv"
     wildcard_constraints:
-        suite=PLAN.lm_eval_suite_pattern(),
+        suite=eval_jobs.lm_eval_suite_pattern(PLAN),
     conda:
         "../../envs/eval.yaml"
     params:
@@ -121,22 +122,22 @@ rule lm_eval:
     input:
         unpack(get_lm_eval_inputs),
     output:
-        "results/eval/{stage}/{run}/lm_eval/{suite}.json",
+        artifacts.SUITE_RESULT,
     log:
         "results/logs/eval/{stage}/{run}_lm_eval_{suite}.log",
     benchmark:
         "results/benchmarks/eval/{stage}/{run}_lm_eval_{suite}.tsv"
     wildcard_constraints:
-        suite=PLAN.lm_eval_suite_pattern(),
+        suite=eval_jobs.lm_eval_suite_pattern(PLAN),
     conda:
         "../../envs/eval.yaml"
-    threads: get_eval_threads
+    threads: get_lm_eval_threads
     resources:
         mem_mb=16000,
         runtime=240,
-        gpu=get_eval_gpus,
+        gpu=get_lm_eval_gpus,
     params:
-        model=get_eval_model,
+        model=get_lm_eval_model,
         args=get_lm_eval_args,
         script=SCRIPTS / "eval_lm_harness.py",
     shell:
@@ -148,8 +149,8 @@ rule judge_demo_prompts:
     input:
         "results/demo_world/eval/test.jsonl",
     output:
-        JUDGE_DEMO_PROMPTS["mt_bench"],
-        JUDGE_DEMO_PROMPTS["alpaca_eval"],
+        artifacts.JUDGE_DEMO_PROMPTS["mt_bench"],
+        artifacts.JUDGE_DEMO_PROMPTS["alpaca_eval"],
     log:
         "results/logs/judges/demo_prompts.log",
     benchmark:
@@ -157,7 +158,7 @@ rule judge_demo_prompts:
     conda:
         "../../envs/eval.yaml"
     params:
-        folder=Path(JUDGE_DEMO_PROMPTS["mt_bench"]).parent,
+        folder=Path(artifacts.JUDGE_DEMO_PROMPTS["mt_bench"]).parent,
         script=SCRIPTS / "generate_for_judges.py",
     shell:
         "python {params.script} --make_demo_prompts {params.folder} "
@@ -168,14 +169,14 @@ rule judge_answers_mt_bench:
     input:
         unpack(get_judge_answer_inputs),
     output:
-        answers=JUDGE_ANSWERS["mt_bench"],
-        settings="results/judges/{judge}/model_answer/{model_id}.settings.json",
+        answers=artifacts.JUDGE_ANSWERS["mt_bench"],
+        settings=artifacts.JUDGE_ANSWER_SETTINGS["mt_bench"],
     log:
         "results/logs/judges/{judge}/{model_id}.log",
     benchmark:
         "results/benchmarks/judges/{judge}/{model_id}.tsv"
     wildcard_constraints:
-        judge=PLAN.judges_of_format("mt_bench"),
+        judge=judge_jobs.judges_of_format(PLAN, "mt_bench"),
         model_id=r"[a-z]+-[^/]+",
     conda:
         "../../envs/eval.yaml"
@@ -194,10 +195,10 @@ rule judge_answers_mt_bench:
 
 use rule judge_answers_mt_bench as judge_answers_alpaca_eval with:
     output:
-        answers=JUDGE_ANSWERS["alpaca_eval"],
-        settings="results/judges/{judge}/model_outputs/{model_id}.settings.json",
+        answers=artifacts.JUDGE_ANSWERS["alpaca_eval"],
+        settings=artifacts.JUDGE_ANSWER_SETTINGS["alpaca_eval"],
     wildcard_constraints:
-        judge=PLAN.judges_of_format("alpaca_eval"),
+        judge=judge_jobs.judges_of_format(PLAN, "alpaca_eval"),
         model_id=r"[a-z]+-[^/]+",
 
 
@@ -205,7 +206,7 @@ rule demo_judge:
     input:
         unpack(get_demo_judge_inputs),
     output:
-        "results/judges/{judge}/demo_judgment/{table}.{ext}",
+        artifacts.DEMO_JUDGMENT,
     log:
         "results/logs/judges/{judge}/demo_judgment_{table}_{ext}.log",
     benchmark:

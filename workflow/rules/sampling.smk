@@ -7,7 +7,7 @@ rule sample_completions:
     input:
         unpack(get_sampling_inputs),
     output:
-        "results/rejection_sampling/{name}/samples.jsonl",
+        artifacts.SAMPLES,
     log:
         "results/logs/rejection_sampling/{name}/sample.log",
     benchmark:
@@ -30,10 +30,9 @@ rule sample_completions:
 
 rule score_samples:
     input:
-        samples="results/rejection_sampling/{name}/samples.jsonl",
-        reward_model=get_sampling_reward_model,
+        unpack(get_scoring_inputs),
     output:
-        "results/rejection_sampling/{name}/scored.jsonl",
+        artifacts.SCORED,
     log:
         "results/logs/rejection_sampling/{name}/score.log",
     benchmark:
@@ -55,7 +54,7 @@ rule score_samples:
 
 rule make_bon_sets:
     input:
-        "results/rejection_sampling/{name}/scored.jsonl",
+        artifacts.SCORED,
     output:
         best=multiext(
             "results/rejection_sampling/{name}/best_of_n/", "train.jsonl", "test.jsonl"

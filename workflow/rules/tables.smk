@@ -4,17 +4,17 @@
 
 rule make_table:
     input:
-        get_table_inputs,
+        unpack(get_table_inputs),
     output:
         csv=report(
-            "results/tables/{table}.csv",
+            artifacts.TABLE.replace("{ext}", "csv"),
             category="Tables",
             subcategory="{table}",
             caption="../report/table.rst",
         ),
-        md="results/tables/{table}.md",
+        md=artifacts.TABLE.replace("{ext}", "md"),
         png=report(
-            "results/tables/{table}.png",
+            artifacts.TABLE.replace("{ext}", "png"),
             category="Tables",
             subcategory="{table}",
             caption="../report/table.rst",
@@ -35,10 +35,10 @@ rule make_table:
 
 rule plot_curves:
     input:
-        get_curve_inputs,
+        unpack(get_curve_inputs),
     output:
         report(
-            "results/plots/{table}_curves.png",
+            artifacts.CURVES,
             category="Training curves",
             subcategory="{table}",
             caption="../report/curves.rst",

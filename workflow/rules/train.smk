@@ -7,7 +7,7 @@ rule train_model:
     input:
         unpack(get_train_inputs),
     output:
-        model=directory("results/models/{stage}/{run}"),
+        model=directory(artifacts.MODEL),
     log:
         "results/logs/{stage}/{run}.log",
     benchmark:
@@ -28,7 +28,7 @@ rule train_model:
         launcher=get_launcher,
         script=get_train_script,
         model=get_train_model,
-        checkpoint_dir="results/checkpoints/{stage}/{run}",
+        checkpoint_dir=artifacts.CHECKPOINTS,
         args=get_train_args,
     shell:
         "OMP_NUM_THREADS={threads} TRL_EXPERIMENTAL_SILENCE=1 {params.launcher} {params.script} "
@@ -41,7 +41,7 @@ rule compute_ref_logps:
     input:
         unpack(get_ref_inputs),
     output:
-        directory("results/ref_logps/{dataset}/{stage}/{run}"),
+        directory(artifacts.REF_LOGPS),
     log:
         "results/logs/ref_logps/{dataset}/{stage}/{run}.log",
     benchmark:

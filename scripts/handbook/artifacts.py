@@ -1,0 +1,70 @@
+"""Where every artifact lives: the path templates of the rules' outputs, declared once.
+
+The rules' `output:` (workflow/rules/*.smk) and the plan (handbook.plan) both format these; the
+table builder gets each row's stage and prompt format from the plan, never out of a path. A model
+is named by its ref, `<stage>/<run>` (`base/<name>` for a base model), so MODEL formats with the
+ref's two parts.
+"""
+
+from __future__ import annotations
+
+# --- models and data
+MODEL = "results/models/{stage}/{run}"
+CHECKPOINTS = "results/checkpoints/{stage}/{run}"
+BASE_MODEL = "results/models/base/{base}"
+TOKENIZER = "results/tokenizers/{base}"
+PREPARED = "results/data/{dataset}/prepared"
+TOKENIZED = "results/data/{dataset}/tokenized/{base}"
+REF_LOGPS = "results/ref_logps/{dataset}/{stage}/{run}"
+DEMO_WORLD = "results/demo_world"
+
+# --- rejection sampling (iterative DPO's rounds are setups of their own)
+SAMPLING = "results/rejection_sampling/{name}"
+SAMPLES = SAMPLING + "/samples.jsonl"
+SCORED = SAMPLING + "/scored.jsonl"
+
+# --- evaluation
+DEMO_EVAL = "results/eval/{stage}/{run}/demo.json"
+DEMO_SAMPLES = "results/eval/{stage}/{run}/demo_samples.json"
+WINRATE = "results/eval/{stage}/{run}/winrate.json"
+REWARD_EVAL = "results/eval/rm/{run}/reward.json"
+SUITE_RESULT = "results/eval/{stage}/{run}/lm_eval/{suite}.json"
+LM_EVAL_TASKS = "results/lm_eval_tasks/{format}"
+TASK_FOLDERS = "results/eval/lm_eval_task_folders/{suite}.json"
+
+# --- judges: the prompt sets generated from the demo world, each model's answers, and at tiny
+# scale and rehearsal the demo reward model's verdicts in the judge's own result format.
+JUDGE_DEMO_PROMPTS = {
+    "mt_bench": "results/judges/prompts/mt_bench_demo.jsonl",
+    "alpaca_eval": "results/judges/prompts/alpaca_eval_demo.json",
+}
+JUDGE_ANSWERS = {
+    "mt_bench": "results/judges/{judge}/model_answer/{model_id}.jsonl",
+    "alpaca_eval": "results/judges/{judge}/model_outputs/{model_id}.json",
+}
+JUDGE_ANSWER_SETTINGS = {
+    "mt_bench": "results/judges/{judge}/model_answer/{model_id}.settings.json",
+    "alpaca_eval": "results/judges/{judge}/model_outputs/{model_id}.settings.json",
+}
+DEMO_JUDGMENT = "results/judges/{judge}/demo_judgment/{table}.{ext}"  # the rule's output
+DEMO_JUDGMENTS = {
+    "mt_bench": "results/judges/{judge}/demo_judgment/{table}.jsonl",
+    "alpaca_eval": "results/judges/{judge}/demo_judgment/{table}.csv",
+}
+
+# --- tables and plots
+TABLE = "results/tables/{table}.{ext}"
+TABLE_EXTENSIONS = ("csv", "md", "png")
+CURVES = "results/plots/{table}_curves.png"
+
+
+def model_dir(ref: str) -> str:
+    """The folder the workflow builds a model in."""
+    stage, run = ref.split("/", 1)
+    return MODEL.format(stage=stage, run=run)
+
+
+def eval_file(template: str, ref: str, **fields: str) -> str:
+    """A per-model result file (DEMO_EVAL, WINRATE, SUITE_RESULT ...) of one model."""
+    stage, run = ref.split("/", 1)
+    return template.format(stage=stage, run=run, **fields)

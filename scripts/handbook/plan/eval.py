@@ -1,0 +1,135 @@
+"""Jobs of workflow/rules/eval.smk that evaluate a model: on the demo world's held-out prompts
+(eval_demo, with the local lm-eval suites), its win rate (judge_winrate), a reward model's
+accuracy (eval_reward), and lm-eval suites from the hub (lm_eval, lm_eval_task_folders). The
+judges' jobs are in handbook.plan.judges."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+
+from handbook import artifacts
+from handbook.plan.core import Plan
+from handbook.plan.jobs import Job, threads_for
+from handbook.suites import RUN_KEYS
+
+
+def suite_at_scale(plan: Plan, name: str) -> str:
+    """The suite evaluated for `name`: its demo counterpart at tiny scale."""
+    if plan.scale == "tiny":
+        return plan.config["suites"][name].get("tiny") or name
+    return name
+
+
+def suite_tasks_dir(plan: Plan, suite: str) -> str | None:
+    """Local suites read tasks generated from the demo world, in the suite's prompt format."""
+    spec = plan.config["suites"][suite]
+    if not spec.get("local"):
+        return None
+    return artifacts.LM_EVAL_TASKS.format(
+        format="chat" if spec.get("apply_chat_template") else "plain"
+    )
+
+
+def task_folders_file(plan: Plan, suite: str) -> str | None:
+    """Hub suites: the lm-eval task folders their tasks live in, found once per suite."""
+    if plan.config["suites"][suite].get("local"):
+        return None
+    return artifacts.TASK_FOLDERS.format(suite=suite)
+
+
+def suite_spec(plan: Plan, suite: str) -> dict:
+    """The suite as its scripts read it: what it is, without how much of it runs (RUN_KEYS)."""
+    return {k: v for k, v in plan.config["suites"][suite].items() if k not in RUN_KEYS}
+
+
+def suites_json_arg(plan: Plan, suite: str) -> str:
+    """The suite for a script's --suites_json (the lm_eval and lm_eval_task_folders rules)."""
+    return f"--suites_json {shlex.quote(json.dumps({suite: suite_spec(plan, suite)}))}"
+
+
+def local_suites(plan: Plan) -> list[str]:
+    """Suites (as evaluated at this scale) on tasks generated here that some table reads: the
+    demo evaluation runs them on the model it has loaded (one process per model), so their
+    files are outputs of eval_demo, not of lm_eval."""
+    used = {
+        suite_at_scale(plan, s)
+        for spec in plan.config["tables"].values()
+        for s in spec.get("suites", [])
+    }
+    return sorted(s for s in used if plan.config["suites"][s].get("local"))
+
+
+def lm_eval_suite_pattern(plan: Plan) -> str:
+    """Wildcard constraint of the lm_eval rule: the suites eval_demo does not write."""
+    others = sorted(set(plan.config["suites"]) - set(local_suites(plan)))
+    return "|".join(re.escape(s) for s in others) if others else "(?!)"
+
+
+def suite_entry(plan: Plan, ref: str, suite: str) -> dict:
+    """What an evaluation needs to run one suite: its spec, tasks folder, limit and output."""
+    return {
+        "spec": suite_spec(plan, suite),
+        "include_path": suite_tasks_dir(plan, suite),
+        "limit": plan.config["suites"][suite].get("limit"),
+        "output": artifacts.eval_file(artifacts.SUITE_RESULT, ref, suite=suite),
+    }
+
+
+def demo_eval_job(plan: Plan, stage: str, run: str) -> Job:
+    ref = f"{stage}/{run}"
+    demo = plan.demo_eval
+    inputs = {"model": plan.model_inputs(ref), "prompts": demo["prompts"]}
+    if demo.get("loss_dataset"):
+        inputs["loss_data"] = plan.tokenized_path(demo["loss_dataset"], ref)
+    suites = local_suites(plan)
+    inputs["tasks"] = sorted({suite_tasks_dir(plan, s) for s in suites})
+    args = f"--num_samples {demo['num_samples']} --max_new_tokens {demo['max_new_tokens']}"
+    if suites:
+        entries = {s: suite_entry(plan, ref, s) for s in suites}
+        args += f" --lm_eval {shlex.quote(json.dumps(entries))}"
+    if "loss_data" in inputs:
+        args = f"--loss_data {inputs['loss_data']} " + args
+    return Job(inputs=inputs, args=args, model=plan.model_location(ref))
+
+
+def winrate_job(plan: Plan, stage: str, run: str) -> Job:
+    judge = plan.demo_eval["judge"]
+    baseline_stage, baseline_run = judge["baseline"].split("/", 1)
+    return Job(
+        inputs={
+            "samples": artifacts.DEMO_SAMPLES.format(stage=stage, run=run),
+            "baseline": artifacts.DEMO_SAMPLES.format(stage=baseline_stage, run=baseline_run),
+            "reward_model": plan.model_inputs(judge["reward_model"]),
+        },
+        model=plan.model_location(judge["reward_model"]),
+    )
+
+
+def reward_eval_job(plan: Plan, run: str) -> Job:
+    return Job(inputs={"model": plan.model_inputs(f"rm/{run}"), "pairs": plan.demo_eval["pairs"]})
+
+
+def lm_eval_job(plan: Plan, stage: str, run: str, suite: str) -> Job:
+    ref = f"{stage}/{run}"
+    spec = plan.config["suites"][suite]
+    inputs = {"model": plan.model_inputs(ref)}
+    args = suites_json_arg(plan, suite)
+    if suite_tasks_dir(plan, suite):
+        inputs["tasks"] = suite_tasks_dir(plan, suite)
+        args += f" --include_path {suite_tasks_dir(plan, suite)}"
+    if task_folders_file(plan, suite):
+        inputs["task_folders"] = task_folders_file(plan, suite)
+        args += f" --task_folders {task_folders_file(plan, suite)}"
+    for key in ("limit", "max_gen_toks"):
+        if spec.get(key):
+            args += f" --{key} {spec[key]}"
+    gpus = int(plan.needs_gpu(ref))
+    return Job(
+        inputs=inputs,
+        args=args + f" --device {plan.device(ref)}",
+        model=plan.model_location(ref),
+        gpus=gpus,
+        threads=threads_for(gpus),
+    )
