@@ -30,7 +30,8 @@ $(STAMP): pyproject.toml
 demo: .venv
 	snakemake --profile profiles/default
 
-test: .venv
+# Lint first: a lint error fails `make test` before any test runs.
+test: .venv lint
 	pytest -m "not rehearsal_tables"
 
 # Every published family's table at scale rehearsal, in one build (tests/workflow/test_rehearsal_tables.py):
@@ -69,9 +70,13 @@ fetch: .venv
 fetch-list: .venv
 	python -m handbook.offline list --table $(TABLE)
 
+# ruff (configured in pyproject.toml) on the Python code, snakefmt and Snakemake's own linter on
+# the workflow; .pre-commit-config.yaml runs the formatters before each commit.
 lint: .venv
-	snakemake --lint
+	ruff check .
+	ruff format --check .
 	snakefmt --check workflow
+	snakemake --lint
 
 clean-results:
 	rm -rf results .snakemake

@@ -24,7 +24,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from handbook.tables import TableError, grid_markdown, grid_table, label_table, pivot, to_markdown
+from handbook.tables import (
+    TableError,
+    grid_markdown,
+    grid_table,
+    label_table,
+    pivot,
+    table_kind,
+    to_markdown,
+)
 from handbook.training import RecipeError, run_main
 
 logger = logging.getLogger("handbook.tables")
@@ -37,15 +45,16 @@ def header(spec: dict) -> str:
         lines += [spec["description"].strip(), ""]
     if spec.get("scale") == "tiny":
         lines += [
-            "Built at tiny scale: demo base model and data, few steps, hub-only suites and prompt sets "
-            "replaced by their demo counterparts. The numbers check the pipeline, not the paper.",
+            "Built at tiny scale: demo base model and data, few steps, hub-only suites and prompt "
+            "sets replaced by their demo counterparts. The numbers check the pipeline, not the "
+            "paper.",
             "",
         ]
     if spec.get("scale") == "rehearsal":
         lines += [
-            "Built at rehearsal scale: the full-scale plan on tiny random stand-ins of the hub models and "
-            "data, a few steps per run and documents per lm-eval task, judged by the demo reward model. The "
-            "numbers check the pipeline, not the paper.",
+            "Built at rehearsal scale: the full-scale plan on tiny random stand-ins of the hub "
+            "models and data, a few steps per run and documents per lm-eval task, judged by the "
+            "demo reward model. The numbers check the pipeline, not the paper.",
             "",
         ]
     return "\n".join(lines) + "\n"
@@ -63,9 +72,8 @@ def footer(spec: dict, runs: list[dict]) -> str:
             if key.startswith("suite:") and Path(path).is_file():
                 why = json.loads(Path(path).read_text()).get("not_evaluated")
                 if why:
-                    lines.append(
-                        f"- `{key.split(':', 1)[1]}` not evaluated on {run['label'] or run['ref']}: {why}"
-                    )
+                    suite, row = key.split(":", 1)[1], run["label"] or run["ref"]
+                    lines.append(f"- `{suite}` not evaluated on {row}: {why}")
     for name, judge in (spec.get("judges") or {}).items():
         answers = sorted(
             {r["files"][f"answers:{name}"] for r in runs if f"answers:{name}" in r["files"]}
@@ -77,14 +85,21 @@ def footer(spec: dict, runs: list[dict]) -> str:
         )
         if judge.get("judge", "external") != "external":
             scale = {
-                "mt_bench": "the mean reward of the answer turns, on the reward model's scale, not 1-10",
+                "mt_bench": "the mean reward of the answer turns, on the reward model's scale, "
+                "not 1-10",
                 "alpaca_eval": "the win rate in percent against the baseline model's answers",
             }[judge["format"]]
-            how = f"judged by the demo reward model {judge['judge']} standing in for the external judge ({scale})"
+            how = (
+                f"judged by the demo reward model {judge['judge']} standing in for the external "
+                f"judge ({scale})"
+            )
         elif judged:
             how = "scores from the judgments file"
         else:
-            how = "no judgments yet: judge the answers with the judge's own tool, set judges.<name>.judgments, rebuild"
+            how = (
+                "no judgments yet: judge the answers with the judge's own tool, set "
+                "judges.<name>.judgments, rebuild"
+            )
         lines.append(
             f"- `{name}` ({judge['format']} answers to {judge['prompts']}: {len(answers)} files in "
             f"{', '.join(folders)}): {how}"
@@ -170,6 +185,28 @@ def main() -> None:
         raise RecipeError(f"tables.{table_spec['name']}: {err}") from None
 
 
+def write_label(table_spec: dict, runs: list[dict], title: str, args) -> str:
+    """Rows by label: the CSV and plot of the table; returns its Markdown body."""
+    table, metrics = label_table(table_spec, runs)
+    table.to_csv(args.csv, index=False, float_format="%.6g")
+    plot_labels(table, table_spec.get("plot") or metrics, title, args.png)
+    return to_markdown(table)
+
+
+def write_grid(table_spec: dict, runs: list[dict], title: str, args) -> str:
+    """A grid: the CSV (one row per metric and row setting) and plot; returns its Markdown body."""
+    rows_key, cols_key = table_spec["rows"], table_spec["columns"]
+    long, metrics = grid_table(table_spec, runs)
+    pivot(long, rows_key, cols_key).to_csv(args.csv, float_format="%.6g")
+    plotted = long[long["metric"].isin(table_spec["plot"])] if table_spec.get("plot") else long
+    plot_grid(plotted, rows_key, cols_key, title, args.png)
+    return grid_markdown(long, rows_key, cols_key)
+
+
+# One writer per table kind (handbook.tables.table_kind; the plan resolves each kind's rows).
+WRITERS = {"label": write_label, "grid": write_grid}
+
+
 def build(table_spec: dict, runs: list[dict], args) -> None:
     logger.info("table %s: %d runs", table_spec["name"], len(runs))
     if not runs:
@@ -177,18 +214,7 @@ def build(table_spec: dict, runs: list[dict], args) -> None:
     for path in (args.csv, args.md, args.png):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     title = table_spec.get("title") or table_spec["name"]
-    if isinstance(table_spec["rows"], dict):
-        table, metrics = label_table(table_spec, runs)
-        table.to_csv(args.csv, index=False, float_format="%.6g")
-        body = to_markdown(table)
-        plot_labels(table, table_spec.get("plot") or metrics, title, args.png)
-    else:
-        rows_key, cols_key = table_spec["rows"], table_spec["columns"]
-        long, metrics = grid_table(table_spec, runs)
-        pivot(long, rows_key, cols_key).to_csv(args.csv, float_format="%.6g")
-        body = grid_markdown(long, rows_key, cols_key)
-        plotted = long[long["metric"].isin(table_spec["plot"])] if table_spec.get("plot") else long
-        plot_grid(plotted, rows_key, cols_key, title, args.png)
+    body = WRITERS[table_kind(table_spec)](table_spec, runs, title, args)
     Path(args.md).write_text(header(table_spec) + body + footer(table_spec, runs))
     logger.info("table %s:\n%s", table_spec["name"], body)
 

@@ -44,6 +44,13 @@ TRAINER_METRICS = {
 }
 
 
+def table_kind(spec: dict[str, Any]) -> str:
+    """A table's kind: its own `kind`, else rows by label (`rows` a mapping) or a grid (`rows` a
+    run setting). The plan resolves each kind's rows (handbook.plan.tables.ROWS_OF_KIND) and
+    scripts/make_table.py writes it (WRITERS)."""
+    return spec.get("kind") or ("label" if isinstance(spec["rows"], dict) else "grid")
+
+
 def read_json(path: str) -> dict[str, Any]:
     return json.loads(Path(path).read_text())
 

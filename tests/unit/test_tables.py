@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 
-from handbook.config import load_config
+from handbook.config import ConfigError, load_config
 from handbook.plan import build_plan
 from handbook.plan import tables as plan_tables
 from handbook.tables import (
@@ -311,3 +312,21 @@ def test_aggregate_over_seeds_is_configurable(tmp_path):
     )
     cell = long[long["metric"] == "reward_accuracy"].iloc[0]
     assert cell["value"] == pytest.approx(0.9) and cell["n_runs"] == 3
+
+
+def test_every_table_kind_the_plan_resolves_has_a_writer():
+    """A table kind is its rows' resolution in the plan and its writer in make_table.py."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[2] / "scripts" / "make_table.py"
+    spec = importlib.util.spec_from_file_location("make_table", path)
+    make_table = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_table)
+    assert set(make_table.WRITERS) == set(plan_tables.ROWS_OF_KIND) == {"label", "grid"}
+
+
+def test_an_unknown_table_kind_is_named(tmp_path):
+    config = load_config([])
+    config["tables"]["demo"]["kind"] = "radar"
+    with pytest.raises(ConfigError, match=r"tables\.demo\.kind: unknown table kind 'radar'"):
+        build_plan(config, origin=tmp_path)

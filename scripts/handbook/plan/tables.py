@@ -17,6 +17,7 @@ from handbook.plan.eval import suite_at_scale
 from handbook.plan.jobs import Job
 from handbook.plan.judges import answers_file, judge_prompts
 from handbook.secrets import redact
+from handbook.tables import table_kind
 
 PLAIN_STAGES = plain_stages()
 
@@ -87,7 +88,9 @@ def run_params(plan: Plan, ref: str) -> dict:
 
 def label_rows(plan: Plan, table: str) -> list[tuple[str, str, dict]]:
     """Rows by label: each label's models (seeds), or one row per round of iterative DPO."""
-    where = f"tables.{table}"
+    spec, where = plan.config["tables"][table], f"tables.{table}"
+    if "runs" in spec or "columns" in spec or not isinstance(spec["rows"], dict):
+        raise plan.error(where, "rows by label take no 'runs' or 'columns'")
     entries = []
     for label, row in plan.config["tables"][table]["rows"].items():
         if isinstance(row, dict) and "rounds" in row:
@@ -108,6 +111,8 @@ def label_rows(plan: Plan, table: str) -> list[tuple[str, str, dict]]:
 def grid_rows(plan: Plan, table: str) -> list[tuple[None, str, dict]]:
     """A grid (rows: <setting>, columns: <setting>): each run with the settings it is placed by."""
     spec, where = plan.config["tables"][table], f"tables.{table}"
+    if "runs" not in spec or "columns" not in spec or isinstance(spec["rows"], dict):
+        raise plan.error(where, "a grid table (rows: <setting>) needs 'runs' and 'columns'")
     entries = []
     for i, entry in enumerate(spec["runs"]):
         if isinstance(entry, str):
@@ -127,17 +132,19 @@ def grid_rows(plan: Plan, table: str) -> list[tuple[None, str, dict]]:
     return entries
 
 
+# How each table kind's rows resolve into (label, model ref, settings); scripts/make_table.py
+# has a writer for each (a unit test keeps the two in step).
+ROWS_OF_KIND = {"label": label_rows, "grid": grid_rows}
+
+
 def resolve_table(plan: Plan, table: str) -> tuple[TableEntry, ...]:
     """Each row's or grid entry's model with its settings and result files; fails naming the key."""
-    spec, where = plan.config["tables"][table], f"tables.{table}"
-    if isinstance(spec["rows"], dict):
-        if "runs" in spec or "columns" in spec:
-            raise plan.error(where, "rows by label take no 'runs' or 'columns'")
-        rows = label_rows(plan, table)
-    elif "runs" not in spec or "columns" not in spec:
-        raise plan.error(where, "a grid table (rows: <setting>) needs 'runs' and 'columns'")
-    else:
-        rows = grid_rows(plan, table)
+    kind = table_kind(plan.config["tables"][table])
+    if kind not in ROWS_OF_KIND:
+        raise plan.error(
+            f"tables.{table}.kind", f"unknown table kind '{kind}' (known: {sorted(ROWS_OF_KIND)})"
+        )
+    rows = ROWS_OF_KIND[kind](plan, table)
     check_table(plan, table)  # before its result files name its suites and judges
     return tuple(
         TableEntry(label, ref, params, result_files(plan, ref, table))
