@@ -29,7 +29,8 @@ KTO_RECIPE = "config/recipes/demo/kto/tiny.yaml"
 
 
 def small_config(**sections) -> dict:
-    """A base model built here, a hub model with a demo counterpart, chat and pair data, one SFT run."""
+    """A base model built here, a hub model with a demo counterpart, chat and pair data, one SFT
+    run."""
     config = {
         "base_models": {
             "tiny": {
@@ -113,8 +114,14 @@ def test_sweep_expands_into_named_runs_sharing_one_reference_pass(tmp_path):
     # One reference pass for the four runs: one dataset, one reference model.
     assert list(plan_train.ref_groups(plan)) == [("pairs", "sft/a")]
     assert len(plan_train.ref_groups(plan)[("pairs", "sft/a")]) == 4
-    assert plan_train.train_job(plan, "dpo", names[0]).inputs["data"] == "results/ref_logps/pairs/sft/a"
-    assert plan_train.ref_logps_job(plan, "pairs", "sft", "a").args == "--max_length 128 --truncation_mode keep_start"
+    assert (
+        plan_train.train_job(plan, "dpo", names[0]).inputs["data"]
+        == "results/ref_logps/pairs/sft/a"
+    )
+    assert (
+        plan_train.ref_logps_job(plan, "pairs", "sft", "a").args
+        == "--max_length 128 --truncation_mode keep_start"
+    )
     assert (
         "--beta 0.5 --global_batch 16 --gpus 0 --learning_rate 0.0001 --loss_type ipo --seed 1"
         == plan_train.train_job(plan, "dpo", names[3]).args_for()
@@ -227,7 +234,10 @@ def test_tiny_scale_replaces_hub_models_and_data_and_shrinks_their_runs_in_one_p
     assert big.mem_mb == 16000  # its resources went with its GPUs
     assert a.args == {} and a.threads == 8  # untouched: built here, local data
     assert plan.config["datasets"]["hub_pairs"]["dataset_name"] == "results/demo_world/preference"
-    assert plan_train.train_job(plan, "dpo", "after_big").launcher_for(gpus=0, nodes=1, threads=1) == "python"
+    assert (
+        plan_train.train_job(plan, "dpo", "after_big").launcher_for(gpus=0, nodes=1, threads=1)
+        == "python"
+    )
 
 
 def test_tiny_scale_localises_paths_as_the_working_directory_moves(tmp_path):
@@ -297,11 +307,16 @@ def test_suites_and_judges_switch_to_demo_counterparts_at_tiny_scale(tmp_path):
     assert "--prompts org/mt_bench_prompts" in plan_judges.answer_job(full, "mt", "sft-a").args
     assert plan_tables.table_spec(tiny, "t")["table"]["metrics"] == ["demo", "mt"]
     # Tiny scale judges with the demo reward model; full scale leaves judging to the external tool.
-    assert "judgment:mt" in plan_tables.result_files(tiny, "sft/a", "t") and "judgment:mt" not in plan_tables.result_files(full, "sft/a", "t")
+    assert "judgment:mt" in plan_tables.result_files(
+        tiny, "sft/a", "t"
+    ) and "judgment:mt" not in plan_tables.result_files(full, "sft/a", "t")
     # A local suite a table reads runs in the model's demo evaluation (one process per model);
     # lm_eval jobs run the others.
     assert (plan_eval.local_suites(full), plan_eval.lm_eval_suite_pattern(full)) == ([], "demo|hub")
-    assert (plan_eval.local_suites(tiny), plan_eval.lm_eval_suite_pattern(tiny)) == (["demo"], "hub")
+    assert (plan_eval.local_suites(tiny), plan_eval.lm_eval_suite_pattern(tiny)) == (
+        ["demo"],
+        "hub",
+    )
     assert "--lm_eval" not in plan_eval.demo_eval_job(full, "sft", "a").args
     entry = json.loads(shlex.split(plan_eval.demo_eval_job(tiny, "sft", "a").args).pop(-1))["demo"]
     assert (
@@ -309,7 +324,9 @@ def test_suites_and_judges_switch_to_demo_counterparts_at_tiny_scale(tmp_path):
         and entry["include_path"] == "results/lm_eval_tasks/chat"
     )
     assert entry["spec"] == {"tasks": ["demo_mc"], "local": True, "apply_chat_template": True}
-    assert plan_eval.demo_eval_job(tiny, "sft", "a").inputs["tasks"] == ["results/lm_eval_tasks/chat"]
+    assert plan_eval.demo_eval_job(tiny, "sft", "a").inputs["tasks"] == [
+        "results/lm_eval_tasks/chat"
+    ]
 
 
 # --- tables
@@ -341,8 +358,14 @@ def test_label_rows_select_sweep_runs(tmp_path):
         ("dpo", "dpo/scan-beta0.5-seed1"),
         ("dpo", "dpo/scan-beta0.5-seed2"),
     ]
-    assert "results/eval/dpo/scan-beta0.5-seed2/winrate.json" in plan_tables.table_job(plan, "t").inputs["results"]
-    assert plan_tables.curves_job(plan, "t").inputs["models"][0] == "results/models/dpo/scan-beta0.5-seed1"
+    assert (
+        "results/eval/dpo/scan-beta0.5-seed2/winrate.json"
+        in plan_tables.table_job(plan, "t").inputs["results"]
+    )
+    assert (
+        plan_tables.curves_job(plan, "t").inputs["models"][0]
+        == "results/models/dpo/scan-beta0.5-seed1"
+    )
 
 
 def test_grid_table_groups_runs_by_their_settings(tmp_path):
@@ -398,21 +421,29 @@ def gpu_run(**spec) -> dict:
 def test_cpu_run_launches_one_process(tmp_path):
     plan = plan_of(small_config(), tmp_path)
     # One interpreter: accelerate's launcher adds nothing to one CPU process.
-    assert plan_train.train_job(plan, "sft", "a").launcher_for(gpus=0, nodes=1, threads=2) == "python"
+    assert (
+        plan_train.train_job(plan, "sft", "a").launcher_for(gpus=0, nodes=1, threads=2) == "python"
+    )
     zero = plan_of(gpu_run(accelerate_config="config/accelerate/zero2.yaml"), tmp_path)
-    assert plan_train.train_job(zero, "sft", "a").launcher_for(gpus=0, nodes=1, threads=2).startswith(
-        "accelerate launch --config_file"
+    assert (
+        plan_train.train_job(zero, "sft", "a")
+        .launcher_for(gpus=0, nodes=1, threads=2)
+        .startswith("accelerate launch --config_file")
     )
     assert plan_train.train_job(plan, "sft", "a").env == "../../envs/train.yaml"
 
 
 def test_one_gpu_and_eight_gpus(tmp_path):
     plan = plan_of(gpu_run(gpus=8, accelerate_config="config/accelerate/zero3.yaml"), tmp_path)
-    assert plan_train.train_job(plan, "sft", "a").gpus == 8 and plan_train.train_job(plan, "sft", "a").env == "../../envs/gpu.yaml"
+    assert (
+        plan_train.train_job(plan, "sft", "a").gpus == 8
+        and plan_train.train_job(plan, "sft", "a").env == "../../envs/gpu.yaml"
+    )
     eight = plan_train.train_job(plan, "sft", "a").launcher_for(gpus=8, nodes=1, threads=32)
     assert (
         eight
-        == f"OMP_NUM_THREADS=4 accelerate launch --config_file {REPO}/config/accelerate/zero3.yaml --num_processes 8 --main_process_port 0"
+        == f"OMP_NUM_THREADS=4 accelerate launch --config_file {REPO}/config/accelerate/zero3.yaml "
+        "--num_processes 8 --main_process_port 0"
     )
     one_gpu = plan_of(gpu_run(gpus=1), tmp_path)
     one = plan_train.train_job(one_gpu, "sft", "a").launcher_for(gpus=1, nodes=1, threads=8)
@@ -424,10 +455,14 @@ def test_one_gpu_and_eight_gpus(tmp_path):
 
 def test_two_nodes_start_one_launcher_per_node(tmp_path):
     plan = plan_of(gpu_run(gpus=8, resources={"nodes": 2}), tmp_path)
-    assert plan_train.train_job(plan, "sft", "a").gpus == 16 and plan_train.train_job(plan, "sft", "a").nodes == 2
+    assert (
+        plan_train.train_job(plan, "sft", "a").gpus == 16
+        and plan_train.train_job(plan, "sft", "a").nodes == 2
+    )
     command = plan_train.train_job(plan, "sft", "a").launcher_for(gpus=16, nodes=2, threads=16)
     assert command.startswith(
-        "OMP_NUM_THREADS=2 srun --nodes 2 --ntasks-per-node 1 --ntasks 2 --overlap --kill-on-bad-exit=1 bash -c "
+        "OMP_NUM_THREADS=2 srun --nodes 2 --ntasks-per-node 1 --ntasks 2 --overlap "
+        "--kill-on-bad-exit=1 bash -c "
     )
     assert (
         "--num_processes 16 --num_machines 2" in command and "--main_process_port 29500" in command
@@ -463,7 +498,8 @@ def test_nodes_without_gpus_is_a_config_error(tmp_path):
         ),
         (
             lambda c: c["runs"].update(ppo={}),
-            "key 'runs': 'ppo' is not one of ['cpt', 'sft', 'rm', 'dpo', 'kto', 'orpo', 'cpo', 'grpo', 'merge']",
+            "key 'runs': 'ppo' is not one of "
+            "['cpt', 'sft', 'rm', 'dpo', 'kto', 'orpo', 'cpo', 'grpo', 'merge']",
         ),
         (
             lambda c: c["runs"]["sft"]["a"].update(model="cpt/nope"),
@@ -546,8 +582,14 @@ def test_shipped_config_plans_the_demo_chain(tmp_path):
         "results/tables/demo.png",
     ]
     assert plan.base_of("dpo/demo_dpo-seed1") == "tiny"
-    assert plan_train.train_job(plan, "sft", "tiny").inputs["data"] == "results/data/demo_sft/tokenized/tiny"
-    assert plan_train.train_job(plan, "kto", "demo_kto-seed1").inputs["data"] == "results/data/demo_pref/prepared"
+    assert (
+        plan_train.train_job(plan, "sft", "tiny").inputs["data"]
+        == "results/data/demo_sft/tokenized/tiny"
+    )
+    assert (
+        plan_train.train_job(plan, "kto", "demo_kto-seed1").inputs["data"]
+        == "results/data/demo_pref/prepared"
+    )
     assert {
         ("demo_pref", "sft/tiny"),
         ("demo_on_policy", "sft/tiny"),
@@ -602,7 +644,8 @@ def test_plan_command_reports_a_config_error_in_one_line(tmp_path):
     )
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.strip().splitlines() == [
-        f"error: config/config.yaml + {bad}: key 'demo_world.n_sft': -5 is less than the minimum of 1"
+        f"error: config/config.yaml + {bad}: key 'demo_world.n_sft': -5 is less than the "
+        "minimum of 1"
     ]
 
 
@@ -611,7 +654,7 @@ def test_a_target_naming_an_unknown_run_is_a_config_error(tmp_path):
     with pytest.raises(
         ConfigError, match=r"runs\.sft\.nope: no such run is configured \(runs of sft: \['a'\]\)"
     ):
-        plan_train.train_job(plan, "sft", "nope").inputs
+        plan_train.train_job(plan, "sft", "nope")
 
 
 def test_a_local_dataset_folder_is_tracked_by_its_files(tmp_path):
@@ -642,7 +685,10 @@ def test_reference_pass_truncates_as_the_trainer_maps_a_handbook_recipe(tmp_path
     }
     config = small_config(runs={"sft": small_config()["runs"]["sft"], **runs})
     plan = plan_of(config, tmp_path)
-    assert plan_train.ref_logps_job(plan, "pairs", "sft", "a").args == "--max_length 2048 --truncation_mode keep_start"
+    assert (
+        plan_train.ref_logps_job(plan, "pairs", "sft", "a").args
+        == "--max_length 2048 --truncation_mode keep_start"
+    )
 
 
 def test_a_recipes_local_model_path_is_always_that_path(tmp_path):
@@ -779,3 +825,52 @@ def test_a_nonsense_value_in_a_recipe_file_names_the_file(tmp_path):
     assert f"runs.dpo.b.recipe ({recipe}): beta: 0.0 is not a positive dpo beta" in error_of(
         small_config(runs=runs), tmp_path
     )
+
+
+def test_schema_defaults_agree_with_the_embedded_config():
+    """A default the schema fills in for a config without the key is the value config.yaml
+    gives it (empty mappings and lists mean none and are left out)."""
+    import yaml
+
+    from handbook.config import DEFAULT_CONFIG, load_schema
+
+    disagree = []
+
+    def walk(schema, config, path):
+        for key, sub in schema.get("properties", {}).items():
+            if not isinstance(config, dict) or key not in config:
+                continue
+            if sub.get("default") not in (None, {}, []) and config[key] != sub["default"]:
+                disagree.append(f"{path}{key}: {sub['default']!r} vs {config[key]!r}")
+            walk(sub, config[key], f"{path}{key}.")
+
+    walk(load_schema(), yaml.safe_load(DEFAULT_CONFIG.read_text()), "")
+    assert not disagree
+
+
+@pytest.mark.parametrize("scale", ["full", "tiny", "rehearsal"])
+def test_building_every_job_leaves_the_resolved_config_as_it_was(scale):
+    """The plan is resolved once: the jobs' builders only read it."""
+    import copy
+
+    from handbook.plan import eval as plan_eval
+    from handbook.plan import export as plan_export
+    from handbook.plan import judges as plan_judges
+
+    plan = build_plan(load_config([], {"scale": scale}), origin=REPO)
+    before = copy.deepcopy(plan.config)
+    plan_export.to_dict(plan)
+    for run in plan.runs.values():
+        job = plan_train.train_job(plan, run.stage, run.name)
+        job.args_for(job.gpus, job.nodes)
+        plan_eval.demo_eval_job(plan, run.stage, run.name)
+        for suite in plan.config["suites"]:
+            plan_eval.lm_eval_job(plan, run.stage, run.name, suite)
+        for judge in plan.config["judges"]:
+            plan_judges.answer_job(plan, judge, run.stage + "-" + run.name)
+    for name in plan.config["tables"]:
+        plan_tables.table_job(plan, name)
+        plan_tables.curves_job(plan, name)
+    for name in plan.config["datasets"]:
+        plan_data.prepare_job(plan, name)
+    assert plan.config == before

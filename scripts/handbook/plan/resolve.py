@@ -9,24 +9,13 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
-from handbook.config import (
-    DEFAULT_CONFIG,
-    REPO,
-    WORKDIRS,
-    ConfigError,
-    Paths,
-    add_families,
-    apply_tiny_scale,
-    expand_rounds,
-    expand_sweeps,
-    localise_datasets,
-    runs_from_recipes,
-    source_of,
-    validate,
-)
+from handbook.config import DEFAULT_CONFIG, REPO, WORKDIRS, ConfigError, Paths, source_of, validate
 from handbook.plan import checks
 from handbook.plan.core import Plan, Run
+from handbook.plan.expand import expand_rounds, expand_sweeps
+from handbook.plan.families import add_families, runs_from_recipes
 from handbook.plan.recipes import resolved_recipe
+from handbook.plan.scales import apply_tiny_scale, localise_paths
 from handbook.plan.tables import resolve_table
 from handbook.rehearsal import apply_rehearsal
 
@@ -130,17 +119,6 @@ def runs_of(config: dict, paths: Paths) -> dict[str, Run]:
 def run_recipe_settings(spec: dict, paths: Paths) -> dict:
     """A configured run's recipe values as its trainer resolves them, its args on top."""
     return {**resolved_recipe(paths.config_file(spec["recipe"])), **spec.get("args", {})}
-
-
-def localise_paths(config: dict, paths: Paths) -> None:
-    """Local model and dataset paths of the config, usable from a working directory of its own."""
-    for spec in config["base_models"].values():
-        if "path" in spec and not paths.is_hub(spec["path"]):
-            spec["path"] = paths.local(spec["path"])
-    localise_datasets(config, paths)
-    for spec in config["judges"].values():
-        if not paths.is_hub(spec["prompts"]):
-            spec["prompts"] = paths.local(spec["prompts"])
 
 
 def display_name(path: str | Path, origin: Path) -> str:
