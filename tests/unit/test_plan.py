@@ -112,14 +112,14 @@ def test_sweep_expands_into_named_runs_sharing_one_reference_pass(tmp_path):
         and run.sweep == "scan"
     )
     # One reference pass for the four runs: one dataset, one reference model.
-    assert list(plan_train.ref_groups(plan)) == [("pairs", "sft/a")]
-    assert len(plan_train.ref_groups(plan)[("pairs", "sft/a")]) == 4
+    assert list(plan_train.reference_groups(plan)) == [("pairs", "sft/a")]
+    assert len(plan_train.reference_groups(plan)[("pairs", "sft/a")]) == 4
     assert (
         plan_train.train_job(plan, "dpo", names[0]).inputs["data"]
         == "results/ref_logps/pairs/sft/a"
     )
     assert (
-        plan_train.ref_logps_job(plan, "pairs", "sft", "a").args
+        plan_train.reference_logps_job(plan, "pairs", "sft", "a").args
         == "--max_length 128 --truncation_mode keep_start"
     )
     assert (
@@ -595,7 +595,7 @@ def test_shipped_config_plans_the_demo_chain(tmp_path):
         ("demo_on_policy", "sft/tiny"),
         ("ultrafeedback_binarized", "sft/zephyr-7b-beta"),
         ("ultrafeedback_binarized", "base/zephyr-7b-sft"),
-    } <= set(plan_train.ref_groups(plan))
+    } <= set(plan_train.reference_groups(plan))
     # The recipe families' runs are in the plan, none of them in the default target.
     assert not [t for t in plan_tables.final_targets(plan) if "zephyr" in t or "smollm" in t]
 
@@ -686,7 +686,7 @@ def test_reference_pass_truncates_as_the_trainer_maps_a_handbook_recipe(tmp_path
     config = small_config(runs={"sft": small_config()["runs"]["sft"], **runs})
     plan = plan_of(config, tmp_path)
     assert (
-        plan_train.ref_logps_job(plan, "pairs", "sft", "a").args
+        plan_train.reference_logps_job(plan, "pairs", "sft", "a").args
         == "--max_length 2048 --truncation_mode keep_start"
     )
 

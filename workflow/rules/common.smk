@@ -146,32 +146,32 @@ def get_launcher(wildcards, resources, threads):
 
 
 @functools.cache
-def ref_logps_job(dataset, stage, run):
-    return train_jobs.ref_logps_job(PLAN, dataset, stage, run)
+def reference_logps_job(dataset, stage, run):
+    return train_jobs.reference_logps_job(PLAN, dataset, stage, run)
 
 
-def get_ref_inputs(wildcards):
-    return ref_logps_job(wildcards.dataset, wildcards.stage, wildcards.run).inputs
+def get_reference_inputs(wildcards):
+    return reference_logps_job(wildcards.dataset, wildcards.stage, wildcards.run).inputs
 
 
-def get_ref_gpus(wildcards):
-    return ref_logps_job(wildcards.dataset, wildcards.stage, wildcards.run).gpus
+def get_reference_gpus(wildcards):
+    return reference_logps_job(wildcards.dataset, wildcards.stage, wildcards.run).gpus
 
 
-def get_ref_runtime(wildcards):
-    return ref_logps_job(wildcards.dataset, wildcards.stage, wildcards.run).runtime
+def get_reference_runtime(wildcards):
+    return reference_logps_job(wildcards.dataset, wildcards.stage, wildcards.run).runtime
 
 
-def get_ref_mem_mb(wildcards):
-    return ref_logps_job(wildcards.dataset, wildcards.stage, wildcards.run).mem_mb
+def get_reference_mem_mb(wildcards):
+    return reference_logps_job(wildcards.dataset, wildcards.stage, wildcards.run).mem_mb
 
 
-def get_ref_model(wildcards):
-    return ref_logps_job(wildcards.dataset, wildcards.stage, wildcards.run).model
+def get_reference_model(wildcards):
+    return reference_logps_job(wildcards.dataset, wildcards.stage, wildcards.run).model
 
 
-def get_ref_args(wildcards):
-    return ref_logps_job(wildcards.dataset, wildcards.stage, wildcards.run).args
+def get_reference_args(wildcards):
+    return reference_logps_job(wildcards.dataset, wildcards.stage, wildcards.run).args
 
 
 # --- sampling.smk
@@ -291,15 +291,11 @@ def get_judge_answer_threads(wildcards):
 
 
 def get_demo_judge_inputs(wildcards):
-    return table_jobs.demo_judge_job(
-        PLAN, wildcards.judge, wildcards.table, wildcards.ext
-    ).inputs
+    return table_jobs.demo_judge_job(PLAN, wildcards.judge, wildcards.table, wildcards.ext).inputs
 
 
 def get_demo_judge_args(wildcards):
-    return table_jobs.demo_judge_job(
-        PLAN, wildcards.judge, wildcards.table, wildcards.ext
-    ).args
+    return table_jobs.demo_judge_job(PLAN, wildcards.judge, wildcards.table, wildcards.ext).args
 
 
 # --- tables.smk

@@ -39,7 +39,7 @@ rule train_model:
 
 rule compute_ref_logps:
     input:
-        unpack(get_ref_inputs),
+        unpack(get_reference_inputs),
     output:
         directory(artifacts.REF_LOGPS),
     log:
@@ -50,13 +50,13 @@ rule compute_ref_logps:
         "../../envs/train.yaml"
     threads: 8
     resources:
-        gpu=get_ref_gpus,
-        mem_mb=get_ref_mem_mb,
-        runtime=get_ref_runtime,
+        gpu=get_reference_gpus,
+        mem_mb=get_reference_mem_mb,
+        runtime=get_reference_runtime,
     params:
         script=SCRIPTS / "ref_logps.py",
-        model=get_ref_model,
-        settings=get_ref_args,
+        model=get_reference_model,
+        settings=get_reference_args,
     shell:
         "OMP_NUM_THREADS={threads} python {params.script} "
         "--model_name_or_path {params.model} --dataset_path {input.data} {params.settings} "

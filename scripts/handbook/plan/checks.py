@@ -11,7 +11,7 @@ from handbook.methods import BASE, METHODS
 from handbook.plan.core import Plan, Run
 from handbook.plan.eval import suite_at_scale
 from handbook.plan.recipes import read_yaml
-from handbook.plan.train import batch, ref_groups, ref_settings
+from handbook.plan.train import batch, reference_groups, reference_settings
 from handbook.recipes import RecipeFileError, chat_template_from
 from handbook.secrets import is_secret_name
 from handbook.verifiers import VERIFIERS
@@ -27,8 +27,8 @@ def check_runs(plan: Plan) -> None:
     for ref, run in plan.runs.items():
         where = f"runs.{run.stage}.{run.name}"
         plan.check_model(run.model, f"{where}.model")
-        if run.ref_model:
-            plan.check_model(run.ref_model, f"{where}.ref_model")
+        if run.reference_model:
+            plan.check_model(run.reference_model, f"{where}.reference_model")
         check_no_cycle(plan, ref, where)
         if run.method.data == "model":
             check_merge(plan, run, where)
@@ -105,8 +105,8 @@ def check_table(plan: Plan, name: str) -> None:
 def check_shared(plan: Plan) -> None:
     """What runs share (reference log-probs), the sampling setups, and the demo judge."""
     config = plan.config
-    for dataset, ref in ref_groups(plan):
-        ref_settings(plan, dataset, ref)
+    for dataset, ref in reference_groups(plan):
+        reference_settings(plan, dataset, ref)
     for name, spec in config["rejection_sampling"].items():
         check_sampling(plan, f"rejection_sampling.{name}", spec)
     judge = config["eval"]["demo"].get("judge")

@@ -29,7 +29,7 @@ class Run:
     runtime: int
     processes: int  # CPU processes, when gpus_per_node is 0
     accelerate_config: str | None  # the run's own; else the default for its device
-    ref_model: str | None = None  # the frozen reference model of a preference loss
+    reference_model: str | None = None  # a preference loss's frozen model (config: ref_model)
     sweep: str | None = None
     merge_with: str | None = None  # merge runs: the other model
     global_batch: int | None = None  # the run's own; else the recipe's on the configured processes

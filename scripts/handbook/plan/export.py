@@ -13,7 +13,13 @@ from handbook.plan.eval import suite_at_scale
 from handbook.plan.judges import judge_prompts
 from handbook.plan.sampling import sampling_writing
 from handbook.plan.tables import final_targets, table_spec, table_targets
-from handbook.plan.train import batch, ref_groups, ref_logps_job, ref_settings, train_job
+from handbook.plan.train import (
+    batch,
+    reference_groups,
+    reference_logps_job,
+    reference_settings,
+    train_job,
+)
 from handbook.provenance import write_text_atomic
 from handbook.secrets import redact
 
@@ -35,10 +41,10 @@ def to_dict(plan: Plan, table: str | None = None) -> dict:
                 dataset=dataset, stage=ref.split("/")[0], run=ref.split("/", 1)[1]
             ),
             "runs": [r.ref for r in members],
-            "gpus": ref_logps_job(plan, dataset, *ref.split("/", 1)).gpus,
-            **ref_settings(plan, dataset, ref),
+            "gpus": reference_logps_job(plan, dataset, *ref.split("/", 1)).gpus,
+            **reference_settings(plan, dataset, ref),
         }
-        for (dataset, ref), members in ref_groups(plan).items()
+        for (dataset, ref), members in reference_groups(plan).items()
         if any(r.ref in needed for r in members)
     ]
     judges = {
@@ -104,7 +110,7 @@ def models_needed(plan: Plan, tables: list[str]) -> set[str]:
             continue
         needed.add(ref)
         run = plan.runs[ref]
-        todo += [run.model] + [r for r in (run.ref_model, run.merge_with) if r]
+        todo += [run.model] + [r for r in (run.reference_model, run.merge_with) if r]
         sources = dataset_entries(plan.config["datasets"][run.dataset]) if run.dataset else ()
         for source, _ in sources:
             for spec in sampling_writing(plan, source):

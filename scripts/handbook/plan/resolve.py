@@ -106,7 +106,7 @@ def runs_of(config: dict, paths: Paths) -> dict[str, Run]:
                 runtime=int(resources.get("runtime", 720)),
                 processes=int(spec.get("processes", 1)),
                 accelerate_config=spec.get("accelerate_config"),
-                ref_model=spec.get("ref_model"),
+                reference_model=spec.get("ref_model"),
                 sweep=spec.get("sweep"),
                 merge_with=spec.get("merge_with"),
                 global_batch=spec.get("global_batch"),

@@ -17,7 +17,7 @@ from handbook.plan.recipes import read_yaml
 # The default accelerate config is for CPU; a GPU run without one of its own gets plain DDP.
 GPU_ACCELERATE_CONFIG = "config/accelerate/ddp.yaml"
 # Recipe defaults the shared reference log-probs are computed with (TRL's DPOConfig defaults).
-REF_DEFAULTS = {"max_length": 1024, "truncation_mode": "keep_start"}
+REFERENCE_DEFAULTS = {"max_length": 1024, "truncation_mode": "keep_start"}
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ def train_data(plan: Plan, run: Run) -> str:
     if kind == "tokenized":
         return plan.tokenized_path(run.dataset, run.model)
     if kind == "ref_logps":
-        stage, name = (run.ref_model or run.model).split("/", 1)
+        stage, name = (run.reference_model or run.model).split("/", 1)
         return artifacts.REF_LOGPS.format(dataset=run.dataset, stage=stage, run=name)
     if kind == "model":
         return plan.model_location(run.merge_with)
@@ -144,21 +144,21 @@ def train_launcher(
 # --- reference log-probs
 
 
-def ref_groups(plan: Plan) -> dict[tuple[str, str], list[Run]]:
+def reference_groups(plan: Plan) -> dict[tuple[str, str], list[Run]]:
     """(dataset, reference model) -> the runs sharing its log-probs, computed once."""
     groups: dict[tuple[str, str], list[Run]] = {}
     for run in plan.runs.values():
         if run.method.data == "ref_logps":
-            groups.setdefault((run.dataset, run.ref_model or run.model), []).append(run)
+            groups.setdefault((run.dataset, run.reference_model or run.model), []).append(run)
     return groups
 
 
-def ref_settings(plan: Plan, dataset: str, ref: str) -> dict:
+def reference_settings(plan: Plan, dataset: str, ref: str) -> dict:
     """Truncation the shared log-probs are computed with: every run using them must agree."""
     seen: dict[tuple, list[str]] = {}
-    members = ref_groups(plan)[(dataset, ref)]
+    members = reference_groups(plan)[(dataset, ref)]
     for run in members:
-        settings = {**REF_DEFAULTS, **plan.recipe_settings(run)}
+        settings = {**REFERENCE_DEFAULTS, **plan.recipe_settings(run)}
         key = (settings["max_length"], settings["truncation_mode"])
         seen.setdefault(key, []).append(run.name)
     if len(seen) > 1:
@@ -174,14 +174,14 @@ def ref_settings(plan: Plan, dataset: str, ref: str) -> dict:
     return {"max_length": max_length, "truncation_mode": truncation_mode}
 
 
-def ref_logps_job(plan: Plan, dataset: str, stage: str, name: str) -> Job:
+def reference_logps_job(plan: Plan, dataset: str, stage: str, name: str) -> Job:
     """One forward pass of the reference model over the data of the runs it serves. One GPU
     when they train on GPUs; the longest of their runtimes (at least 4 hours) and a quarter of
     the largest host memory (one process, not one per GPU; at least 16 GB); at rehearsal the
     runs' own."""
     ref = f"{stage}/{name}"
-    runs = ref_groups(plan).get((dataset, ref), [])
-    settings = ref_settings(plan, dataset, ref)
+    runs = reference_groups(plan).get((dataset, ref), [])
+    settings = reference_settings(plan, dataset, ref)
     if plan.scale == "rehearsal":
         runtime, mem_mb = max(r.runtime for r in runs), max(r.mem_mb for r in runs)
     else:
