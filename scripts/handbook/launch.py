@@ -13,7 +13,7 @@ class LaunchError(ValueError):
     pass
 
 
-def multi_node_launcher(accel: str, gpus: int, nodes: int, threads: int) -> str:
+def multi_node_launcher(accel: str, gpus_per_node: int, nodes: int, threads: int) -> str:
     """One accelerate launcher per node through srun, each starting that node's GPU processes.
 
     srun runs the quoted script once per node; the rule's script and arguments follow the launcher
@@ -29,12 +29,12 @@ def multi_node_launcher(accel: str, gpus: int, nodes: int, threads: int) -> str:
         [
             'head=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1);',
             f"exec accelerate launch --config_file {shlex.quote(str(accel))}",
-            f"--num_processes {gpus * nodes} --num_machines {nodes}",
+            f"--num_processes {gpus_per_node * nodes} --num_machines {nodes}",
             '--machine_rank "$SLURM_NODEID" --main_process_ip "$head"',
             f'--main_process_port {MULTI_NODE_PORT} "$@"',
         ]
     )
-    env = f"OMP_NUM_THREADS={max(1, threads // gpus)} "
+    env = f"OMP_NUM_THREADS={max(1, threads // gpus_per_node)} "
     srun = (
         f"srun --nodes {nodes} --ntasks-per-node 1 --ntasks {nodes} --overlap --kill-on-bad-exit=1"
     )
@@ -42,14 +42,15 @@ def multi_node_launcher(accel: str, gpus: int, nodes: int, threads: int) -> str:
 
 
 def launcher(
-    accel: str, settings: dict, gpus: int, nodes: int, processes: int, threads: int
+    accel: str, settings: dict, gpus_per_node: int, nodes: int, processes: int, threads: int
 ) -> str:
     """accelerate launch with one process per GPU (or `processes` CPU processes); plain python for
     one CPU process under a config that distributes nothing.
 
-    `accel` is the accelerate config file and `settings` its contents; `gpus` counts the GPUs of
-    one node. Several processes on one machine get a free port (--main_process_port 0), so
-    parallel jobs on a node do not collide, and share the job's threads. Several CPU processes need
+    `accel` is the accelerate config file and `settings` its contents; `gpus_per_node` counts the
+    GPUs of one node (each node runs one launcher; `processes` counts CPU processes without GPUs).
+    Several processes on one machine get a free port (--main_process_port 0), so parallel jobs on
+    a node do not collide, and share the job's threads. Several CPU processes need
     more: accelerate starts one process for a NO or MULTI_CPU config (it expects mpirun), so they go
     through its torchrun path (--multi_gpu), and that path does not tell the Trainer to stay on the
     CPU, so ACCELERATE_USE_CPU=true makes it join them over gloo. DeepSpeed decides that itself (the
@@ -58,12 +59,12 @@ def launcher(
     mismatch).
     """
     if nodes > 1:
-        if not gpus:
+        if not gpus_per_node:
             raise LaunchError(f"{nodes} nodes need GPUs (set gpus, the GPUs of each node)")
-        return multi_node_launcher(accel, gpus, nodes, threads)
-    processes = gpus or processes
+        return multi_node_launcher(accel, gpus_per_node, nodes, threads)
+    processes = gpus_per_node or processes
     kind = str(settings.get("distributed_type", "NO")).upper()
-    if processes == 1 and not gpus and kind == "NO":
+    if processes == 1 and not gpus_per_node and kind == "NO":
         # One CPU process needs nothing from accelerate's launcher; without it the job starts one
         # interpreter instead of two (each importing torch).
         return "python"
@@ -74,7 +75,7 @@ def launcher(
     env = f"OMP_NUM_THREADS={max(1, threads // processes)} "
     if int(settings.get("num_machines", 1)) == 1:
         command += " --main_process_port 0"
-    if gpus:
+    if gpus_per_node:
         return env + command
     if kind in ("NO", "MULTI_CPU"):
         command += " --multi_gpu"
