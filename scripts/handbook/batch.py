@@ -19,6 +19,12 @@ class BatchError(ValueError):
     pass
 
 
+def configured_processes(gpus_per_node: int, nodes: int, processes: int) -> int:
+    """Training processes over all nodes as a run is configured: one per GPU, else `processes`
+    CPU processes."""
+    return gpus_per_node * nodes if gpus_per_node else processes
+
+
 @dataclass(frozen=True)
 class Batch:
     per_device: int
@@ -50,8 +56,8 @@ def keep_global(target: int, per_device: int, processes: int) -> Batch:
     step = per_device * processes
     if target % step:
         raise BatchError(
-            f"a global batch of {target} is not a whole number of steps of {per_device} per device x "
-            f"{processes} processes (= {step}); set global_batch, per_device_train_batch_size or the GPUs "
-            "so that it is"
+            f"a global batch of {target} is not a whole number of steps of {per_device} per device "
+            f"x {processes} processes (= {step}); set global_batch, per_device_train_batch_size or "
+            "the GPUs so that it is"
         )
     return Batch(per_device, target // step, processes)

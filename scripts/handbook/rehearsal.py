@@ -13,7 +13,7 @@ and AdamW (the training job says so).
 
 from __future__ import annotations
 
-from handbook.batch import recipe_batch
+from handbook.batch import configured_processes, recipe_batch
 from handbook.methods import METHODS
 
 # Where the stand-ins go, inside the rehearsal's working directory.
@@ -44,7 +44,7 @@ def apply_rehearsal(config: dict, recipe_settings) -> list[str]:
         )
     for spec in config["judges"].values():
         spec["max_new_tokens"] = rehearsal["max_new_tokens"]
-    for name, spec in config["suites"].items():
+    for spec in config["suites"].values():
         if not spec.get("local"):
             # The real tasks, on the stand-ins' few rows, generating no more than the judges do.
             spec["limit"] = min(
@@ -54,8 +54,8 @@ def apply_rehearsal(config: dict, recipe_settings) -> list[str]:
                 spec.get("max_gen_toks") or rehearsal["max_new_tokens"], rehearsal["max_new_tokens"]
             )
     said.append(
-        f"hub lm-eval suites score {rehearsal['lm_eval_limit']} documents per task and generate at most "
-        f"{rehearsal['max_new_tokens']} tokens; judges: the demo reward model"
+        f"hub lm-eval suites score {rehearsal['lm_eval_limit']} documents per task and generate at "
+        f"most {rehearsal['max_new_tokens']} tokens; judges: the demo reward model"
     )
     return said
 
@@ -65,7 +65,7 @@ def shrink_run(ref: str, spec: dict, settings: dict, rehearsal: dict) -> list[st
     stage = ref.split("/", 1)[0]
     resources = spec.setdefault("resources", {})
     gpus, nodes = int(spec.get("gpus", 0)), int(resources.get("nodes", 1))
-    planned = gpus * nodes if gpus else int(spec.get("processes", 1))
+    planned = configured_processes(gpus, nodes, int(spec.get("processes", 1)))
     said = []
     if METHODS[stage].data != "model":  # a merge trains nothing
         spec.setdefault("global_batch", recipe_batch(settings, planned).size)
@@ -90,8 +90,8 @@ def shrink_run(ref: str, spec: dict, settings: dict, rehearsal: dict) -> list[st
         spec["recipe_processes"] = planned
         if gpus:
             said.append(
-                f"{ref}: {gpus} GPU(s) x {nodes} node(s) -> {processes} CPU process(es) on one node "
-                f"(global batch {spec['global_batch']} kept)"
+                f"{ref}: {gpus} GPU(s) x {nodes} node(s) -> {processes} CPU process(es) on one "
+                f"node (global batch {spec['global_batch']} kept)"
             )
     if gpus:
         spec["request_gpus"] = gpus

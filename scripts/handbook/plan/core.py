@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field
 
 from handbook import artifacts
+from handbook.batch import configured_processes
 from handbook.config import WORKDIRS, ConfigError, Paths, source_of
 from handbook.methods import BASE, METHODS
 from handbook.rehearsal import STANDINS_MANIFEST
@@ -41,7 +42,7 @@ class Run:
     @property
     def launch_processes(self) -> int:
         """Training processes over all nodes, as configured."""
-        return self.gpus_per_node * self.nodes if self.gpus_per_node else self.processes
+        return configured_processes(self.gpus_per_node, self.nodes, self.processes)
 
     @property
     def requested_gpus(self) -> int:
