@@ -1,4 +1,5 @@
-"""What the bench scripts share: the repository, a finished demo's results, the jobs' environment."""
+"""What the bench scripts share: the repository, a finished demo's results, the jobs'
+environment."""
 
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ def env() -> dict:
 
 
 def export_jsonl(prepared: Path, folder: Path) -> Path:
-    """A prepared dataset's splits as train.jsonl / test.jsonl, the way `trl` reads a local dataset."""
+    """A prepared dataset's splits as train.jsonl / test.jsonl, the way `trl` reads a local
+    dataset."""
     from datasets import load_from_disk
 
     folder.mkdir(parents=True, exist_ok=True)

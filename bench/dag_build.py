@@ -36,8 +36,8 @@ def timings(cmd: list[str], repeat: int) -> list[float]:
 
 def show(label: str, times: list[float], extra: str = "") -> None:
     print(
-        f"{label:<48} median {statistics.median(times):.2f} s (min {min(times):.2f}, max {max(times):.2f}, "
-        f"n={len(times)}){extra}"
+        f"{label:<48} median {statistics.median(times):.2f} s (min {min(times):.2f}, max "
+        f"{max(times):.2f}, n={len(times)}){extra}"
     )
 
 
@@ -64,7 +64,8 @@ def main() -> None:
         show("snakemake (demo built: nothing to do)", timings(SNAKEMAKE, args.repeat))
     else:
         print(
-            "snakemake (demo built: nothing to do): skipped, the demo is not built or not up to date (make demo)"
+            "snakemake (demo built: nothing to do): skipped, the demo is not built or not up to "
+            "date (make demo)"
         )
 
 

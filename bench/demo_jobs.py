@@ -88,7 +88,8 @@ def summarise(records: list[dict]) -> None:
     for record in records:
         by_rule[record["rule"]].append(record)
     print(
-        f"{'rule':<20} {'jobs':>4} {'wall s':>8} {'start-up s':>10} {'share':>6} {'peak RSS MB':>11}  start-up ends at"
+        f"{'rule':<20} {'jobs':>4} {'wall s':>8} {'start-up s':>10} {'share':>6} "
+        f"{'peak RSS MB':>11}  start-up ends at"
     )
     total = startup = 0.0
     unmarked = []
@@ -102,10 +103,12 @@ def summarise(records: list[dict]) -> None:
         total += wall
         startup += up
         print(
-            f"{rule:<20} {len(items):>4} {wall:>8.1f} {up:>10.1f} {up / wall if wall else 0:>6.1%} {rss:>11.0f}  {moment}"
+            f"{rule:<20} {len(items):>4} {wall:>8.1f} {up:>10.1f} {up / wall if wall else 0:>6.1%} "
+            f"{rss:>11.0f}  {moment}"
         )
     print(
-        f"{'all jobs':<20} {len(records):>4} {total:>8.1f} {startup:>10.1f} {startup / total if total else 0:>6.1%}"
+        f"{'all jobs':<20} {len(records):>4} {total:>8.1f} {startup:>10.1f} "
+        f"{startup / total if total else 0:>6.1%}"
     )
     if unmarked:
         print(f"jobs without timing lines (counted as work): {len(unmarked)}, e.g. {unmarked[:3]}")

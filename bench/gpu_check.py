@@ -127,7 +127,10 @@ def train_throughput(method: str, model_path: Path, world: Path, out: Path) -> N
     tokens = next(
         (e["num_tokens"] for e in reversed(trainer.state.log_history) if "num_tokens" in e), None
     )
-    line = f"{method.upper()}: {result.metrics['train_samples_per_second']:.1f} samples/s, {params / 1e6:.0f}M parameters"
+    line = (
+        f"{method.upper()}: {result.metrics['train_samples_per_second']:.1f} samples/s, "
+        f"{params / 1e6:.0f}M parameters"
+    )
     if tokens:
         rate = tokens / runtime
         line += f", {rate:,.0f} tokens/s"
@@ -153,7 +156,8 @@ def check_vllm(model_path: Path, world: Path) -> None:
     outs = llm.generate(prompts * 8, SamplingParams(temperature=1.0, max_tokens=128, seed=0))
     tokens = sum(len(o.outputs[0].token_ids) for o in outs)
     print(
-        f"vLLM: {len(outs)} samples, {tokens / (time.perf_counter() - start):,.0f} generated tokens/s"
+        f"vLLM: {len(outs)} samples, {tokens / (time.perf_counter() - start):,.0f} generated "
+        "tokens/s"
     )
 
 
@@ -198,8 +202,9 @@ def check_qlora(model_path: Path, world: Path, out: Path) -> None:
     )
     result = trainer.train()
     print(
-        f"QLoRA (4-bit NF4 + LoRA r16, paged AdamW): {result.metrics['train_samples_per_second']:.1f} samples/s, "
-        f"loss {result.metrics['train_loss']:.3f}"
+        "QLoRA (4-bit NF4 + LoRA r16, paged AdamW): "
+        f"{result.metrics['train_samples_per_second']:.1f} samples/s, loss "
+        f"{result.metrics['train_loss']:.3f}"
     )
 
 
@@ -221,7 +226,8 @@ def main() -> None:
             except Exception as err:  # every check reports and the next one runs
                 failed += 1
                 print(
-                    f"{name}: FAILED ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})"
+                    f"{name}: FAILED ({type(err).__name__}: "
+                    f"{str(err).splitlines()[0] if str(err) else ''})"
                 )
                 traceback.print_exc(limit=2)
         raise SystemExit(1 if failed else 0)

@@ -29,7 +29,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import yaml
-
 from common import REPO, RESULTS, env, export_jsonl
 
 LOSSES = ["sigmoid", "ipo", "hinge", "robust"]
@@ -178,16 +177,20 @@ def main() -> None:
         theirs.append(one_job_per_run(data, scratch, args.steps))
     shutil.rmtree(scratch, ignore_errors=True)
     print(
-        f"\nSweep of {len(LOSSES) * len(BETAS)} DPO runs ({args.steps} steps each, 2 jobs at a time), wall seconds:"
+        f"\nSweep of {len(LOSSES) * len(BETAS)} DPO runs ({args.steps} steps each, 2 jobs at a "
+        "time), wall seconds:"
     )
     print(
-        f"  workflow (shared data and reference pass): median {statistics.median(ours):.1f}  runs {[round(t, 1) for t in ours]}"
+        f"  workflow (shared data and reference pass): median {statistics.median(ours):.1f}  runs "
+        f"{[round(t, 1) for t in ours]}"
     )
     print(
-        f"  one job per run (trl dpo, own reference):  median {statistics.median(theirs):.1f}  runs {[round(t, 1) for t in theirs]}"
+        f"  one job per run (trl dpo, own reference):  median {statistics.median(theirs):.1f}  "
+        f"runs {[round(t, 1) for t in theirs]}"
     )
     print(
-        f"  ratio workflow / one job per run: {statistics.median(ours) / statistics.median(theirs):.2f} (target <= 0.75)"
+        "  ratio workflow / one job per run: "
+        f"{statistics.median(ours) / statistics.median(theirs):.2f} (target <= 0.75)"
     )
 
 

@@ -3,8 +3,9 @@
     .venv/bin/python bench/trl_vs_ours.py [--repeat 3] [--sft_steps 60] [--dpo_steps 30]
 
 Needs a finished demo (`make demo`): the CPT and SFT models, the prepared demo data. Every variant
-trains the same model on the same data with the same recipe (config/recipes/demo/{sft,dpo}/tiny.yaml)
-and the same step count, one after another, `--repeat` times:
+trains the same model on the same data with the same recipe
+(config/recipes/demo/{sft,dpo}/tiny.yaml) and the same step count, one after another, `--repeat`
+times:
 
 - ours: scripts/sft.py on the workflow's tokenized data, scripts/dpo.py on the shared reference
   log-probs. The whole stage of a single run also counts the jobs it depends on that a sweep
@@ -177,7 +178,8 @@ def report(name: str, unit: str, runs: dict[str, list[dict]]) -> None:
             print(f"  {label:<22} does not run: {next(r['error'] for r in items if not r['ok'])}")
             continue
         print(
-            f"  {label:<22} {describe([r['rate'] for r in items]):>24} {describe([r['train_wall'] for r in items]):>24} "
+            f"  {label:<22} {describe([r['rate'] for r in items]):>24} "
+            f"{describe([r['train_wall'] for r in items]):>24} "
             f"{describe([r['stage_wall'] for r in items]):>24}"
         )
     ours, trl = runs["ours"], runs["trl"]
@@ -189,7 +191,8 @@ def report(name: str, unit: str, runs: dict[str, list[dict]]) -> None:
             r["stage_wall"] for r in trl
         )
         print(
-            f"  ratio ours / trl: throughput {rate:.2f} (target >= 1.0), whole stage wall {stage:.2f}"
+            f"  ratio ours / trl: throughput {rate:.2f} (target >= 1.0), whole stage wall "
+            f"{stage:.2f}"
         )
         print(
             f"  final train loss: ours {statistics.median(r['loss'] for r in ours):.4f}, "

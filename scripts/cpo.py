@@ -1,4 +1,5 @@
-"""Contrastive preference optimisation (CPO) and SimPO, from trl.experimental.cpo: no reference model.
+"""Contrastive preference optimisation (CPO) and SimPO, from trl.experimental.cpo: no reference
+model.
 
     python scripts/cpo.py \
         --config config/recipes/demo/cpo/simpo.yaml \
@@ -7,7 +8,7 @@
         --checkpoint_dir results/checkpoints/cpo/simpo --output_dir results/models/cpo/simpo
 
 CPOConfig's loss_type picks the loss: sigmoid, hinge, ipo, or simpo (SimPO with cpo_alpha 0).
-Training goes through handbook.training.train_reference_free, as ORPO does (scripts/orpo.py).
+Training goes through handbook.trainers.train_reference_free, as ORPO does (scripts/orpo.py).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import os
 
 os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
 
-from handbook.training import run_main, train_reference_free  # noqa: E402
+from handbook.trainers import train_reference_free  # noqa: E402
+from handbook.training import run_main  # noqa: E402
 
 
 def main() -> None:

@@ -20,17 +20,10 @@ from pathlib import Path
 
 from trl import DPOConfig
 
+from handbook.checkpoints import train_and_save
 from handbook.preference import PrecomputedDPOTrainer
-from handbook.training import (
-    RecipeError,
-    load_model_and_tokenizer,
-    load_tokenized,
-    make_trainer,
-    recipe_path,
-    run_main,
-    start_run,
-    train_and_save,
-)
+from handbook.trainers import load_model_and_tokenizer, load_tokenized, make_trainer
+from handbook.training import RecipeError, recipe_path, run_main, start_run
 
 logger = logging.getLogger("handbook.dpo")
 
@@ -41,8 +34,8 @@ def check_reference(summary_path: Path, args, source: str) -> None:
     for key in ("max_length", "truncation_mode"):
         if summary[key] != getattr(args, key):
             raise RecipeError(
-                f"{source}: {key}={getattr(args, key)!r} but the reference log-probs in {summary_path.parent} "
-                f"were computed with {key}={summary[key]!r}"
+                f"{source}: {key}={getattr(args, key)!r} but the reference log-probs in "
+                f"{summary_path.parent} were computed with {key}={summary[key]!r}"
             )
 
 

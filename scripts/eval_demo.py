@@ -22,8 +22,8 @@ import math
 from pathlib import Path
 
 from handbook import generation
-from handbook.lm_harness import SuiteRun, evaluate, prepare, wrap_lm, write_result
 from handbook.jsonl import read_jsonl
+from handbook.lm_harness import SuiteRun, evaluate, prepare, wrap_lm, write_result
 from handbook.modeling import load_tokenizer
 from handbook.provenance import write_json, write_provenance
 from handbook.suites import SuiteError
@@ -70,7 +70,8 @@ def chat_prompts(tokenizer, rows):
 
 
 def heldout_loss(model, path: str, batch_size: int) -> float | None:
-    """Mean token loss on the held-out split, on the tokens training optimises (assistant tokens)."""
+    """Mean token loss on the held-out split, on the tokens training optimises (assistant
+    tokens)."""
     import torch
     from datasets import load_from_disk
 

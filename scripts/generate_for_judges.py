@@ -173,7 +173,8 @@ def main() -> None:
         parser.error(f"missing {', '.join(missing)} (or use --make_demo_prompts)")
     if args.format == "mt_bench" and Path(args.output).stem != args.model_id:
         parser.error(
-            f"FastChat names a model by its answer file: --output must be <dir>/{args.model_id}.jsonl"
+            "FastChat names a model by its answer file: --output must be "
+            f"<dir>/{args.model_id}.jsonl"
         )
 
     import torch
@@ -182,7 +183,8 @@ def main() -> None:
         prompts = load_prompts(args.prompts, args.format, args.prompts_config, args.prompts_split)
     except jf.FormatError as err:
         raise SystemExit(f"error: {err}") from None
-    # Seeded once, not per generate() call: MT-Bench's later turns continue the earlier turns' random stream.
+    # Seeded once, not per generate() call: MT-Bench's later turns continue the earlier turns'
+    # random stream.
     torch.manual_seed(args.seed)
     tokenizer = load_tokenizer(args.model)
     if not tokenizer.chat_template:

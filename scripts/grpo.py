@@ -18,6 +18,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from handbook.checkpoints import train_and_save
 from handbook.rl import (
     CompletionsFolder,
     GRPORunConfig,
@@ -26,17 +27,13 @@ from handbook.rl import (
     check_vllm,
     conversational_prompts,
 )
-from handbook.training import (
-    RecipeError,
+from handbook.trainers import (
     check_training_data,
     load_model_and_tokenizer,
     load_tokenized,
     make_trainer,
-    recipe_path,
-    run_main,
-    start_run,
-    train_and_save,
 )
+from handbook.training import RecipeError, recipe_path, run_main, start_run
 from handbook.verifiers import VerifierError
 
 

@@ -2,7 +2,8 @@
 
     python scripts/judge_winrate.py --reward_model results/models/rm/tiny \
         --samples results/eval/dpo/demo_dpo-seed1/demo_samples.json \
-        --baseline results/eval/sft/tiny/demo_samples.json --output results/eval/dpo/demo_dpo-seed1/winrate.json
+        --baseline results/eval/sft/tiny/demo_samples.json \
+        --output results/eval/dpo/demo_dpo-seed1/winrate.json
 
 Both sample files come from scripts/eval_demo.py; sampled chat replies are compared pairwise
 (the i-th sample of a prompt against the baseline's i-th): a win counts 1, a tie 0.5.

@@ -4,7 +4,8 @@
         --config config/recipes/demo/kto/tiny.yaml \
         --model_name_or_path results/models/sft/tiny \
         --dataset_path results/data/demo_pref/prepared \
-        --checkpoint_dir results/checkpoints/kto/seed1 --output_dir results/models/kto/seed1 --seed 1
+        --checkpoint_dir results/checkpoints/kto/seed1 \
+        --output_dir results/models/kto/seed1 --seed 1
 
 Paired data (chosen/rejected) is unpaired into (prompt, completion, label) rows and shuffled with
 the run's seed before training: KTOTrainer samples sequentially and would otherwise see all
@@ -17,15 +18,10 @@ import logging
 
 from trl import KTOConfig, KTOTrainer
 
+from handbook.checkpoints import train_and_save
 from handbook.preference import label_balance, unpair_and_shuffle
-from handbook.training import (
-    check_training_data,
-    load_model_and_tokenizer,
-    make_trainer,
-    run_main,
-    start_run,
-    train_and_save,
-)
+from handbook.trainers import check_training_data, load_model_and_tokenizer, make_trainer
+from handbook.training import run_main, start_run
 
 logger = logging.getLogger("handbook.kto")
 

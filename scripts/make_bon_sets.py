@@ -1,4 +1,5 @@
-"""Rejection sampling, step 3: best-of-n SFT data and on-policy preference pairs from scored samples.
+"""Rejection sampling, step 3: best-of-n SFT data and on-policy preference pairs from scored
+samples.
 
     python scripts/make_bon_sets.py --scored results/samples/sft/tiny/scored.jsonl \
         --output_dir results/samples/sft/tiny/sets --test_fraction 0.1
@@ -48,8 +49,8 @@ def main() -> None:
         )
     if args.test_fraction and len(pair_rows) < 2:
         raise DataError(
-            f"{args.scored}: 1 pair (the other {len(rows) - 1} prompts' best and worst tie: {skipped}), too few to "
-            "hold one out; sample more prompts or completions"
+            f"{args.scored}: 1 pair (the other {len(rows) - 1} prompts' best and worst tie: "
+            f"{skipped}), too few to hold one out; sample more prompts or completions"
         )
     out = Path(args.output_dir)
     counts = {}

@@ -1,6 +1,7 @@
 """Write the offline demo world: CPT corpus, SFT, preference, generation and eval splits.
 
-    python scripts/make_demo_world.py --spec '{"seed": 0, "n_towns": 40}' --outdir results/demo_world
+    python scripts/make_demo_world.py --spec '{"seed": 0, "n_towns": 40}' \
+        --outdir results/demo_world
 
 Spec keys (all optional) are those of the `demo_world` section of the config; defaults in
 `handbook.demo_world.DEFAULTS`. Output is byte-identical for the same spec, and

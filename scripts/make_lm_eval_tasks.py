@@ -22,14 +22,13 @@ apply_chat_template; tasks_manifest.json records the format so eval_lm_harness.p
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import random
 from pathlib import Path
 
 import yaml
 
-from handbook.jsonl import read_jsonl
+from handbook.jsonl import read_jsonl, write_jsonl
 from handbook.provenance import write_json
 from handbook.suites import TASKS_MANIFEST
 from handbook.tasks import render_reply
@@ -169,10 +168,6 @@ def gen_config(data_file: Path, fmt: str) -> dict:
     }
 
 
-def write_jsonl(path: Path, rows: list[dict]) -> None:
-    path.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
-
-
 def write_tasks(eval_prompts: Path, output_dir: Path, seed: int, fmt: str) -> dict:
     if fmt not in FORMATS:
         raise SystemExit(f"error: unknown format {fmt!r}; expected one of {FORMATS}")
@@ -183,7 +178,9 @@ def write_tasks(eval_prompts: Path, output_dir: Path, seed: int, fmt: str) -> di
         ("demo_mc", mc_rows(rows, seed, fmt), mc_config),
         ("demo_gen", gen_rows(rows), gen_config),
     ):
-        write_jsonl(output_dir / f"{name}.jsonl", data)
+        # Sorted keys and ASCII-only lines (non-ASCII escaped): a task file's bytes depend on its
+        # rows alone.
+        write_jsonl(output_dir / f"{name}.jsonl", data, sort_keys=True, ensure_ascii=True)
         config = make_config(output_dir / f"{name}.jsonl", fmt)
         (output_dir / f"{name}.yaml").write_text(
             yaml.safe_dump(config, sort_keys=False, allow_unicode=True)

@@ -20,14 +20,8 @@ from handbook.merging import MergeConfig, MergeError, linear_merge
 from handbook.model_card import render_model_card
 from handbook.modeling import from_pretrained
 from handbook.provenance import write_json, write_provenance, write_text_atomic
-from handbook.training import (
-    RecipeError,
-    WorkflowArguments,
-    load_model_and_tokenizer,
-    log_arguments,
-    parse_recipe,
-    run_main,
-)
+from handbook.trainers import load_model_and_tokenizer
+from handbook.training import RecipeError, WorkflowArguments, log_arguments, parse_recipe, run_main
 
 logger = logging.getLogger("handbook.merge")
 
@@ -66,7 +60,10 @@ def main() -> None:
         render_model_card(
             title="/".join(final.parts[-2:]),
             method="merge",
-            trainer=f"linear merge ({merge_args.weight:g} x this, {1 - merge_args.weight:g} x the other)",
+            trainer=(
+                f"linear merge ({merge_args.weight:g} x this, "
+                f"{1 - merge_args.weight:g} x the other)"
+            ),
             parent=model_args.model_name_or_path,
             dataset_path=other_path,
             dataset_name=f"merged with {other_path}",

@@ -6,7 +6,7 @@
         --dataset_path results/data/demo_pref/prepared \
         --checkpoint_dir results/checkpoints/orpo/seed1 --output_dir results/models/orpo/seed1
 
-Training goes through handbook.training.train_reference_free, as CPO and SimPO do (scripts/cpo.py).
+Training goes through handbook.trainers.train_reference_free, as CPO and SimPO do (scripts/cpo.py).
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ import os
 
 os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
 
-from handbook.training import run_main, train_reference_free  # noqa: E402
+from handbook.trainers import train_reference_free  # noqa: E402
+from handbook.training import run_main  # noqa: E402
 
 
 def main() -> None:

@@ -1,7 +1,9 @@
-"""Plot training curves (loss, reward margin, reward accuracy) from Trainer log histories into one PNG.
+"""Plot training curves (loss, reward margin, reward accuracy) from Trainer log histories into one
+PNG.
 
     python scripts/plot_curves.py --title "DPO vs SFT" \
-        --histories '{"sft": "results/models/sft/s1/log_history.json", "dpo": "results/models/dpo/d1/log_history.json"}' \
+        --histories '{"sft": "results/models/sft/s1/log_history.json",
+                      "dpo": "results/models/dpo/d1/log_history.json"}' \
         --groups '{"sft": "sft", "dpo": "dpo"}' --output results/plots/curves.png
 """
 
@@ -28,7 +30,8 @@ def load_history(label: str, path: str) -> list[dict]:
         raise SystemExit(f"error: {path} ({label}): not valid JSON: {err}") from None
     if not isinstance(history, list):
         raise SystemExit(
-            f"error: {path} ({label}): expected a JSON list of log entries, got {type(history).__name__}"
+            f"error: {path} ({label}): expected a JSON list of log entries, got "
+            f"{type(history).__name__}"
         )
     return history
 

@@ -21,14 +21,8 @@ from trl import DPOConfig, DPOTrainer, ModelConfig
 from handbook.data import summarise
 from handbook.preference import REF_COLUMNS, check_prompt_room, prompt_lengths
 from handbook.provenance import write_json, write_provenance
-from handbook.training import (
-    WorkflowArguments,
-    check_training_data,
-    load_model_and_tokenizer,
-    log_arguments,
-    parse_recipe,
-    run_main,
-)
+from handbook.trainers import check_training_data, load_model_and_tokenizer
+from handbook.training import WorkflowArguments, log_arguments, parse_recipe, run_main
 
 logger = logging.getLogger("handbook.ref_logps")
 

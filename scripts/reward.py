@@ -21,16 +21,10 @@ import logging
 
 from trl import RewardConfig, RewardTrainer
 
+from handbook.checkpoints import train_and_save
 from handbook.data import DataError
-from handbook.training import (
-    RecipeError,
-    check_training_data,
-    load_model_and_tokenizer,
-    make_trainer,
-    run_main,
-    start_run,
-    train_and_save,
-)
+from handbook.trainers import check_training_data, load_model_and_tokenizer, make_trainer
+from handbook.training import RecipeError, run_main, start_run
 
 logger = logging.getLogger("handbook.reward")
 
@@ -101,7 +95,8 @@ def main() -> None:
     model.config.pad_token_id = tokenizer.pad_token_id
     if tokenizer.chat_template is None and training_args.chat_template_path is None:
         raise RecipeError(
-            f"{model_args.model_name_or_path}: the tokenizer has no chat template; set chat_template_path in the recipe"
+            f"{model_args.model_name_or_path}: the tokenizer has no chat template; set "
+            "chat_template_path in the recipe"
         )
     trainer = make_trainer(RewardTrainer, parsed, model, tokenizer, train_dataset, eval_dataset)
     train_and_save(trainer, workflow_args, training_args, final_dir, parsed)

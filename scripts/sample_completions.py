@@ -90,7 +90,8 @@ def main() -> None:
     logger.info("arguments: %s", vars(args))
     if args.backend == "vllm" and importlib.util.find_spec("vllm") is None:
         raise RecipeError(
-            "--backend vllm: vllm is not installed in this environment (install it or use --backend hf)"
+            "--backend vllm: vllm is not installed in this environment (install it or use "
+            "--backend hf)"
         )
     if args.num_completions < 1 or args.temperature <= 0 or not 0 < args.top_p <= 1:
         raise RecipeError("need --num_completions >= 1, --temperature > 0 and 0 < --top_p <= 1")

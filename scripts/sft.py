@@ -20,16 +20,9 @@ import sys
 
 from trl import SFTConfig, SFTTrainer
 
-from handbook.training import (
-    RecipeError,
-    load_model_and_tokenizer,
-    load_tokenized,
-    make_trainer,
-    recipe_path,
-    run_main,
-    start_run,
-    train_and_save,
-)
+from handbook.checkpoints import train_and_save
+from handbook.trainers import load_model_and_tokenizer, load_tokenized, make_trainer
+from handbook.training import RecipeError, recipe_path, run_main, start_run
 
 logger = logging.getLogger("handbook.sft")
 
@@ -49,15 +42,17 @@ def main() -> None:
     wants_assistant_only = training_args.assistant_only_loss
     if wants_assistant_only and "assistant_masks" not in train_dataset.column_names:
         raise RecipeError(
-            f"{recipe_path(sys.argv) or 'command line'}: assistant_only_loss: true needs assistant masks, which "
-            f"{workflow_args.dataset_path} lacks: its chat template has no {{% generation %}} markers (give the base "
-            "model a template with them, or set assistant_only_loss: false to train on every token)"
+            f"{recipe_path(sys.argv) or 'command line'}: assistant_only_loss: true needs assistant "
+            f"masks, which {workflow_args.dataset_path} lacks: its chat template has no "
+            "{% generation %} markers (give the base model a template with them, or set "
+            "assistant_only_loss: false to train on every token)"
         )
     if "assistant_masks" in train_dataset.column_names:
         if wants_assistant_only:
-            # The workflow's tokenizer step already made the masks; TRL turns them into labels. Its own
-            # check for assistant-only loss expects raw conversations, so it is switched off while the
-            # trainer is built and restored after (the provenance keeps the recipe's value).
+            # The workflow's tokenizer step already made the masks; TRL turns them into labels. Its
+            # own check for assistant-only loss expects raw conversations, so it is switched off
+            # while the trainer is built and restored after (the provenance keeps the recipe's
+            # value).
             training_args.assistant_only_loss = False
             logger.info("assistant-only loss: labels from the tokenized assistant_masks")
         else:

@@ -13,9 +13,10 @@ import argparse
 import logging
 from pathlib import Path
 
-from handbook.data import DataError, summarise, tokenize_splits
+from handbook.data import DataError, summarise
 from handbook.provenance import write_json, write_provenance
 from handbook.recipes import RecipeFileError, chat_template_from
+from handbook.tokenization import tokenize_splits
 from handbook.training import run_main
 
 logger = logging.getLogger("handbook.tokenize")

@@ -14,7 +14,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 TINY_CONFIG = REPO / "tests" / "config" / "tiny.yaml"
 # Secrets planted in the reduced chain (its CPT recipe) and in every workflow run's environment; no
-# artifact may keep them. A secret in a run's args is refused by the plan (tests/unit/test_secrets.py).
+# artifact may keep them. A secret in a run's args is refused by the plan
+# (tests/unit/test_secrets.py).
 PLANTED_SECRETS = ("hf_planted_in_recipe_0", "hf_planted_in_env_0", "wandb_planted_in_env_0")
 
 
@@ -36,7 +37,8 @@ def run_snakemake(
     cores: str | None = "2",
 ):
     """Run snakemake on the repository's Snakefile, started in `workdir` (no --directory, which
-    would override the tiny scale's own working directory). `cores=None` leaves them to a profile."""
+    would override the tiny scale's own working directory). `cores=None` leaves them to a
+    profile."""
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "workflow" / "Snakefile")]
     cmd += ["--cores", cores] if cores else []
     cmd += list(args)

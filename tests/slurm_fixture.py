@@ -45,8 +45,10 @@ def _cluster_is_up() -> bool:
     return _cluster("status", timeout=60).returncode == 0
 
 
-@pytest.fixture(scope="session")
-def slurm_cluster():
+# Registered by name: a test module imports slurm_cluster_fixture, and its tests take
+# `slurm_cluster` without the parameter shadowing an imported name.
+@pytest.fixture(scope="session", name="slurm_cluster")
+def slurm_cluster_fixture():
     if _cluster_is_up():
         yield SlurmCluster(profile=LOCAL_PROFILE, started_here=False)
         return

@@ -37,7 +37,8 @@ def build_world(folder: Path) -> Path:
 
 
 def build_model(folder: Path, world: Path, vocab_size: int = 400) -> Path:
-    """Tokenizer trained on the world's corpus and a random-init model, saved like results/models/base."""
+    """Tokenizer trained on the world's corpus and a random-init model, saved like
+    results/models/base."""
     if not (folder / "config.json").exists():
         texts = [
             json.loads(line)["text"] for line in (world / "corpus.jsonl").read_text().splitlines()

@@ -27,8 +27,10 @@ VOLATILE = re.compile(r"^(\s*(jobid|reason): |\[\w{3} \w{3} .*\d{4}\]$)")
 def tables(scale: str) -> list[str]:
     """The configured tables (with the families' files merged), read through the plan."""
     code = (
-        "import json, sys; from handbook.config import load_config; from handbook.plan import build_plan;"
-        f"print(json.dumps(sorted(build_plan(load_config([], {{'scale': '{scale}'}})).config['tables'])))"
+        "import json, sys; from handbook.config import load_config; from handbook.plan import "
+        "build_plan;"
+        f"print(json.dumps(sorted(build_plan(load_config([], {{'scale': "
+        f"'{scale}'}})).config['tables'])))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code],

@@ -9,14 +9,11 @@ dataset, the source and the column or row, so it can be printed as one line.
 from __future__ import annotations
 
 import json
-import logging
 import re
 from pathlib import Path
 from typing import Any
 
 from handbook.hub import is_hub_id
-
-logger = logging.getLogger("handbook.data")
 
 LOCAL_BUILDERS = {".jsonl": "json", ".json": "json", ".parquet": "parquet", ".csv": "csv"}
 ROLES = {"system", "user", "assistant"}
@@ -40,7 +37,8 @@ class DataError(ValueError):
 
 
 def normalise_spec(name: str, spec: dict[str, Any]) -> dict[str, Any]:
-    """Both handbook forms become one mixture: {datasets: [...], seed, test_split_size, test_split}."""
+    """Both handbook forms become one mixture: {datasets: [...], seed, test_split_size,
+    test_split}."""
     if "dataset_mixture" in spec:
         mix = dict(spec["dataset_mixture"])
         entries = mix.get("datasets") or []
@@ -79,6 +77,11 @@ def normalise_spec(name: str, spec: dict[str, Any]) -> dict[str, Any]:
             "format": spec.get("format"),
         }
     raise DataError(f"dataset '{name}': needs 'dataset_mixture' or 'dataset_name'")
+
+
+def default_config(config: str | None) -> str | None:
+    """'default' names the configuration a dataset without named ones has: the same as none."""
+    return None if config in (None, "default") else config
 
 
 def check_file(path: Path) -> None:
@@ -154,14 +157,15 @@ def load_source(source: str, config: str | None, split: str):
         return datasets.load_dataset(source, config, split=split)
     except Exception as err:  # the hub client raises many types; all mean the same to a user
         raise DataError(
-            f"{source}: could not load split '{split}' from the Hugging Face hub ({type(err).__name__}: "
-            f"{str(err).splitlines()[0] if str(err) else ''})"
+            f"{source}: could not load split '{split}' from the Hugging Face hub "
+            f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})"
         ) from err
 
 
 def check_rows(ds, source: str, columns: list[str]) -> None:
     """Fail on the first malformed row, naming source, row and column. Prompt, completion, chosen
-    and rejected are strings (TRL's standard format) or message lists (conversational), as row 0 is."""
+    and rejected are strings (TRL's standard format) or message lists (conversational), as row 0
+    is."""
     for column in columns:
         values = ds[column]
         if column == "messages":
@@ -178,7 +182,8 @@ def check_rows(ds, source: str, columns: list[str]) -> None:
                 elif not isinstance(value, str) or (column != "prompt" and not value.strip()):
                     got = "a list" if isinstance(value, list) else repr(value)[:40]
                     raise DataError(
-                        f"{where}: expected a non-empty string like row 0 (TRL's standard format), got {got}"
+                        f"{where}: expected a non-empty string like row 0 "
+                        f"(TRL's standard format), got {got}"
                     )
         elif column == "text":
             for i, value in enumerate(values):
@@ -198,20 +203,23 @@ def check_messages(
             raise DataError(f"{where}: message {j} needs 'role' and 'content'")
         if message["role"] not in ROLES:
             raise DataError(
-                f"{where}: message {j} has role '{message['role']}' (expected one of {sorted(ROLES)})"
+                f"{where}: message {j} has role '{message['role']}' "
+                f"(expected one of {sorted(ROLES)})"
             )
         if not isinstance(message["content"], str):
             raise DataError(f"{where}: message {j} content is not a string")
         if j and message["role"] == messages[j - 1]["role"]:
             raise DataError(
-                f"{where}: messages {j - 1} and {j} are both '{message['role']}' (roles must alternate)"
+                f"{where}: messages {j - 1} and {j} are both '{message['role']}' "
+                "(roles must alternate)"
             )
     if needs_assistant and not any(m["role"] == "assistant" for m in messages):
         raise DataError(f"{where}: no assistant message")
 
 
 def check_pairs_differ(ds, source: str) -> None:
-    """A pair whose chosen and rejected replies are the same teaches nothing and breaks some losses."""
+    """A pair whose chosen and rejected replies are the same teaches nothing and breaks some
+    losses."""
     if "chosen" in ds.column_names and "rejected" in ds.column_names:
         for i, (chosen, rejected) in enumerate(zip(ds["chosen"], ds["rejected"])):
             if chosen == rejected:
@@ -281,7 +289,8 @@ def check_same_columns(name: str, entries: list[dict], parts: list) -> None:
     if any(c != columns[0] for c in columns):
         detail = "; ".join(f"{e['id']}: {c}" for e, c in zip(entries, columns))
         raise DataError(
-            f"dataset '{name}': sources have different columns ({detail}); set 'columns' to the shared ones"
+            f"dataset '{name}': sources have different columns ({detail}); "
+            "set 'columns' to the shared ones"
         )
 
 
@@ -342,134 +351,16 @@ def load_mixture(name: str, spec: dict[str, Any]):
     if size:
         if isinstance(size, float) and not 0 < size < 1:
             raise DataError(
-                f"dataset '{name}': test_split_size {size} must be a fraction in (0, 1) or a row count"
+                f"dataset '{name}': test_split_size {size} must be a fraction in (0, 1) "
+                "or a row count"
             )
         if size >= 1 and size >= len(train):
             raise DataError(
-                f"dataset '{name}': test_split_size {size} leaves no training rows (the data has {len(train)})"
+                f"dataset '{name}': test_split_size {size} leaves no training rows "
+                f"(the data has {len(train)})"
             )
         return train.train_test_split(test_size=size, seed=seed)
     return datasets.DatasetDict(train=train)
-
-
-def tokenize_example(
-    example: dict[str, Any], tokenizer, where: str, assistant_masks: bool = True
-) -> dict[str, list[int]]:
-    """Conversations get the tokenizer's chat template, and an assistant mask when the template
-    marks assistant tokens (`assistant_masks`); prompt-completion rows a completion mask (the loss
-    is on the completion, as TRL does); text gets EOS."""
-    if "messages" in example:
-        out = tokenizer.apply_chat_template(
-            example["messages"],
-            tokenize=True,
-            return_dict=True,
-            return_assistant_tokens_mask=assistant_masks,
-        )
-        if not assistant_masks:
-            return {"input_ids": list(out["input_ids"])}
-        if 1 not in out["assistant_masks"]:
-            raise DataError(
-                f"{where}: the chat template marks no assistant tokens in this conversation (is its last turn the user's?)"
-            )
-        return {
-            "input_ids": list(out["input_ids"]),
-            "assistant_masks": list(out["assistant_masks"]),
-        }
-    if "prompt" in example and "completion" in example:
-        prompt, completion = example["prompt"], example["completion"]
-        if isinstance(prompt, list):
-            prompt_ids = tokenizer.apply_chat_template(
-                prompt, tokenize=True, add_generation_prompt=True, return_dict=True
-            )
-            full = tokenizer.apply_chat_template(
-                prompt + completion, tokenize=True, return_dict=True
-            )["input_ids"]
-            prompt_ids = list(prompt_ids["input_ids"])
-            if list(full[: len(prompt_ids)]) != prompt_ids:
-                raise DataError(
-                    f"{where}: the chat template renders the prompt differently with the completion after it"
-                )
-            completion_ids = list(full[len(prompt_ids) :])
-        else:
-            prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-            completion_ids = tokenizer(completion, add_special_tokens=False)["input_ids"] + [
-                tokenizer.eos_token_id
-            ]
-        return {
-            "input_ids": list(prompt_ids) + completion_ids,
-            "completion_mask": [0] * len(prompt_ids) + [1] * len(completion_ids),
-        }
-    if "text" in example:
-        ids = tokenizer(example["text"], add_special_tokens=False)["input_ids"]
-        return {"input_ids": ids + [tokenizer.eos_token_id]}
-    raise DataError(
-        f"{where}: columns {sorted(example)} cannot be tokenized for cpt or sft, which take "
-        f"language modelling ({FORMAT_COLUMNS['language modelling']}) or prompt-completion "
-        f"({FORMAT_COLUMNS['prompt-completion']}) data"
-    )
-
-
-def check_chat_template(tokenizer, source: str) -> bool:
-    """The template parses and renders a short conversation, else one line naming the template,
-    before any row is tokenized. Returns whether it marks the assistant's tokens ({% generation %}
-    markers), which assistant-only loss needs; without them a run trains on every token."""
-    import jinja2
-
-    if not tokenizer.chat_template:
-        raise DataError(
-            f"{source}: the tokenizer has no chat template (give the base model a chat_template)"
-        )
-    for name in ("bos_token", "eos_token", "pad_token", "unk_token"):
-        if re.search(rf"\b{name}\b", tokenizer.chat_template) and getattr(tokenizer, name) is None:
-            raise DataError(
-                f"{source}: the chat template uses {name}, which the tokenizer does not have"
-            )
-    probe = [{"role": "user", "content": "2 + 2?"}, {"role": "assistant", "content": "4"}]
-    try:
-        out = tokenizer.apply_chat_template(
-            probe, tokenize=True, return_dict=True, return_assistant_tokens_mask=True
-        )
-    except (jinja2.TemplateError, ValueError, KeyError, TypeError) as err:
-        first = str(err).splitlines()[0] if str(err) else ""
-        raise DataError(
-            f"{source}: the chat template does not render ({type(err).__name__}: {first})"
-        ) from None
-    return 1 in out["assistant_masks"]
-
-
-def tokenize_splits(dsd, tokenizer, name: str, template_source: str = "tokenizer"):
-    import datasets
-
-    for split, ds in dsd.items():
-        check_format(
-            ds.column_names,
-            ("language modelling", "prompt-completion"),
-            "cpt or sft",
-            f"dataset '{name}' ({split})",
-        )
-    conversational = any(
-        "messages" in ds.column_names
-        or ("prompt" in ds.column_names and len(ds) and isinstance(ds[0]["prompt"], list))
-        for ds in dsd.values()
-    )
-    masks = check_chat_template(tokenizer, template_source) if conversational else False
-    if conversational and not masks:
-        logger.warning(
-            "%s: the chat template has no {%% generation %%} markers: no assistant masks, so runs on this data "
-            "train on every token (assistant_only_loss needs the markers)",
-            template_source,
-        )
-    out = {}
-    for split, ds in dsd.items():
-        out[split] = ds.map(
-            lambda ex, idx: tokenize_example(
-                ex, tokenizer, f"dataset '{name}' ({split}) row {idx}", masks
-            ),
-            with_indices=True,
-            remove_columns=ds.column_names,
-            desc=f"Tokenizing {name}/{split}",
-        )
-    return datasets.DatasetDict(out)
 
 
 def summarise(dsd) -> dict[str, Any]:

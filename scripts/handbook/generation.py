@@ -1,4 +1,5 @@
-"""Batched generation with a causal LM (transformers), for the scripts that decode or sample replies."""
+"""Batched generation with a causal LM (transformers), for the scripts that decode or sample
+replies."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from handbook.modeling import from_pretrained
 
 
 def load_causal_lm(path: str, *, dtype, device: str | None = None):
-    """An inference-mode causal LM in `dtype` (a torch dtype or its name), moved to `device` if given."""
+    """An inference-mode causal LM in `dtype` (a torch dtype or its name), moved to `device` if
+    given."""
     import torch
     from transformers import AutoModelForCausalLM
 
@@ -21,7 +23,8 @@ def load_causal_lm(path: str, *, dtype, device: str | None = None):
 
 
 def chat_texts(tokenizer, conversations: list[list[dict]]) -> list[str]:
-    """Each conversation in the tokenizer's chat template, ending on the assistant's turn to speak."""
+    """Each conversation in the tokenizer's chat template, ending on the assistant's turn to
+    speak."""
     return [
         tokenizer.apply_chat_template(c, tokenize=False, add_generation_prompt=True)
         for c in conversations
@@ -65,7 +68,8 @@ def generate(
         top_k=None,
         pad_token_id=tokenizer.pad_token_id,
     )
-    # Only what the caller asks for: a value passed to generate() overrides the model's generation config.
+    # Only what the caller asks for: a value passed to generate() overrides the model's generation
+    # config.
     if num_return_sequences is not None:
         settings["num_return_sequences"] = num_return_sequences
     if stop_at_tokenizer_eos:

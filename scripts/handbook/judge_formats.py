@@ -271,7 +271,8 @@ def mt_bench_judgment(
 
 
 def write_alpaca_eval_leaderboard(path: Path | str, rows: dict[str, dict[str, float]]) -> None:
-    """alpaca_eval's leaderboard.csv layout: the generator first, then win_rate (percent) and the rest."""
+    """alpaca_eval's leaderboard.csv layout: the generator first, then win_rate (percent) and the
+    rest."""
     columns = ["win_rate", "standard_error", "n_wins", "n_draws", "n_total", "avg_length"]
     lines = ["," + ",".join(columns)]
     for generator, row in rows.items():
@@ -281,7 +282,8 @@ def write_alpaca_eval_leaderboard(path: Path | str, rows: dict[str, dict[str, fl
 
 
 def alpaca_eval_row(outcomes: list[float], lengths: list[int]) -> dict[str, float]:
-    """Win rate in percent over pairwise outcomes (1 win, 0.5 draw, 0 loss), with its standard error."""
+    """Win rate in percent over pairwise outcomes (1 win, 0.5 draw, 0 loss), with its standard
+    error."""
     n = len(outcomes)
     if not n:
         raise FormatError("no outputs to compare")

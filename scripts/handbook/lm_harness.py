@@ -72,9 +72,10 @@ def check_task_format(include_path: str | None, specs, suite: str) -> None:
             and manifest["apply_chat_template"] != spec.apply_chat_template
         ):
             raise SuiteError(
-                f"suite {suite!r} sets apply_chat_template: {str(spec.apply_chat_template).lower()}, but the "
-                f"tasks in {include_path} were written with --format {manifest['format']}; rebuild them with "
-                f"--format {'chat' if spec.apply_chat_template else 'plain'}"
+                f"suite {suite!r} sets apply_chat_template: "
+                f"{str(spec.apply_chat_template).lower()}, but the tasks in {include_path} were "
+                f"written with --format {manifest['format']}; rebuild them with --format "
+                f"{'chat' if spec.apply_chat_template else 'plain'}"
             )
 
 
@@ -181,8 +182,9 @@ def load_task(task_manager, name: str) -> list:
             ) from None
         what = f"its dataset {dataset!r} is" if dataset else "a dataset it uses is"
         raise SuiteError(
-            f"task {name!r} needs Hugging Face Hub access: {what} not in the local cache and could not be "
-            f"downloaded ({reason}); run once with network access, or point HF_DATASETS_CACHE at a cache that holds it"
+            f"task {name!r} needs Hugging Face Hub access: {what} not in the local cache and could "
+            f"not be downloaded ({reason}); run once with network access, or point "
+            "HF_DATASETS_CACHE at a cache that holds it"
         ) from None
     groups = loaded.get("groups", {})
     return [groups[name]] if name in groups else list(loaded["tasks"].values())

@@ -47,7 +47,8 @@ def linear_merge(first: dict, second: dict, weight: float, names: tuple[str, str
         b = second[key]
         if a.shape != b.shape:
             raise MergeError(
-                f"{names[0]} and {names[1]} differ: {key!r} has shapes {tuple(a.shape)} and {tuple(b.shape)}"
+                f"{names[0]} and {names[1]} differ: {key!r} has shapes {tuple(a.shape)} and "
+                f"{tuple(b.shape)}"
             )
         merged[key] = (a.float() * weight + b.float() * (1 - weight)).to(a.dtype)
     return merged

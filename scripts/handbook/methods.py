@@ -23,7 +23,6 @@ class Method:
     script: str  # entry point in scripts/
     config_class: str  # "module.Class" of the TRL config its recipes are parsed into
     data: str  # one of DATA_KINDS
-    needs_reference: bool  # the loss compares against a frozen reference model
     chat: bool  # trained on conversations (else plain text)
     reward_model: bool = False  # a sequence classifier scoring replies, not a policy
     loss_types: tuple[str, ...] = ()  # the config class's loss_type values (checked before any job)
@@ -93,14 +92,13 @@ CPO_LOSSES = ("sigmoid", "hinge", "ipo", "simpo", "alphapo")
 METHODS = {
     m.name: m
     for m in (
-        Method("cpt", "sft.py", "trl.SFTConfig", "tokenized", needs_reference=False, chat=False),
-        Method("sft", "sft.py", "trl.SFTConfig", "tokenized", needs_reference=False, chat=True),
+        Method("cpt", "sft.py", "trl.SFTConfig", "tokenized", chat=False),
+        Method("sft", "sft.py", "trl.SFTConfig", "tokenized", chat=True),
         Method(
             "rm",
             "reward.py",
             "trl.RewardConfig",
             "prepared",
-            needs_reference=False,
             chat=True,
             reward_model=True,
         ),
@@ -109,7 +107,6 @@ METHODS = {
             "dpo.py",
             "trl.DPOConfig",
             "ref_logps",
-            needs_reference=True,
             chat=True,
             loss_types=DPO_LOSSES,
         ),
@@ -118,7 +115,6 @@ METHODS = {
             "kto.py",
             "trl.KTOConfig",
             "prepared",
-            needs_reference=True,
             chat=True,
             loss_types=KTO_LOSSES,
             unpaired=True,
@@ -128,7 +124,6 @@ METHODS = {
             "orpo.py",
             "trl.experimental.orpo.ORPOConfig",
             "prepared",
-            needs_reference=False,
             chat=True,
         ),
         Method(
@@ -136,7 +131,6 @@ METHODS = {
             "cpo.py",
             "trl.experimental.cpo.CPOConfig",
             "prepared",
-            needs_reference=False,
             chat=True,
             loss_types=CPO_LOSSES,
         ),
@@ -146,12 +140,11 @@ METHODS = {
             "grpo.py",
             "handbook.rl.GRPORunConfig",
             "prepared",
-            needs_reference=False,
             chat=True,
             rollouts=True,
             loss_types=GRPO_LOSSES,
-            # On the CPU: short replies in groups of 4 (the tiny batches are multiples of 4), and no SFT
-            # arguments GRPOConfig lacks.
+            # On the CPU: short replies in groups of 4 (the tiny batches are multiples of 4), and no
+            # SFT arguments GRPOConfig lacks.
             tiny_args=(
                 ("max_length", None),
                 ("dataset_num_proc", None),
@@ -165,7 +158,6 @@ METHODS = {
             "merge_models.py",
             "handbook.merging.MergeConfig",
             "model",
-            needs_reference=False,
             chat=True,
         ),
     )

@@ -117,7 +117,8 @@ def render_model_card(
         f"# {title}",
         "",
         f"Trained with TRL's `{trainer}` (method `{method}`) from `{parent}` on "
-        f"`{dataset_name or dataset_path}` ({', '.join(f'`{s}`' for s in sources) or 'sources not recorded'}).",
+        f"`{dataset_name or dataset_path}` "
+        f"({', '.join(f'`{s}`' for s in sources) or 'sources not recorded'}).",
         "The license is that of the base model and the data: set `license` above before sharing.",
         "",
         "## Training",
@@ -126,8 +127,8 @@ def render_model_card(
         "|---|---|",
         *(f"| {k} | {v} |" for k, v in arguments.items()),
         "",
-        f"Every resolved argument, package versions and the git revision are in `provenance.json`; the "
-        f"training curves in `log_history.json`. Data: `{dataset_path}`.",
+        "Every resolved argument, package versions and the git revision are in `provenance.json`; "
+        f"the training curves in `log_history.json`. Data: `{dataset_path}`.",
         "",
         "## Results during training",
         "",

@@ -15,7 +15,8 @@ SPECIAL_TOKENS = ["<|endoftext|>", "<|system|>", "<|user|>", "<|assistant|>"]
 ZEPHYR_CHAT_TEMPLATE = (
     "{% for message in messages %}"
     "{% if message['role'] == 'assistant' %}"
-    "{{ '<|assistant|>\n' }}{% generation %}{{ message['content'] + eos_token }}{% endgeneration %}{{ '\n' }}"
+    "{{ '<|assistant|>\n' }}"
+    "{% generation %}{{ message['content'] + eos_token }}{% endgeneration %}{{ '\n' }}"
     "{% else %}"
     "{{ '<|' + message['role'] + '|>\n' + message['content'] + eos_token + '\n' }}"
     "{% endif %}"
@@ -98,7 +99,8 @@ def from_pretrained(cls, path: str, **kwargs):
 
 
 def load_tokenizer(path: str):
-    """A tokenizer that can pad batches; one without a pad token pads with its eos token (masked out)."""
+    """A tokenizer that can pad batches; one without a pad token pads with its eos token (masked
+    out)."""
     from transformers import AutoTokenizer
 
     tokenizer = from_pretrained(AutoTokenizer, path)

@@ -6,12 +6,10 @@ have no internet: run the fetch on a login node, then the jobs with HF_HUB_OFFLI
 
 `list` prints one line per model, dataset, lm-eval task dataset and NLTK data package; `fetch`
 downloads them into the caches the jobs read (HF_HOME, HF_HUB_CACHE and HF_DATASETS_CACHE, as the
-hub libraries resolve them; NLTK_DATA, else ~/nltk_data). The same list tells scripts/make_standins.py what to build stand-ins for.
+hub libraries resolve them; NLTK_DATA, else ~/nltk_data). The same list tells
+scripts/make_standins.py what to build stand-ins for.
 
-lm-eval's hub tasks read their data with datasets.load_dataset(dataset_path, dataset_name): which
-datasets, configurations and splits is read from the installed lm-eval's own task configs (its
-task index, groups such as mmlu followed to their subtasks), so another lm-eval version is
-followed without a change here.
+What lm-eval's hub tasks and their scoring read comes from handbook.lm_eval_data.
 
 Nothing here imports torch or Snakemake; the hub libraries are imported by `fetch` only, and
 lm-eval (seconds to import, seconds more to index its tasks) only for a plan that uses a hub suite.
@@ -20,28 +18,22 @@ lm-eval (seconds to import, seconds more to index its tasks) only for a plan tha
 from __future__ import annotations
 
 import argparse
-import functools
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from handbook.config import ConfigError, load_config
-from handbook.data import normalise_spec
+from handbook.data import default_config, normalise_spec
+from handbook.lm_eval_data import NltkData, TaskData, hub_suites, lm_eval_needs, nltk_needs
 from handbook.methods import BASE
-from handbook.suites import SuiteError, resolve_suite
+from handbook.plan.export import models_needed
+from handbook.plan.sampling import sampling_writing
 
 # What a model fetch keeps: configs, weights, tokenizer files and chat templates (not the
 # duplicate .bin/.pth/.gguf weights many repositories also carry).
 MODEL_FILES = ["*.json", "*.safetensors", "tokenizer*", "*.model", "*.jinja", "*.txt"]
 # huggingface_hub's reading of its boolean environment variables.
 TRUE_VALUES = {"1", "ON", "YES", "TRUE"}
-# The task config keys naming the splits lm-eval reads (evaluation documents and few-shot examples).
-SPLIT_KEYS = ("test_split", "validation_split", "training_split", "fewshot_split")
-# NLTK data lm-eval tasks read when scoring, which their configs do not name: ifeval's sentence
-# counts load the punkt_tab sentence tokenizer (lm_eval/tasks/ifeval/instructions_util.py).
-NLTK_DATA_OF_TASK = {"ifeval": ("punkt_tab",)}
-# datasets' packaged builders: a task whose dataset_path is one reads local files, not the hub.
-LOCAL_BUILDERS = {"json", "csv", "parquet", "text", "arrow", "pandas", "imagefolder", "audiofolder"}
 
 
 @dataclass(frozen=True, order=True)
@@ -61,33 +53,6 @@ class HubDataset:
 
     def line(self) -> str:
         return f"dataset {self.id} ({self.config or 'default'}) {','.join(self.splits)}"
-
-
-@dataclass(frozen=True, order=True)
-class TaskData:
-    """A dataset configuration lm-eval tasks read, with the splits their configs name. `tasks` and
-    `fewshot` describe the reading (which suite tasks, the most few-shot examples one draws), not
-    the item: two items are the same when the dataset, configuration and splits are."""
-
-    id: str
-    config: str | None = None  # None: the dataset's default configuration
-    splits: tuple[str, ...] = ()
-    tasks: tuple[str, ...] = field(default=(), compare=False)
-    fewshot: int = field(default=0, compare=False)
-
-    def line(self) -> str:
-        return f"lmeval {self.id} ({self.config or 'default'}) {','.join(self.splits)}"
-
-
-@dataclass(frozen=True, order=True)
-class NltkData:
-    """An NLTK data package a task's scoring reads (nltk.download's name for it)."""
-
-    name: str
-    tasks: tuple[str, ...] = field(default=(), compare=False)
-
-    def line(self) -> str:
-        return f"nltk {self.name} (read by {', '.join(self.tasks)})"
 
 
 @dataclass(frozen=True)
@@ -126,11 +91,6 @@ def selected_columns(plan) -> dict[tuple[str, str | None], set[str]]:
     return selected
 
 
-def default_config(config: str | None) -> str | None:
-    """'default' names the configuration a dataset without named ones has: the same as none."""
-    return None if config in (None, "default") else config
-
-
 def base_models(plan, refs) -> set[str]:
     """Names of the base models at the roots of these model refs."""
     return {plan.base_of(ref) for ref in refs if ref.startswith(f"{BASE}/") or ref in plan.runs}
@@ -145,17 +105,17 @@ def table_needs(plan, tables: list[str]) -> tuple[set[str], set[str]]:
             raise plan.error(
                 "--table", f"unknown table '{table}' (defined: {sorted(plan.config['tables'])})"
             )
-    runs = plan.models_needed(tables)
-    refs = set(runs) | {ref for table in tables for _, ref, _ in plan.table_runs(table)}
+    runs = models_needed(plan, tables)
+    refs = set(runs) | {entry.ref for table in tables for entry in plan.tables[table]}
     datasets = set()
     for ref in runs:
         run = plan.runs[ref]
-        refs |= {r for r in (run.ref_model, run.merge_with) if r}
+        refs |= {r for r in (run.reference_model, run.merge_with) if r}
         if not run.dataset:
             continue
         datasets.add(run.dataset)
         for source, _, _ in dataset_sources(plan.config["datasets"][run.dataset]):
-            for setup in plan.sampling_writing(source):
+            for setup in sampling_writing(plan, source):
                 refs |= {
                     setup["policy"],
                     *([setup["reward_model"]] if "reward_model" in setup else []),
@@ -182,170 +142,6 @@ def merge_datasets(found: list[HubDataset]) -> tuple[HubDataset, ...]:
         seen = splits.setdefault((item.id, item.config), [])
         seen += [s for s in item.splits if s not in seen]
     return tuple(sorted(HubDataset(id_, config, tuple(s)) for (id_, config), s in splits.items()))
-
-
-# --- lm-eval's task data ------------------------------------------------------------------------
-
-
-def hub_suites(plan, tables: list[str] | None = None) -> list[str]:
-    """The suites, as evaluated at the plan's scale, whose tasks come from lm-eval's own index
-    (not `local`): every configured one, or those the tables show."""
-    config = plan.config
-    named = (
-        config["suites"]
-        if tables is None
-        else [s for t in tables for s in config["tables"][t].get("suites", [])]
-    )
-    return sorted(
-        s for s in {plan.suite_at_scale(n) for n in named} if not config["suites"][s].get("local")
-    )
-
-
-@functools.lru_cache(maxsize=1)
-def lm_eval_index():
-    """lm-eval's index of its built-in tasks, groups and tags (name -> Entry, each with its YAML
-    config read and includes resolved, functions left unresolved); built once per process."""
-    from lm_eval.tasks import TaskManager
-
-    return TaskManager().task_index
-
-
-@functools.lru_cache(maxsize=1)
-def group_fields() -> frozenset[str]:
-    """Keys of a group config that belong to the group; lm-eval passes the others on to its tasks."""
-    from dataclasses import fields
-
-    from lm_eval.config.group import GroupConfig
-
-    return frozenset(f.name for f in fields(GroupConfig))
-
-
-def leaf_configs(index, name: str, overrides: dict | None = None) -> list[dict]:
-    """The configs of the tasks `name` runs, as lm-eval's TaskFactory builds them: a tag is its
-    tasks, a group its members (a name, or a mapping that overrides a named task's keys or defines
-    a task or group inline) with the group's own non-group keys passed down; overrides win."""
-    entry = index.get(name)
-    if entry is None:
-        raise KeyError(name)
-    kind = entry.kind.name
-    if kind == "TAG":
-        return [cfg for task in sorted(entry.tags) for cfg in leaf_configs(index, task, overrides)]
-    if kind == "GROUP":
-        return group_members(index, entry.cfg or {}, overrides)
-    return [{**(entry.cfg or {}), **(overrides or {})}]
-
-
-def group_members(index, cfg: dict, overrides: dict | None) -> list[dict]:
-    inherited = {**{k: v for k, v in cfg.items() if k not in group_fields()}, **(overrides or {})}
-    members = cfg.get("task") or []
-    found = []
-    for member in members if isinstance(members, list) else [members]:
-        if isinstance(member, str):
-            found += leaf_configs(index, member, inherited)
-        elif "group" in member:
-            rest = {k: v for k, v in member.items() if k != "group"}
-            if member["group"] in index:
-                found += leaf_configs(index, member["group"], {**inherited, **rest})
-            else:  # an inline group
-                found += group_members(index, member, inherited)
-        elif member["task"] in index:
-            found += leaf_configs(index, member["task"], {**inherited, **member})
-        else:  # an inline task
-            found.append({**inherited, **member})
-    return found
-
-
-def task_splits(cfg: dict) -> tuple[str, ...]:
-    splits = {cfg.get(key) for key in SPLIT_KEYS} | {(cfg.get("fewshot_config") or {}).get("split")}
-    return tuple(sorted(s for s in splits if isinstance(s, str)))
-
-
-def reads_hub(plan, cfg: dict) -> bool:
-    """A task reads the hub unless its dataset is a packaged builder over data files, a local
-    folder or file, or a function of its own."""
-    path = cfg["dataset_path"]
-    kwargs = cfg.get("dataset_kwargs") or {}
-    return not (
-        path in LOCAL_BUILDERS
-        or "data_files" in kwargs
-        or "data_dir" in kwargs
-        or cfg.get("custom_dataset")
-        or not plan.is_hub(path)
-    )
-
-
-def lm_eval_needs(plan, suites: list[str], index=None) -> tuple[TaskData, ...]:
-    """The hub data each suite's tasks read, from the configs in `index` (lm-eval's own task index
-    by default). Imports lm-eval only when there is a suite to look up."""
-    if not suites:
-        return ()
-    index = lm_eval_index() if index is None else index
-    found = []
-    for suite in suites:
-        try:
-            specs = resolve_suite(suite, plan.config["suites"])
-        except SuiteError as err:
-            raise plan.error(f"suites.{suite}", str(err)) from None
-        for spec in specs:
-            try:
-                configs = leaf_configs(index, spec.task)
-            except KeyError:
-                message = f"unknown task '{spec.task}', not in lm-eval's task index"
-                raise plan.error(f"suites.{suite}", message) from None
-            for cfg in configs:
-                if not cfg.get("dataset_path"):
-                    raise plan.error(
-                        f"suites.{suite}",
-                        f"lm-eval task '{cfg.get('task')}' (of '{spec.task}') names no dataset_path, so what it reads "
-                        "cannot be listed (a task defined in Python?)",
-                    )
-                if not reads_hub(plan, cfg):
-                    continue
-                shots = (
-                    spec.num_fewshot
-                    if spec.num_fewshot is not None
-                    else cfg.get("num_fewshot") or 0
-                )
-                found.append(
-                    TaskData(
-                        cfg["dataset_path"],
-                        default_config(cfg.get("dataset_name")),
-                        task_splits(cfg),
-                        (spec.task,),
-                        int(shots),
-                    )
-                )
-    return merge_task_data(found)
-
-
-def merge_task_data(found: list[TaskData]) -> tuple[TaskData, ...]:
-    """One item per (id, config): the splits of all its readers, their tasks, the most shots."""
-    merged: dict[tuple[str, str | None], TaskData] = {}
-    for item in found:
-        seen = merged.get((item.id, item.config))
-        if seen is not None:
-            tasks = seen.tasks + tuple(t for t in item.tasks if t not in seen.tasks)
-            item = TaskData(
-                item.id,
-                item.config,
-                tuple(sorted({*seen.splits, *item.splits})),
-                tasks,
-                max(seen.fewshot, item.fewshot),
-            )
-        merged[(item.id, item.config)] = item
-    return tuple(sorted(merged.values()))
-
-
-def nltk_needs(task_data: tuple[TaskData, ...]) -> tuple[NltkData, ...]:
-    """The NLTK data packages the suites' tasks read (NLTK_DATA_OF_TASK), each with its readers."""
-    readers: dict[str, list[str]] = {}
-    for item in task_data:
-        for task in item.tasks:
-            for name in NLTK_DATA_OF_TASK.get(task, ()):
-                readers.setdefault(name, [])
-                if task not in readers[name]:
-                    readers[name].append(task)
-    return tuple(NltkData(name, tuple(tasks)) for name, tasks in sorted(readers.items()))
 
 
 def hub_needs(plan, tables: list[str] | None = None) -> Needs:
@@ -476,7 +272,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "fetch" and offline_variable():
         print(
-            f"error: {offline_variable()} is set, so nothing can be fetched: unset it and run again",
+            f"error: {offline_variable()} is set, so nothing can be fetched: "
+            "unset it and run again",
             file=sys.stderr,
         )
         return 2

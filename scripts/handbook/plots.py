@@ -49,7 +49,8 @@ def _value(entry: dict[str, Any], keys: tuple[str, ...]) -> float | None:
 
 
 def curves(history: list[dict[str, Any]]) -> Curves:
-    """Panel title -> {"train": [(step, value)], "eval": [...]}, ordered by step; empty panels left out."""
+    """Panel title -> {"train": [(step, value)], "eval": [...]}, ordered by step; empty panels left
+    out."""
     out: Curves = {}
     for title, _, train_keys, eval_keys in PANELS:
         panel = {"train": [], "eval": []}
@@ -69,7 +70,8 @@ def curves(history: list[dict[str, Any]]) -> Curves:
 
 
 def wants_log_scale(values: list[float]) -> bool:
-    """Positive values spanning more than LOG_SCALE_SPREAD: a linear axis would flatten the small ones."""
+    """Positive values spanning more than LOG_SCALE_SPREAD: a linear axis would flatten the small
+    ones."""
     return bool(values) and min(values) > 0 and max(values) / min(values) > LOG_SCALE_SPREAD
 
 
@@ -79,7 +81,8 @@ def plot_training_curves(
     title: str | None = None,
     groups: dict[str, str] | None = None,
 ) -> list[str]:
-    """Draw every panel that some model has data for, side by side, into one PNG; return the titles drawn.
+    """Draw every panel that some model has data for, side by side, into one PNG; return the titles
+    drawn.
 
     `groups` maps a model label to its group (e.g. the table row its seeds share): one colour and
     one legend entry per group. Without it every model is its own group."""

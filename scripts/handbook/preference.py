@@ -66,8 +66,9 @@ def check_prompt_room(
     elif too_long:
         i = too_long[0]
         raise DataError(
-            f"{where}: row {i}: the prompt has {lengths[i]} tokens and max_length is {max_length}, so nothing of "
-            f"the replies is left ({len(too_long)} rows like it); raise max_length or use truncation_mode: keep_end"
+            f"{where}: row {i}: the prompt has {lengths[i]} tokens and max_length is {max_length}, "
+            f"so nothing of the replies is left ({len(too_long)} rows like it); raise max_length "
+            "or use truncation_mode: keep_end"
         )
 
 

@@ -108,7 +108,7 @@ def to_jsonable(obj: Any) -> Any:
         return [to_jsonable(v) for v in obj]
     if isinstance(obj, (str, int, float, bool)) or obj is None:
         return obj
-    if hasattr(obj, "value") and isinstance(getattr(obj, "value"), (str, int)):
+    if hasattr(obj, "value") and isinstance(obj.value, (str, int)):
         return obj.value  # enums
     return str(obj)
 

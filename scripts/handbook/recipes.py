@@ -40,13 +40,17 @@ RENAMED = {
 }
 # Keys that mean nothing to the workflow's trainers any more, and why.
 DROPPED = {
-    "overwrite_output_dir": "removed from transformers 5; checkpoints are kept apart and a rebuilt target resumes",
+    "overwrite_output_dir": (
+        "removed from transformers 5; checkpoints are kept apart and a rebuilt target resumes"
+    ),
     "hub_model_revision": "the handbook's own key; the hub branch is hub_revision when pushing",
     "auto_insert_empty_system_msg": "the handbook's own key; conversations are used as they are",
     "max_prompt_length": "gone from TRL's DPO; only the whole sequence is truncated (max_length)",
     "dataset_text_field": "the workflow tokenizes the data itself (text or messages columns)",
-    "tokenizer_name_or_path": "the tokenizer is the starting model's; a chat_template key or the base model's "
-    "chat_template sets its template",
+    "tokenizer_name_or_path": (
+        "the tokenizer is the starting model's; a chat_template key or the base model's "
+        "chat_template sets its template"
+    ),
 }
 # Data keys: they describe the run's dataset (config 'datasets' form), not the trainer.
 DATA_KEYS = (
@@ -73,6 +77,9 @@ REMOTE_REPORTERS = {
     "dvclive",
     "mlflow",
 }
+# What a job on a machine without CUDA sets over its recipe: TRL's bf16 default is emulated and
+# much slower on CPU, and gradient checkpointing only trades speed for memory.
+CPU_OVERRIDES = {"bf16": False, "fp16": False, "gradient_checkpointing": False}
 # Keys the workflow's own argument class takes (handbook.training.WorkflowArguments).
 WORKFLOW_KEYS = {
     "dataset_path",
@@ -149,7 +156,8 @@ def recipe_dataset(recipe: dict, source: str) -> dict | None:
             or not mixture["datasets"]
         ):
             raise RecipeFileError(
-                f"{source}: dataset_mixture: expected {{datasets: [{{id, split, columns, weight}}, ...]}}"
+                f"{source}: dataset_mixture: expected "
+                "{datasets: [{id, split, columns, weight}, ...]}"
             )
         for i, entry in enumerate(mixture["datasets"]):
             if not isinstance(entry, dict) or "id" not in entry:
@@ -168,7 +176,8 @@ def recipe_dataset(recipe: dict, source: str) -> dict | None:
 
 
 def legacy_dataset(recipe: dict, source: str) -> dict:
-    """The handbook's first form: dataset_mixer {id: fraction} and dataset_splits [train..., test...]."""
+    """The handbook's first form: dataset_mixer {id: fraction} and dataset_splits [train...,
+    test...]."""
     mixer = recipe["dataset_mixer"]
     if not isinstance(mixer, dict) or not mixer:
         raise RecipeFileError(
@@ -209,8 +218,8 @@ def resolve(
     loss = recipe.get("loss_type")
     if loss == "kto_pair" or (isinstance(loss, list) and "kto_pair" in loss):
         raise RecipeFileError(
-            f"{source}: loss_type: kto_pair is gone from TRL (since 0.9.6); train this as a kto run "
-            "(stage kto, KTOTrainer on the pairs split into desirable and undesirable replies)"
+            f"{source}: loss_type: kto_pair is gone from TRL (since 0.9.6); train this as a kto "
+            "run (stage kto, KTOTrainer on the pairs split into desirable and undesirable replies)"
         )
     unknown = []
     for key, value in recipe.items():
@@ -227,7 +236,8 @@ def resolve(
             kept = {k: v for k, v in (value or {}).items() if k == "skip_prepare_dataset"}
             if set(value or {}) - set(kept):
                 out.notes.append(
-                    f"dataset_kwargs: dropped {sorted(set(value) - set(kept))} (the data is tokenized by the workflow)"
+                    f"dataset_kwargs: dropped {sorted(set(value) - set(kept))} (the data is "
+                    "tokenized by the workflow)"
                 )
             if kept and (known is None or key in known):
                 out.args[key] = kept
@@ -289,11 +299,7 @@ def check(path: str, stage: str | None) -> int:
     trainer_args = {k: v for k, v in resolved.args.items() if k not in WORKFLOW_KEYS and k != "env"}
     # Build the argument classes as the job would (on a machine without CUDA it trains in fp32
     # without checkpointing), so a bad value fails here too.
-    on_cpu = (
-        {}
-        if torch.cuda.is_available()
-        else {"bf16": False, "fp16": False, "gradient_checkpointing": False}
-    )
+    on_cpu = {} if torch.cuda.is_available() else dict(CPU_OVERRIDES)
     parser = HfArgumentParser((config_cls, ModelConfig))
     try:
         with warnings.catch_warnings():
@@ -310,7 +316,8 @@ def check(path: str, stage: str | None) -> int:
         print(f"  model: {resolved.model} (a run's own 'model' wins)")
     if resolved.dataset:
         print(
-            f"  dataset: {yaml.safe_dump(resolved.dataset, default_flow_style=True, width=1000).strip()}"
+            "  dataset: "
+            f"{yaml.safe_dump(resolved.dataset, default_flow_style=True, width=1000).strip()}"
         )
     if "chat_template" in resolved.args:
         print("  chat_template: inline (given to the tokenizer; the trained model carries it)")

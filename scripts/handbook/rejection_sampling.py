@@ -8,11 +8,11 @@ import json
 import statistics
 from pathlib import Path
 
+from handbook import verifiers
 from handbook.data import DataError
 from handbook.jsonl import read_jsonl
 from handbook.reward_scoring import score_conversations
 from handbook.tasks import extract_answer, is_correct, style_of
-from handbook import verifiers
 
 CARRIED = ("task", "answer")
 
@@ -66,7 +66,8 @@ def read_prompts(path: str, limit: int | None = None) -> list[dict]:
 
 
 def read_samples(path: str) -> list[dict]:
-    """Rows from sample_completions.py (or score_samples.py): prompt messages and their completions."""
+    """Rows from sample_completions.py (or score_samples.py): prompt messages and their
+    completions."""
     file = Path(path)
     if not file.is_file():
         raise DataError(f"{path}: no such file")
@@ -74,7 +75,8 @@ def read_samples(path: str) -> list[dict]:
     for i, row in enumerate(rows):
         if not row.get("messages") or not isinstance(row.get("completions"), list):
             raise DataError(
-                f"{path}: row {i}: needs 'messages' and a 'completions' list (from sample_completions.py)"
+                f"{path}: row {i}: needs 'messages' and a 'completions' list (from "
+                "sample_completions.py)"
             )
     if not rows:
         raise DataError(f"{path}: no rows")
@@ -82,7 +84,8 @@ def read_samples(path: str) -> list[dict]:
 
 
 def score_rows(model, tokenizer, rows: list[dict], batch_size: int) -> list[dict]:
-    """Each row plus `scores`: the reward of "prompt messages + assistant completion", per completion."""
+    """Each row plus `scores`: the reward of "prompt messages + assistant completion", per
+    completion."""
     conversations = [
         row["messages"] + [{"role": "assistant", "content": completion}]
         for row in rows
@@ -132,7 +135,8 @@ def best_and_worst(scores: list[float]) -> tuple[int, int]:
 
 
 def build_sets(rows: list[dict]) -> tuple[list[dict], list[dict], dict]:
-    """Best-of-n SFT rows, on-policy pairs (best vs worst), and counts of prompts that gave no pair."""
+    """Best-of-n SFT rows, on-policy pairs (best vs worst), and counts of prompts that gave no
+    pair."""
     best_rows, pair_rows = [], []
     skipped = {"tied_scores": 0, "identical_text": 0}
     for row in rows:

@@ -58,8 +58,8 @@ def check_vllm(workflow_args, training_args) -> None:
         training_args.use_vllm = False
         return
     raise RecipeError(
-        f"use_vllm: true needs {' and '.join(missing)}, missing on this machine (the gpu extra has vLLM; "
-        "or set use_vllm: false)"
+        f"use_vllm: true needs {' and '.join(missing)}, missing on this machine (the gpu extra has "
+        "vLLM; or set use_vllm: false)"
     )
 
 
@@ -68,7 +68,8 @@ def conversational_prompts(dataset, tokenizer, where: str):
     template (a chat model answers in its format); message-list prompts are kept as they are."""
     if "prompt" not in dataset.column_names:
         raise DataError(
-            f"{where}: GRPO trains on prompt-only data (a 'prompt' column); found {dataset.column_names}"
+            f"{where}: GRPO trains on prompt-only data (a 'prompt' column); found "
+            f"{dataset.column_names}"
         )
     if (
         len(dataset) == 0
@@ -85,7 +86,8 @@ def check_columns(dataset, names: list[str], where: str) -> None:
     needs_answer = verifiers.NEEDS_ANSWER & set(names)
     if needs_answer and "answer" not in dataset.column_names:
         raise DataError(
-            f"{where}: verifier '{sorted(needs_answer)[0]}' needs an 'answer' column (columns: {dataset.column_names})"
+            f"{where}: verifier '{sorted(needs_answer)[0]}' needs an 'answer' column (columns: "
+            f"{dataset.column_names})"
         )
 
 
@@ -99,7 +101,8 @@ class CompletionsFolder(TrainerCallback):
 
 @dataclass
 class RolloutLog:
-    """Wraps the verifiers so each batch's first `per_batch` completions and their rewards are kept."""
+    """Wraps the verifiers so each batch's first `per_batch` completions and their rewards are
+    kept."""
 
     names: list[str]
     per_batch: int = 4

@@ -125,8 +125,8 @@ def check_metrics(
         keys = config_metrics(configs.get(spec.task) or {})
         if keys and spec.metric not in keys:
             raise SuiteError(
-                f"suite {suite_name!r}, task {spec.task!r}: metric {spec.metric!r} is not produced; "
-                f"it gives {sorted(keys)}"
+                f"suite {suite_name!r}, task {spec.task!r}: metric {spec.metric!r} is not "
+                f"produced; it gives {sorted(keys)}"
             )
 
 
@@ -149,7 +149,8 @@ def _task_spec(entry: Any, suite_name: str, suite: Mapping[str, Any]) -> TaskSpe
         or not entry["task"]
     ):
         raise SuiteError(
-            f"suite {suite_name!r}: each task must be a name or a mapping with 'task', got {entry!r}"
+            f"suite {suite_name!r}: each task must be a name or a mapping with 'task', got "
+            f"{entry!r}"
         )
     name = entry["task"]
     where = f"suite {suite_name!r}, task {name!r}"
@@ -157,14 +158,18 @@ def _task_spec(entry: Any, suite_name: str, suite: Mapping[str, Any]) -> TaskSpe
     if unknown:
         hint = ""
         if "metric" in entry and all(entry[k] is None for k in unknown):
-            hint = f' (quote a metric with a filter in YAML flow style: metric: "{entry["metric"]},{min(unknown)}")'
+            hint = (
+                " (quote a metric with a filter in YAML flow style: metric: "
+                f'"{entry["metric"]},{min(unknown)}")'
+            )
         raise SuiteError(
             f"{where}: unknown keys {sorted(unknown)}; allowed: {sorted(TASK_KEYS)}{hint}"
         )
     metric = entry.get("metric") or DEFAULT_METRICS.get(name)
     if not isinstance(metric, str):
         raise SuiteError(
-            f"{where}: no metric given and none known for this task; add 'metric: <name>[,<filter>]'"
+            f"{where}: no metric given and none known for this task; "
+            "add 'metric: <name>[,<filter>]'"
         )
     fewshot = entry["num_fewshot"] if "num_fewshot" in entry else suite.get("num_fewshot")
     return TaskSpec(

@@ -1,5 +1,6 @@
 """YAML as the workflow reads it: a key given twice in one mapping is an error, not "the last one
-wins" (PyYAML's default), so a run defined twice or a recipe key repeated is said, not silently lost.
+wins" (PyYAML's default), so a run defined twice or a recipe key repeated is said, not silently
+lost.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ def construct_mapping(loader, node, deep=False):
         key = loader.construct_object(key_node, deep=True)
         if key in seen:
             raise DuplicateKeyError(
-                f"key '{key}' given twice (lines {seen[key] + 1} and {key_node.start_mark.line + 1})"
+                f"key '{key}' given twice (lines {seen[key] + 1} and "
+                f"{key_node.start_mark.line + 1})"
             )
         seen[key] = key_node.start_mark.line
     return loader.construct_mapping_base(node, deep=deep)

@@ -1,4 +1,5 @@
-"""Cluster dry runs: the Zephyr-7B-beta runs (config.yaml) planned through profiles/slurm, no cluster needed.
+"""Cluster dry runs: the Zephyr-7B-beta runs (config.yaml) planned through profiles/slurm, no
+cluster needed.
 
     .venv/bin/pytest tests/test_cluster_dryrun.py
 
@@ -115,7 +116,7 @@ def test_training_jobs_ask_for_eight_gpus_and_launch_eight_processes(one_node):
         "results/models/dpo/zephyr-7b-beta",
         "results/models/sft/zephyr-7b-beta",
     ]
-    for output, job in training.items():
+    for job in training.values():
         assert job["resources"]["gpu"] == "8" and job["resources"]["nodes"] == "1", job
         assert (
             "accelerate launch --config_file config/accelerate/zero3.yaml --num_processes 8 "
@@ -146,12 +147,14 @@ def fake_slurm_bin(folder: Path) -> Path:
     (folder / "srun").write_text(
         "#!/bin/bash\n"
         "while [[ $1 == --* ]]; do\n"
-        "  case $1 in --nodes) nodes=$2; shift ;; --ntasks | --ntasks-per-node) shift ;; esac; shift\n"
+        "  case $1 in --nodes) nodes=$2; shift ;; --ntasks | --ntasks-per-node) shift ;; esac;"
+        " shift\n"
         "done\n"
         'for ((id = 0; id < nodes; id++)); do SLURM_NODEID=$id "$@" || exit; done\n'
     )
     (folder / "scontrol").write_text(
-        '#!/bin/bash\n[ "$*" = "show hostnames gpu-[07-08]" ] || exit 98\necho gpu-07\necho gpu-08\n'
+        '#!/bin/bash\n[ "$*" = "show hostnames gpu-[07-08]" ] || exit 98\n'
+        "echo gpu-07\necho gpu-08\n"
     )
     (folder / "accelerate").write_text(
         f"#!{sys.executable}\nimport json, sys\nprint(json.dumps(sys.argv[1:]))\n"
@@ -173,8 +176,8 @@ def test_two_nodes_start_one_launcher_per_node(tmp_path):
     for job in training.values():
         assert job["resources"]["nodes"] == "2" and job["resources"]["gpu"] == "16", job
         assert (
-            " srun --nodes 2 --ntasks-per-node 1 --ntasks 2 --overlap --kill-on-bad-exit=1 bash -c '"
-            in job["shell"]
+            " srun --nodes 2 --ntasks-per-node 1 --ntasks 2 --overlap --kill-on-bad-exit=1 "
+            "bash -c '" in job["shell"]
         )
         assert "--num_processes 16 --num_machines 2 " in job["shell"]
         assert '--machine_rank "$SLURM_NODEID"' in job["shell"]
@@ -272,7 +275,9 @@ def test_every_family_chain_asks_slurm_for_its_published_resources(tmp_path):
         assert resources["runtime"] == str(run.runtime) and resources["mem_mb"] == str(
             run.mem_mb
         ), output
-        launch = f"--num_processes {run.gpus_per_node * run.nodes} " if run.gpus_per_node else "python "
+        launch = (
+            f"--num_processes {run.gpus_per_node * run.nodes} " if run.gpus_per_node else "python "
+        )
         assert launch in shell, (output, shell)
         assert (f"srun --nodes {run.nodes} " in shell) == (run.nodes > 1), (output, shell)
     # A reference pass gets the time of the longest run it serves (SmolLM3's APO: a day), one GPU.

@@ -14,7 +14,7 @@ import sys
 import textwrap
 
 import pytest
-from slurm_fixture import REPO, slurm_cluster  # noqa: F401  (fixture, used by name)
+from slurm_fixture import REPO, slurm_cluster_fixture  # noqa: F401  (the slurm_cluster fixture)
 from slurm_fixture import snakemake_env as _snakemake_env
 
 pytestmark = pytest.mark.slurm
@@ -83,7 +83,8 @@ def _require_gpu_node() -> None:
         pytest.fail(
             f"the running local cluster advertises {cpus} CPUs and GRES {gres!r}, fewer than this "
             f"test asks for ({CPUS} CPUs, gpu:{GPUS}); restart it so it picks up the current "
-            "config: bash scripts/slurm/local_cluster.sh stop && bash scripts/slurm/local_cluster.sh start",
+            "config: bash scripts/slurm/local_cluster.sh stop && bash "
+            "scripts/slurm/local_cluster.sh start",
             pytrace=False,
         )
 

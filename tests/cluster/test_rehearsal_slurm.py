@@ -1,4 +1,5 @@
-"""The shipped cluster profile submits a rehearsal chain: what each job asks SLURM for is the plan's.
+"""The shipped cluster profile submits a rehearsal chain: what each job asks SLURM for is the
+plan's.
 
 Zephyr-7B-beta's SFT at scale rehearsal (stand-ins, prepare, tokenize, the 8-GPU ZeRO-3 SFT run as
 2 CPU processes) goes through `--workflow-profile profiles/slurm` to the local cluster, which
@@ -16,9 +17,9 @@ import sys
 
 import pytest
 from conftest import make_workdir
-from slurm_fixture import REPO, slurm_cluster  # noqa: F401  (fixture, used by name)
-from test_gpu_gres import LOCAL_SITE, SHIPPED_PROFILE, _fields, _require_gpu_node, _slurm
+from slurm_fixture import REPO, slurm_cluster_fixture  # noqa: F401  (the slurm_cluster fixture)
 from slurm_fixture import snakemake_env as _snakemake_env
+from test_gpu_gres import LOCAL_SITE, SHIPPED_PROFILE, _fields, _require_gpu_node, _slurm
 
 from handbook.config import load_config
 from handbook.plan import build_plan
@@ -32,8 +33,9 @@ def test_rehearsal_chain_asks_slurm_for_what_the_plan_says(slurm_cluster, tmp_pa
     _require_gpu_node()
     work = make_workdir(tmp_path / "work")
     run = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "workflow" / "Snakefile"), TARGET,
-         "--workflow-profile", str(SHIPPED_PROFILE), *LOCAL_SITE, "--config", "scale=rehearsal"],
+        [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "workflow" / "Snakefile"),
+         TARGET, "--workflow-profile", str(SHIPPED_PROFILE), *LOCAL_SITE,
+         "--config", "scale=rehearsal"],
         cwd=work, env=_snakemake_env(), capture_output=True, text=True, timeout=900,
     )  # fmt: skip
     output = run.stdout + run.stderr

@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 import yaml
 from conftest import TINY_CONFIG, make_workdir, run_snakemake
-from slurm_fixture import REPO, slurm_cluster  # noqa: F401  (fixture, used by name)
+from slurm_fixture import REPO, slurm_cluster_fixture  # noqa: F401  (the slurm_cluster fixture)
 from slurm_fixture import snakemake_env as _snakemake_env
 from snakemake.cli import parse_args
 
@@ -249,7 +249,8 @@ def test_demo_chain_through_slurm_matches_local_build(slurm_cluster, tmp_path):
 
 
 def running_training_job(comment_part: str) -> str | None:
-    """The SLURM job id of the running job whose comment (rule and wildcards) holds `comment_part`."""
+    """The SLURM job id of the running job whose comment (rule and wildcards) holds
+    `comment_part`."""
     listed = subprocess.run(
         ["squeue", "--noheader", "--states=RUNNING", "--format=%i %k"],
         capture_output=True,

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import REPO, run_script, workflow_env
 
 SFT_RECIPE = "config/recipes/demo/sft/tiny.yaml"
@@ -463,7 +462,8 @@ def prepared_and_tokenizer(tmp_path_factory):
             "the chat template does not render (TemplateSyntaxError",
         ),
         (
-            "{% for m in messages %}{{ bos_token }}{% generation %}{{ m['content'] }}{% endgeneration %}{% endfor %}",
+            "{% for m in messages %}{{ bos_token }}"
+            "{% generation %}{{ m['content'] }}{% endgeneration %}{% endfor %}",
             "the chat template uses bos_token, which the tokenizer does not have",
         ),
     ],
@@ -555,8 +555,9 @@ def test_preference_data_given_to_the_tokenize_step_of_sft(prepared_and_tokenize
 
 
 def test_conversations_given_to_dpo(tmp_path):
-    from handbook.data import load_mixture
     from tiny_model import build_model, build_world
+
+    from handbook.data import load_mixture
 
     world = build_world(tmp_path / "world")
     model = build_model(tmp_path / "model", world)
@@ -585,8 +586,9 @@ def test_conversations_given_to_dpo(tmp_path):
 
 
 def test_grpo_prompts_without_the_answer_its_verifier_checks(tmp_path):
-    from handbook.data import load_mixture
     from tiny_model import build_model, build_world
+
+    from handbook.data import load_mixture
 
     world = build_world(tmp_path / "world")
     model = build_model(tmp_path / "model", world)
@@ -623,7 +625,8 @@ def test_grpo_recipe_naming_an_unknown_verifier(tmp_path):
     )
     assert_one_line_error(
         proc,
-        "r.yaml: reward_funcs: unknown verifier 'demo_answr' (known: ['demo_answer', 'demo_format', 'final_number'])",
+        "r.yaml: reward_funcs: unknown verifier 'demo_answr' (known: ['demo_answer', "
+        "'demo_format', 'final_number'])",
     )
     assert not (tmp_path / "out").exists()
 
@@ -710,8 +713,9 @@ def test_corrupt_safetensors_file(tmp_path):
 
 
 def test_max_length_shorter_than_the_prompts(tmp_path):
-    from handbook.data import load_mixture
     from tiny_model import build_model, build_world
+
+    from handbook.data import load_mixture
 
     world = build_world(tmp_path / "world")
     model = build_model(tmp_path / "model", world)

@@ -2,8 +2,9 @@
 
 A shrunken chain is built once (demo world, tokenizer, base model, SFT data); its SFT run trains in
 two gloo processes. The checks show that both ranks took part (world size, per-rank log lines, half
-the optimizer steps) and that the saved model loads with plain transformers. With deepspeed installed, the same run under the shipped ZeRO-2 and
-ZeRO-3 configs must train the same model and leave DeepSpeed's per-rank shards in its checkpoints.
+the optimizer steps) and that the saved model loads with plain transformers. With deepspeed
+installed, the same run under the shipped ZeRO-2 and ZeRO-3 configs must train the same model and
+leave DeepSpeed's per-rank shards in its checkpoints.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import math
 
 import pytest
 import yaml
-
 from conftest import REPO, TINY_CONFIG, make_workdir, run_snakemake
 from tiny_model import SMALL_ARCH
 
@@ -40,8 +40,8 @@ STEP_ARGS = {
     "warmup_steps": 0,
     "lr_scheduler_type": "constant",
 }
-# Without a GPU, accelerate finds no process-group backend for DeepSpeed unless the Trainer names one,
-# and then reports a single process (DeepSpeed's batch-size check fails).
+# Without a GPU, accelerate finds no process-group backend for DeepSpeed unless the Trainer names
+# one, and then reports a single process (DeepSpeed's batch-size check fails).
 ZERO_ARGS = {**SFT_RUN["args"], "ddp_backend": "gloo"}
 SMALL = {
     "demo_world": {
@@ -183,7 +183,8 @@ def test_deepspeed_zero_on_two_cpu_processes(ddp, stage):
     reference = json.loads((work / "results/models/sft/tiny/metrics.json").read_text())
     assert metrics["train_loss"] == pytest.approx(reference["train_loss"], rel=1e-3)
     assert final_step(model_dir) == final_step(work / "results/models/sft/tiny")
-    # ZeRO-3 holds only shards; zero3_save_16bit_model gathers the full weights into the saved folder.
+    # ZeRO-3 holds only shards; zero3_save_16bit_model gathers the full weights into the saved
+    # folder.
     zero, ddp_model = load_checked(model_dir), load_checked(work / "results/models/sft/tiny")
     for (name, weight), expected in zip(zero.state_dict().items(), ddp_model.state_dict().values()):
         assert weight.shape == expected.shape and torch.allclose(weight, expected, atol=1e-3), name

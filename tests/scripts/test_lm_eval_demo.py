@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import REPO, workflow_env
-from handbook.tasks import extract_answer, extract_plain_answer
 from make_lm_eval_tasks import ANSWER_REGEX, write_tasks
 from tiny_model import build_model, build_world
+
+from handbook.tasks import extract_answer, extract_plain_answer
 
 DEMO_SUITES = {
     "demo": {
@@ -67,7 +67,8 @@ def run_eval(
         str(tmp_path / "out.json"),
         *extra,
     ]
-    # one thread: on a busy 2-core machine torch's thread pool makes a 30k-parameter model 100x slower
+    # one thread: on a busy 2-core machine torch's thread pool makes a 30k-parameter model 100x
+    # slower
     env = {**workflow_env(), "OMP_NUM_THREADS": "1", **(env or {})}
     return subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
 

@@ -7,8 +7,8 @@ import json
 
 import datasets
 import pytest
-
 from conftest import REPO, make_workdir, run_snakemake
+
 from handbook.preference import label_balance, unpair_and_shuffle
 
 CONFIG = REPO / "tests" / "config" / "preference.yaml"
@@ -145,7 +145,8 @@ def test_lora_is_merged_and_qlora_maps_to_lora_at_tiny_scale(built):
 def test_qlora_without_cuda_fails_before_training():
     from trl import ModelConfig
 
-    from handbook.training import RecipeError, WorkflowArguments, quantization_config
+    from handbook.trainers import quantization_config
+    from handbook.training import RecipeError, WorkflowArguments
 
     args = ModelConfig(model_name_or_path="x", load_in_4bit=True, use_peft=True)
     with pytest.raises(RecipeError, match=r"QLoRA \(load_in_4bit/load_in_8bit\) needs CUDA"):

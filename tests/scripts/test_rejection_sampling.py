@@ -1,4 +1,5 @@
-"""Rejection sampling: sample k completions, score them with an RM, build best-of-n and pair sets."""
+"""Rejection sampling: sample k completions, score them with an RM, build best-of-n and pair
+sets."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from pathlib import Path
 
 import pytest
 from conftest import read_jsonl, run_script
+from tiny_model import build_model, build_world
+
 from handbook.rejection_sampling import best_and_worst, split_rows
 from handbook.reward_scoring import score_conversations
-from tiny_model import build_model, build_world
 
 K = 3
 
@@ -31,7 +33,8 @@ def load_rm(folder: Path):
 
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory):
-    """Sample with an untrained tiny policy, score with an untrained head on the same body, build sets."""
+    """Sample with an untrained tiny policy, score with an untrained head on the same body, build
+    sets."""
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 

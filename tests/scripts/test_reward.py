@@ -1,4 +1,5 @@
-"""Reward modelling: reward.py trains a loadable sequence classifier; eval_reward.py scores pairs."""
+"""Reward modelling: reward.py trains a loadable sequence classifier; eval_reward.py scores
+pairs."""
 
 from __future__ import annotations
 
@@ -7,13 +8,14 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO, read_jsonl, run_script
+from tiny_model import build_model, build_world
+
 from handbook.reward_scoring import (
     evaluate_pairs,
     pair_conversations,
     pairwise_metrics,
     score_conversations,
 )
-from tiny_model import build_model, build_world
 
 RECIPE = REPO / "config" / "recipes" / "demo" / "rm" / "tiny.yaml"
 
@@ -28,7 +30,8 @@ def trained(tmp_path_factory):
     base = build_model(root / "base", world)
     prepared = root / "prepared"
     splits = {s: read_jsonl(world / "preference" / f"{s}.jsonl") for s in ("train", "test")}
-    # Kept as in ultrafeedback_binarized: a prompt string beside full conversations, plus extra columns.
+    # Kept as in ultrafeedback_binarized: a prompt string beside full conversations, plus extra
+    # columns.
     datasets.DatasetDict(
         {s: datasets.Dataset.from_list(rows) for s, rows in splits.items()}
     ).save_to_disk(prepared)
@@ -188,7 +191,7 @@ def test_reward_rejects_data_without_rejected_column(trained, tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1].startswith("error:")
     assert (
-        "columns ['chosen'] are in none of TRL's formats; a rm run takes preference (chosen, rejected"
-        in proc.stderr
+        "columns ['chosen'] are in none of TRL's formats; a rm run takes preference (chosen, "
+        "rejected" in proc.stderr
     )
     assert not (tmp_path / "out").exists()

@@ -28,7 +28,8 @@ def test_accumulation_keeps_the_global_batch_or_says_why_not():
     assert keep_global(128, 16, 2).accumulation == 4
     with pytest.raises(
         BatchError,
-        match=r"a global batch of 16 is not a whole number of steps of 4 per device x 8 processes \(= 32\)",
+        match=r"a global batch of 16 is not a whole number of steps of 4 per device x 8 processes "
+        r"\(= 32\)",
     ):
         keep_global(16, 4, 8)
 
@@ -57,7 +58,9 @@ def test_a_profile_giving_fewer_gpus_raises_accumulation_and_more_stops(tmp_path
         and "--global_batch 128" in args
         and "--gpus 2" in args
     )
-    assert "--num_processes 2" in plan_train.train_job(plan, "sft", "a").launcher_for(gpus=2, nodes=1, threads=8)
+    assert "--num_processes 2" in plan_train.train_job(plan, "sft", "a").launcher_for(
+        gpus=2, nodes=1, threads=8
+    )
     # 128 = 16 x 8 x 1: on 16 GPUs accumulation would be 1/2.
     with pytest.raises(
         ConfigError,
@@ -94,7 +97,8 @@ def test_merges_have_no_batch(tmp_path):
     }
     plan = plan_of(small_config(runs=runs), tmp_path)
     assert (
-        plan_train.batch(plan, plan.runs["merge/m"]) is None and plan_train.batch(plan, plan.runs["dpo/b"])["global"] == 16
+        plan_train.batch(plan, plan.runs["merge/m"]) is None
+        and plan_train.batch(plan, plan.runs["dpo/b"])["global"] == 16
     )
 
 
@@ -104,6 +108,6 @@ def test_a_gpu_count_that_does_not_fill_every_node_is_named(tmp_path):
         ConfigError, match=r"runs\.sft\.a: 3 GPUs cannot be spread evenly over 2 nodes"
     ):
         plan_train.train_job(plan, "sft", "a").args_for(gpus=3, nodes=2)
-    assert "--gpus 8" in plan_train.train_job(plan, 
-        "sft", "a").args_for(gpus=8, nodes=2
+    assert "--gpus 8" in plan_train.train_job(plan, "sft", "a").args_for(
+        gpus=8, nodes=2
     )  # 4 per node, global batch kept: accumulation 2

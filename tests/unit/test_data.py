@@ -14,10 +14,9 @@ from handbook.data import (
     check_rows,
     dataset_format,
     load_mixture,
-    tokenize_example,
-    tokenize_splits,
 )
 from handbook.modeling import train_tokenizer
+from handbook.tokenization import tokenize_example, tokenize_splits
 
 
 def conversation(i: int, answer: str = "4") -> dict:
@@ -286,7 +285,7 @@ def test_a_broken_chat_template_is_named_before_any_row(tmp_path, tokenizer, tem
 
 
 def test_a_template_using_a_special_token_the_tokenizer_lacks(tmp_path, tokenizer):
-    from handbook.data import check_chat_template
+    from handbook.tokenization import check_chat_template
 
     tokenizer.chat_template = "{% for m in messages %}{{ bos_token + m['content'] }}{% endfor %}"
     tokenizer.bos_token = None
@@ -342,7 +341,9 @@ def test_hh_transcripts_become_conversations(tmp_path):
         },
         {
             "chosen": "\n\nHuman: Hi\n\nAssistant: Hello\n\nHuman: What is 1 + 1?\n\nAssistant: 2",
-            "rejected": "\n\nHuman: Hi\n\nAssistant: Hello\n\nHuman: What is 1 + 1?\n\nAssistant: 3",
+            "rejected": (
+                "\n\nHuman: Hi\n\nAssistant: Hello\n\nHuman: What is 1 + 1?\n\nAssistant: 3"
+            ),
         },
     ]
     path = write_jsonl(tmp_path / "hh.jsonl", rows)
@@ -379,7 +380,8 @@ def test_standard_string_pairs_load_and_mixed_forms_are_named(tmp_path):
     )
     with pytest.raises(
         DataError,
-        match=r"row 3, column 'chosen': expected a non-empty string like row 0 \(TRL's standard format\)",
+        match=r"row 3, column 'chosen': expected a non-empty string like row 0 \(TRL's standard "
+        r"format\)",
     ):
         check_rows(empty, "std.jsonl", ["prompt", "chosen", "rejected"])
 
@@ -405,7 +407,8 @@ def test_a_stage_given_data_it_cannot_use_says_which_formats_it_takes():
 
     with pytest.raises(
         DataError,
-        match=r"^d: columns \['messages'\] make language modelling data; a dpo run takes preference \(chosen, rejected",
+        match=r"^d: columns \['messages'\] make language modelling data; a dpo run takes "
+        r"preference \(chosen, rejected",
     ):
         check_format(["messages"], METHODS["dpo"].formats, "a dpo run", "d")
     assert (

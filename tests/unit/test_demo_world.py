@@ -8,9 +8,9 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import REPO
-from handbook import demo_world, tasks
+
+from handbook import demo_questions, demo_world, tasks
 
 SPEC = {
     "seed": 3,
@@ -86,12 +86,12 @@ def corpus_text(data):
 
 @pytest.fixture(scope="module")
 def fact_of_question():
-    world = demo_world.build_world(SPEC["seed"], SPEC["n_towns"])
+    world = demo_questions.build_world(SPEC["seed"], SPEC["n_towns"])
     return {
         q: (town, attr, values[attr])
         for town, values in world.items()
-        for attr in demo_world.ATTRIBUTES
-        for q in demo_world.fact_questions(town, attr)
+        for attr in demo_questions.ATTRIBUTES
+        for q in demo_questions.fact_questions(town, attr)
     }
 
 
@@ -262,7 +262,7 @@ def test_held_out_facts_are_in_the_corpus(data, corpus_text, fact_of_question):
             if row["task"] == "fact":
                 town, attr, value = fact_of_question[row["prompt"]]
                 assert any(
-                    s in corpus_text for s in demo_world.fact_statements(town, attr, value)
+                    s in corpus_text for s in demo_questions.fact_statements(town, attr, value)
                 ), row["prompt"]
 
 

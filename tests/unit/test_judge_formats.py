@@ -8,12 +8,12 @@ import subprocess
 import sys
 from argparse import Namespace
 
-import pytest
-
 import generate_for_judges as gfj
+import pytest
 from conftest import REPO, workflow_env
-from handbook import judge_formats as jf
 from tiny_model import build_model, build_world
+
+from handbook import judge_formats as jf
 
 FASTCHAT_QUESTION = {
     "question_id": 81,

@@ -8,10 +8,10 @@ import re
 
 import pytest
 import yaml
-
 from conftest import REPO
-from handbook.methods import DATA_KINDS, METHODS, plain_stages, stage_pattern
+
 from handbook.config import load_schema
+from handbook.methods import DATA_KINDS, METHODS, plain_stages, stage_pattern
 from handbook.tables import PLAIN_STAGES
 
 
@@ -103,3 +103,68 @@ def test_registry_loss_types_match_the_installed_trl(monkeypatch):
             or re.findall(r"'(\w+)'", supported)
         )
         assert sorted(method.loss_types) == sorted(accepted), method.name
+
+
+# The calls a training script hands its config class to: start_run(cls) and
+# train_reference_free(cls, trainer) take it first; parse_recipe takes the argument classes as
+# (WorkflowArguments, cls, ModelConfig).
+CONFIG_TAKERS = {"start_run": None, "train_reference_free": None, "parse_recipe": 1}
+
+
+def config_classes_parsed(source: str) -> set[str]:
+    """'module.Class' of each config class the script's source parses its arguments into, named
+    through the script's own imports (a class defined in the script keeps its bare name)."""
+    tree = ast.parse(source)
+    imported = {
+        alias.asname or alias.name: f"{node.module}.{alias.name}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module
+        for alias in node.names
+    }
+    found = set()
+    for node in ast.walk(tree):
+        if not (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in CONFIG_TAKERS
+            and node.args
+        ):
+            continue
+        arg, at = node.args[0], CONFIG_TAKERS[node.func.id]
+        if at is not None:
+            arg = arg.elts[at] if isinstance(arg, ast.Tuple) and len(arg.elts) > at else None
+        if arg is not None:
+            name = ast.unparse(arg)
+            found.add(imported.get(name, name))
+    return found
+
+
+@pytest.mark.parametrize("name", list(METHODS))
+def test_each_script_parses_its_recipes_into_the_registrys_config_class(name):
+    method = METHODS[name]
+    source = (REPO / "scripts" / method.script).read_text()
+    assert config_classes_parsed(source) == {method.config_class}, method.script
+
+
+def test_the_config_class_check_sees_a_script_using_another_class():
+    kto_with_dpo_config = """
+from trl import DPOConfig, KTOTrainer
+from handbook.training import start_run
+
+def main():
+    parsed, final_dir = start_run(DPOConfig)
+"""
+    assert (
+        config_classes_parsed(kto_with_dpo_config)
+        == {"trl.DPOConfig"}
+        != {METHODS["kto"].config_class}
+    )
+    lazy = """
+def main():
+    from trl.experimental.orpo import ORPOConfig as Config, ORPOTrainer
+    train_reference_free(Config, ORPOTrainer)
+"""
+    assert config_classes_parsed(lazy) == {"trl.experimental.orpo.ORPOConfig"}
+    merge = "parsed = parse_recipe((WorkflowArguments, MergeConfig, ModelConfig))"
+    assert config_classes_parsed(merge) == {"MergeConfig"}  # not imported: its bare name
+    assert config_classes_parsed("main = lambda: None") == set()  # parses nothing: no match

@@ -1,5 +1,5 @@
-"""What a plan reads from the hub (handbook.offline): the list, a table's share of it, lm-eval's task
-data as its own task configs name it, the fetch's refusals.
+"""What a plan reads from the hub (handbook.offline, handbook.lm_eval_data): the list, a table's
+share of it, lm-eval's task data as its own task configs name it, the fetch's refusals.
 
 The list tests call the command's main() in this process: lm-eval's task index (seconds to build)
 is then built once for all of them."""
@@ -13,23 +13,21 @@ from types import SimpleNamespace
 
 import pytest
 from conftest import REPO, workflow_env
+
 from handbook.config import ConfigError, load_config
+from handbook.lm_eval_data import TaskData, leaf_configs, lm_eval_index, lm_eval_needs
 from handbook.offline import (
     FETCHERS,
     HubDataset,
     HubModel,
-    TaskData,
     hub_model,
     hub_needs,
-    leaf_configs,
-    lm_eval_index,
-    lm_eval_needs,
     main,
     merge_datasets,
     selected_columns,
 )
 from handbook.plan import build_plan
-from handbook.standins import MMLU_SUBJECTS
+from handbook.standin_schemas import MMLU_SUBJECTS
 
 ZEPHYR_7B_BETA = {
     "model mistralai/Mistral-7B-v0.1@main",
@@ -149,10 +147,12 @@ def test_demo_tables_need_nothing_from_the_hub(plan):
 
 def test_a_plan_without_hub_suites_never_imports_lm_eval():
     code = (
-        "import sys; from handbook.config import load_config; from handbook.plan import build_plan; "
+        "import sys; from handbook.config import load_config; "
+        "from handbook.plan import build_plan; "
         "from handbook.offline import hub_needs; plan = build_plan(load_config([])); "
         "assert hub_needs(plan, ['demo', 'rejection_sampling']).lm_eval == (); "
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('lm_eval', 'torch', 'datasets')))"
+        "print(sorted(m for m in sys.modules "
+        "if m.split('.')[0] in ('lm_eval', 'torch', 'datasets')))"
     )
     proc = subprocess.run(
         [sys.executable, "-c", code],
@@ -166,14 +166,15 @@ def test_a_plan_without_hub_suites_never_imports_lm_eval():
     assert proc.stdout.strip() == "[]"
 
 
-# A task folder of lm-eval's own format, indexed by lm-eval's TaskManager without its built-in tasks.
+# A task folder of lm-eval's own format, indexed by lm-eval's TaskManager without its built-in
+# tasks.
 TASKS = {
     "base.yaml": "task: base_task\ndataset_path: org/base\ndataset_name: one\ntest_split: test\n"
     "training_split: train\nnum_fewshot: 3\ntag: [my_tag]\n",
     "other.yaml": "task: other_task\ndataset_path: org/other\nvalidation_split: validation\n"
     "fewshot_config: {split: dev}\ntag: [my_tag]\n",
-    "local.yaml": "task: local_task\ndataset_path: json\ndataset_kwargs: {data_files: {test: x.jsonl}}\n"
-    "test_split: test\n",
+    "local.yaml": "task: local_task\ndataset_path: json\n"
+    "dataset_kwargs: {data_files: {test: x.jsonl}}\ntest_split: test\n",
     "group.yaml": "group: my_group\ntask:\n  - my_tag\n  - {task: base_task, dataset_name: two}\n"
     "  - {task: inline_task, dataset_path: org/inline, test_split: eval}\n  - local_task\n",
 }

@@ -232,7 +232,8 @@ def test_each_round_samples_the_previous_rounds_policy(tmp_path):
     )
     assert plan_sampling.score_job(plan, "it-r1").args == "--verifiers demo_answer"
     assert plan_sampling.score_job(plan, "it-r1").inputs["reward_model"] == []
-    # Round 2's pairs come from round 1's samples of round 1's model: the DAG reaches back through both.
+    # Round 2's pairs come from round 1's samples of round 1's model: the DAG reaches back through
+    # both.
     assert {"dpo/it-r1", "dpo/it-r2", "sft/a"} <= plan_export.models_needed(plan, ["online"])
 
 
@@ -252,9 +253,17 @@ def test_adding_a_round_leaves_the_earlier_rounds_jobs_as_they_were(tmp_path):
     for ref in two.rounds["it"]:
         stage, run = ref.split("/")
         name = run
-        assert plan_export.run_dict(two, two.runs[ref]) == plan_export.run_dict(three, three.runs[ref])
-        assert plan_train.train_job(two, stage, run).args_for() == plan_train.train_job(three, stage, run).args_for()
-        assert plan_sampling.sample_job(two, name).args == plan_sampling.sample_job(three, name).args and plan_sampling.score_job(two, name).args == plan_sampling.score_job(three, name).args
+        assert plan_export.run_dict(two, two.runs[ref]) == plan_export.run_dict(
+            three, three.runs[ref]
+        )
+        assert (
+            plan_train.train_job(two, stage, run).args_for()
+            == plan_train.train_job(three, stage, run).args_for()
+        )
+        assert (
+            plan_sampling.sample_job(two, name).args == plan_sampling.sample_job(three, name).args
+            and plan_sampling.score_job(two, name).args == plan_sampling.score_job(three, name).args
+        )
         assert plan_data.prepare_job(two, name).args == plan_data.prepare_job(three, name).args
 
 
@@ -341,7 +350,10 @@ def test_tiny_scale_fits_grpo_and_round_sampling_to_the_cpu(tmp_path):
     assert plan.config["rejection_sampling"]["it-r1"]["backend"] == "hf"
     assert plan.config["rejection_sampling"]["it-r1"]["max_new_tokens"] == 64
     full = build_plan(config, ["my.yaml"], origin=tmp_path)
-    assert "--backend vllm" in plan_sampling.sample_job(full, "it-r2").args and "--max_new_tokens 1024" in plan_sampling.sample_job(full, "it-r2").args
+    assert (
+        "--backend vllm" in plan_sampling.sample_job(full, "it-r2").args
+        and "--max_new_tokens 1024" in plan_sampling.sample_job(full, "it-r2").args
+    )
 
 
 def test_sampling_asks_for_a_gpu_where_its_model_needs_one_and_reads_prompts_from_a_dataset(
@@ -355,9 +367,16 @@ def test_sampling_asks_for_a_gpu_where_its_model_needs_one_and_reads_prompts_fro
         "columns": {"question": "prompt", "answer": "answer"},
     }
     plan = build_plan(config, ["my.yaml"], origin=tmp_path)
-    assert plan_sampling.sample_job(plan, "it-r1").inputs == {"model": [], "prompts": "results/data/gsm8k/prepared"}
-    assert plan_sampling.sample_job(plan, "it-r1").gpus == 1 and plan_sampling.score_job(plan, "it-r1").gpus == 0
-    assert plan_sampling.sample_job(plan, "it-r2").gpus == 0  # round 1's DPO run trains on the CPU in this config
+    assert plan_sampling.sample_job(plan, "it-r1").inputs == {
+        "model": [],
+        "prompts": "results/data/gsm8k/prepared",
+    }
+    assert (
+        plan_sampling.sample_job(plan, "it-r1").gpus == 1
+        and plan_sampling.score_job(plan, "it-r1").gpus == 0
+    )
+    # round 1's DPO run trains on the CPU in this config
+    assert plan_sampling.sample_job(plan, "it-r2").gpus == 0
 
 
 def test_prompts_come_from_jsonl_or_a_prepared_dataset_folder(tmp_path):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import run_script
+
 from handbook.plots import PANELS, curves, plot_training_curves
 
 PNG = b"\x89PNG"
@@ -36,7 +36,8 @@ SFT = [
     {"eval_loss": 2.3, "step": 40},
     {"train_loss": 2.4, "train_runtime": 30.0, "step": 40},
 ]
-# NaN, null and a missing key are all "no point"; the reward-model trainer's plain `accuracy` keys count.
+# NaN, null and a missing key are all "no point"; the reward-model trainer's plain `accuracy` keys
+# count.
 WITH_NAN = [
     {"loss": NAN, "accuracy": 0.5, "step": 5},
     {"loss": 1.0, "accuracy": None, "step": 10},

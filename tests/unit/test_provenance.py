@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 
 from conftest import REPO
+
 from handbook.provenance import git_revision, write_json, write_provenance
 
 

@@ -227,7 +227,9 @@ def test_shipped_families_plan_at_both_scales_and_sweeps_take_their_tiny_grid():
     full = build_plan(load_config([]), origin=REPO)
     assert len(full.sweeps["pref_align_scan_dpo"]) == 20
     families = {
-        Path(f).parent.name for f in plan_export.to_dict(full)["family_files"] if f.endswith("family.yaml")
+        Path(f).parent.name
+        for f in plan_export.to_dict(full)["family_files"]
+        if f.endswith("family.yaml")
     }
     assert {"zephyr-7b-beta", "pref_align_scan"} <= families
     tiny = build_plan(load_config([], {"scale": "tiny"}), origin=REPO)

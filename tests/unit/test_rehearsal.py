@@ -56,14 +56,21 @@ def test_a_gpu_run_keeps_its_recipe_launcher_and_global_batch_on_two_cpu_process
         "--attn_implementation sdpa",
     ):
         assert piece in args
-    # The run's own DeepSpeed config, on CPU processes; the scheduler is still asked for the plan's GPUs.
+    # The run's own DeepSpeed config, on CPU processes; the scheduler is still asked for the plan's
+    # GPUs.
     command = plan_train.train_job(plan, "sft", "a").launcher_for(gpus=8, nodes=1, threads=8)
     assert (
         f"--config_file {Path(plan.paths.config_file(ZERO3))}" in command
         and "--num_processes 2" in command
     )
-    assert plan_train.train_job(plan, "sft", "a").gpus == 8 and plan_train.train_job(plan, "sft", "a").threads == 32
-    assert plan_train.train_job(plan, "sft", "a").mem_mb == 3000 and plan_train.train_job(plan, "sft", "a").runtime == 20
+    assert (
+        plan_train.train_job(plan, "sft", "a").gpus == 8
+        and plan_train.train_job(plan, "sft", "a").threads == 32
+    )
+    assert (
+        plan_train.train_job(plan, "sft", "a").mem_mb == 3000
+        and plan_train.train_job(plan, "sft", "a").runtime == 20
+    )
     assert plan_train.train_job(plan, "sft", "a").env == "../../envs/train.yaml"
     assert any("8 GPU(s) x 1 node(s) -> 2 CPU process(es)" in line for line in plan.replacements)
 
@@ -71,7 +78,9 @@ def test_a_gpu_run_keeps_its_recipe_launcher_and_global_batch_on_two_cpu_process
 def test_hub_models_and_data_stay_hub_ids_read_from_the_stand_ins(tmp_path):
     plan = plan_of(rehearsal_config(), tmp_path)
     assert plan.model_location("base/big") == "org/big-7b"
-    assert plan_train.train_job(plan, "sft", "a").inputs["model"] == ["results/standins/manifest.json"]
+    assert plan_train.train_job(plan, "sft", "a").inputs["model"] == [
+        "results/standins/manifest.json"
+    ]
     assert plan_data.dataset_sources(plan, "hub_pairs") == ["results/standins/manifest.json"]
     assert plan.workdir == "results/rehearsal" and plan.device("base/big") == "cpu"
 
@@ -82,7 +91,9 @@ def test_multi_node_runs_rehearse_on_one_node(tmp_path):
         plan_train.train_job(plan, "sft", "a").nodes == 1
         and plan_train.batch(plan, plan.runs["sft/a"])["recipe"]["processes"] == 32
     )
-    assert "srun" not in plan_train.train_job(plan, "sft", "a").launcher_for(gpus=8, nodes=1, threads=8)
+    assert "srun" not in plan_train.train_job(plan, "sft", "a").launcher_for(
+        gpus=8, nodes=1, threads=8
+    )
 
 
 def test_every_shipped_family_plans_at_rehearsal():
@@ -90,7 +101,10 @@ def test_every_shipped_family_plans_at_rehearsal():
     for ref, run in plan.runs.items():
         assert run.gpus_per_node == 0, ref
         if run.method.data != "model":
-            assert plan_train.batch(plan, run)["global"] == plan_train.batch(plan, run)["recipe"]["global"], ref
+            assert (
+                plan_train.batch(plan, run)["global"]
+                == plan_train.batch(plan, run)["recipe"]["global"]
+            ), ref
 
 
 def test_full_scale_batch_of_the_zephyr_recipes():
@@ -104,7 +118,9 @@ def test_full_scale_batch_of_the_zephyr_recipes():
 def test_fsdp_runs_rehearse_on_cpu_processes_that_load_their_own_weights():
     # Zephyr-141B's ORPO: 4 nodes x 8 GPUs under FSDP -> 2 CPU processes under the same FSDP config.
     plan = build_plan(load_config([], {"scale": "rehearsal"}))
-    command = plan_train.train_job(plan, "orpo", "zephyr-141b-A35b").launcher_for(gpus=8, nodes=1, threads=8)
+    command = plan_train.train_job(plan, "orpo", "zephyr-141b-A35b").launcher_for(
+        gpus=8, nodes=1, threads=8
+    )
     assert "config/accelerate/fsdp.yaml --num_processes 2" in command
     assert "--fsdp_sync_module_states false --fsdp_cpu_ram_efficient_loading false" in command
     assert "ACCELERATE_USE_CPU=true" in command
@@ -114,7 +130,9 @@ def test_tables_rehearse_their_real_suites_on_few_documents_and_the_demo_judge()
     plan = build_plan(load_config([], {"scale": "rehearsal"}))
     args = plan_eval.lm_eval_job(plan, "sft", "zephyr-7b-beta", "openllm").args
     assert '"task": "mmlu"' in args and "--limit 2" in args and args.endswith("--device cpu")
-    assert plan_judges.judge_prompts(plan, "mt_bench") == "results/judges/prompts/mt_bench_demo.jsonl"
+    assert (
+        plan_judges.judge_prompts(plan, "mt_bench") == "results/judges/prompts/mt_bench_demo.jsonl"
+    )
     spec = plan_tables.table_spec(plan, "zephyr-7b-beta")["table"]
     assert spec["suites"] == ["openllm"] and spec["judges"]["mt_bench"]["judge"] == "rm/tiny"
 

@@ -8,12 +8,12 @@ import sys
 from dataclasses import dataclass
 
 import pytest
+from conftest import REPO
+
 from handbook.config import ConfigError, load_config
 from handbook.plan import build_plan
 from handbook.provenance import provenance
 from handbook.secrets import MARKER, is_secret_name, redact, redact_argv, take_secrets
-
-from conftest import REPO
 
 PLANTED = "hf_planted_secret_123"
 

@@ -1,6 +1,6 @@
-"""Stand-ins of the hub models and datasets (handbook.standins): every one the shipped plan reads has
-one, lm-eval's task data included, and they load offline under the real ids through the real
-loading path; lm-eval's own tasks run on them (e2e)."""
+"""Stand-ins of the hub models and datasets (handbook.standins and the standin_* modules): every
+one the shipped plan reads has one, lm-eval's task data included, and they load offline under the
+real ids through the real loading path; lm-eval's own tasks run on them (e2e)."""
 
 from __future__ import annotations
 
@@ -12,28 +12,14 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO, run_script, workflow_env
+
 from handbook.config import load_config
-from handbook.offline import (
-    HubDataset,
-    HubModel,
-    Needs,
-    NltkData,
-    TaskData,
-    hub_needs,
-    selected_columns,
-)
+from handbook.lm_eval_data import NltkData, TaskData
+from handbook.offline import HubDataset, HubModel, Needs, hub_needs, selected_columns
 from handbook.plan import build_plan
-from handbook.standins import (
-    DATASETS,
-    MANIFEST,
-    MARKER,
-    MMLU_SUBJECTS,
-    MODELS,
-    TASK_ROWS,
-    StandinError,
-    check,
-    claim,
-)
+from handbook.standin_models import MODELS
+from handbook.standin_schemas import DATASETS, MMLU_SUBJECTS
+from handbook.standins import MANIFEST, MARKER, TASK_ROWS, StandinError, check, claim
 
 ROWS = 20
 
@@ -58,16 +44,19 @@ truthfulqa = datasets.load_dataset("truthfulqa/truthful_qa", "multiple_choice", 
 winogrande = datasets.load_dataset("allenai/winogrande", "winogrande_xl", split="train")
 print(json.dumps({
     "mistral": type(mistral).__name__,
-    "mixtral": [type(mixtral).__name__, mixtral.config.num_local_experts, mixtral.config.num_experts_per_tok],
+    "mixtral": [type(mixtral).__name__, mixtral.config.num_local_experts,
+                mixtral.config.num_experts_per_tok],
     "gemma": type(gemma).__name__,
     "qwen_chat": qwen.apply_chat_template(hello, tokenize=False, add_generation_prompt=True),
     "qwen_eos": qwen.eos_token,
-    "mistral_starts_with_bos": mistral_tokenizer("Hi")["input_ids"][0] == mistral_tokenizer.bos_token_id,
+    "mistral_starts_with_bos":
+        mistral_tokenizer("Hi")["input_ids"][0] == mistral_tokenizer.bos_token_id,
     "prefs": [prefs.column_names, prefs.num_rows, prefs[0]["chosen"][-1]["role"]],
     "gsm8k_answer": gsm8k[0]["answer"],
     "arc": [sorted(arc), arc["train"].column_names, arc["train"].num_rows,
             all(r["answerKey"] in r["choices"]["label"] for r in arc["train"])],
-    "hellaswag": [hellaswag.column_names, sorted({r["label"] for r in hellaswag}), len(hellaswag[0]["endings"])],
+    "hellaswag": [hellaswag.column_names, sorted({r["label"] for r in hellaswag}),
+                  len(hellaswag[0]["endings"])],
     "mmlu": [mmlu.column_names, mmlu.features["answer"].names, mmlu[0]["subject"]],
     "truthfulqa": [truthfulqa[0]["mc1_targets"]["labels"], truthfulqa[0]["mc2_targets"]["labels"]],
     "winogrande": [winogrande.column_names, sorted({r["answer"] for r in winogrande}),
@@ -273,15 +262,18 @@ from handbook.lm_harness import SuiteRun, evaluate, load_lm, prepare
 from handbook.plan import build_plan
 from handbook.suites import headline
 suites = build_plan(load_config([])).config["suites"]
-openllm = {**suites["openllm"], "tasks": [t for t in suites["openllm"]["tasks"] if t["task"] in ("arc_challenge", "gsm8k")]}
+tasks = [t for t in suites["openllm"]["tasks"] if t["task"] in ("arc_challenge", "gsm8k")]
+openllm = {**suites["openllm"], "tasks": tasks}
 out = {}
 for model, name, suite in [("mistralai/Mistral-7B-v0.1", "openllm", openllm),
                            ("alignment-handbook/zephyr-7b-sft-full", "ifeval", suites["ifeval"])]:
     run = SuiteRun(suite=name, suites={name: suite}, limit=2, max_gen_toks=16)
     specs, task_manager, loaded = prepare(run)
     raw = evaluate(load_lm(model, run), run, specs, task_manager, loaded)
-    out[name] = {"headline": headline(raw, specs), "n-samples": raw["n-samples"], "n-shot": raw["n-shot"],
-                 "max_gen_toks": raw["configs"][specs[-1].task]["generation_kwargs"]["max_gen_toks"]}
+    config = raw["configs"][specs[-1].task]
+    out[name] = {"headline": headline(raw, specs), "n-samples": raw["n-samples"],
+                 "n-shot": raw["n-shot"],
+                 "max_gen_toks": config["generation_kwargs"]["max_gen_toks"]}
 print(json.dumps(out))
 """
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import REPO
+
 from handbook.suites import (
     REFERENCE_SUITES,
     SuiteError,
@@ -70,7 +70,8 @@ def test_openllm_is_leaderboard_v1():
 
 
 def test_reference_metrics_exist_in_installed_lm_eval():
-    """Task names and results keys (gsm8k's filter, mmlu's group aggregate) as lm-eval defines them."""
+    """Task names and results keys (gsm8k's filter, mmlu's group aggregate) as lm-eval defines
+    them."""
     import lm_eval.tasks
     from lm_eval.tasks._yaml_loader import load_yaml
 
@@ -236,7 +237,8 @@ def test_headline_picks_each_task_metric_and_averages():
 def test_headline_errors_name_the_task():
     with pytest.raises(
         SuiteError,
-        match=r"task 'gsm8k': no numeric metric 'exact_match,none'; available: \['exact_match,flexible-extract'",
+        match=r"task 'gsm8k': no numeric metric 'exact_match,none'; available: "
+        r"\['exact_match,flexible-extract'",
     ):
         headline(LM_EVAL_LIKE, [TaskSpec("gsm8k", 5, "exact_match,none")])
     with pytest.raises(SuiteError, match=r"task 'ifeval' has no results"):
@@ -250,7 +252,8 @@ def test_shipped_config_suites_resolve():
         assert resolve_suite(name, suites)
     for name in ("demo", "openllm", "ifeval"):
         assert resolve_suite(name, suites) == resolve_suite(name, REFERENCE_SUITES)
-    # The plain-format demo suite is the chat one without the template; hub suites have offline stand-ins.
+    # The plain-format demo suite is the chat one without the template; hub suites have offline
+    # stand-ins.
     plain = resolve_suite("demo_plain", suites)
     assert [s.task for s in plain] == ["demo_mc", "demo_gen"] and not any(
         s.apply_chat_template for s in plain

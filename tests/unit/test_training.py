@@ -13,10 +13,12 @@ def test_gpus_without_cuda_is_an_error_not_a_cpu_run(monkeypatch):
     import torch
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    # On a GPU node the cause is the job's Python (the submit host's CPU-only torch): the message says so.
+    # On a GPU node the cause is the job's Python (the submit host's CPU-only torch): the message
+    # says so.
     with pytest.raises(
         RecipeError,
-        match=r"asks for 8 GPU\(s\) but torch .* sees no CUDA device: on a GPU node, run Snakemake with --sdm conda",
+        match=r"asks for 8 GPU\(s\) but torch .* sees no CUDA device: on a GPU node, run Snakemake "
+        r"with --sdm conda",
     ):
         check_device(SimpleNamespace(gpus=8))
     check_device(SimpleNamespace(gpus=0))  # a CPU run as configured

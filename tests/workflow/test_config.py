@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import REPO, run_snakemake
+
 from handbook.methods import METHODS
 from handbook.training import RecipeError, parse_recipe
 

@@ -15,7 +15,6 @@ import time
 
 import pandas as pd
 import pytest
-
 from conftest import PLANTED_SECRETS, REPO, TINY_CONFIG, make_workdir, run_snakemake, workflow_env
 
 pytestmark = pytest.mark.e2e

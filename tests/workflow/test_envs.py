@@ -1,4 +1,5 @@
-"""Static checks of the conda envs: conda cannot create them here, so their shape is checked instead.
+"""Static checks of the conda envs: conda cannot create them here, so their shape is checked
+instead.
 
 Every rule names an env that exists, every env parses, every version is pinned, and a package pinned
 in several places (pyproject.toml, the envs) has one version everywhere.
@@ -13,11 +14,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import REPO, make_workdir, workflow_env
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
-
-from conftest import REPO, make_workdir, workflow_env
 
 try:
     import tomllib
@@ -27,8 +27,9 @@ except ModuleNotFoundError:  # Python 3.10
 ENV_FILES = sorted((REPO / "envs").glob("*.yaml"))
 GPU_PACKAGES = {"torch", "flash-attn", "deepspeed", "bitsandbytes", "liger-kernel", "vllm"}
 
-# Loads the workflow with Snakemake itself (in a child process: the API changes logging and the working
-# directory) and prints each rule's file and conda directive. `all` has no job to run, so no env.
+# Loads the workflow with Snakemake itself (in a child process: the API changes logging and the
+# working directory) and prints each rule's file and conda directive. `all` has no job to run, so
+# no env.
 RULES_SCRIPT = """
 import json, sys
 from pathlib import Path
@@ -42,14 +43,25 @@ def envs_of(rule, config):
     env = rule.conda_env
     if not callable(env):
         return [env] if env else []
-    return sorted({env(Wildcards(fromdict={"stage": s, "run": r})) for s, runs in config["runs"].items() for r in runs})
+    return sorted(
+        {
+            env(Wildcards(fromdict={"stage": s, "run": r}))
+            for s, runs in config["runs"].items()
+            for r in runs
+        }
+    )
 
 with SnakemakeApi() as api:
     workflow = api.workflow(
         resource_settings=ResourceSettings(), snakefile=Path(sys.argv[1]), workdir=Path(sys.argv[2])
     )._workflow
     rules = [
-        {"name": r.name, "snakefile": str(r.snakefile), "conda": envs_of(r, workflow.config), "norun": bool(r.norun)}
+        {
+            "name": r.name,
+            "snakefile": str(r.snakefile),
+            "conda": envs_of(r, workflow.config),
+            "norun": bool(r.norun),
+        }
         for r in workflow.rules
     ]
 print("RULES " + json.dumps(rules))

@@ -2,10 +2,10 @@
 bring them: a handbook recipe file copied in as it is, a preference set in TRL's standard (string)
 format and one in Anthropic's HH transcript format, each trained by DPO.
 
-Every family's own table builds at scale rehearsal in tests/workflow/test_rehearsal_tables.py (their real
-recipes and launchers on stand-ins of their models and data). Here, at tiny scale (the demo model
-and data in their place), one family whose chain shows what tiny scale replaces: Zephyr-141B
-(ORPO with FSDP, flash-attention and an 8-bit optimizer).
+Every family's own table builds at scale rehearsal in tests/workflow/test_rehearsal_tables.py
+(their real recipes and launchers on stand-ins of their models and data). Here, at tiny scale (the
+demo model and data in their place), one family whose chain shows what tiny scale replaces:
+Zephyr-141B (ORPO with FSDP, flash-attention and an 8-bit optimizer).
 The chains run with tests/config/families.yaml (small demo world, untrained tiny Llama, two steps
 per run), batched into one Snakemake call so shared data and models are built once.
 """
@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import REPO, make_workdir, run_snakemake
+
 from handbook.config import load_config
 from handbook.plan import build_plan
 

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import REPO, make_workdir, run_snakemake
 
 HANDBOOK = REPO / "tests" / "data" / "handbook_recipes" / "zephyr-7b-beta"
@@ -49,7 +48,8 @@ def conversations(path: Path, n: int = 64) -> Path:
 
 
 def copied_recipe(work: Path, name: str, data: str, columns: list[str], **changes) -> str:
-    """A handbook file as a user copies it: its data pointed at a local file, nothing else changed."""
+    """A handbook file as a user copies it: its data pointed at a local file, nothing else
+    changed."""
     recipe = yaml.safe_load((HANDBOOK / name).read_text())
     recipe.pop("dataset_mixer", None)
     recipe.pop("dataset_splits", None)
@@ -123,7 +123,8 @@ def test_handbook_sft_then_dpo_train_at_full_scale_from_the_local_model(built):
     assert "<|' + message['role'] + '|>" in template
     dpo_log = (work / "results/logs/dpo/handbook.log").read_text()
     assert "model_name_or_path = 'results/models/sft/handbook'" in dpo_log
-    # The reference pass truncates as the trainer does: the handbook file's max_length (1024) after mapping.
+    # The reference pass truncates as the trainer does: the handbook file's max_length (1024) after
+    # mapping.
     settings = yaml.safe_load((HANDBOOK / "dpo" / "config_full.yaml").read_text())
     expected = settings.get("max_length", settings.get("max_seq_length", 1024))
     assert f"--max_length {expected}" in log

@@ -14,7 +14,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-
 from conftest import REPO, make_workdir, read_jsonl, run_snakemake
 
 CONFIG = REPO / "tests" / "config" / "online.yaml"

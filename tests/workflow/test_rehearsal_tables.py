@@ -27,8 +27,15 @@ pytestmark = pytest.mark.rehearsal_tables
 
 ONE_THREAD = [
     f"{rule}=1"
-    for rule in ("lm_eval", "judge_answers_mt_bench", "judge_answers_alpaca_eval", "compute_ref_logps",
-                 "sample_completions", "score_samples", "demo_judge")
+    for rule in (
+        "lm_eval",
+        "judge_answers_mt_bench",
+        "judge_answers_alpaca_eval",
+        "compute_ref_logps",
+        "sample_completions",
+        "score_samples",
+        "demo_judge",
+    )
 ]  # fmt: skip
 
 
@@ -77,7 +84,8 @@ def chain(plan, ref: str) -> list[str]:
 
 
 def assert_trained_with_the_recipes_global_batch(root, plan, refs) -> None:
-    """Each model is built, and each trained one says in its log it trained with its recipe's global batch."""
+    """Each model is built, and each trained one says in its log it trained with its recipe's
+    global batch."""
     for ref in refs:
         folder = root / "results" / "models" / ref
         assert (folder / "model.safetensors").is_file(), ref
@@ -90,8 +98,8 @@ def assert_trained_with_the_recipes_global_batch(root, plan, refs) -> None:
         assert metrics["world_size"] == batch["processes"], ref
         log = (root / "results" / "logs" / run.stage / f"{run.name}.log").read_text()
         line = (
-            f"global batch: {batch['per_device']} per device x {batch['accumulation']} accumulation x "
-            f"{batch['processes']} processes = {batch['global']}"
+            f"global batch: {batch['per_device']} per device x {batch['accumulation']} "
+            f"accumulation x {batch['processes']} processes = {batch['global']}"
         )
         assert line in log, ref
 
@@ -152,11 +160,12 @@ def test_ifeval_runs_for_real_on_its_stand_in(built):
         root / "results" / "logs" / "eval" / "dpo" / "smollm2-135m_lm_eval_ifeval.log"
     ).read_text()
     assert "indexing the task folders ['ifeval'] only" in eval_log
-    # StarCoder2's base tokenizer has no chat template, as the real one: its IFEval cell stays empty, said once.
+    # StarCoder2's base tokenizer has no chat template, as the real one: its IFEval cell stays
+    # empty, said once.
     starchat = (root / "results" / "tables" / "starchat2-15b.md").read_text()
     assert (
-        "`ifeval` not evaluated on starcoder2-15b: the suite prompts through the chat template and the "
-        "model's tokenizer has none"
+        "`ifeval` not evaluated on starcoder2-15b: the suite prompts through the chat template "
+        "and the model's tokenizer has none"
     ) in starchat
 
 

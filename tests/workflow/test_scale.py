@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 
 import yaml
-
 from conftest import run_snakemake
 
 SCAN = "results/tables/pref_align_scan.md"
@@ -69,7 +68,8 @@ def test_tiny_scan_plans_every_cell_offline_in_its_own_folder(workdir):
     assert all(
         "--prompts results/judges/prompts/mt_bench_demo.jsonl" in j["shell"] for j in answers
     )
-    # Snakemake ran in the tiny folder (its metadata is there), so its paths are not the full scale's.
+    # Snakemake ran in the tiny folder (its metadata is there), so its paths are not the full
+    # scale's.
     assert (workdir / "results/tiny/.snakemake").is_dir() and not (
         workdir / ".snakemake/metadata"
     ).exists()
@@ -146,7 +146,8 @@ def test_full_scale_zephyr_table_plans_lm_eval_and_judge_answers_on_gpus(workdir
 def test_tiny_scale_keeps_local_data_and_demo_runs_as_they_are(workdir):
     (workdir / "data").mkdir()
     (workdir / "data" / "mine.jsonl").write_text(
-        '{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}\n'
+        '{"messages": [{"role": "user", "content": "hi"}, '
+        '{"role": "assistant", "content": "hello"}]}\n'
     )
     extra = workdir / "mine.yaml"
     extra.write_text(

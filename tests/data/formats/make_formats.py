@@ -77,7 +77,10 @@ def hh_rows(rng):
             # first exchange and the follow-up question, and differ in the final reply only.
             c = rng.randint(1, 9)  # final answer below 99
             final = right + c
-            shared = f"\n\nHuman: {ask(a, op, b)}\n\nAssistant: {right}\n\nHuman: And what is {right} + {c}?"
+            shared = (
+                f"\n\nHuman: {ask(a, op, b)}\n\nAssistant: {right}\n\nHuman: And what is "
+                f"{right} + {c}?"
+            )
         else:
             final = right
             shared = f"\n\nHuman: {ask(a, op, b)}"
