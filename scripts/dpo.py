@@ -55,7 +55,7 @@ def main() -> None:
     trainer = make_trainer(
         PrecomputedDPOTrainer, parsed, model, tokenizer, train_dataset, eval_dataset, ref_model=None
     )
-    train_and_save(trainer, workflow_args, training_args, final_dir, parsed)
+    train_and_save(trainer, workflow_args, final_dir, parsed)
 
 
 if __name__ == "__main__":

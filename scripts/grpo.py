@@ -68,7 +68,7 @@ def main() -> None:
     )
     if training_args.log_completions:
         trainer.add_callback(CompletionsFolder())
-    train_and_save(trainer, workflow_args, training_args, final_dir, parsed)
+    train_and_save(trainer, workflow_args, final_dir, parsed)
     if trainer.accelerator.is_main_process:
         rollouts.write(Path(final_dir) / "rollouts.jsonl")
 

@@ -45,7 +45,7 @@ def main() -> None:
         eval_dataset = unpair_and_shuffle(dsd["test"], training_args.seed)
     model, tokenizer = load_model_and_tokenizer(model_args, workflow_args=workflow_args)
     trainer = make_trainer(KTOTrainer, parsed, model, tokenizer, train_dataset, eval_dataset)
-    train_and_save(trainer, workflow_args, training_args, final_dir, parsed)
+    train_and_save(trainer, workflow_args, final_dir, parsed)
 
 
 if __name__ == "__main__":

@@ -99,7 +99,7 @@ def main() -> None:
             "chat_template_path in the recipe"
         )
     trainer = make_trainer(RewardTrainer, parsed, model, tokenizer, train_dataset, eval_dataset)
-    train_and_save(trainer, workflow_args, training_args, final_dir, parsed)
+    train_and_save(trainer, workflow_args, final_dir, parsed)
 
 
 if __name__ == "__main__":

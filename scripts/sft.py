@@ -66,7 +66,7 @@ def main() -> None:
     model, tokenizer = load_model_and_tokenizer(model_args, workflow_args=workflow_args)
     trainer = make_trainer(SFTTrainer, parsed, model, tokenizer, train_dataset, eval_dataset)
     training_args.assistant_only_loss = wants_assistant_only
-    train_and_save(trainer, workflow_args, training_args, final_dir, parsed)
+    train_and_save(trainer, workflow_args, final_dir, parsed)
 
 
 if __name__ == "__main__":

@@ -116,9 +116,7 @@ def merge_into_full_precision(model_cls, base_path: str, adapter_dir: str):
     return PeftModel.from_pretrained(base, adapter_dir).merge_and_unload()
 
 
-def train_and_save(
-    trainer, workflow_args, training_args, final_dir: str, parsed: tuple
-) -> dict[str, Any]:
+def train_and_save(trainer, workflow_args, final_dir: str, parsed: tuple) -> dict[str, Any]:
     """Train (resuming if possible), evaluate, and save a checkpoint that loads with plain
     transformers."""
     is_main = trainer.accelerator.is_main_process

@@ -176,9 +176,7 @@ def check_rows(ds, source: str, columns: list[str]) -> None:
             for i, value in enumerate(values):
                 where = f"{source}: row {i}, column '{column}'"
                 if conversational:
-                    check_messages(
-                        value, where, needs_assistant=column != "prompt", first=column != "prompt"
-                    )
+                    check_messages(value, where, needs_assistant=column != "prompt")
                 elif not isinstance(value, str) or (column != "prompt" and not value.strip()):
                     got = "a list" if isinstance(value, list) else repr(value)[:40]
                     raise DataError(
@@ -193,9 +191,7 @@ def check_rows(ds, source: str, columns: list[str]) -> None:
                     )
 
 
-def check_messages(
-    messages: Any, where: str, needs_assistant: bool = True, first: bool = True
-) -> None:
+def check_messages(messages: Any, where: str, needs_assistant: bool = True) -> None:
     if not isinstance(messages, list) or not messages:
         raise DataError(f"{where}: expected a non-empty list of {{role, content}} messages")
     for j, message in enumerate(messages):

@@ -202,9 +202,7 @@ def legacy_dataset(recipe: dict, source: str) -> dict:
     return {"dataset_mixture": mixture}
 
 
-def resolve(
-    recipe: dict, known: set[str] | None, source: str, stage: str | None = None
-) -> Resolved:
+def resolve(recipe: dict, known: set[str] | None, source: str) -> Resolved:
     """Map a recipe's keys to the trainer's. `known` is every argument the entry point takes (None
     at plan time: trainer keys are then checked by the job). Unknown keys are one error."""
     recipe = copy.deepcopy(recipe)
@@ -295,7 +293,7 @@ def check(path: str, stage: str | None) -> int:
             f"{path}: no stage folder ({'/'.join(METHODS)}) in its path; give --stage"
         )
     config_cls = METHODS[stage].load_config_class()
-    resolved = resolve(read_recipe(path), known_keys(config_cls, ModelConfig), path, stage)
+    resolved = resolve(read_recipe(path), known_keys(config_cls, ModelConfig), path)
     trainer_args = {k: v for k, v in resolved.args.items() if k not in WORKFLOW_KEYS and k != "env"}
     # Build the argument classes as the job would (on a machine without CUDA it trains in fp32
     # without checkpointing), so a bad value fails here too.

@@ -249,7 +249,7 @@ def pivot(long: pd.DataFrame, rows_key: str, cols_key: str, column: str = "value
     """Grid form: one row per (metric, row setting), one column per column setting, in the order
     settings first appear (numbers sorted)."""
     cols = sorted_settings(long[cols_key])
-    rows = sorted_settings(long[rows_key], numeric_only=True)
+    rows = sorted_settings(long[rows_key])
     wide = long.pivot_table(
         index=["metric", rows_key], columns=cols_key, values=column, sort=False, dropna=False
     )
@@ -258,7 +258,8 @@ def pivot(long: pd.DataFrame, rows_key: str, cols_key: str, column: str = "value
     return wide.reindex(index=index, columns=cols)
 
 
-def sorted_settings(values: pd.Series, numeric_only: bool = False) -> list:
+def sorted_settings(values: pd.Series) -> list:
+    """Settings in the order they first appear, numbers sorted."""
     seen = list(dict.fromkeys(values))
     if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in seen):
         return sorted(seen)

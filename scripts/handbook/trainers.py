@@ -131,4 +131,4 @@ def train_reference_free(config_cls, trainer_cls) -> None:
         eval_dataset = None
     model, tokenizer = load_model_and_tokenizer(model_args, workflow_args=workflow_args)
     trainer = make_trainer(trainer_cls, parsed, model, tokenizer, train_dataset, eval_dataset)
-    train_and_save(trainer, workflow_args, training_args, final_dir, parsed)
+    train_and_save(trainer, workflow_args, final_dir, parsed)

@@ -33,9 +33,7 @@ def test_method_has_an_entry_point_a_recipe_and_a_config_class(name, monkeypatch
 
     for recipe in recipes:
         # Our recipes are written for the installed TRL: every key known, nothing to map.
-        resolved = resolve(
-            read_recipe(recipe), known_keys(config_class, ModelConfig), str(recipe), name
-        )
+        resolved = resolve(read_recipe(recipe), known_keys(config_class, ModelConfig), str(recipe))
         assert resolved.notes == [], (recipe, resolved.notes)
 
 
