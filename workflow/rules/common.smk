@@ -159,7 +159,9 @@ def get_reference_gpus(wildcards):
 
 
 def get_reference_runtime(wildcards):
-    return reference_logps_job(wildcards.dataset, wildcards.stage, wildcards.run).runtime
+    return reference_logps_job(
+        wildcards.dataset, wildcards.stage, wildcards.run
+    ).runtime
 
 
 def get_reference_mem_mb(wildcards):
@@ -291,11 +293,15 @@ def get_judge_answer_threads(wildcards):
 
 
 def get_demo_judge_inputs(wildcards):
-    return table_jobs.demo_judge_job(PLAN, wildcards.judge, wildcards.table, wildcards.ext).inputs
+    return table_jobs.demo_judge_job(
+        PLAN, wildcards.judge, wildcards.table, wildcards.ext
+    ).inputs
 
 
 def get_demo_judge_args(wildcards):
-    return table_jobs.demo_judge_job(PLAN, wildcards.judge, wildcards.table, wildcards.ext).args
+    return table_jobs.demo_judge_job(
+        PLAN, wildcards.judge, wildcards.table, wildcards.ext
+    ).args
 
 
 # --- tables.smk
