@@ -231,11 +231,11 @@ def test_every_family_chain_asks_slurm_for_its_published_resources(tmp_path):
     """All recipe families' tables at full scale, dry run through profiles/slurm: each training job
     asks for the GPUs, nodes and time its run declares and launches one process per GPU."""
     from handbook.config import load_config
-    from handbook.plan import build_plan
+    from handbook.plan import build_plan, to_dict
 
     full = build_plan(load_config([]), origin=REPO)
     families = sorted(
-        {Path(f).parent.name for f in full.to_dict()["family_files"] if f.endswith("/family.yaml")}
+        {Path(f).parent.name for f in to_dict(full)["family_files"] if f.endswith("/family.yaml")}
     )
     tables = [
         f"results/tables/{key.split('.', 1)[1]}.md"

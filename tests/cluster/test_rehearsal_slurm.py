@@ -22,7 +22,7 @@ from slurm_fixture import snakemake_env as _snakemake_env
 from test_gpu_gres import LOCAL_SITE, SHIPPED_PROFILE, _fields, _require_gpu_node, _slurm
 
 from handbook.config import load_config
-from handbook.plan import build_plan
+from handbook.plan import build_plan, to_dict
 
 pytestmark = pytest.mark.slurm
 
@@ -43,7 +43,7 @@ def test_rehearsal_chain_asks_slurm_for_what_the_plan_says(slurm_cluster, tmp_pa
     submitted = re.findall(r"submitted with SLURM jobid (\d+)", output)
     assert len(submitted) == 4, output[-4000:]  # stand-ins, prepare, tokenize, SFT
 
-    planned = build_plan(load_config([], {"scale": "rehearsal"})).to_dict()["runs"][
+    planned = to_dict(build_plan(load_config([], {"scale": "rehearsal"})))["runs"][
         "sft/zephyr-7b-beta"
     ]
     resources = planned["resources"]
