@@ -64,7 +64,7 @@ def model_dir(ref: str) -> str:
     return MODEL.format(stage=stage, run=run)
 
 
-def eval_file(template: str, ref: str, **fields: str) -> str:
-    """A per-model result file (DEMO_EVAL, WINRATE, SUITE_RESULT ...) of one model."""
+def for_model(template: str, ref: str, **fields: str) -> str:
+    """A per-model path (DEMO_EVAL, WINRATE, SUITE_RESULT, REF_LOGPS ...) of one model ref."""
     stage, run = ref.split("/", 1)
     return template.format(stage=stage, run=run, **fields)

@@ -73,7 +73,7 @@ def suite_entry(plan: Plan, ref: str, suite: str) -> dict:
         "spec": suite_spec(plan, suite),
         "include_path": suite_tasks_dir(plan, suite),
         "limit": plan.config["suites"][suite].get("limit"),
-        "output": artifacts.eval_file(artifacts.SUITE_RESULT, ref, suite=suite),
+        "output": artifacts.for_model(artifacts.SUITE_RESULT, ref, suite=suite),
     }
 
 

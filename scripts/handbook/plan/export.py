@@ -37,9 +37,7 @@ def to_dict(plan: Plan, table: str | None = None) -> dict:
         {
             "dataset": dataset,
             "reference_model": ref,
-            "path": artifacts.REF_LOGPS.format(
-                dataset=dataset, stage=ref.split("/")[0], run=ref.split("/", 1)[1]
-            ),
+            "path": artifacts.for_model(artifacts.REF_LOGPS, ref, dataset=dataset),
             "runs": [r.ref for r in members],
             "gpus": reference_logps_job(plan, dataset, *ref.split("/", 1)).gpus,
             **reference_settings(plan, dataset, ref),

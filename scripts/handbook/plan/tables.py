@@ -162,14 +162,14 @@ def result_files(plan: Plan, ref: str, table: str) -> dict[str, str]:
         files["model"] = artifacts.model_dir(ref)  # metrics.json, log_history.json
     if spec.get("demo", True):
         if method and method.reward_model:
-            files["reward"] = artifacts.eval_file(artifacts.REWARD_EVAL, ref)
+            files["reward"] = artifacts.for_model(artifacts.REWARD_EVAL, ref)
         else:
-            files["demo"] = artifacts.eval_file(artifacts.DEMO_EVAL, ref)
+            files["demo"] = artifacts.for_model(artifacts.DEMO_EVAL, ref)
             if method and method.answers_chat and plan.demo_eval.get("judge"):
-                files["winrate"] = artifacts.eval_file(artifacts.WINRATE, ref)
+                files["winrate"] = artifacts.for_model(artifacts.WINRATE, ref)
     if not (method and method.reward_model):
         for suite in spec.get("suites", []):
-            files[f"suite:{suite}"] = artifacts.eval_file(
+            files[f"suite:{suite}"] = artifacts.for_model(
                 artifacts.SUITE_RESULT, ref, suite=suite_at_scale(plan, suite)
             )
     if method and method.answers_chat:

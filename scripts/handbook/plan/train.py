@@ -65,8 +65,8 @@ def train_data(plan: Plan, run: Run) -> str:
     if kind == "tokenized":
         return plan.tokenized_path(run.dataset, run.model)
     if kind == "ref_logps":
-        stage, name = (run.reference_model or run.model).split("/", 1)
-        return artifacts.REF_LOGPS.format(dataset=run.dataset, stage=stage, run=name)
+        reference = run.reference_model or run.model
+        return artifacts.for_model(artifacts.REF_LOGPS, reference, dataset=run.dataset)
     if kind == "model":
         return plan.model_location(run.merge_with)
     return artifacts.PREPARED.format(dataset=run.dataset)
