@@ -14,7 +14,8 @@ import argparse
 import json
 import logging
 
-from handbook.modeling import count_parameters, init_llama
+from handbook import model_folder
+from handbook.modeling import count_parameters, from_pretrained, init_llama
 from handbook.provenance import write_json, write_provenance
 from handbook.training import run_main
 
@@ -32,13 +33,15 @@ def main() -> None:
     args = parser.parse_args()
     logger.info("arguments: %s", vars(args))
 
-    tokenizer = AutoTokenizer.from_pretrained(args.tokenizer)
+    tokenizer = from_pretrained(AutoTokenizer, args.tokenizer)
     model = init_llama(tokenizer, json.loads(args.arch), args.seed)
-    model.save_pretrained(args.output_dir)
-    tokenizer.save_pretrained(args.output_dir)
+    staging = model_folder.start(args.output_dir)
+    model.save_pretrained(staging)
+    tokenizer.save_pretrained(staging)
     stats = {"parameters": count_parameters(model), "vocab_size": len(tokenizer)}
-    write_json(f"{args.output_dir}/stats.json", stats)
-    write_provenance(args.output_dir, config=vars(args), inputs={"tokenizer": args.tokenizer})
+    write_json(staging / "stats.json", stats)
+    write_provenance(staging, config=vars(args), inputs={"tokenizer": args.tokenizer})
+    model_folder.publish(staging, args.output_dir)
     logger.info("model: %s", stats)
 
 

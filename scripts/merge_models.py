@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from handbook import model_folder
 from handbook.merging import MergeConfig, MergeError, linear_merge
 from handbook.model_card import render_model_card
 from handbook.modeling import from_pretrained
@@ -47,16 +48,17 @@ def main() -> None:
         raise RecipeError(str(err)) from None
     model.load_state_dict(merged)
     final = Path(merge_args.output_dir)
-    model.save_pretrained(final)
-    tokenizer.save_pretrained(final)
+    staging = model_folder.start(final)
+    model.save_pretrained(staging)
+    tokenizer.save_pretrained(staging)
     metrics = {
         "weight": merge_args.weight,
         "merged_with": other_path,
         "parameters": sum(p.numel() for p in model.parameters()),
     }
-    write_json(final / "metrics.json", metrics)
+    write_json(staging / "metrics.json", metrics)
     write_text_atomic(
-        final / "README.md",
+        staging / "README.md",
         render_model_card(
             title="/".join(final.parts[-2:]),
             method="merge",
@@ -73,10 +75,11 @@ def main() -> None:
         ),
     )
     write_provenance(
-        final,
+        staging,
         config={type(a).__name__: a for a in parsed},
         inputs={"model": names[0], "merged_with": other_path},
     )
+    model_folder.publish(staging, final)
     logger.info(
         "Merged %s (%g) with %s (%g) into %s",
         names[0],

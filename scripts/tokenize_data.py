@@ -14,6 +14,7 @@ import logging
 from pathlib import Path
 
 from handbook.data import DataError, summarise
+from handbook.modeling import from_pretrained
 from handbook.provenance import write_json, write_provenance
 from handbook.recipes import RecipeFileError, chat_template_from
 from handbook.tokenization import tokenize_splits
@@ -43,7 +44,7 @@ def main() -> None:
     args = parser.parse_args()
     logger.info("arguments: %s", vars(args))
 
-    tokenizer = AutoTokenizer.from_pretrained(args.tokenizer)
+    tokenizer = from_pretrained(AutoTokenizer, args.tokenizer)
     if args.chat_template:
         try:
             tokenizer.chat_template = chat_template_from(args.chat_template)

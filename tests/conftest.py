@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -35,11 +36,12 @@ def run_snakemake(
     timeout: int = 1800,
     env=None,
     cores: str | None = "2",
+    repo: Path = REPO,
 ):
-    """Run snakemake on the repository's Snakefile, started in `workdir` (no --directory, which
-    would override the tiny scale's own working directory). `cores=None` leaves them to a
-    profile."""
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "workflow" / "Snakefile")]
+    """Run snakemake on the Snakefile of `repo` (this repository, or a checkout copy), started in
+    `workdir` (no --directory, which would override the tiny scale's own working directory).
+    `cores=None` leaves them to a profile."""
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(repo / "workflow" / "Snakefile")]
     cmd += ["--cores", cores] if cores else []
     cmd += list(args)
     if configfiles:  # last: --configfile takes every following word as a file
@@ -88,3 +90,34 @@ def make_workdir(path: Path) -> Path:
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
     return make_workdir(tmp_path / "work")
+
+
+def make_checkout(path: Path) -> Path:
+    """A copy of this repository's files as a clone would have them (tracked, plus untracked ones
+    git does not ignore), without .venv/, results/ or .snakemake/."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO,
+        capture_output=True,
+        check=True,
+    ).stdout.split(b"\0")
+    for name in filter(None, (n.decode() for n in listed)):
+        source = REPO / name
+        if source.is_file():
+            (path / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, path / name)
+    return path
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory):
+    """The default chain at a reduced size (tests/config/tiny.yaml), built once in a checkout copy
+    of the repository: tests/workflow/test_e2e.py checks what it built, test_faults.py what a
+    moved copy, damaged files and killed jobs do to it."""
+    work = make_checkout(tmp_path_factory.mktemp("e2e") / "checkout")
+    run_snakemake(work, *DEMO_TARGETS, configfiles=[DEMO_CONFIG], repo=work)
+    return work
+
+
+DEMO_CONFIG = "tests/config/tiny.yaml"  # relative: the demo's checkout has its own copy
+DEMO_TARGETS = ("results/tables/chain.csv",)

@@ -64,6 +64,11 @@ def model_dir(ref: str) -> str:
     return MODEL.format(stage=stage, run=run)
 
 
+def model_dirs(refs, bases) -> list[str]:
+    """The folders of the models a plan trains (`refs`) and of its base models, sorted."""
+    return sorted({model_dir(ref) for ref in refs} | {BASE_MODEL.format(base=b) for b in bases})
+
+
 def for_model(template: str, ref: str, **fields: str) -> str:
     """A per-model path (DEMO_EVAL, WINRATE, SUITE_RESULT, REF_LOGPS ...) of one model ref."""
     stage, run = ref.split("/", 1)

@@ -17,6 +17,7 @@ import signal
 from pathlib import Path
 from typing import Any
 
+from handbook import model_folder
 from handbook.model_card import write_model_card
 from handbook.modeling import from_pretrained
 from handbook.provenance import to_jsonable, write_json, write_provenance
@@ -49,32 +50,69 @@ def fingerprint(*parsed) -> str:
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def prepare_checkpoint_dir(checkpoint_dir: str, run_fingerprint: str, is_main: bool) -> str | None:
-    """Return the checkpoint to resume from, discarding checkpoints of a different configuration."""
-    from transformers.trainer_utils import get_last_checkpoint
-
+def clean_checkpoint_dir(checkpoint_dir: str, run_fingerprint: str) -> None:
+    """Make the folder hold only checkpoints this run can resume from (main process only):
+    checkpoints of another configuration, incomplete ones and unreadable ones are removed, each
+    said in one warning line."""
     folder = Path(checkpoint_dir)
     stamp = folder / "fingerprint.txt"
     if folder.exists() and (not stamp.exists() or stamp.read_text().strip() != run_fingerprint):
-        if is_main:
+        logger.warning("Checkpoints in %s are from another configuration: starting afresh", folder)
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(run_fingerprint + "\n")
+    # A job killed while saving leaves a checkpoint without trainer_state.json: never resume from
+    # it. One with a damaged file (a save cut short, a disk fault) would fail to load after the
+    # model did, on every rebuild: the one before it is used instead.
+    for checkpoint in sorted(folder.glob("checkpoint-*"), key=checkpoint_step, reverse=True):
+        if not (checkpoint / "trainer_state.json").exists():
+            logger.warning("Removing incomplete checkpoint %s", checkpoint)
+            shutil.rmtree(checkpoint)
+            continue
+        damage = unreadable_file(checkpoint)
+        if damage:
             logger.warning(
-                "Checkpoints in %s are from another configuration: starting afresh", folder
+                "Checkpoint %s cannot be read (%s): removed, resuming from the one before it",
+                checkpoint,
+                damage,
             )
-            shutil.rmtree(folder)
-    if is_main:
-        folder.mkdir(parents=True, exist_ok=True)
-        stamp.write_text(run_fingerprint + "\n")
-    if is_main:
-        # A job killed while saving leaves a checkpoint without trainer_state.json: never resume
-        # from it.
-        for partial in folder.glob("checkpoint-*"):
-            if not (partial / "trainer_state.json").exists():
-                logger.warning("Removing incomplete checkpoint %s", partial)
-                shutil.rmtree(partial)
-    last = get_last_checkpoint(str(folder)) if folder.exists() else None
+            shutil.rmtree(checkpoint)
+
+
+def last_checkpoint(checkpoint_dir: str) -> str | None:
+    from transformers.trainer_utils import get_last_checkpoint
+
+    last = get_last_checkpoint(checkpoint_dir) if Path(checkpoint_dir).exists() else None
     if last:
         logger.info("Resuming from %s", last)
     return last
+
+
+def checkpoint_step(folder: Path) -> int:
+    suffix = folder.name.rsplit("-", 1)[-1]
+    return int(suffix) if suffix.isdigit() else -1
+
+
+def unreadable_file(checkpoint: Path) -> str | None:
+    """'<file>: <why>' for the first file of a checkpoint that cannot be read, else None. Checks
+    what a cut-short write breaks, without loading tensors: a torch file's zip directory (written
+    last), a safetensors header against the file's size, JSON."""
+    import zipfile
+
+    from safetensors import safe_open
+
+    for path in sorted(p for p in checkpoint.rglob("*") if p.is_file()):
+        try:
+            if path.suffix in (".pt", ".pth", ".bin"):
+                zipfile.ZipFile(path).close()
+            elif path.suffix == ".safetensors":
+                with safe_open(str(path), "np"):
+                    pass
+            elif path.suffix == ".json":
+                json.loads(path.read_text())
+        except Exception as err:  # zipfile, safetensors and json each raise their own
+            return f"{path.relative_to(checkpoint)}: {type(err).__name__}: {str(err)[:120]}"
+    return None
 
 
 def save_final(trainer, final_dir: str) -> None:
@@ -120,8 +158,10 @@ def train_and_save(trainer, workflow_args, final_dir: str, parsed: tuple) -> dic
     """Train (resuming if possible), evaluate, and save a checkpoint that loads with plain
     transformers."""
     is_main = trainer.accelerator.is_main_process
-    resume = prepare_checkpoint_dir(workflow_args.checkpoint_dir, fingerprint(*parsed), is_main)
+    if is_main:
+        clean_checkpoint_dir(workflow_args.checkpoint_dir, fingerprint(*parsed))
     trainer.accelerator.wait_for_everyone()
+    resume = last_checkpoint(workflow_args.checkpoint_dir)
     if os.environ.get(KILL_AFTER_CHECKPOINT):
         trainer.add_callback(kill_after_checkpoint(int(os.environ[KILL_AFTER_CHECKPOINT])))
     result = trainer.train(resume_from_checkpoint=resume)
@@ -131,14 +171,20 @@ def train_and_save(trainer, workflow_args, final_dir: str, parsed: tuple) -> dic
     if trainer.eval_dataset is not None:
         metrics.update(trainer.evaluate())
     metrics["world_size"] = trainer.accelerator.num_processes
-    save_final(trainer, final_dir)
+    # Every process saves into the same staging folder (FSDP gathers through all of them); the
+    # main one publishes it under the final name once the manifest is written.
+    staging = model_folder.staging(final_dir)
     if is_main:
-        trainer.processing_class.save_pretrained(final_dir)
-        write_json(Path(final_dir) / "metrics.json", metrics)
-        write_json(Path(final_dir) / "log_history.json", trainer.state.log_history)
-        write_model_card(final_dir, parsed, trainer, metrics)
+        model_folder.start(final_dir)
+    trainer.accelerator.wait_for_everyone()
+    save_final(trainer, str(staging))
+    if is_main:
+        trainer.processing_class.save_pretrained(staging)
+        write_json(staging / "metrics.json", metrics)
+        write_json(staging / "log_history.json", trainer.state.log_history)
+        write_model_card(final_dir, parsed, trainer, metrics, into=staging)
         write_provenance(
-            final_dir,
+            staging,
             config={type(a).__name__: a for a in parsed},
             inputs={
                 "model": parsed[2].model_name_or_path,
@@ -146,6 +192,9 @@ def train_and_save(trainer, workflow_args, final_dir: str, parsed: tuple) -> dic
                 "resumed_from": resume,
             },
         )
+    trainer.accelerator.wait_for_everyone()
+    if is_main:
+        model_folder.publish(staging, final_dir)
         logger.info("Saved %s: %s", final_dir, json.dumps(to_jsonable(metrics)))
     trainer.accelerator.wait_for_everyone()
     return metrics

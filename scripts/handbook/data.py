@@ -9,6 +9,7 @@ dataset, the source and the column or row, so it can be printed as one line.
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -350,7 +351,9 @@ def load_mixture(name: str, spec: dict[str, Any]):
                 f"dataset '{name}': test_split_size {size} must be a fraction in (0, 1) "
                 "or a row count"
             )
-        if size >= 1 and size >= len(train):
+        # datasets rounds a fraction's test rows up (and its training rows down).
+        test_rows = math.ceil(size * len(train)) if isinstance(size, float) else size
+        if test_rows >= len(train):
             raise DataError(
                 f"dataset '{name}': test_split_size {size} leaves no training rows "
                 f"(the data has {len(train)})"

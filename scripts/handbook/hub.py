@@ -14,7 +14,7 @@ def is_hub_id(source: str, root: str | Path | None = None) -> bool:
     absolute or explicitly relative, with a data-file suffix, or with more than one '/'. A missing
     'data/x.parquet' is a local file (its absence is then a clear missing-input error), never a
     hub request."""
-    source = str(source)
+    source = split_revision(str(source))[0]
     path = Path(source).expanduser()
     return not (
         source.startswith(("results/", ".", "/", "~"))
@@ -24,3 +24,14 @@ def is_hub_id(source: str, root: str | Path | None = None) -> bool:
         or path.exists()
         or (root is not None and (Path(root) / path).exists())
     )
+
+
+def split_revision(source: str) -> tuple[str, str | None]:
+    """'org/name@rev' -> ('org/name', 'rev'): a hub id may pin a branch, tag or commit. A local
+    path keeps its '@' (a folder may be named so)."""
+    name, at, revision = source.rpartition("@")
+    if not at or not revision or "/" in revision or Path(source).exists():
+        return source, None
+    if name.startswith(("results/", ".", "/", "~")) or name.count("/") > 1:
+        return source, None
+    return name, revision

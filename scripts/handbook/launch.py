@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import shlex
+
+ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=\S*$")
 
 # Rendezvous port of multi-node runs. Every node must know it in advance, so it cannot be a free
 # port picked at launch; nodes of a multi-node job are not shared with another such job.
@@ -11,6 +14,16 @@ MULTI_NODE_PORT = 29500
 
 class LaunchError(ValueError):
     pass
+
+
+def exec_form(command: str) -> str:
+    """The launch command as the job shell's last act: its leading VAR=value words, then exec, so
+    the process Snakemake or SLURM signals is the launcher itself, not a shell above it."""
+    words = command.split(" ")
+    at = 0
+    while at < len(words) and ASSIGNMENT.match(words[at]):
+        at += 1
+    return " ".join([*words[:at], "exec", *words[at:]])
 
 
 def multi_node_launcher(accel: str, gpus_per_node: int, nodes: int, threads: int) -> str:

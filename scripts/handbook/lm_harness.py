@@ -212,10 +212,17 @@ def load_lm(model: str, run: SuiteRun):
     """lm-eval's Hugging Face backend for a checkpoint folder or hub id."""
     from lm_eval.models.huggingface import HFLM
 
+    from handbook.modeling import ModelError, model_source
+
+    try:
+        source, revision = model_source(model)
+    except ModelError as err:
+        raise SuiteError(str(err)) from None
     try:
         # Weights from safetensors only: a pickled checkpoint can run code when loaded.
         lm = HFLM(
-            pretrained=model,
+            pretrained=source,
+            revision=revision or "main",
             dtype=run.dtype,
             device=run.device,
             batch_size=batch_size(run),

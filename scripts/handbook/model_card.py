@@ -153,8 +153,9 @@ def render_model_card(
     return "\n".join(lines)
 
 
-def write_model_card(final_dir: str, parsed, trainer, metrics: dict) -> Path:
-    """README.md of a trained model folder, written atomically."""
+def write_model_card(final_dir: str, parsed, trainer, metrics: dict, into=None) -> Path:
+    """README.md of the model that will be at `final_dir`, written atomically into `into` (its
+    staging folder) or `final_dir`."""
     workflow_args, _, model_args = parsed
     folder = Path(final_dir)
     dataset_name, sources = dataset_origin(workflow_args.dataset_path)
@@ -171,5 +172,6 @@ def write_model_card(final_dir: str, parsed, trainer, metrics: dict) -> Path:
         metrics=metrics,
         reward_model=type(trainer).__name__ == "RewardTrainer",
     )
-    write_text_atomic(folder / "README.md", text)
-    return folder / "README.md"
+    target = Path(into or folder) / "README.md"
+    write_text_atomic(target, text)
+    return target

@@ -3,7 +3,9 @@ and what loading any model for inference needs: a device and a tokenizer that ca
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from handbook.provenance import log_startup
@@ -83,19 +85,75 @@ class ModelError(ValueError):
     """A model or tokenizer that cannot be loaded, said in one line naming it."""
 
 
+def model_source(path: str) -> tuple[str, str | None]:
+    """The folder or hub id a model reference names, and the revision an 'org/name@rev' id
+    pins. A folder is checked against its manifest (handbook.model_folder); a path that can only
+    be local and does not exist stops here rather than as a hub error."""
+    from handbook.hub import is_hub_id, split_revision
+    from handbook.model_folder import DamagedModel, check
+
+    source, revision = split_revision(str(path))
+    folder = Path(source).expanduser()
+    if folder.is_dir():
+        try:
+            check(str(folder))
+        except DamagedModel as err:
+            raise ModelError(str(err)) from None
+    elif not is_hub_id(source):
+        raise ModelError(f"{path}: no such model folder (a hub id is 'org/name')")
+    return source, revision
+
+
+def adapter_base(folder: str) -> str | None:
+    """The base model of a folder holding only a PEFT adapter (adapter_config.json, no
+    config.json), else None."""
+    config = Path(folder) / "adapter_config.json"
+    if not config.is_file() or (Path(folder) / "config.json").is_file():
+        return None
+    return json.loads(config.read_text()).get("base_model_name_or_path")
+
+
 def from_pretrained(cls, path: str, **kwargs):
     """cls.from_pretrained(path, ...) with every loading failure (missing or corrupt files, a
-    hub id while offline, an unknown architecture) turned into one line naming the model."""
+    hub id while offline, an unknown architecture) turned into one line naming the model. A
+    LoRA adapter folder loads onto its base, merged (a tokenizer without files of its own comes
+    from the base), as a chain of adapters expects."""
+    source, revision = model_source(path)
+    if revision:
+        if kwargs.get("revision") not in (None, "main", revision):
+            raise ModelError(
+                f"{path}: pins revision {revision!r} but model_revision is {kwargs['revision']!r}"
+            )
+        kwargs["revision"] = revision
+    base = adapter_base(source)
+    is_tokenizer = cls.__name__.endswith("Tokenizer")
+    if base and is_tokenizer and not (Path(source) / "tokenizer_config.json").is_file():
+        return from_pretrained(cls, base, **kwargs)
     try:
-        loaded = cls.from_pretrained(path, **kwargs)
+        if base and not is_tokenizer:
+            loaded = merged_adapter(cls, source, base, **kwargs)
+        else:
+            loaded = cls.from_pretrained(source, **kwargs)
     except Exception as err:  # transformers, safetensors and the hub client raise many types
         first = str(err).strip().splitlines()[0] if str(err).strip() else ""
         raise ModelError(
             f"{path}: cannot load {cls.__name__} ({type(err).__name__}: {first})"
         ) from None
-    if not cls.__name__.endswith("Tokenizer"):
+    if not is_tokenizer:
         log_startup("model loaded")
     return loaded
+
+
+def merged_adapter(cls, folder: str, base: str, **kwargs):
+    import logging
+
+    from peft import PeftModel
+
+    logging.getLogger("handbook").info(
+        "%s is a LoRA adapter: loading it onto its base %s, merged", folder, base
+    )
+    base_model = from_pretrained(cls, base, **kwargs)
+    return PeftModel.from_pretrained(base_model, folder).merge_and_unload()
 
 
 def load_tokenizer(path: str):

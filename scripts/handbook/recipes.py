@@ -135,7 +135,17 @@ def chat_template_from(value: str) -> str:
         if not isinstance(template, str) or not template.strip():
             raise RecipeFileError(f"{path}: chat_template: the recipe has no inline chat template")
         return template
-    return path.read_text()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        text = "\0"
+    if "\0" in text:
+        raise RecipeFileError(f"{path}: chat_template: not a text file (give a Jinja template)")
+    if "{%" not in text and "{{" not in text:
+        raise RecipeFileError(
+            f"{path}: chat_template: holds no Jinja ({{% ... %}} or {{{{ ... }}}})"
+        )
+    return text
 
 
 def stage_of(path: str | Path) -> str | None:

@@ -11,6 +11,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 
+from handbook.lifetime import die_with_parent
 from handbook.provenance import log_startup, to_jsonable
 from handbook.recipes import CPU_OVERRIDES, RecipeFileError, known_keys, read_recipe, resolve
 from handbook.secrets import redact, take_secrets
@@ -105,7 +106,7 @@ def parse_recipe(dataclass_types, argv: list[str] | None = None):
 
     def fail(message: str):
         # argparse would print the usage of every trainer argument (~150 lines) before its message.
-        raise RecipeError(f"{source}: {message}")
+        raise RecipeError(f"{blamed(message, argv, source)}: {message}")
 
     parser.error = fail
     if "--config" in argv:
@@ -134,6 +135,8 @@ def parse_recipe(dataclass_types, argv: list[str] | None = None):
         )
     try:
         parsed = parser.parse_args_into_dataclasses(args=argv + overrides)
+    except RecipeError:
+        raise
     except ValueError as err:
         message = str(err).splitlines()[0]
         if "not used by the HfArgumentParser" in message:
@@ -146,6 +149,17 @@ def parse_recipe(dataclass_types, argv: list[str] | None = None):
         raise RecipeError(f"{source}: invalid arguments (see the message above)") from err
     take_secrets(*parsed)
     return parsed
+
+
+def blamed(message: str, argv: list[str], source: str) -> str:
+    """Where a bad value came from: the command line (the run's args) when the argument argparse
+    names was given there, else the recipe."""
+    import re
+
+    named = re.match(r"argument (--\S+?)(?:/\S+)?:", message)
+    if named and any(a == named.group(1) or a.startswith(named.group(1) + "=") for a in argv):
+        return "command line (the run's args)"
+    return source
 
 
 def cpu_overrides() -> list[str]:
@@ -189,6 +203,8 @@ def start_run(config_cls):
     log_arguments(*parsed)
     workflow_args, training_args, model_args = parsed
     check_device(workflow_args)
+    check_reporting(training_args)
+    check_max_length(training_args, model_args)
     check_global_batch(workflow_args, training_args)
     check_optimizer(workflow_args, training_args)
     check_attention(model_args)
@@ -199,6 +215,65 @@ def start_run(config_cls):
     final_dir = training_args.output_dir
     training_args.output_dir = workflow_args.checkpoint_dir
     return parsed, final_dir
+
+
+def where_set(key: str) -> str:
+    """The file (or the command line) a training argument came from, for an error naming it."""
+    argv = sys.argv[1:]
+    recipe = recipe_path(argv)
+    return blamed(f"argument --{key}:", argv, recipe or "command line")
+
+
+def check_reporting(training_args) -> None:
+    """report_to an integration whose package is missing would fail after the model loads."""
+    from transformers.integrations import get_available_reporting_integrations
+
+    wanted = [r for r in training_args.report_to or [] if r not in ("none", "all")]
+    missing = [r for r in wanted if r not in get_available_reporting_integrations()]
+    if missing:
+        raise RecipeError(
+            f"{where_set('report_to')}: report_to: {', '.join(missing)} is not installed here "
+            "(install its package in the job's env, or set report_to: none)"
+        )
+
+
+# Config fields that give a model's longest sequence, by architecture family.
+POSITION_LIMITS = ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length")
+
+
+def check_max_length(training_args, model_args) -> None:
+    """A length the recipe or the run sets above the model's position limit stops here, before
+    the weights load (a trainer's own default above it is only said in the log)."""
+    from transformers import AutoConfig
+
+    from handbook.modeling import ModelError, model_source
+
+    fields = type(training_args).__dataclass_fields__
+    lengths = {
+        key: getattr(training_args, key)
+        for key in ("max_length", "max_prompt_length", "max_completion_length")
+        if getattr(training_args, key, None)
+    }
+    if not lengths or not model_args.model_name_or_path:
+        return
+    try:
+        source, revision = model_source(model_args.model_name_or_path)
+        config = AutoConfig.from_pretrained(source, revision=revision or model_args.model_revision)
+    except (ModelError, OSError, ValueError):
+        return  # said in one line when the model itself is loaded
+    limit = next((getattr(config, f) for f in POSITION_LIMITS if getattr(config, f, None)), None)
+    for key, value in lengths.items():
+        if not limit or value <= limit:
+            continue
+        if value == fields[key].default:
+            logger.warning(
+                "%s %d (the default) is above the model's position limit %d", key, value, limit
+            )
+            continue
+        raise RecipeError(
+            f"{where_set(key)}: {key} {value} is above the position limit of "
+            f"{model_args.model_name_or_path} ({limit}): lower it to {limit} or less"
+        )
 
 
 def check_attention(model_args) -> None:
@@ -241,18 +316,12 @@ def scale_name(workflow_args) -> str:
 
 
 def check_device(workflow_args) -> None:
-    """A run given GPUs on a machine without CUDA would train a full-size recipe on the CPU. On a
-    GPU node the likely cause is the job's Python: the submit host's CPU-only torch instead of the
-    rule's conda env."""
-    import torch
+    """A run given GPUs on a machine without CUDA would train a full-size recipe on the CPU."""
+    from handbook.device_check import missing_cuda
 
-    if workflow_args.gpus and not torch.cuda.is_available():
-        raise RecipeError(
-            f"the run asks for {workflow_args.gpus} GPU(s) but torch {torch.__version__} sees no "
-            "CUDA device: on a GPU node, run Snakemake with --sdm conda so the job uses "
-            "envs/gpu.yaml (a CPU-only torch sees no GPU); on a CPU machine set the run's gpus: 0, "
-            "or build it at scale: rehearsal or tiny"
-        )
+    problem = missing_cuda(workflow_args.gpus)
+    if problem:
+        raise RecipeError(problem)
 
 
 def check_global_batch(workflow_args, training_args) -> None:
@@ -285,6 +354,7 @@ def run_main(main) -> None:
     from handbook.data import DataError
     from handbook.modeling import ModelError
 
+    die_with_parent()
     setup_logging()
     log_startup("main")
     try:

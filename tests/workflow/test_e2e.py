@@ -1,30 +1,19 @@
 """End to end: the default chain at a reduced size, from the demo world to the demo table.
 
-Builds once per module (a few minutes on 2 cores) and then checks the table, the checkpoints,
-provenance, that a rebuild has nothing to do, and that a killed training job resumes.
+Built once per session in a checkout copy (the `demo` fixture in tests/conftest.py, a few minutes
+on 2 cores); these tests check the table, the checkpoints, provenance and that a rebuild has
+nothing to do. tests/workflow/test_faults.py then moves, damages and kills it.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 
 import pandas as pd
 import pytest
-from conftest import PLANTED_SECRETS, REPO, TINY_CONFIG, make_workdir, run_snakemake, workflow_env
+from conftest import DEMO_CONFIG, PLANTED_SECRETS, run_snakemake
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    work = make_workdir(tmp_path_factory.mktemp("e2e"))
-    run_snakemake(work, "results/tables/chain.csv", configfiles=[TINY_CONFIG])
-    return work
 
 
 def test_table_shows_sft_above_base(demo):
@@ -50,14 +39,20 @@ def test_checkpoints_load_with_plain_transformers(demo):
         tokenizer = AutoTokenizer.from_pretrained(folder)
         assert "{% generation %}" in tokenizer.chat_template
         assert model.config.model_type == "llama" and model.num_parameters() < 2_000_000
+        manifest = json.loads((folder / "manifest.json").read_text())["files"]
+        assert (
+            manifest["model.safetensors"]["size"] == (folder / "model.safetensors").stat().st_size
+        )
     metrics = json.loads((demo / "results/models/sft/tiny/metrics.json").read_text())
     assert metrics["world_size"] == 1 and metrics["train_loss"] > 0 and "eval_loss" in metrics
 
 
 def test_no_planted_secret_is_kept_anywhere_under_results(demo):
     """Tokens given in a recipe and the environment: in no log, provenance, pickled training
-    arguments, model card, plan or table (one in a run's args is refused by the plan)."""
-    files = [p for p in (demo / "results").rglob("*") if p.is_file()]
+    arguments, model card, plan, table or Snakemake record (one in a run's args is refused by the
+    plan)."""
+    files = [p for top in ("results", ".snakemake") for p in (demo / top).rglob("*") if p.is_file()]
+    assert any(".snakemake/metadata" in str(p) for p in files)
     assert any(p.name == "training_args.bin" for p in files) and any(
         p.name == "plan.json" for p in files
     )
@@ -109,7 +104,9 @@ def test_no_job_wrote_into_another_jobs_finished_output(demo):
 
 
 def test_rebuild_has_nothing_to_do(demo):
-    proc = run_snakemake(demo, "-n", "results/tables/chain.csv", configfiles=[TINY_CONFIG])
+    proc = run_snakemake(
+        demo, "-n", "results/tables/chain.csv", configfiles=[DEMO_CONFIG], repo=demo
+    )
     assert "Nothing to be done" in proc.stdout + proc.stderr
 
 
@@ -120,7 +117,7 @@ def test_lm_eval_suites_and_judge_answers_through_the_workflow(demo):
         "mt_bench": "results/judges/mt_bench/model_answer/sft-tiny.jsonl",
         "alpaca_eval": "results/judges/alpaca_eval/model_outputs/sft-tiny.json",
     }
-    run_snakemake(demo, *targets.values(), configfiles=[TINY_CONFIG])
+    run_snakemake(demo, *targets.values(), configfiles=[DEMO_CONFIG], repo=demo)
     for fmt in ("chat", "plain"):
         result = json.loads((demo / targets[fmt]).read_text())
         assert set(result["headline"]) == {"demo_mc", "demo_gen", "average"}
@@ -150,40 +147,9 @@ def test_lm_eval_suites_and_judge_answers_through_the_workflow(demo):
 
 def test_report_shows_the_table_and_training_curves(demo):
     targets = ("results/tables/chain.png", "results/plots/chain_curves.png")
-    run_snakemake(demo, *targets, configfiles=[TINY_CONFIG])
-    run_snakemake(demo, *targets, "--report", "report.html", configfiles=[TINY_CONFIG])
+    run_snakemake(demo, *targets, configfiles=[DEMO_CONFIG], repo=demo)
+    run_snakemake(demo, *targets, "--report", "report.html", configfiles=[DEMO_CONFIG], repo=demo)
     html = (demo / "report.html").read_text()
     assert "chain_curves.png" in html and "chain.png" in html
     assert html.count("data:image/png;base64") >= 2 or html.count("image/png") >= 2
     assert "Training curves of the models in table" in html  # the caption from workflow/report/
-
-
-def test_killed_training_resumes_from_last_checkpoint(demo):
-    """Kill the SFT job after its first checkpoint; building the target again resumes from it."""
-    checkpoints = demo / "results/checkpoints/sft/tiny"
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "workflow/Snakefile")]
-    cmd += ["--directory", str(demo), "--cores", "2", "--configfile", str(TINY_CONFIG)]
-    cmd += ["--force", "results/models/sft/tiny"]
-    for old in checkpoints.glob("checkpoint-*"):
-        subprocess.run(["rm", "-rf", str(old)], check=True)
-    proc = subprocess.Popen(
-        cmd,
-        cwd=demo,
-        env=workflow_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    deadline = time.time() + 300
-    while not list(checkpoints.glob("checkpoint-*/trainer_state.json")) and time.time() < deadline:
-        time.sleep(1)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    saved = sorted(checkpoints.glob("checkpoint-*"))
-    assert saved, "no checkpoint was written before the deadline"
-    run_snakemake(demo, "--unlock", configfiles=[TINY_CONFIG])
-    run_snakemake(demo, "--rerun-incomplete", "results/models/sft/tiny", configfiles=[TINY_CONFIG])
-    log = (demo / "results/logs/sft/tiny.log").read_text()
-    assert f"Resuming from results/checkpoints/sft/tiny/{saved[0].name}" in log
-    provenance = json.loads((demo / "results/models/sft/tiny/provenance.json").read_text())
-    assert provenance["inputs"]["resumed_from"].endswith(saved[0].name)

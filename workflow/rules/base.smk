@@ -14,10 +14,9 @@ rule train_tokenizer:
         "../../envs/train.yaml"
     params:
         args=get_tokenizer_train_args,
-        script=SCRIPTS / "train_tokenizer.py",
     shell:
-        "python {params.script} --corpus {input.corpus} {params.args} "
-        "--output_dir {output} > {log} 2>&1"
+        "exec python $HANDBOOK_SCRIPTS/train_tokenizer.py --corpus {input.corpus} {params.args} "
+        "--output_dir {output} >> {log} 2>&1"
 
 
 rule init_model:
@@ -33,7 +32,6 @@ rule init_model:
         "../../envs/train.yaml"
     params:
         args=get_init_args,
-        script=SCRIPTS / "init_model.py",
     shell:
-        "python {params.script} --tokenizer {input.tokenizer} {params.args} "
-        "--output_dir {output} > {log} 2>&1"
+        "exec python $HANDBOOK_SCRIPTS/init_model.py --tokenizer {input.tokenizer} {params.args} "
+        "--output_dir {output} >> {log} 2>&1"

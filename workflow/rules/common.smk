@@ -2,6 +2,7 @@
 # the jobs its builders return, one module per rule file (handbook.plan.data, .train, ...). No
 # rules here.
 import functools
+import os
 import sys
 from pathlib import Path
 
@@ -11,7 +12,7 @@ REPO = Path(workflow.basedir).parent
 SCRIPTS = REPO / "scripts"
 sys.path.insert(0, str(SCRIPTS))
 
-from handbook import artifacts  # noqa: E402
+from handbook import artifacts, launch, model_folder  # noqa: E402
 from handbook.methods import stage_pattern  # noqa: E402
 from handbook.plan import ConfigError, build_plan, write_plan  # noqa: E402
 from handbook.plan import data as data_jobs  # noqa: E402
@@ -22,8 +23,13 @@ from handbook.plan import tables as table_jobs  # noqa: E402
 from handbook.plan import train as train_jobs  # noqa: E402
 
 # Scripts import the shared package from scripts/, also inside conda envs and SLURM jobs; the
-# job's start time lets them log how long start-up took (handbook.provenance.log_startup).
-JOB_PREFIX = f"export PYTHONPATH={SCRIPTS}${{{{PYTHONPATH:+:$PYTHONPATH}}}} HANDBOOK_JOB_START=$(date +%s.%N); "
+# job's start time lets them log how long start-up took (handbook.provenance.log_startup). Rules
+# name their script as $HANDBOOK_SCRIPTS/<name>.py: the checkout's path is set here, outside what
+# Snakemake records of a job, so a moved or re-cloned checkout has nothing to rebuild.
+JOB_PREFIX = (
+    f"export HANDBOOK_SCRIPTS={SCRIPTS} PYTHONPATH={SCRIPTS}${{{{PYTHONPATH:+:$PYTHONPATH}}}} "
+    "HANDBOOK_JOB_START=$(date +%s.%N); "
+)
 
 # At rehearsal every job reads the hub through the stand-ins' caches, with the hub switched off
 # (jobs run in the rehearsal's working directory, so the paths are relative to it).
@@ -41,13 +47,20 @@ except ConfigError as err:
 shell.prefix(JOB_PREFIX + (REHEARSAL_ENV if PLAN.scale == "rehearsal" else ""))
 for line in PLAN.from_recipes:
     logger.info(f"recipe: {line}")
+# A built model whose files are not those its manifest lists (deleted, cut short) would count as
+# done; names and sizes are checked here, hashes by the next job that loads it.
+for folder in artifacts.model_dirs(PLAN.runs, PLAN.config["base_models"]):
+    problem = model_folder.missing_or_resized(folder)
+    if problem:
+        logger.warning(f"{folder}: {problem}: {model_folder.REBUILD_HINT}")
 for line in PLAN.replacements:
     logger.info(f"{PLAN.scale_name}: {line}")
 
 
 def get_config_files_arg(wildcards):
     """The config files this workflow was started with, for a job that builds its own plan."""
-    files = [str(Path(f).resolve()) for f in workflow.overwrite_configfiles]
+    # Relative to the job's working directory, which moves with the checkout.
+    files = [os.path.relpath(Path(f).resolve()) for f in workflow.overwrite_configfiles]
     return f"--configfile {' '.join(files)}" if files else ""
 
 
@@ -124,7 +137,7 @@ def get_train_runtime(wildcards):
 
 
 def get_train_script(wildcards):
-    return str(SCRIPTS / train_job(wildcards.stage, wildcards.run).script)
+    return train_job(wildcards.stage, wildcards.run).script
 
 
 def get_train_model(wildcards):
@@ -142,7 +155,10 @@ def get_train_args(wildcards, resources):
 def get_launcher(wildcards, resources, threads):
     """The launch command for the job's resources as they are at run time (a profile may set them)."""
     job = train_job(wildcards.stage, wildcards.run)
-    return job.launcher_for(resources.get("gpu", 0), resources.get("nodes", 1), threads)
+    command = job.launcher_for(
+        resources.get("gpu", 0), resources.get("nodes", 1), threads
+    )
+    return launch.exec_form(command)
 
 
 @functools.cache

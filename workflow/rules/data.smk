@@ -19,9 +19,8 @@ rule make_demo_world:
         "../../envs/data.yaml"
     params:
         spec=data_jobs.demo_world_spec(PLAN),
-        script=SCRIPTS / "make_demo_world.py",
     shell:
-        "python {params.script} --spec '{params.spec}' --outdir results/demo_world > {log} 2>&1"
+        "exec python $HANDBOOK_SCRIPTS/make_demo_world.py --spec '{params.spec}' --outdir results/demo_world >> {log} 2>&1"
 
 
 rule prepare_dataset:
@@ -37,10 +36,9 @@ rule prepare_dataset:
         "../../envs/data.yaml"
     params:
         spec=get_dataset_spec,
-        script=SCRIPTS / "prepare_data.py",
     shell:
-        "python {params.script} --name {wildcards.dataset} --spec '{params.spec}' "
-        "--output_dir {output} > {log} 2>&1"
+        "exec python $HANDBOOK_SCRIPTS/prepare_data.py --name {wildcards.dataset} --spec '{params.spec}' "
+        "--output_dir {output} >> {log} 2>&1"
 
 
 rule tokenize_dataset:
@@ -56,10 +54,9 @@ rule tokenize_dataset:
         "../../envs/data.yaml"
     params:
         tokenizer=get_tokenize_args,
-        script=SCRIPTS / "tokenize_data.py",
     shell:
-        "python {params.script} --prepared {input.prepared} {params.tokenizer} "
-        "--output_dir {output} > {log} 2>&1"
+        "exec python $HANDBOOK_SCRIPTS/tokenize_data.py --prepared {input.prepared} {params.tokenizer} "
+        "--output_dir {output} >> {log} 2>&1"
 
 
 # scale: rehearsal reads the hub's models and datasets from tiny stand-ins under their real ids;
@@ -73,6 +70,5 @@ rule make_standins:
         "../../envs/train.yaml"
     params:
         configfiles=get_config_files_arg,
-        script=SCRIPTS / "make_standins.py",
     shell:
-        "python {params.script} --out results/standins {params.configfiles} > {log} 2>&1"
+        "exec python $HANDBOOK_SCRIPTS/make_standins.py --out results/standins {params.configfiles} >> {log} 2>&1"

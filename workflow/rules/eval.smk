@@ -27,10 +27,9 @@ rule eval_demo:
     params:
         model=get_eval_model,
         args=get_eval_args,
-        script=SCRIPTS / "eval_demo.py",
     shell:
-        "OMP_NUM_THREADS={threads} python {params.script} --model {params.model} --prompts {input.prompts} "
-        "{params.args} --output {output.scores} > {log} 2>&1"
+        "OMP_NUM_THREADS={threads} exec python $HANDBOOK_SCRIPTS/eval_demo.py --model {params.model} --prompts {input.prompts} "
+        "{params.args} --output {output.scores} >> {log} 2>&1"
 
 
 rule judge_winrate:
@@ -50,10 +49,9 @@ rule judge_winrate:
         runtime=60,
     params:
         model=get_winrate_model,
-        script=SCRIPTS / "judge_winrate.py",
     shell:
-        "OMP_NUM_THREADS={threads} python {params.script} --reward_model {params.model} "
-        "--samples {input.samples} --baseline {input.baseline} --output {output} > {log} 2>&1"
+        "OMP_NUM_THREADS={threads} exec python $HANDBOOK_SCRIPTS/judge_winrate.py --reward_model {params.model} "
+        "--samples {input.samples} --baseline {input.baseline} --output {output} >> {log} 2>&1"
 
 
 rule eval_reward:
@@ -71,11 +69,9 @@ rule eval_reward:
     resources:
         mem_mb=8000,
         runtime=60,
-    params:
-        script=SCRIPTS / "eval_reward.py",
     shell:
-        "OMP_NUM_THREADS={threads} python {params.script} --model {input.model} "
-        "--pairs {input.pairs} --output {output} > {log} 2>&1"
+        "OMP_NUM_THREADS={threads} exec python $HANDBOOK_SCRIPTS/eval_reward.py --model {input.model} "
+        "--pairs {input.pairs} --output {output} >> {log} 2>&1"
 
 
 rule lm_eval_tasks:
@@ -91,11 +87,9 @@ rule lm_eval_tasks:
         format="chat|plain",
     conda:
         "../../envs/eval.yaml"
-    params:
-        script=SCRIPTS / "make_lm_eval_tasks.py",
     shell:
-        "python {params.script} --eval_prompts {input} --output_dir {output} "
-        "--format {wildcards.format} > {log} 2>&1"
+        "exec python $HANDBOOK_SCRIPTS/make_lm_eval_tasks.py --eval_prompts {input} --output_dir {output} "
+        "--format {wildcards.format} >> {log} 2>&1"
 
 
 # lm-eval's index of all its tasks takes tens of seconds; each hub suite's evaluations index only
@@ -113,9 +107,8 @@ rule lm_eval_task_folders:
         "../../envs/eval.yaml"
     params:
         args=get_suites_json_arg,
-        script=SCRIPTS / "lm_eval_task_folders.py",
     shell:
-        "python {params.script} --suite {wildcards.suite} {params.args} --output {output} > {log} 2>&1"
+        "exec python $HANDBOOK_SCRIPTS/lm_eval_task_folders.py --suite {wildcards.suite} {params.args} --output {output} >> {log} 2>&1"
 
 
 rule lm_eval:
@@ -139,10 +132,9 @@ rule lm_eval:
     params:
         model=get_lm_eval_model,
         args=get_lm_eval_args,
-        script=SCRIPTS / "eval_lm_harness.py",
     shell:
-        "OMP_NUM_THREADS={threads} python {params.script} --model {params.model} "
-        "--suite {wildcards.suite} {params.args} --output {output} > {log} 2>&1"
+        "OMP_NUM_THREADS={threads} exec python $HANDBOOK_SCRIPTS/eval_lm_harness.py --model {params.model} "
+        "--suite {wildcards.suite} {params.args} --output {output} >> {log} 2>&1"
 
 
 rule judge_demo_prompts:
@@ -159,10 +151,9 @@ rule judge_demo_prompts:
         "../../envs/eval.yaml"
     params:
         folder=Path(artifacts.JUDGE_DEMO_PROMPTS["mt_bench"]).parent,
-        script=SCRIPTS / "generate_for_judges.py",
     shell:
-        "python {params.script} --make_demo_prompts {params.folder} "
-        "--eval_prompts {input} > {log} 2>&1"
+        "exec python $HANDBOOK_SCRIPTS/generate_for_judges.py --make_demo_prompts {params.folder} "
+        "--eval_prompts {input} >> {log} 2>&1"
 
 
 rule judge_answers_mt_bench:
@@ -187,10 +178,9 @@ rule judge_answers_mt_bench:
         gpu=get_judge_answer_gpus,
     params:
         args=get_judge_answer_args,
-        script=SCRIPTS / "generate_for_judges.py",
     shell:
-        "OMP_NUM_THREADS={threads} python {params.script} {params.args} "
-        "--output {output.answers} > {log} 2>&1"
+        "OMP_NUM_THREADS={threads} exec python $HANDBOOK_SCRIPTS/generate_for_judges.py {params.args} "
+        "--output {output.answers} >> {log} 2>&1"
 
 
 use rule judge_answers_mt_bench as judge_answers_alpaca_eval with:
@@ -221,7 +211,6 @@ rule demo_judge:
         runtime=60,
     params:
         args=get_demo_judge_args,
-        script=SCRIPTS / "demo_judge.py",
     shell:
-        "OMP_NUM_THREADS={threads} python {params.script} {params.args} "
-        "--answers {input.answers} --output {output} > {log} 2>&1"
+        "OMP_NUM_THREADS={threads} exec python $HANDBOOK_SCRIPTS/demo_judge.py {params.args} "
+        "--answers {input.answers} --output {output} >> {log} 2>&1"

@@ -22,10 +22,9 @@ rule sample_completions:
     params:
         model=get_sampling_policy,
         settings=get_sampling_args,
-        script=SCRIPTS / "sample_completions.py",
     shell:
-        "OMP_NUM_THREADS={threads} python {params.script} --model {params.model} "
-        "--prompts {input.prompts} {params.settings} --output {output} > {log} 2>&1"
+        "OMP_NUM_THREADS={threads} exec python $HANDBOOK_SCRIPTS/sample_completions.py --model {params.model} "
+        "--prompts {input.prompts} {params.settings} --output {output} >> {log} 2>&1"
 
 
 rule score_samples:
@@ -46,10 +45,9 @@ rule score_samples:
         gpu=get_scoring_gpus,
     params:
         scorer=get_scoring_args,
-        script=SCRIPTS / "score_samples.py",
     shell:
-        "OMP_NUM_THREADS={threads} python {params.script} {params.scorer} "
-        "--samples {input.samples} --output {output} > {log} 2>&1"
+        "OMP_NUM_THREADS={threads} exec python $HANDBOOK_SCRIPTS/score_samples.py {params.scorer} "
+        "--samples {input.samples} --output {output} >> {log} 2>&1"
 
 
 rule make_bon_sets:
@@ -71,8 +69,6 @@ rule make_bon_sets:
         "results/benchmarks/rejection_sampling/{name}/sets.tsv"
     conda:
         "../../envs/data.yaml"
-    params:
-        script=SCRIPTS / "make_bon_sets.py",
     shell:
-        "python {params.script} --scored {input} --output_dir results/rejection_sampling/{wildcards.name} "
-        "> {log} 2>&1"
+        "exec python $HANDBOOK_SCRIPTS/make_bon_sets.py --scored {input} --output_dir results/rejection_sampling/{wildcards.name} "
+        ">> {log} 2>&1"

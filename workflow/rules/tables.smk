@@ -27,10 +27,9 @@ rule make_table:
         "../../envs/tables.yaml"
     params:
         spec=get_table_spec,
-        script=SCRIPTS / "make_table.py",
     shell:
-        "python {params.script} --spec {params.spec} --csv {output.csv} --md {output.md} "
-        "--png {output.png} > {log} 2>&1"
+        "exec python $HANDBOOK_SCRIPTS/make_table.py --spec {params.spec} --csv {output.csv} --md {output.md} "
+        "--png {output.png} >> {log} 2>&1"
 
 
 rule plot_curves:
@@ -51,7 +50,6 @@ rule plot_curves:
         "../../envs/tables.yaml"
     params:
         args=get_curve_args,
-        script=SCRIPTS / "plot_curves.py",
     shell:
-        "python {params.script} {params.args} --title 'Training curves: {wildcards.table}' "
-        "--output {output} > {log} 2>&1"
+        "exec python $HANDBOOK_SCRIPTS/plot_curves.py {params.args} --title 'Training curves: {wildcards.table}' "
+        "--output {output} >> {log} 2>&1"

@@ -31,10 +31,11 @@ rule train_model:
         checkpoint_dir=artifacts.CHECKPOINTS,
         args=get_train_args,
     shell:
-        "OMP_NUM_THREADS={threads} TRL_EXPERIMENTAL_SILENCE=1 {params.launcher} {params.script} "
+        "python -m handbook.device_check {params.args} >> {log} 2>&1 && "
+        "OMP_NUM_THREADS={threads} TRL_EXPERIMENTAL_SILENCE=1 {params.launcher} $HANDBOOK_SCRIPTS/{params.script} "
         "--config {input.recipe} --model_name_or_path {params.model} --dataset_path {input.data} "
         "--checkpoint_dir {params.checkpoint_dir} --output_dir {output.model} --stage {wildcards.stage} "
-        "{params.args} > {log} 2>&1"
+        "{params.args} >> {log} 2>&1"
 
 
 rule compute_ref_logps:
@@ -54,10 +55,9 @@ rule compute_ref_logps:
         mem_mb=get_reference_mem_mb,
         runtime=get_reference_runtime,
     params:
-        script=SCRIPTS / "ref_logps.py",
         model=get_reference_model,
         settings=get_reference_args,
     shell:
-        "OMP_NUM_THREADS={threads} python {params.script} "
+        "OMP_NUM_THREADS={threads} exec python $HANDBOOK_SCRIPTS/ref_logps.py "
         "--model_name_or_path {params.model} --dataset_path {input.data} {params.settings} "
-        "--output_dir {output} > {log} 2>&1"
+        "--output_dir {output} >> {log} 2>&1"
