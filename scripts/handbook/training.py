@@ -246,7 +246,7 @@ def check_max_length(training_args, model_args) -> None:
     the weights load (a trainer's own default above it is only said in the log)."""
     from transformers import AutoConfig
 
-    from handbook.modeling import ModelError, model_source
+    from handbook.modeling import model_source
 
     fields = type(training_args).__dataclass_fields__
     lengths = {
@@ -254,12 +254,14 @@ def check_max_length(training_args, model_args) -> None:
         for key in ("max_length", "max_prompt_length", "max_completion_length")
         if getattr(training_args, key, None)
     }
-    if not lengths or not model_args.model_name_or_path:
+    if not model_args.model_name_or_path:
+        return
+    source, revision = model_source(model_args.model_name_or_path)  # a typo stops here
+    if not lengths:
         return
     try:
-        source, revision = model_source(model_args.model_name_or_path)
         config = AutoConfig.from_pretrained(source, revision=revision or model_args.model_revision)
-    except (ModelError, OSError, ValueError):
+    except (OSError, ValueError):
         return  # said in one line when the model itself is loaded
     limit = next((getattr(config, f) for f in POSITION_LIMITS if getattr(config, f, None)), None)
     for key, value in lengths.items():

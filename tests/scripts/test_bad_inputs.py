@@ -7,6 +7,7 @@ later build would take as complete.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -246,6 +247,13 @@ def test_config_file_that_is_not_yaml(tmp_path):
     )
 
 
+def test_empty_recipe(tmp_path):
+    (tmp_path / "empty.yaml").write_text("# nothing set\n")
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(run("x", {"recipe": "empty.yaml"})))
+    proc = plan_command(tmp_path, "--configfile", "bad.yaml")
+    assert_one_line_error(proc, "runs.sft.x.recipe", "is empty: the run would train on TRL's")
+
+
 def test_tiny_scale_hub_data_without_a_demo_counterpart(tmp_path):
     extra = {"datasets": {"web": {"dataset_name": "someone/web"}}, **run("web", {"dataset": "web"})}
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump(extra))
@@ -355,6 +363,11 @@ DATA_CASES = {
         jsonl(GOOD),
         {"test_split_size": 4},
         "test_split_size 4 leaves no training rows",
+    ),
+    "test split fraction that leaves no training rows": (
+        jsonl(GOOD),
+        {"test_split_size": 0.9},
+        "test_split_size 0.9 leaves no training rows (the data has 4)",
     ),
     "split a single file does not have": (
         jsonl(GOOD),
@@ -466,11 +479,15 @@ def prepared_and_tokenizer(tmp_path_factory):
             "{% generation %}{{ m['content'] }}{% endgeneration %}{% endfor %}",
             "the chat template uses bos_token, which the tokenizer does not have",
         ),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "chat_template: not a text file"),
     ],
-    ids=["does not parse", "special token the tokenizer lacks"],
+    ids=["does not parse", "special token the tokenizer lacks", "binary file"],
 )
 def test_chat_template_mistake(prepared_and_tokenizer, tmp_path, template, expected):
-    (tmp_path / "t.jinja").write_text(template)
+    if isinstance(template, bytes):
+        (tmp_path / "t.jinja").write_bytes(template)
+    else:
+        (tmp_path / "t.jinja").write_text(template)
     root = prepared_and_tokenizer
     proc = run_script(
         "tokenize_data.py",
@@ -669,6 +686,71 @@ def test_run_argument_that_means_nothing_blames_the_command_line_not_the_recipe(
         proc, "command line (the run's args): unknown argument(s)", "--lerning_rate"
     )
     assert "tiny.yaml" not in line
+
+
+def test_run_argument_of_the_wrong_type_blames_the_command_line_not_the_recipe(tmp_path):
+    proc = run_script(
+        "sft.py", "--config", REPO / SFT_RECIPE, "--seed", "1.5", "--output_dir", tmp_path / "o"
+    )
+    line = assert_one_line_error(
+        proc, "error: command line (the run's args): argument --seed: invalid int value: '1.5'"
+    )
+    assert "tiny.yaml" not in line
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    from tiny_model import build_model, build_world
+
+    root = tmp_path_factory.mktemp("tiny")
+    return build_model(root / "model", build_world(root / "world"))  # position limit 256
+
+
+@pytest.mark.parametrize(
+    "recipe, args, expected",
+    [
+        (None, ["--max_length", "4096"], "command line (the run's args): max_length 4096 is above"),
+        ("max_length: 2048\n", [], "r.yaml: max_length 2048 is above the position limit"),
+        (None, ["--report_to", "wandb"], "report_to: wandb is not installed here"),
+    ],
+    ids=["max_length on the command line", "max_length in the recipe", "report_to wandb"],
+)
+def test_setting_that_would_fail_after_the_model_loads(
+    tiny_model, tmp_path, recipe, args, expected
+):
+    pytest.importorskip("torch")
+    if "wandb" in args and importlib.util.find_spec("wandb"):
+        pytest.skip("wandb is installed here")
+    config = REPO / SFT_RECIPE
+    if recipe:
+        config = tmp_path / "r.yaml"
+        config.write_text((REPO / SFT_RECIPE).read_text().replace("max_length: 128\n", recipe))
+    proc = run_script(
+        "sft.py",
+        "--config",
+        config,
+        "--model_name_or_path",
+        tiny_model,
+        *args,
+        "--output_dir",
+        tmp_path / "out",
+    )
+    assert_one_line_error(proc, expected)
+    assert "model loaded" not in proc.stdout
+    assert not (tmp_path / "out").exists()
+
+
+def test_local_model_folder_that_does_not_exist(tmp_path):
+    proc = run_script(
+        "sft.py",
+        "--config",
+        REPO / SFT_RECIPE,
+        "--model_name_or_path",
+        "results/models/sft/tinyy",
+        "--output_dir",
+        tmp_path / "out",
+    )
+    assert_one_line_error(proc, "results/models/sft/tinyy: no such model folder")
 
 
 def test_gpus_on_a_machine_without_cuda(tmp_path):

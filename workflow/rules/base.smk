@@ -15,7 +15,7 @@ rule train_tokenizer:
     params:
         args=get_tokenizer_train_args,
     shell:
-        "exec python $HANDBOOK_SCRIPTS/train_tokenizer.py --corpus {input.corpus} {params.args} "
+        "log_attempt {log}; exec python $HANDBOOK_SCRIPTS/train_tokenizer.py --corpus {input.corpus} {params.args} "
         "--output_dir {output} >> {log} 2>&1"
 
 
@@ -33,5 +33,5 @@ rule init_model:
     params:
         args=get_init_args,
     shell:
-        "exec python $HANDBOOK_SCRIPTS/init_model.py --tokenizer {input.tokenizer} {params.args} "
+        "log_attempt {log}; exec python $HANDBOOK_SCRIPTS/init_model.py --tokenizer {input.tokenizer} {params.args} "
         "--output_dir {output} >> {log} 2>&1"

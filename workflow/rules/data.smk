@@ -20,7 +20,7 @@ rule make_demo_world:
     params:
         spec=data_jobs.demo_world_spec(PLAN),
     shell:
-        "exec python $HANDBOOK_SCRIPTS/make_demo_world.py --spec '{params.spec}' --outdir results/demo_world >> {log} 2>&1"
+        "log_attempt {log}; exec python $HANDBOOK_SCRIPTS/make_demo_world.py --spec '{params.spec}' --outdir results/demo_world >> {log} 2>&1"
 
 
 rule prepare_dataset:
@@ -37,7 +37,7 @@ rule prepare_dataset:
     params:
         spec=get_dataset_spec,
     shell:
-        "exec python $HANDBOOK_SCRIPTS/prepare_data.py --name {wildcards.dataset} --spec '{params.spec}' "
+        "log_attempt {log}; exec python $HANDBOOK_SCRIPTS/prepare_data.py --name {wildcards.dataset} --spec '{params.spec}' "
         "--output_dir {output} >> {log} 2>&1"
 
 
@@ -55,7 +55,7 @@ rule tokenize_dataset:
     params:
         tokenizer=get_tokenize_args,
     shell:
-        "exec python $HANDBOOK_SCRIPTS/tokenize_data.py --prepared {input.prepared} {params.tokenizer} "
+        "log_attempt {log}; exec python $HANDBOOK_SCRIPTS/tokenize_data.py --prepared {input.prepared} {params.tokenizer} "
         "--output_dir {output} >> {log} 2>&1"
 
 
@@ -71,4 +71,4 @@ rule make_standins:
     params:
         configfiles=get_config_files_arg,
     shell:
-        "exec python $HANDBOOK_SCRIPTS/make_standins.py --out results/standins {params.configfiles} >> {log} 2>&1"
+        "log_attempt {log}; exec python $HANDBOOK_SCRIPTS/make_standins.py --out results/standins {params.configfiles} >> {log} 2>&1"

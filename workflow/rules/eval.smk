@@ -28,7 +28,7 @@ rule eval_demo:
         model=get_eval_model,
         args=get_eval_args,
     shell:
-        "OMP_NUM_THREADS={threads} exec python $HANDBOOK_SCRIPTS/eval_demo.py --model {params.model} --prompts {input.prompts} "
+        "log_attempt {log}; OMP_NUM_THREADS={threads} exec python $HANDBOOK_SCRIPTS/eval_demo.py --model {params.model} --prompts {input.prompts} "
         "{params.args} --output {output.scores} >> {log} 2>&1"
 
 
@@ -50,7 +50,7 @@ rule judge_winrate:
     params:
         model=get_winrate_model,
     shell:
-        "OMP_NUM_THREADS={threads} exec python $HANDBOOK_SCRIPTS/judge_winrate.py --reward_model {params.model} "
+        "log_attempt {log}; OMP_NUM_THREADS={threads} exec python $HANDBOOK_SCRIPTS/judge_winrate.py --reward_model {params.model} "
         "--samples {input.samples} --baseline {input.baseline} --output {output} >> {log} 2>&1"
 
 
@@ -70,7 +70,7 @@ rule eval_reward:
         mem_mb=8000,
         runtime=60,
     shell:
-        "OMP_NUM_THREADS={threads} exec python $HANDBOOK_SCRIPTS/eval_reward.py --model {input.model} "
+        "log_attempt {log}; OMP_NUM_THREADS={threads} exec python $HANDBOOK_SCRIPTS/eval_reward.py --model {input.model} "
         "--pairs {input.pairs} --output {output} >> {log} 2>&1"
 
 
@@ -88,7 +88,7 @@ rule lm_eval_tasks:
     conda:
         "../../envs/eval.yaml"
     shell:
-        "exec python $HANDBOOK_SCRIPTS/make_lm_eval_tasks.py --eval_prompts {input} --output_dir {output} "
+        "log_attempt {log}; exec python $HANDBOOK_SCRIPTS/make_lm_eval_tasks.py --eval_prompts {input} --output_dir {output} "
         "--format {wildcards.format} >> {log} 2>&1"
 
 
@@ -108,7 +108,7 @@ rule lm_eval_task_folders:
     params:
         args=get_suites_json_arg,
     shell:
-        "exec python $HANDBOOK_SCRIPTS/lm_eval_task_folders.py --suite {wildcards.suite} {params.args} --output {output} >> {log} 2>&1"
+        "log_attempt {log}; exec python $HANDBOOK_SCRIPTS/lm_eval_task_folders.py --suite {wildcards.suite} {params.args} --output {output} >> {log} 2>&1"
 
 
 rule lm_eval:
@@ -133,7 +133,7 @@ rule lm_eval:
         model=get_lm_eval_model,
         args=get_lm_eval_args,
     shell:
-        "OMP_NUM_THREADS={threads} exec python $HANDBOOK_SCRIPTS/eval_lm_harness.py --model {params.model} "
+        "log_attempt {log}; OMP_NUM_THREADS={threads} exec python $HANDBOOK_SCRIPTS/eval_lm_harness.py --model {params.model} "
         "--suite {wildcards.suite} {params.args} --output {output} >> {log} 2>&1"
 
 
@@ -152,7 +152,7 @@ rule judge_demo_prompts:
     params:
         folder=Path(artifacts.JUDGE_DEMO_PROMPTS["mt_bench"]).parent,
     shell:
-        "exec python $HANDBOOK_SCRIPTS/generate_for_judges.py --make_demo_prompts {params.folder} "
+        "log_attempt {log}; exec python $HANDBOOK_SCRIPTS/generate_for_judges.py --make_demo_prompts {params.folder} "
         "--eval_prompts {input} >> {log} 2>&1"
 
 
@@ -179,7 +179,7 @@ rule judge_answers_mt_bench:
     params:
         args=get_judge_answer_args,
     shell:
-        "OMP_NUM_THREADS={threads} exec python $HANDBOOK_SCRIPTS/generate_for_judges.py {params.args} "
+        "log_attempt {log}; OMP_NUM_THREADS={threads} exec python $HANDBOOK_SCRIPTS/generate_for_judges.py {params.args} "
         "--output {output.answers} >> {log} 2>&1"
 
 
@@ -212,5 +212,5 @@ rule demo_judge:
     params:
         args=get_demo_judge_args,
     shell:
-        "OMP_NUM_THREADS={threads} exec python $HANDBOOK_SCRIPTS/demo_judge.py {params.args} "
+        "log_attempt {log}; OMP_NUM_THREADS={threads} exec python $HANDBOOK_SCRIPTS/demo_judge.py {params.args} "
         "--answers {input.answers} --output {output} >> {log} 2>&1"

@@ -23,7 +23,7 @@ rule sample_completions:
         model=get_sampling_policy,
         settings=get_sampling_args,
     shell:
-        "OMP_NUM_THREADS={threads} exec python $HANDBOOK_SCRIPTS/sample_completions.py --model {params.model} "
+        "log_attempt {log}; OMP_NUM_THREADS={threads} exec python $HANDBOOK_SCRIPTS/sample_completions.py --model {params.model} "
         "--prompts {input.prompts} {params.settings} --output {output} >> {log} 2>&1"
 
 
@@ -46,7 +46,7 @@ rule score_samples:
     params:
         scorer=get_scoring_args,
     shell:
-        "OMP_NUM_THREADS={threads} exec python $HANDBOOK_SCRIPTS/score_samples.py {params.scorer} "
+        "log_attempt {log}; OMP_NUM_THREADS={threads} exec python $HANDBOOK_SCRIPTS/score_samples.py {params.scorer} "
         "--samples {input.samples} --output {output} >> {log} 2>&1"
 
 
@@ -70,5 +70,5 @@ rule make_bon_sets:
     conda:
         "../../envs/data.yaml"
     shell:
-        "exec python $HANDBOOK_SCRIPTS/make_bon_sets.py --scored {input} --output_dir results/rejection_sampling/{wildcards.name} "
+        "log_attempt {log}; exec python $HANDBOOK_SCRIPTS/make_bon_sets.py --scored {input} --output_dir results/rejection_sampling/{wildcards.name} "
         ">> {log} 2>&1"

@@ -28,7 +28,7 @@ rule make_table:
     params:
         spec=get_table_spec,
     shell:
-        "exec python $HANDBOOK_SCRIPTS/make_table.py --spec {params.spec} --csv {output.csv} --md {output.md} "
+        "log_attempt {log}; exec python $HANDBOOK_SCRIPTS/make_table.py --spec {params.spec} --csv {output.csv} --md {output.md} "
         "--png {output.png} >> {log} 2>&1"
 
 
@@ -51,5 +51,5 @@ rule plot_curves:
     params:
         args=get_curve_args,
     shell:
-        "exec python $HANDBOOK_SCRIPTS/plot_curves.py {params.args} --title 'Training curves: {wildcards.table}' "
+        "log_attempt {log}; exec python $HANDBOOK_SCRIPTS/plot_curves.py {params.args} --title 'Training curves: {wildcards.table}' "
         "--output {output} >> {log} 2>&1"

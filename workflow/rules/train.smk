@@ -31,7 +31,7 @@ rule train_model:
         checkpoint_dir=artifacts.CHECKPOINTS,
         args=get_train_args,
     shell:
-        "python -m handbook.device_check {params.args} >> {log} 2>&1 && "
+        "log_attempt {log}; python -m handbook.device_check {params.args} >> {log} 2>&1 && "
         "OMP_NUM_THREADS={threads} TRL_EXPERIMENTAL_SILENCE=1 {params.launcher} $HANDBOOK_SCRIPTS/{params.script} "
         "--config {input.recipe} --model_name_or_path {params.model} --dataset_path {input.data} "
         "--checkpoint_dir {params.checkpoint_dir} --output_dir {output.model} --stage {wildcards.stage} "
@@ -58,6 +58,6 @@ rule compute_ref_logps:
         model=get_reference_model,
         settings=get_reference_args,
     shell:
-        "OMP_NUM_THREADS={threads} exec python $HANDBOOK_SCRIPTS/ref_logps.py "
+        "log_attempt {log}; OMP_NUM_THREADS={threads} exec python $HANDBOOK_SCRIPTS/ref_logps.py "
         "--model_name_or_path {params.model} --dataset_path {input.data} {params.settings} "
         "--output_dir {output} >> {log} 2>&1"

@@ -47,9 +47,15 @@ def check_runs(plan: Plan) -> None:
                 f"{where}.recipe", f"no such file '{config['runs'][run.stage][run.name]['recipe']}'"
             )
         try:
-            read_yaml(run.recipe)
+            recipe = read_yaml(run.recipe)
         except RecipeFileError as err:  # unreadable, not a mapping, or a key given twice
             raise plan.error(f"{where}.recipe", str(err)) from None
+        if not recipe and run.method.data != "model":
+            raise plan.error(
+                f"{where}.recipe",
+                f"'{run.recipe}' is empty: the run would train on TRL's defaults (give at least "
+                "its learning_rate and epochs or max_steps)",
+            )
         folder = Path(run.recipe).parent.name  # recipes live in config/recipes/<model>/<stage>/
         if folder in METHODS and METHODS[folder].config_class != run.method.config_class:
             raise plan.error(
