@@ -16,6 +16,25 @@ class LaunchError(ValueError):
     pass
 
 
+def job_prefix(scripts) -> str:
+    """What every job's shell runs first (Snakemake's shell.prefix, which formats it once).
+
+    Scripts import the shared package from scripts/, also inside conda envs and SLURM jobs; the
+    job's start time lets them log how long start-up took (handbook.provenance.log_startup). Rules
+    name their script as $HANDBOOK_SCRIPTS/<name>.py: the checkout's path is set here, outside
+    what Snakemake records of a job, so a moved or re-cloned checkout has nothing to rebuild.
+    Snakemake removes a job's log before each attempt: `log_attempt {log}` (each rule's first
+    command) links the new log into <log without .log>.attempts/<UTC time>.log, so a failed,
+    killed or retried attempt's log outlives the next attempt.
+    """
+    return (
+        f"export HANDBOOK_SCRIPTS={scripts} PYTHONPATH={scripts}${{{{PYTHONPATH:+:$PYTHONPATH}}}} "
+        "HANDBOOK_JOB_START=$(date +%s.%N); "
+        'log_attempt() {{ mkdir -p "${{1%.log}}.attempts" && : > "$1" && '
+        'ln -f "$1" "${{1%.log}}.attempts/$(date -u +%Y%m%dT%H%M%S.%N).log"; }}; '
+    )
+
+
 def exec_form(command: str) -> str:
     """The launch command as the job shell's last act: its leading VAR=value words, then exec, so
     the process Snakemake or SLURM signals is the launcher itself, not a shell above it."""

@@ -22,6 +22,8 @@ import pytest
 import yaml
 from conftest import REPO, make_workdir, run_snakemake
 
+from handbook import launch
+
 TARGET = "results/models/dpo/zephyr-7b-beta"
 PROFILE_ARGS = ("--workflow-profile", "profiles/slurm")
 
@@ -83,8 +85,8 @@ def test_slurm_profile_gives_each_job_the_cpus_its_processes_need(one_node, tmp_
     for job in jobs:
         if job["rule"] == "train_model":
             assert job["resources"]["cpus_per_task"] == "32", job
-            assert job["shell"].startswith("OMP_NUM_THREADS=32 "), job["shell"]
-            assert "OMP_NUM_THREADS=4 accelerate launch" in job["shell"], job["shell"]
+            assert " && OMP_NUM_THREADS=32 " in job["shell"], job["shell"]
+            assert "OMP_NUM_THREADS=4 exec accelerate launch" in job["shell"], job["shell"]
         else:
             assert "cpus_per_task" not in job["resources"], job
     assert "RuntimeWarning" not in output and "Warning" not in output
@@ -142,7 +144,8 @@ def test_training_jobs_ask_for_eight_gpus_and_launch_eight_processes(one_node):
 
 
 def fake_slurm_bin(folder: Path) -> Path:
-    """srun, scontrol and accelerate stand-ins that run one 'node' after another and record argv."""
+    """srun, scontrol, accelerate and python stand-ins that run one 'node' after another and
+    record argv."""
     folder.mkdir()
     (folder / "srun").write_text(
         "#!/bin/bash\n"
@@ -159,6 +162,8 @@ def fake_slurm_bin(folder: Path) -> Path:
     (folder / "accelerate").write_text(
         f"#!{sys.executable}\nimport json, sys\nprint(json.dumps(sys.argv[1:]))\n"
     )
+    # A GPU node's Python, whose CUDA check (python -m handbook.device_check) passes.
+    (folder / "python").write_text("#!/bin/bash\nexit 0\n")
     for tool in folder.iterdir():
         tool.chmod(0o755)
     return folder
@@ -189,7 +194,10 @@ def test_two_nodes_start_one_launcher_per_node(tmp_path):
     (scratch / "results/logs/dpo").mkdir(parents=True)
     env = dict(os.environ, SLURM_JOB_NODELIST="gpu-[07-08]")
     env["PATH"] = f"{fake_slurm_bin(tmp_path / 'bin')}{os.pathsep}{env['PATH']}"
-    subprocess.run(["bash", "-c", dpo["shell"]], cwd=scratch, env=env, check=True, timeout=60)
+    # As Snakemake runs it: after the job prefix, under bash's strict mode.
+    prefix = launch.job_prefix(REPO / "scripts").format()  # Snakemake formats it once
+    command = f"set -euo pipefail; {prefix}{dpo['shell']}"
+    subprocess.run(["bash", "-c", command], cwd=scratch, env=env, check=True, timeout=60)
     launches = [
         json.loads(line)
         for line in (scratch / "results/logs/dpo/zephyr-7b-beta.log").read_text().splitlines()
@@ -294,7 +302,8 @@ def test_every_family_chain_asks_slurm_for_its_published_resources(tmp_path):
     # The online family: GRPO on 8 GPUs; each round of iterative DPO samples the previous round's
     # policy with vLLM on one GPU and scores with the verifier on the CPU.
     grpo, shell = training["results/models/grpo/qwen2.5-1.5b-gsm8k"]
-    assert grpo["gpu"] == "8" and "--num_processes 8 " in shell and "scripts/grpo.py" in shell
+    assert grpo["gpu"] == "8" and "--num_processes 8 " in shell
+    assert "$HANDBOOK_SCRIPTS/grpo.py" in shell
     sampling = {}
     for block in jobs:
         rule = re.search(r"^(?:local)?rule (sample_completions|score_samples):", block, re.M)

@@ -22,19 +22,7 @@ from handbook.plan import sampling as sampling_jobs  # noqa: E402
 from handbook.plan import tables as table_jobs  # noqa: E402
 from handbook.plan import train as train_jobs  # noqa: E402
 
-# Scripts import the shared package from scripts/, also inside conda envs and SLURM jobs; the
-# job's start time lets them log how long start-up took (handbook.provenance.log_startup). Rules
-# name their script as $HANDBOOK_SCRIPTS/<name>.py: the checkout's path is set here, outside what
-# Snakemake records of a job, so a moved or re-cloned checkout has nothing to rebuild.
-# Snakemake removes a job's log before each attempt: `log_attempt {log}` (each rule's first
-# command) links the new log into <log without .log>.attempts/<UTC time>.log, so a failed,
-# killed or retried attempt's log outlives the next attempt.
-JOB_PREFIX = (
-    f"export HANDBOOK_SCRIPTS={SCRIPTS} PYTHONPATH={SCRIPTS}${{{{PYTHONPATH:+:$PYTHONPATH}}}} "
-    "HANDBOOK_JOB_START=$(date +%s.%N); "
-    'log_attempt() {{ mkdir -p "${{1%.log}}.attempts" && : > "$1" && '
-    'ln -f "$1" "${{1%.log}}.attempts/$(date -u +%Y%m%dT%H%M%S.%N).log"; }}; '
-)
+JOB_PREFIX = launch.job_prefix(SCRIPTS)
 
 # At rehearsal every job reads the hub through the stand-ins' caches, with the hub switched off
 # (jobs run in the rehearsal's working directory, so the paths are relative to it).
