@@ -709,11 +709,9 @@ def tiny_model(tmp_path_factory):
 @pytest.mark.parametrize(
     "recipe, args, expected",
     [
-        (None, ["--max_length", "4096"], "command line (the run's args): max_length 4096 is above"),
-        ("max_length: 2048\n", [], "r.yaml: max_length 2048 is above the position limit"),
         (None, ["--report_to", "wandb"], "report_to: wandb is not installed here"),
     ],
-    ids=["max_length on the command line", "max_length in the recipe", "report_to wandb"],
+    ids=["report_to wandb"],
 )
 def test_setting_that_would_fail_after_the_model_loads(
     tiny_model, tmp_path, recipe, args, expected
