@@ -88,15 +88,33 @@ def read_manifest(folder: Path) -> dict | None:
 def missing_or_resized(folder: str | Path) -> str | None:
     """What is wrong with a folder against its manifest, from names and sizes only (cheap enough
     for every DAG build); None when nothing is, or when the folder has no manifest."""
-    folder = Path(folder)
-    listed = read_manifest(folder)
-    for name, entry in (listed or {}).items():
+    return problem_of(Path(folder), read_manifest(Path(folder)) or {}, hash_all=None)
+
+
+def damaged(folders) -> list[str]:
+    """One line per folder whose files are missing or resized, naming the file and the fix."""
+    return [
+        f"{folder}: {problem}: {REBUILD_HINT}"
+        for folder in folders
+        if (problem := missing_or_resized(folder))
+    ]
+
+
+def problem_of(folder: Path, listed: dict, hash_all: bool | None) -> str | None:
+    """The first file of `listed` that is missing, resized or (when hashed) changed. Files are
+    hashed: all (`hash_all` True), those whose modification time differs (False), none (None)."""
+    for name, entry in listed.items():
         path = folder / name
         if not path.is_file():
             return f"{name} is missing"
-        if path.stat().st_size != entry["size"]:
-            size = path.stat().st_size
-            return f"{name} has {size} bytes, not the {entry['size']} it was written with"
+        stat = path.stat()
+        if stat.st_size != entry["size"]:
+            return f"{name} has {stat.st_size} bytes, not the {entry['size']} it was written with"
+    for name, entry in listed.items() if hash_all is not None else ():
+        path = folder / name
+        if hash_all or path.stat().st_mtime_ns != entry["mtime_ns"]:
+            if file_digest(path) != entry["sha256"]:
+                return f"{name} changed since the model was written (its SHA-256 differs)"
     return None
 
 
@@ -105,15 +123,7 @@ def check(folder: str) -> None:
     """Raise DamagedModel naming the first missing, resized or changed file. A file whose
     modification time differs from the manifest's is hashed, so a copy that kept its contents
     passes and a changed file does not."""
-    path = Path(folder)
-    problem = missing_or_resized(path)
-    listed = read_manifest(path) or {}
-    for name, entry in listed.items():
-        if problem:
-            break
-        file = path / name
-        if file.stat().st_mtime_ns != entry["mtime_ns"] and file_digest(file) != entry["sha256"]:
-            problem = f"{name} changed since the model was written (its SHA-256 differs)"
+    problem = problem_of(Path(folder), read_manifest(Path(folder)) or {}, hash_all=False)
     if problem:
         raise DamagedModel(f"{folder}: {problem}: {REBUILD_HINT}")
 
@@ -123,17 +133,10 @@ REBUILD_HINT = "rebuild the model (snakemake <folder> --force) or restore the fi
 
 def verify(folder: str | Path) -> str | None:
     """Every file hashed against the manifest; what is wrong, or None."""
-    folder = Path(folder)
-    listed = read_manifest(folder)
+    listed = read_manifest(Path(folder))
     if listed is None:
         return f"no {MANIFEST}"
-    problem = missing_or_resized(folder)
-    if problem:
-        return problem
-    for name, entry in listed.items():
-        if file_digest(folder / name) != entry["sha256"]:
-            return f"{name} changed since the model was written (its SHA-256 differs)"
-    return None
+    return problem_of(Path(folder), listed, hash_all=True)
 
 
 def main(argv: list[str]) -> int:

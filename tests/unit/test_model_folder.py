@@ -45,6 +45,9 @@ def test_a_deleted_or_cut_short_file_is_named(tmp_path):
     assert model_folder.missing_or_resized(final).startswith("model.safetensors has 10 bytes")
     weights.unlink()
     assert model_folder.missing_or_resized(final) == "model.safetensors is missing"
+    assert model_folder.damaged([final, tmp_path / "unbuilt"]) == [
+        f"{final}: model.safetensors is missing: {model_folder.REBUILD_HINT}"
+    ]
     with pytest.raises(model_folder.DamagedModel, match="model.safetensors is missing: rebuild"):
         model_folder.check(str(final))
 

@@ -42,10 +42,8 @@ for line in PLAN.from_recipes:
     logger.info(f"recipe: {line}")
 # A built model whose files are not those its manifest lists (deleted, cut short) would count as
 # done; names and sizes are checked here, hashes by the next job that loads it.
-for folder in artifacts.model_dirs(PLAN.runs, PLAN.config["base_models"]):
-    problem = model_folder.missing_or_resized(folder)
-    if problem:
-        logger.warning(f"{folder}: {problem}: {model_folder.REBUILD_HINT}")
+for line in model_folder.damaged(artifacts.model_dirs(PLAN.runs, PLAN.config["base_models"])):
+    logger.warning(line)
 for line in PLAN.replacements:
     logger.info(f"{PLAN.scale_name}: {line}")
 
