@@ -42,7 +42,9 @@ for line in PLAN.from_recipes:
     logger.info(f"recipe: {line}")
 # A built model whose files are not those its manifest lists (deleted, cut short) would count as
 # done; names and sizes are checked here, hashes by the next job that loads it.
-for line in model_folder.damaged(artifacts.model_dirs(PLAN.runs, PLAN.config["base_models"])):
+for line in model_folder.damaged(
+    artifacts.model_dirs(PLAN.runs, PLAN.config["base_models"])
+):
     logger.warning(line)
 for line in PLAN.replacements:
     logger.info(f"{PLAN.scale_name}: {line}")
