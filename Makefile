@@ -12,7 +12,7 @@ export TRL_EXPERIMENTAL_SILENCE := 1
 # Keep tokenizers from forking thread pools inside data-loader workers.
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: demo test test-rehearsal bench report table plan fetch fetch-list lint clean-results
+.PHONY: demo test test-rehearsal bench report table plan fetch fetch-list lint dashboard clean-results
 
 # make table TABLE=pref_align_scan [SCALE=tiny]: one comparison table (CSV, Markdown, plot).
 TABLE ?= demo
@@ -59,6 +59,17 @@ table: .venv
 # make plan [TABLE=pref_align_scan] [SCALE=tiny]: the resolved plan of one table as JSON.
 plan: .venv
 	python -m handbook.plan --table $(TABLE) --scale $(SCALE)
+
+# make dashboard [SCALE=tiny] [DASHBOARD=trackio]: the training curves of runs with report_to:
+# tensorboard (or trackio), served on localhost from results/runs (handbook/dashboards.py).
+DASHBOARD ?= tensorboard
+RUNS = $(if $(filter full,$(SCALE)),results/runs,results/$(SCALE)/results/runs)
+dashboard: .venv
+ifeq ($(DASHBOARD),trackio)
+	TRACKIO_DIR=$(RUNS)/trackio trackio show
+else
+	tensorboard --logdir $(RUNS) --host 127.0.0.1
+endif
 
 # make fetch TABLE=zephyr-7b-beta: on a cluster's submit host, download every hub model, dataset
 # and lm-eval task dataset the table needs into the Hugging Face caches its jobs read (set HF_HOME

@@ -24,6 +24,8 @@ PEAK_BF16_TFLOPS = {
     "L4": 121.0,
     "4090": 165.0,
 }
+# Read by the cost plan (config costs.measured_mfu), relative to the repository root.
+MEASURED_MFU = Path("results/bench/gpu_check.json")
 ARCH = {
     "hidden_size": 1024,
     "num_hidden_layers": 12,
@@ -137,8 +139,26 @@ def train_throughput(method: str, model_path: Path, world: Path, out: Path) -> N
         peak = peak_flops()
         factor = 6 if method == "sft" else 8  # DPO adds the reference model's forward pass
         if peak:
-            line += f", MFU {factor * params * rate / peak:.1%}"
+            mfu = factor * params * rate / peak
+            line += f", MFU {mfu:.1%}"
+            if method == "sft":
+                record_mfu(mfu, params, rate)
     print(line + f", peak memory {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB")
+
+
+def record_mfu(mfu: float, params: int, rate: float) -> None:
+    """The SFT check's MFU, where the cost plan reads it in place of costs.mfu (docs/costs.md)."""
+    MEASURED_MFU.parent.mkdir(parents=True, exist_ok=True)
+    record = {
+        "mfu": round(mfu, 4),
+        "method": "sft",
+        "gpu": torch.cuda.get_device_name(),
+        "parameters": params,
+        "tokens_per_second": round(rate),
+        "date": time.strftime("%Y-%m-%d"),
+    }
+    MEASURED_MFU.write_text(json.dumps(record, indent=1) + "\n")
+    print(f"MFU written to {MEASURED_MFU}")
 
 
 def check_vllm(model_path: Path, world: Path) -> None:

@@ -11,6 +11,9 @@ from __future__ import annotations
 # --- models and data
 MODEL = "results/models/{stage}/{run}"
 CHECKPOINTS = "results/checkpoints/{stage}/{run}"
+# Dashboards (handbook.dashboards): a run's TensorBoard folder, and the one Trackio store.
+RUN_DIR = "results/runs/{stage}/{run}"
+TRACKIO_STORE = "results/runs/trackio"
 BASE_MODEL = "results/models/base/{base}"
 TOKENIZER = "results/tokenizers/{base}"
 PREPARED = "results/data/{dataset}/prepared"
@@ -56,6 +59,9 @@ DEMO_JUDGMENTS = {
 TABLE = "results/tables/{table}.{ext}"
 TABLE_EXTENSIONS = ("csv", "md", "png")
 CURVES = "results/plots/{table}_curves.png"
+
+# --- the cost plan (scripts/plan_costs.py): every job's tokens, FLOPs, hours and memory
+PLAN_COSTS = "results/plan_costs.{ext}"
 
 
 def model_dir(ref: str) -> str:

@@ -85,6 +85,28 @@ def load_config(files: list[str | Path], overrides: dict | None = None) -> dict:
     return merge_config(config, overrides or {})
 
 
+def under_defaults(config: dict) -> dict:
+    """The default config with `config` over it: what the Snakefile's `configfile:` gives, for the
+    workflow used as a module of another project (Snakemake then passes the config it was given
+    and reads no `configfile:` of the module's). A config that already holds the defaults comes
+    back unchanged."""
+    return merge_config(read_mapping(DEFAULT_CONFIG, str(DEFAULT_CONFIG), "config keys"), config)
+
+
+def user_config_files(loaded: list[str], given: list[str]) -> list[str]:
+    """The config files over the defaults, in the order Snakemake merged them: those its
+    `configfile:` statements loaded (`loaded`, Snakemake's list of every file, minus the command
+    line's and the default), then the command line's `--configfile`s (`given`). A project using
+    this workflow as a module has its own `configfile:`."""
+    given = [str(f) for f in given]
+    own = [
+        str(f)
+        for f in loaded
+        if str(f) not in given and Path(f).resolve() != DEFAULT_CONFIG.resolve()
+    ]
+    return own + given
+
+
 def read_mapping(path: str | Path, name: str, what: str) -> dict:
     """A config or family file's YAML mapping, or one ConfigError naming the file (`name`)."""
     try:

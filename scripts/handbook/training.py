@@ -11,6 +11,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 
+from handbook import dashboards
 from handbook.lifetime import die_with_parent
 from handbook.provenance import log_startup, to_jsonable
 from handbook.recipes import CPU_OVERRIDES, RecipeFileError, known_keys, read_recipe, resolve
@@ -70,6 +71,14 @@ class WorkflowArguments:
             "help": "A full-scale recipe on CPU stand-ins: QLoRA runs as LoRA, 8-bit optimizers "
             "as AdamW."
         },
+    )
+    run_dir: str = field(
+        default=None,
+        metadata={"help": "The run's dashboard folder (report_to: tensorboard or trackio)."},
+    )
+    run_group: str = field(
+        default=None,
+        metadata={"help": "The dashboard project the run is shown in: its sweep, or its stage."},
     )
 
 
@@ -204,6 +213,7 @@ def start_run(config_cls):
     workflow_args, training_args, model_args = parsed
     check_device(workflow_args)
     check_reporting(training_args)
+    dashboards.set_up(workflow_args, training_args)
     check_max_length(training_args, model_args)
     check_global_batch(workflow_args, training_args)
     check_optimizer(workflow_args, training_args)

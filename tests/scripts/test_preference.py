@@ -4,6 +4,9 @@ rejection-sampling artifacts, and KTO's data handling."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import datasets
 import pytest
@@ -26,7 +29,18 @@ TARGETS = [f"results/models/dpo/{run}" for run in SCAN] + [
     "results/eval/rm/tiny/reward.json",
     "results/models/sft/lora",
     "results/models/orpo/qlora",
+    "results/models/dpo/tracked-beta0.1",
+    "results/models/dpo/tracked-beta0.5",
 ]
+# Runs with report_to: trackio (tests/config/preference.yaml), by Trackio project: a sweep's runs
+# share its project, a run outside one its stage's.
+TRACKIO_RUNS = {
+    "tracked": ["dpo/tracked-beta0.1", "dpo/tracked-beta0.5"],
+    "rm": ["rm/tiny"],
+    "sft": ["sft/bon"],
+    "kto": ["kto/tiny"],
+    "orpo": ["orpo/tiny"],
+}
 
 
 def pairs(n: int) -> datasets.Dataset:
@@ -195,3 +209,45 @@ def test_killed_training_resumes_and_ends_as_the_uninterrupted_run(built, stage)
         name: json.loads((folder / "metrics.json").read_text()) for name, folder in models.items()
     }
     assert metrics["resume"]["eval_loss"] == pytest.approx(metrics["again"]["eval_loss"], rel=1e-5)
+
+
+def tensorboard_steps(run_dir, tag: str) -> list[int]:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(run_dir))
+    events.Reload()
+    return [event.step for event in events.Scalars(tag)]
+
+
+def trackio(built, *args) -> dict:
+    """Trackio's own command line over the workflow's store, offline."""
+    cli = [sys.executable, "-m", "trackio.cli", *args, "--json"]
+    env = {**os.environ, "TRACKIO_DIR": str(built / "results/runs/trackio")}
+    out = subprocess.run(cli, env=env, capture_output=True, text=True, check=True, timeout=120)
+    return json.loads(out.stdout)
+
+
+def test_tensorboard_runs_hold_each_runs_loss_curve(built):
+    """report_to: tensorboard in a sweep's args: one folder per target under results/runs, with
+    a point per logged step, none inside the checkpoints."""
+    for ref in [f"dpo/{run}" for run in SCAN] + ["cpo/simpo"]:
+        assert tensorboard_steps(built / "results/runs" / ref, "train/loss") == [1, 2], ref
+    assert not list((built / "results/checkpoints").rglob("events.out.tfevents.*"))
+
+
+def test_trackio_groups_a_sweeps_runs_in_one_project(built):
+    for project, runs in TRACKIO_RUNS.items():
+        assert sorted(trackio(built, "list", "runs", "--project", project)["runs"]) == runs
+        for run in runs:
+            curve = trackio(
+                built,
+                "get",
+                "metric",
+                "--project",
+                project,
+                "--run",
+                run,
+                "--metric",
+                "train/loss",
+            )["values"]
+            assert len(curve) == 2 and all(point["value"] > 0 for point in curve), run

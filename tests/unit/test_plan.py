@@ -128,6 +128,34 @@ def test_sweep_expands_into_named_runs_sharing_one_reference_pass(tmp_path):
     )
 
 
+def test_a_run_reporting_to_a_dashboard_gets_its_run_folder_and_group(tmp_path):
+    """report_to: tensorboard/trackio adds the run's folder under results/runs and its group (the
+    sweep, else the stage); a run reporting to none keeps the command it had."""
+    sweeps = {
+        "scan": {
+            "stage": "dpo",
+            "model": "sft/a",
+            "dataset": "pairs",
+            "recipe": DPO_RECIPE,
+            "args": {"report_to": "tensorboard"},
+            "grid": {"beta": [0.1]},
+        }
+    }
+    config = small_config(sweeps=sweeps)
+    config["runs"]["sft"]["b"] = {
+        "model": "base/tiny",
+        "dataset": "chat",
+        "recipe": SFT_RECIPE,
+        "args": {"report_to": "trackio"},
+    }
+    plan = plan_of(config, tmp_path)
+    swept = plan_train.train_job(plan, "dpo", "scan-beta0.1").args_for()
+    assert "--run_dir results/runs/dpo/scan-beta0.1 --run_group scan" in swept
+    single = plan_train.train_job(plan, "sft", "b").args_for()
+    assert "--run_dir results/runs/sft/b --run_group sft" in single
+    assert "--run_dir" not in plan_train.train_job(plan, "sft", "a").args_for()
+
+
 def test_grid_values_that_collide_into_one_run_name_are_an_error(tmp_path):
     sweeps = {
         "s": {

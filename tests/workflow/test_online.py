@@ -73,6 +73,15 @@ def test_grpo_with_lora_saves_the_merged_model_and_the_adapter(built):
     assert (built / LORA / "adapter" / "adapter_config.json").is_file()
 
 
+def test_grpo_reports_its_rewards_to_tensorboard(built):
+    """report_to: tensorboard through GRPO: the reward of each logged step, under results/runs."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(built / "results/runs/grpo/lora"))
+    events.Reload()
+    assert [event.step for event in events.Scalars("train/reward")] == [1, 2]
+
+
 def test_each_round_trains_from_the_previous_rounds_policy_on_its_samples(built):
     provenance = json.loads(
         (built / "results/models/dpo/small_verified-r2/provenance.json").read_text()

@@ -8,11 +8,19 @@ from pathlib import Path
 
 from snakemake.logging import logger
 
-REPO = Path(workflow.basedir).parent
+# This file's checkout, also when another project uses the workflow as a module (whose
+# workflow.basedir is that project's). Jobs run its scripts, so it must be a local folder.
+if not Path(str(workflow.current_basedir)).is_dir():
+    raise SystemExit(
+        f"The workflow must be a local checkout to run ({workflow.current_basedir}): clone it and "
+        "name its workflow/Snakefile by path (docs/configuration.md#as-a-snakemake-module)"
+    )
+REPO = Path(str(workflow.current_basedir)).parents[1]
 SCRIPTS = REPO / "scripts"
 sys.path.insert(0, str(SCRIPTS))
 
 from handbook import artifacts, launch, model_folder  # noqa: E402
+from handbook.config import under_defaults, user_config_files  # noqa: E402
 from handbook.methods import stage_pattern  # noqa: E402
 from handbook.plan import ConfigError, build_plan, write_plan  # noqa: E402
 from handbook.plan import data as data_jobs  # noqa: E402
@@ -31,8 +39,14 @@ REHEARSAL_ENV = (
     "NLTK_DATA=$PWD/results/standins/nltk_data HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1; "
 )
 
+# Used as a module of another project (docs/configuration.md#as-a-snakemake-module), the workflow
+# gets that project's config without its own config/config.yaml: the defaults go under it.
+_given = under_defaults(dict(config))
+config.clear()
+config.update(_given)
+CONFIG_FILES = user_config_files(workflow.configfiles, workflow.overwrite_configfiles)
 try:
-    PLAN = build_plan(config, workflow.overwrite_configfiles, origin=Path.cwd())
+    PLAN = build_plan(config, CONFIG_FILES, origin=Path.cwd())
 except ConfigError as err:
     # The message alone, as the first line of the error: the helper's file and line would only
     # distract from the config key that is wrong.
@@ -53,7 +67,7 @@ for line in PLAN.replacements:
 def get_config_files_arg(wildcards):
     """The config files this workflow was started with, for a job that builds its own plan."""
     # Relative to the job's working directory, which moves with the checkout.
-    files = [os.path.relpath(Path(f).resolve()) for f in workflow.overwrite_configfiles]
+    files = [os.path.relpath(Path(f).resolve()) for f in CONFIG_FILES]
     return f"--configfile {' '.join(files)}" if files else ""
 
 

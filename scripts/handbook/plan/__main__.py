@@ -1,4 +1,5 @@
-"""python -m handbook.plan: print the resolved plan as JSON (see handbook.plan)."""
+"""python -m handbook.plan: print the resolved plan as JSON, or with --costs what each job costs
+(see handbook.plan and handbook.costs)."""
 
 from __future__ import annotations
 
@@ -22,15 +23,31 @@ def main(argv: list[str] | None = None) -> int:
         "--scale", choices=("full", "rehearsal", "tiny"), help="override the config's scale"
     )
     parser.add_argument("--table", help="only what this table needs")
+    parser.add_argument(
+        "--costs",
+        action="store_true",
+        help="print each job's tokens, steps, FLOPs, GPU-hours, wall time and memory per GPU, "
+        "with totals per table, instead of the plan (docs/costs.md)",
+    )
     args = parser.parse_args(argv)
     try:
         config = load_config(args.configfile, {"scale": args.scale} if args.scale else None)
         plan = build_plan(config, args.configfile)
-        print(json.dumps(to_dict(plan, args.table), indent=1, default=str))
+        if args.costs:
+            print(costs_text(plan, args.table))
+        else:
+            print(json.dumps(to_dict(plan, args.table), indent=1, default=str))
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 0
+
+
+def costs_text(plan, table: str | None) -> str:
+    # Imported here: printing the plan as JSON needs none of the cost plan.
+    from handbook.costs import as_text, plan_costs
+
+    return as_text(*plan_costs(plan, table))
 
 
 if __name__ == "__main__":

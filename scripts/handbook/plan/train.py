@@ -6,7 +6,7 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 
-from handbook import artifacts
+from handbook import artifacts, dashboards
 from handbook.batch import BatchError, keep_global, recipe_batch
 from handbook.launch import launcher
 from handbook.methods import BASE
@@ -84,6 +84,8 @@ def train_args(plan: Plan, run: Run, gpus: int | None = None, nodes: int | None 
         args["chat_template"] = template
     total_gpus, processes = launch_shape(plan, run, gpus, nodes)
     args["gpus"] = total_gpus
+    report_to = plan.recipe_settings(run).get("report_to")
+    args.update(dashboards.job_args(run.stage, run.name, run.sweep or run.stage, report_to))
     layout = batch(plan, run, processes)
     if layout is not None:
         args["global_batch"] = layout["global"]
