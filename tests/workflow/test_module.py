@@ -72,7 +72,11 @@ def test_a_project_uses_the_workflow_as_a_module_with_its_own_config(tmp_path):
 
     # A job runs there as here: its script comes from the module's checkout, its config from the
     # project's.
-    run_snakemake(project, "results/demo_world/manifest.json", repo=project)
+    run_snakemake(
+        project, "results/demo_world/manifest.json", "results/plan_costs.md", repo=project
+    )
     world = json.loads((project / "results/demo_world/provenance.json").read_text())
     assert world["command"][1] == str(REPO / "scripts" / "make_demo_world.py")
     assert world["config"]["seed"] == 5 and world["config"]["n_towns"] > 0
+    # The cost plan builds the plan again in its job, from the project's config too.
+    assert "sft/mine" in (project / "results/plan_costs.md").read_text()
