@@ -190,7 +190,7 @@ def write_label(table_spec: dict, runs: list[dict], title: str, args) -> str:
     table, metrics = label_table(table_spec, runs)
     table.to_csv(args.csv, index=False, float_format="%.6g")
     plot_labels(table, table_spec.get("plot") or metrics, title, args.png)
-    return to_markdown(table)
+    return to_markdown(table, metrics)
 
 
 def write_grid(table_spec: dict, runs: list[dict], title: str, args) -> str:

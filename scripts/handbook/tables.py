@@ -142,7 +142,7 @@ def select_metrics(
 ) -> list[str]:
     """The metric columns to show: all, or those asked for (a suite name stands for its columns).
     A metric that no result and no published number has is a typo, not an empty column."""
-    present = [c for c in table.columns if c not in ID_COLUMNS and not c.endswith("_std")]
+    present = present_metrics(table)
     if not wanted:
         return present
     missing = [n for n in wanted if n not in suites and n not in present and n not in published]
@@ -182,8 +182,18 @@ def add_published(table: pd.DataFrame, published: list[dict[str, Any]]) -> pd.Da
 ID_COLUMNS = ("model", "stage", "n_runs", "prompt_format", "source")
 
 
+# A table's Markdown is read at a glance: model, stage, runs and at most this many of the metrics
+# its definition names; its CSV keeps every column.
+MARKDOWN_METRICS = 7
+
+
+def present_metrics(table: pd.DataFrame) -> list[str]:
+    return [c for c in table.columns if c not in ID_COLUMNS and not c.endswith("_std")]
+
+
 def label_table(spec: dict[str, Any], runs: list[dict[str, Any]]) -> tuple[pd.DataFrame, list[str]]:
-    """One row per label (mean over its runs), the chosen metric columns, published rows below."""
+    """One row per label (mean over its runs) with every metric, the named ones first, published
+    rows below; and the metrics the Markdown shows."""
     flat: dict[str, list] = {}
     for run in runs:
         flat.setdefault(run["label"], []).append(
@@ -193,16 +203,30 @@ def label_table(spec: dict[str, Any], runs: list[dict[str, Any]]) -> tuple[pd.Da
     for name in spec.get("judges") or {}:
         if name not in table:
             table[name] = float("nan")
-    metrics = select_metrics(
+    named = select_metrics(
         table, spec.get("metrics"), spec.get("suites", []), published_metrics(spec)
     )
-    for column in metrics:
+    for column in named:
         if column not in table:
             table[column] = float("nan")
+    every = list(dict.fromkeys([*named, *present_metrics(table)]))
     keep = ["model", "stage", "n_runs", "prompt_format"]
-    keep += [c for m in metrics for c in (m, f"{m}_std") if c in table]
+    keep += [c for m in every for c in (m, f"{m}_std") if c in table]
     table = add_published(table[keep], spec.get("published") or [])
-    return table, metrics
+    return table, fit_to_screen(named, spec.get("suites", []))
+
+
+def fit_to_screen(metrics: list[str], suites: list[str]) -> list[str]:
+    """At most MARKDOWN_METRICS of `metrics`: where there are more, a suite's task columns give
+    way to its average first, then the last ones go (they stay in the CSV)."""
+    if len(metrics) > MARKDOWN_METRICS:
+        averaged = {m.split("/", 1)[0] for m in metrics if m.endswith("/average")}
+        metrics = [
+            m
+            for m in metrics
+            if m.split("/", 1)[0] not in averaged & set(suites) or m.endswith("/average")
+        ]
+    return metrics[:MARKDOWN_METRICS]
 
 
 def grid_table(spec: dict[str, Any], runs: list[dict[str, Any]]) -> tuple[pd.DataFrame, list[str]]:
@@ -292,14 +316,19 @@ def grid_markdown(long: pd.DataFrame, rows_key: str, cols_key: str, digits: int 
     return "\n".join(out)
 
 
-def to_markdown(table: pd.DataFrame, digits: int = 3) -> str:
-    """A GitHub Markdown table; metrics shown as mean ± std where a std exists."""
-    metric_columns = [c for c in table.columns if not c.endswith("_std") and c not in ID_COLUMNS]
-    header = ["model", "stage", "n_runs", "prompt_format", *metric_columns]
+def to_markdown(table: pd.DataFrame, metrics: list[str] | None = None, digits: int = 3) -> str:
+    """A GitHub Markdown table of `metrics` (default: every one), mean ± std where a std exists;
+    a row whose prompts are plain text says so beside its stage."""
+    metrics = present_metrics(table) if metrics is None else metrics
+    header = ["model", "stage", "runs", *metrics]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for _, row in table.iterrows():
-        n_runs = "" if pd.isna(row["n_runs"]) else str(int(row["n_runs"]))
-        cells = [str(row["model"]), str(row["stage"]), n_runs, str(row["prompt_format"])]
-        cells += [fmt(row[column], row.get(f"{column}_std"), digits) for column in metric_columns]
+        runs = "" if pd.isna(row["n_runs"]) else str(int(row["n_runs"]))
+        stage = str(row["stage"]) + (" (plain)" if row["prompt_format"] == "plain" else "")
+        cells = [str(row["model"]), stage, runs]
+        cells += [fmt(row[column], row.get(f"{column}_std"), digits) for column in metrics]
         lines.append("| " + " | ".join(cells) + " |")
+    left_out = [m for m in present_metrics(table) if m not in metrics]
+    if left_out:
+        lines += ["", f"{len(left_out)} more metrics in the CSV: {', '.join(left_out)}."]
     return "\n".join(lines) + "\n"

@@ -235,6 +235,40 @@ def test_tensorboard_runs_hold_each_runs_loss_curve(built):
     assert not list((built / "results/checkpoints").rglob("events.out.tfevents.*"))
 
 
+def test_the_dashboard_serves_every_run_on_localhost(built):
+    """What `make dashboard` starts: TensorBoard over results/runs, listing each run's folder."""
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tensorboard.main", "--logdir", "results/runs", "--port", str(port)]
+        + ["--host", "127.0.0.1"],
+        cwd=built,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(120):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/data/runs", timeout=2) as r:
+                    runs = json.loads(r.read())
+                if runs:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.5)
+        else:
+            raise AssertionError("TensorBoard did not answer on localhost within 60 s")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert {f"dpo/{run}" for run in SCAN} | {"cpo/simpo"} <= set(runs)
+
+
 def test_trackio_groups_a_sweeps_runs_in_one_project(built):
     for project, runs in TRACKIO_RUNS.items():
         assert sorted(trackio(built, "list", "runs", "--project", project)["runs"]) == runs

@@ -78,9 +78,42 @@ def test_markdown_shows_mean_plus_minus_std(evals):
     table = seeds_table(evals)
     md = to_markdown(table).splitlines()
     header = [c.strip() for c in md[0].strip("|").split("|")]
-    assert header[:5] == ["model", "stage", "n_runs", "prompt_format", "task_accuracy"]
-    assert md[3].startswith("| sft | sft | 2 | chat | 0.600 ± 0.141 |")
-    assert md[2].startswith("| base | base | 1 | plain | 0.100 |")
+    assert header[:4] == ["model", "stage", "runs", "task_accuracy"]
+    assert md[3].startswith("| sft | sft | 2 | 0.600 ± 0.141 |")
+    assert md[2].startswith("| base | base (plain) | 1 | 0.100 |")
+
+
+def test_markdown_shows_the_named_metrics_and_the_csv_keeps_every_one(evals):
+    """A table's Markdown fits a screen: model, stage, runs and the metrics it names (at most
+    MARKDOWN_METRICS when it names none); every other column stays in the table (the CSV)."""
+    from handbook.tables import MARKDOWN_METRICS, present_metrics
+
+    table = seeds_table(evals)
+    every = present_metrics(table)
+    md = to_markdown(table, ["heldout_loss"]).splitlines()
+    assert md[0] == "| model | stage | runs | heldout_loss |"
+    assert (
+        md[-1]
+        == f"{len(every) - 1} more metrics in the CSV: "
+        + ", ".join(m for m in every if m != "heldout_loss")
+        + "."
+    )
+    assert MARKDOWN_METRICS + 3 <= 10
+
+
+def test_a_suite_gives_way_to_its_average_when_the_metrics_do_not_fit():
+    from handbook.tables import fit_to_screen
+
+    tasks = [f"openllm/{t}" for t in ("arc", "hellaswag", "mmlu", "gsm8k", "average")]
+    assert fit_to_screen(["x", *tasks], ["openllm"]) == ["x", *tasks]  # 6 fit
+    wide = [*tasks, "ifeval/strict", "mt_bench", "alpaca_eval"]
+    assert fit_to_screen(wide, ["openllm", "ifeval"]) == [
+        "openllm/average",
+        "ifeval/strict",
+        "mt_bench",
+        "alpaca_eval",
+    ]
+    assert len(fit_to_screen([f"m{i}" for i in range(12)], [])) == 7
 
 
 def test_base_rows_of_paper_tables_report_their_stage_and_plain_format(tmp_path, monkeypatch):
@@ -188,9 +221,12 @@ def test_label_table_selects_metrics_and_adds_published_rows(tmp_path):
         rows.loc["zephyr (published)", "mt_bench"] == 7.34
         and rows.loc["zephyr (published)", "source"] == "a paper"
     )
-    assert "reward_accuracy" not in table  # not asked for
-    md = to_markdown(table)
-    assert "| zephyr (published) | published |  |  |  |  | 7.340 | 90.600 |" in md
+    # Not asked for: in the CSV, not in the Markdown.
+    assert "reward_accuracy" in table and "reward_accuracy" not in metrics
+    md = to_markdown(table, metrics)
+    assert "| zephyr (published) | published |  | 7.340 | 90.600 |" not in md
+    assert "| zephyr (published) | published |  |  |  | 7.340 | 90.600 |" in md
+    assert "reward_accuracy" in md.splitlines()[-1]  # named as left out
     # A metric that neither a result nor a published number has is a typo, said as such.
     with pytest.raises(TableError, match=r"metrics \['mt_bnech'\]: in no result of this table"):
         label_table({**spec, "metrics": ["openllm", "mt_bnech"]}, runs)
@@ -287,7 +323,7 @@ def test_make_table_writes_csv_markdown_and_png(tmp_path, evals):
     assert (
         md.startswith("# Demo\n")
         and "Built at tiny scale" in md
-        and "| sft | sft | 2 | chat | 0.600 ± 0.141 |" in md
+        and "| sft | sft | 2 | 0.600 ± 0.141 |" in md
     )
     assert (out / "demo.png").read_bytes()[:4] == b"\x89PNG"
 
