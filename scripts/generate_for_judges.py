@@ -33,18 +33,10 @@ logger = logging.getLogger("handbook.judges")
 
 
 def load_prompts(source: str, fmt: str, config: str | None, split: str) -> list[dict]:
-    if Path(source).exists():
-        return jf.normalise_prompts(jf.read_rows(source), fmt, source)
-    import datasets
-
     try:
-        rows = datasets.load_dataset(source, config, split=split)
-    except (OSError, datasets.exceptions.DatasetsError) as err:
-        raise SystemExit(
-            f"error: prompts {source!r} are neither a local file nor a loadable hub dataset "
-            f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})"
-        ) from None
-    return jf.normalise_prompts(rows, fmt, source)
+        return jf.load_prompts(source, fmt, config, split)
+    except jf.FormatError as err:
+        raise SystemExit(f"error: {err}") from None
 
 
 def generate(model, tokenizer, conversations: list[list[dict]], args) -> list[str]:

@@ -20,6 +20,9 @@ PREPARED = "results/data/{dataset}/prepared"
 TOKENIZED = "results/data/{dataset}/tokenized/{base}"
 REF_LOGPS = "results/ref_logps/{dataset}/{stage}/{run}"
 DEMO_WORLD = "results/demo_world"
+# Training data against evaluation prompts (handbook.decontamination): per dataset, per table.
+DECONTAMINATION = "results/decontamination/datasets/{dataset}.json"
+DECONTAMINATION_REPORT = "results/decontamination/{table}.md"
 
 # --- rejection sampling (iterative DPO's rounds are setups of their own)
 SAMPLING = "results/rejection_sampling/{name}"

@@ -92,6 +92,26 @@ def normalise_prompts(
     return prompts
 
 
+def load_prompts(
+    source: str, fmt: str, config: str | None = None, split: str = "train"
+) -> list[dict[str, Any]]:
+    """A judge's prompts from a local .jsonl/.json file or a hub dataset (offline from its cache
+    when the hub is switched off), in its format's field names."""
+    if Path(source).exists():
+        return normalise_prompts(read_rows(source), fmt, source)
+    import datasets
+
+    try:
+        rows = datasets.load_dataset(source, config, split=split)
+    except (OSError, ValueError, datasets.exceptions.DatasetsError) as err:
+        first = str(err).splitlines()[0] if str(err) else ""
+        raise FormatError(
+            f"prompts {source!r} are neither a local file nor a loadable hub dataset "
+            f"({type(err).__name__}: {first})"
+        ) from None
+    return normalise_prompts(rows, fmt, source)
+
+
 def answer_id(model_id: str, question_id: Any, answers: list[str]) -> str:
     """FastChat draws a random id; a content hash keeps reruns identical."""
     payload = json.dumps([model_id, question_id, answers], ensure_ascii=False)

@@ -157,3 +157,58 @@ def test_report_shows_the_table_and_training_curves(demo):
     assert "chain_curves.png" in html and "chain.png" in html
     assert html.count("data:image/png;base64") >= 2 or html.count("image/png") >= 2
     assert "Training curves of the models in table" in html  # the caption from workflow/report/
+
+
+def leaky_config(demo, max_fraction) -> str:
+    """A dataset with two of the held-out prompts planted in its conversations, one SFT run on
+    it and a table showing that run (the table makes the demo evaluation its prompt set)."""
+    held_out = [json.loads(line) for line in (demo / "results/demo_world/eval/test.jsonl").open()]
+    planted = [r["prompt"] for r in held_out if len(r["prompt"].split()) >= 6][:2]
+    rows = [
+        [
+            {"role": "user", "content": f"Quick one: {p} Thanks."},
+            {"role": "assistant", "content": "No."},
+        ]
+        for p in planted
+    ] + [
+        [{"role": "user", "content": f"Count to {i}."}, {"role": "assistant", "content": "Done."}]
+        for i in range(30)
+    ]
+    (demo / "leaky.jsonl").write_text("".join(json.dumps({"messages": m}) + "\n" for m in rows))
+    config = {
+        "datasets": {"leaky": {"dataset_name": "leaky.jsonl", "columns": ["messages"]}},
+        "runs": {
+            "sft": {
+                "leaky": {
+                    "model": "base/tiny",
+                    "dataset": "leaky",
+                    "recipe": "config/recipes/demo/sft/tiny.yaml",
+                    "args": {"max_steps": 1},
+                }
+            }
+        },
+        "tables": {"leaky": {"rows": {"leaky": ["sft/leaky"]}}},
+        "decontamination": {"max_fraction": max_fraction},
+    }
+    (demo / "leaky.yaml").write_text(json.dumps(config))
+    return planted
+
+
+def test_a_training_set_holding_held_out_prompts_stops_before_training(demo):
+    """decontamination.max_fraction 0: the planted overlap fails the dataset's check, named in
+    one line, and the SFT run on it never starts; without a threshold the table's report shows
+    it with its example."""
+    planted = leaky_config(demo, 0.0)
+    configs = [DEMO_CONFIG, "leaky.yaml"]
+    proc = run_snakemake(
+        demo, "results/models/sft/leaky", configfiles=configs, repo=demo, check=False
+    )
+    assert proc.returncode != 0
+    log = (demo / "results/logs/decontamination/leaky.log").read_text()
+    assert "error: leaky: leaky.jsonl (train) contains 2 of the" in log and planted[0] in log
+    assert not (demo / "results/logs/sft/leaky.log").exists()
+
+    leaky_config(demo, None)
+    run_snakemake(demo, "results/decontamination/leaky.md", configfiles=configs, repo=demo)
+    report = (demo / "results/decontamination/leaky.md").read_text()
+    assert "| leaky | leaky.jsonl | 32 | 2 of" in report and f'prompt "{planted[0]}"' in report

@@ -24,6 +24,7 @@ from handbook.config import under_defaults, user_config_files  # noqa: E402
 from handbook.methods import stage_pattern  # noqa: E402
 from handbook.plan import ConfigError, build_plan, write_plan  # noqa: E402
 from handbook.plan import data as data_jobs  # noqa: E402
+from handbook.plan import decontamination as decontamination_jobs  # noqa: E402
 from handbook.plan import eval as eval_jobs  # noqa: E402
 from handbook.plan import judges as judge_jobs  # noqa: E402
 from handbook.plan import sampling as sampling_jobs  # noqa: E402
@@ -80,6 +81,22 @@ def get_dataset_sources(wildcards):
 
 def get_dataset_spec(wildcards):
     return data_jobs.prepare_job(PLAN, wildcards.dataset).args
+
+
+def get_decontamination_inputs(wildcards):
+    return decontamination_jobs.decontaminate_job(PLAN, wildcards.dataset).inputs
+
+
+def get_decontamination_spec(wildcards):
+    return decontamination_jobs.decontaminate_job(PLAN, wildcards.dataset).args
+
+
+def get_decontamination_report_inputs(wildcards):
+    return decontamination_jobs.report_job(PLAN, wildcards.table).inputs
+
+
+def get_decontamination_report_spec(wildcards):
+    return decontamination_jobs.report_job(PLAN, wildcards.table).args
 
 
 def get_tokenize_inputs(wildcards):

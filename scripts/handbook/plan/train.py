@@ -43,6 +43,7 @@ def train_job(plan: Plan, stage: str, name: str) -> TrainJob:
             "recipe": run.recipe,
             "model": plan.model_inputs(run.model),
             "data": train_data(plan, run),
+            "decontamination": decontamination_gate(plan, run.dataset),
         },
         model=plan.model_location(run.model),
         # GPU runs need the GPU stack (DeepSpeed, flash-attn); CPU runs the lighter train env.
@@ -56,6 +57,15 @@ def train_job(plan: Plan, stage: str, name: str) -> TrainJob:
         run=run,
         script=run.method.script,
     )
+
+
+def decontamination_gate(plan: Plan, dataset: str) -> list[str]:
+    """What a training job waits for beyond its data: its dataset's overlap check with the
+    evaluation prompts, when decontamination.max_fraction is set (handbook.plan.decontamination),
+    so an overlap above it stops the build before training."""
+    if plan.config["decontamination"]["max_fraction"] is None or not dataset:
+        return []
+    return [artifacts.DECONTAMINATION.format(dataset=dataset)]
 
 
 def train_data(plan: Plan, run: Run) -> str:
