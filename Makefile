@@ -31,13 +31,14 @@ demo: .venv
 	snakemake --profile profiles/default
 
 # Lint first: a lint error fails `make test` before any test runs.
+# --durations: the slowest tests, to size the suite by (it must stay under 40 minutes on 2 cores).
 test: .venv lint
-	pytest -m "not rehearsal_tables"
+	pytest -m "not rehearsal_tables" --durations=15
 
 # Every published family's table at scale rehearsal, in one build (tests/workflow/test_rehearsal_tables.py):
 # kept out of `make test` for its length; CI runs both.
 test-rehearsal: .venv
-	pytest -m rehearsal_tables
+	pytest -m rehearsal_tables --durations=5
 
 # Speed and memory figures, side by side in one run (bench/RESULTS.md holds a recent one): where the
 # demo's job time goes, the DAG, our SFT/DPO against plain TRL, the sweep against one job per run,
