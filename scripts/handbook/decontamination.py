@@ -173,9 +173,9 @@ def report_markdown(table: str, eval_sets: list[str], checks: list[dict]) -> str
                 + " | ".join(cells)
                 + " |"
             )
-    lines += ["", f"Contaminated prompts in all: {total}.", ""]
-    for name, why in unchecked.items():
-        lines.append(f"- {name} not checked: {why}")
+    lines += ["", f"Contaminated prompts in all: {total}."]
+    if unchecked:
+        lines += ["", *(f"- {name} not checked: {why}" for name, why in unchecked.items())]
     if examples:
         lines += ["", "Examples:", ""]
         for dataset, source, name, example in examples:
