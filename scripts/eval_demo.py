@@ -25,6 +25,7 @@ from handbook import generation
 from handbook.jsonl import read_jsonl
 from handbook.lm_harness import SuiteRun, evaluate, prepare, wrap_lm, write_result
 from handbook.modeling import load_tokenizer
+from handbook.pass_at_k import sampled_pass_at_k
 from handbook.provenance import write_json, write_provenance
 from handbook.suites import SuiteError
 from handbook.tasks import plain_prompt, score_completions
@@ -176,6 +177,7 @@ def main() -> None:
             model, tokenizer, prompts, args.max_new_tokens, args.batch_size, sample=True
         )
         results["chat_sampled"] = score_completions(repeated, completions, "chat")
+        results["chat_sampled"].update(sampled_pass_at_k(repeated, completions))
         samples += [record("chat_sampled", r, c) for r, c in zip(repeated, completions)]
         logger.info("chat sampled: %s", results["chat_sampled"])
     if args.loss_data:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from handbook.tasks import extract_answer, is_correct
+
 KS = (1, 4, 16)
 
 
@@ -49,3 +51,14 @@ def group_hits(rows: Sequence[dict], correct: Sequence[bool]) -> dict[str, list[
     for key, hits in by_prompt.items():
         grouped.setdefault(task_of[key], []).append(hits)
     return grouped
+
+
+def sampled_pass_at_k(rows: Sequence[dict], completions: Sequence[str]) -> dict:
+    """pass@k of sampled chat replies (each prompt's samples together), overall and by task."""
+    correct = [is_correct(extract_answer(c), row["answer"]) for row, c in zip(rows, completions)]
+    grouped = group_hits(rows, correct)
+    overall = pass_at_ks(grouped.pop("all"))
+    return {
+        "pass_at_k": overall,
+        "pass_at_k_by_task": {t: pass_at_ks(h) for t, h in grouped.items()},
+    }

@@ -33,6 +33,12 @@ def flatten_eval(result: dict[str, Any], stage: str) -> dict[str, float]:
     if "chat_sampled" in result:
         row["preference_rate"] = result["chat_sampled"].get("preferred_rate")
         row["task_accuracy_sampled"] = result["chat_sampled"].get("task_accuracy")
+        for k, value in (result["chat_sampled"].get("pass_at_k") or {}).items():
+            row[f"pass@{k}"] = value
+        by_task = result["chat_sampled"].get("pass_at_k_by_task") or {}
+        for task, scores in sorted(by_task.items()):
+            for k, value in scores.items():
+                row[f"pass@{k}_{task}"] = value
     row["heldout_loss"] = result.get("heldout_loss")
     return row
 

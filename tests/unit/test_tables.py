@@ -29,7 +29,12 @@ def eval_result(chat_acc: float, plain_acc: float, pref: float, loss: float) -> 
             "preferred_rate": 0.0,
         },
         "plain": {"task_accuracy": plain_acc, "accuracy_by_task": {"arithmetic": plain_acc}},
-        "chat_sampled": {"task_accuracy": chat_acc, "preferred_rate": pref},
+        "chat_sampled": {
+            "task_accuracy": chat_acc,
+            "preferred_rate": pref,
+            "pass_at_k": {"1": chat_acc, "4": min(1.0, 2 * chat_acc)},
+            "pass_at_k_by_task": {"arithmetic": {"1": chat_acc, "4": min(1.0, 2 * chat_acc)}},
+        },
         "heldout_loss": loss,
     }
 
@@ -70,6 +75,9 @@ def test_mean_and_std_over_seeds(evals):
     assert sft["task_accuracy_std"] == pytest.approx(math.sqrt(0.02))
     assert sft["preference_rate"] == pytest.approx(0.5)
     assert sft["heldout_loss"] == pytest.approx(1.5)
+    # pass@k of the sampled replies, overall and per task, with its spread over seeds.
+    assert sft["pass@4"] == pytest.approx(1.0) and sft["pass@4_std"] == pytest.approx(0.0)
+    assert sft["pass@1_arithmetic"] == pytest.approx(0.6)
     base = table.set_index("model").loc["base"]
     assert base["prompt_format"] == "plain" and math.isnan(base["task_accuracy_std"])
 

@@ -23,6 +23,9 @@ def test_table_shows_sft_above_base(demo):
         table.columns
     )
     assert table.loc["sft", "task_accuracy"] > table.loc["base", "task_accuracy"] + 0.15
+    # pass@k of the sampled replies (2 per prompt here): pass@1 is their accuracy.
+    assert table.loc["sft", "pass@1"] == pytest.approx(table.loc["sft", "task_accuracy_sampled"])
+    assert "pass@4" not in table  # needs at least 4 samples per prompt
     assert table.loc["sft", "heldout_loss"] < min(
         table.loc["cpt", "heldout_loss"], table.loc["base", "heldout_loss"]
     )
