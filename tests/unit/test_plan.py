@@ -656,7 +656,10 @@ def test_plan_command_prints_json_at_both_scales(tmp_path):
         tiny["workdir"] == "results/tiny"
         and "model base/zephyr-7b-sft -> sft/tiny" in tiny["tiny_scale_replacements"]
     )
-    assert tiny["runs"]["dpo/pref_align_scan_dpo-ipo-beta0.5"]["args"]["max_steps"] == 10
+    # tiny_scale.args, then the scan's own tiny_args: the demo's learning rate over one epoch.
+    tiny_cell = tiny["runs"]["dpo/pref_align_scan_dpo-ipo-beta0.5"]["args"]
+    assert tiny_cell["max_steps"] == -1 and tiny_cell["learning_rate"] == 3.0e-5
+    assert tiny_cell["max_length"] == 256
     assert "sft/tiny" in tiny["runs"] and tiny["config_files"][-1].endswith("more.yaml")
 
 

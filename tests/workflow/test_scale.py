@@ -61,7 +61,14 @@ def test_tiny_scan_plans_every_cell_offline_in_its_own_folder(workdir):
         assert job["resources"].get("gpu", "0") == "0", job
         assert "HuggingFaceH4" not in job["shell"] and "zephyr-7b-sft-full" not in job["shell"], job
     scan = [j for j in jobs if j["output"].startswith("results/models/dpo/pref_align_scan")]
-    assert all("--max_steps 10 " in j["shell"] and "--tiny_scale True" in j["shell"] for j in scan)
+    # The scan's tiny_args: the demo DPO's learning rate over one epoch, not 10 steps at 5e-7.
+    assert all(
+        "--max_steps -1 " in j["shell"]
+        and "--learning_rate 3e-05 " in j["shell"]
+        and "--tiny_scale True" in j["shell"]
+        for j in scan
+    )
+    assert "tiny scale: 8 runs then get {'learning_rate': 3e-05, 'max_steps': -1}: " in log
     assert all("--beta " in j["shell"] and "--loss_type " in j["shell"] for j in scan)
     answers = [j for j in jobs if j["rule"] == "judge_answers_mt_bench"]
     assert len(answers) == len(cells)

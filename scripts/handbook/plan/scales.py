@@ -51,7 +51,8 @@ def apply_tiny_scale(config: dict, paths: Paths, error) -> list[str]:
         stage, run = ref.split("/", 1)
         spec = config["runs"][stage][run]
         if METHODS[stage].data != "model":  # a merge trains nothing: no steps to cut
-            spec["args"] = {**spec.get("args", {}), **tiny["args"]}
+            # A run's (or its sweep's) tiny_args go last: the demo's own learning rate and steps.
+            spec["args"] = {**spec.get("args", {}), **tiny["args"], **spec.get("tiny_args", {})}
             for key, value in METHODS[stage].tiny_args:
                 if value is None:
                     spec["args"].pop(key, None)
@@ -62,6 +63,7 @@ def apply_tiny_scale(config: dict, paths: Paths, error) -> list[str]:
             spec.pop(key, None)
     if changed:
         said.append(f"{len(changed)} runs get {tiny['args']}: {', '.join(sorted(changed))}")
+    said += own_tiny_args(config["runs"], changed)
     for spec in [*config["rejection_sampling"].values(), *config.get("iterative_dpo", {}).values()]:
         for key in ("policy", "reward_model") if "reward_model" in spec else ("policy",):
             spec[key] = models.get(spec[key], spec[key])
@@ -93,6 +95,18 @@ def apply_tiny_scale(config: dict, paths: Paths, error) -> list[str]:
         else:
             judge_spec["prompts"] = paths.local(judge_spec["prompts"])
     return said
+
+
+def own_tiny_args(runs: dict, changed: set[str]) -> list[str]:
+    """One line per set of tiny_args that changed runs take over tiny_scale.args (a sweep's runs
+    share theirs)."""
+    groups: dict[str, list[str]] = {}
+    for ref in sorted(changed):
+        stage, name = ref.split("/", 1)
+        own = runs[stage][name].get("tiny_args")
+        if own:
+            groups.setdefault(repr(own), []).append(ref)
+    return [f"{len(refs)} runs then get {args}: {', '.join(refs)}" for args, refs in groups.items()]
 
 
 def localise_datasets(config: dict, paths: Paths) -> None:
