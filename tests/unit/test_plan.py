@@ -87,17 +87,25 @@ def error_of(config, tmp_path) -> str:
 # --- sweeps
 
 
-def test_sweep_expands_into_named_runs_sharing_one_reference_pass(tmp_path):
-    sweeps = {
+def dpo_sweep(args: dict, grid: dict) -> dict:
+    """One DPO sweep, `scan`, from sft/a on the pairs."""
+    return {
         "scan": {
             "stage": "dpo",
             "model": "sft/a",
             "dataset": "pairs",
             "recipe": DPO_RECIPE,
-            "args": {"learning_rate": 1.0e-4},
-            "grid": {"loss_type": ["sigmoid", "ipo"], "beta": [0.1, 0.5], "seed": [1]},
+            "args": args,
+            "grid": grid,
         }
     }
+
+
+def test_sweep_expands_into_named_runs_sharing_one_reference_pass(tmp_path):
+    sweeps = dpo_sweep(
+        {"learning_rate": 1.0e-4},
+        {"loss_type": ["sigmoid", "ipo"], "beta": [0.1, 0.5], "seed": [1]},
+    )
     plan = plan_of(small_config(sweeps=sweeps), tmp_path)
     names = plan.sweeps["scan"]
     assert names == [
@@ -131,17 +139,7 @@ def test_sweep_expands_into_named_runs_sharing_one_reference_pass(tmp_path):
 def test_a_run_reporting_to_a_dashboard_gets_its_run_folder_and_group(tmp_path):
     """report_to: tensorboard/trackio adds the run's folder under results/runs and its group (the
     sweep, else the stage); a run reporting to none keeps the command it had."""
-    sweeps = {
-        "scan": {
-            "stage": "dpo",
-            "model": "sft/a",
-            "dataset": "pairs",
-            "recipe": DPO_RECIPE,
-            "args": {"report_to": "tensorboard"},
-            "grid": {"beta": [0.1]},
-        }
-    }
-    config = small_config(sweeps=sweeps)
+    config = small_config(sweeps=dpo_sweep({"report_to": "tensorboard"}, {"beta": [0.1]}))
     config["runs"]["sft"]["b"] = {
         "model": "base/tiny",
         "dataset": "chat",

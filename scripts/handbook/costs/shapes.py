@@ -48,22 +48,22 @@ class ModelShape:
         dims["down_proj"] = (i, h)
         return dims
 
+    def projection_params(self, modules) -> int:
+        """Weights of these projections, with their biases where every projection has one."""
+        dims = {name: d for name, d in self.projection_dims().items() if name in modules}
+        weights = sum(a * b for a, b in dims.values())
+        return weights + (sum(b for _, b in dims.values()) if self.bias == "all" else 0)
+
     def attention_params(self) -> int:
-        dims = self.projection_dims()
-        weights = sum(a * b for name, (a, b) in dims.items() if name in ATTENTION_MODULES)
-        if self.bias == "all":
-            weights += sum(b for name, (_, b) in dims.items() if name in ATTENTION_MODULES)
-        elif self.bias == "qkv":
+        weights = self.projection_params(ATTENTION_MODULES)
+        if self.bias == "qkv":
+            dims = self.projection_dims()
             weights += sum(dims[name][1] for name in ("q_proj", "k_proj", "v_proj"))
         return weights
 
     def expert_params(self) -> int:
         """One MLP (one expert of a mixture)."""
-        dims = self.projection_dims()
-        weights = sum(a * b for name, (a, b) in dims.items() if name in MLP_MODULES)
-        if self.bias == "all":
-            weights += sum(b for name, (_, b) in dims.items() if name in MLP_MODULES)
-        return weights
+        return self.projection_params(MLP_MODULES)
 
     def norm_params(self) -> int:
         """One norm: RMSNorm has a weight, LayerNorm (GPT-2, StarCoder2) a weight and a bias."""
