@@ -1,6 +1,6 @@
 """The workflow used as a Snakemake module from another project, as the workflow catalog deploys it
-(docs/configuration.md#as-a-snakemake-module): that project's own Snakefile declares the module,
-its own config/config.yaml extends the defaults, and its own recipe file is read from its folder.
+(config/README.md): that project's own Snakefile declares the module, its own config/config.yaml
+extends the defaults, and its own recipe file is read from its folder.
 
 snakedeploy's `deploy-workflow` writes the same declaration (with `github(...)`); from a local
 path it copies the whole folder and declares a Snakefile relative to the copy, so the test writes

@@ -13,7 +13,7 @@ from snakemake.logging import logger
 if not Path(str(workflow.current_basedir)).is_dir():
     raise SystemExit(
         f"The workflow must be a local checkout to run ({workflow.current_basedir}): clone it and "
-        "name its workflow/Snakefile by path (docs/configuration.md#as-a-snakemake-module)"
+        "name its workflow/Snakefile by path (config/README.md)"
     )
 REPO = Path(str(workflow.current_basedir)).parents[1]
 SCRIPTS = REPO / "scripts"
@@ -40,7 +40,7 @@ REHEARSAL_ENV = (
     "NLTK_DATA=$PWD/results/standins/nltk_data HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1; "
 )
 
-# Used as a module of another project (docs/configuration.md#as-a-snakemake-module), the workflow
+# Used as a module of another project (config/README.md), the workflow
 # gets that project's config without its own config/config.yaml: the defaults go under it.
 _given = under_defaults(dict(config))
 config.clear()
