@@ -22,7 +22,7 @@ import sys
 
 from handbook import decontamination as dc
 from handbook import judge_formats as jf
-from handbook.data import keep_columns, load_source, normalise_spec
+from handbook.data import load_entry, normalise_spec
 from handbook.jsonl import read_jsonl
 from handbook.provenance import provenance, write_json
 from handbook.training import run_main
@@ -66,10 +66,7 @@ def main() -> None:
     report = {"dataset": spec["dataset"], "ngram": spec["ngram"], "eval_sets": described}
     report["sources"] = []
     for entry in normalise_spec(spec["dataset"], spec["spec"])["datasets"]:
-        ds = load_source(entry["id"], entry["config"], entry["split"])
-        columns = entry["columns"]
-        if columns:
-            ds = keep_columns(ds, list(columns), columns if isinstance(columns, dict) else {})
+        ds = load_entry(entry)
         rows, overlaps = dc.scan(index, ds)
         report["sources"].append(
             dc.source_report(entry["id"], entry["split"], rows, index, overlaps)

@@ -298,6 +298,19 @@ def keep_columns(ds, columns: list[str], renames: dict[str, str]):
     return ds.rename_columns(renames) if renames else ds
 
 
+def load_entry(entry: dict[str, Any]):
+    """One source of a normalised mixture (normalise_spec), its split with the columns the entry
+    keeps, renamed; a column it names that the source lacks is an error naming both."""
+    source = entry["id"]
+    ds = load_source(source, entry["config"], entry["split"])
+    renames = entry["columns"] if isinstance(entry["columns"], dict) else {}
+    columns = list(entry["columns"] or ds.column_names)
+    missing = [c for c in columns if c not in ds.column_names]
+    if missing:
+        raise DataError(f"{source}: column {missing[0]!r} not found (has {ds.column_names})")
+    return keep_columns(ds, columns, renames)
+
+
 def load_mixture(name: str, spec: dict[str, Any]):
     """Load, subsample by weight, keep columns, check rows, concatenate, shuffle and split."""
     import datasets
@@ -309,13 +322,8 @@ def load_mixture(name: str, spec: dict[str, Any]):
         source, weight = entry["id"], entry["weight"]
         if not 0 < weight <= 1:
             raise DataError(f"dataset '{name}': source {source}: weight {weight} must be in (0, 1]")
-        ds = load_source(source, entry["config"], entry["split"])
+        ds = load_entry(entry)
         renames = entry["columns"] if isinstance(entry["columns"], dict) else {}
-        columns = list(entry["columns"] or ds.column_names)
-        missing = [c for c in columns if c not in ds.column_names]
-        if missing:
-            raise DataError(f"{source}: column {missing[0]!r} not found (has {ds.column_names})")
-        ds = keep_columns(ds, columns, renames)
         columns = list(ds.column_names)
         if len(ds) == 0:
             raise DataError(f"{source}: no rows in split '{entry['split']}'")

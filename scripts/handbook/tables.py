@@ -226,11 +226,9 @@ def fit_to_screen(metrics: list[str], suites: list[str]) -> list[str]:
     """At most MARKDOWN_METRICS of `metrics`: where there are more, a suite's task columns give
     way to its average first, then the last ones go (they stay in the CSV)."""
     if len(metrics) > MARKDOWN_METRICS:
-        averaged = {m.split("/", 1)[0] for m in metrics if m.endswith("/average")}
+        averaged = {m.split("/", 1)[0] for m in metrics if m.endswith("/average")} & set(suites)
         metrics = [
-            m
-            for m in metrics
-            if m.split("/", 1)[0] not in averaged & set(suites) or m.endswith("/average")
+            m for m in metrics if m.split("/", 1)[0] not in averaged or m.endswith("/average")
         ]
     return metrics[:MARKDOWN_METRICS]
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from handbook.costs.shapes import ModelShape
 from handbook.plan.core import Plan, Run
 from handbook.plan.recipes import read_yaml
-from handbook.plan.train import GPU_ACCELERATE_CONFIG
+from handbook.plan.train import accelerate_config
 
 GIB = 2**30
 # CUDA context, NCCL buffers and the allocator's reserve: a round figure, not a measurement.
@@ -60,8 +60,7 @@ class Memory:
 def sharding(plan: Plan, run: Run) -> Sharding:
     """How the run's accelerate config shards its states over the GPUs it asks for (the default
     config for GPU runs, as the launcher picks it)."""
-    path = run.accelerate_config or GPU_ACCELERATE_CONFIG
-    accel = read_yaml(plan.paths.config_file(path))
+    accel = read_yaml(accelerate_config(plan, run, on_gpus=True))
     gpus = max(run.requested_gpus, 1)
     if accel.get("distributed_type") == "DEEPSPEED":
         stage = int((accel.get("deepspeed_config") or {}).get("zero_stage", 0))

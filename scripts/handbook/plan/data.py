@@ -38,11 +38,16 @@ def dataset_sources(plan: Plan, dataset: str) -> list[str]:
     return sorted(set(sources))
 
 
+def dataset_spec(plan: Plan, dataset: str) -> dict:
+    """A dataset's config entry as the jobs reading its sources take it (its tiny counterpart is
+    the plan's business)."""
+    return {k: v for k, v in plan.config["datasets"][dataset].items() if k != "tiny"}
+
+
 def prepare_job(plan: Plan, dataset: str) -> Job:
-    spec = plan.config["datasets"][dataset]
     return Job(
         inputs={"sources": dataset_sources(plan, dataset)},
-        args=json.dumps({k: v for k, v in spec.items() if k != "tiny"}),
+        args=json.dumps(dataset_spec(plan, dataset)),
     )
 
 

@@ -11,7 +11,7 @@ import shlex
 
 from handbook import artifacts
 from handbook.plan.core import Plan
-from handbook.plan.data import dataset_sources
+from handbook.plan.data import dataset_sources, dataset_spec
 from handbook.plan.export import models_needed
 from handbook.plan.jobs import Job
 from handbook.plan.judges import judge_prompts
@@ -55,7 +55,6 @@ def local_files(plan: Plan, sets: dict[str, dict]) -> list[str]:
 
 
 def decontaminate_job(plan: Plan, dataset: str) -> Job:
-    spec = {k: v for k, v in plan.config["datasets"][dataset].items() if k != "tiny"}
     sets = eval_sets_of_dataset(plan, dataset)
     settings = plan.config["decontamination"]
     return Job(
@@ -64,7 +63,7 @@ def decontaminate_job(plan: Plan, dataset: str) -> Job:
             json.dumps(
                 {
                     "dataset": dataset,
-                    "spec": spec,
+                    "spec": dataset_spec(plan, dataset),
                     "eval_sets": sets,
                     "ngram": settings["ngram"],
                     "max_fraction": settings["max_fraction"],

@@ -148,9 +148,15 @@ def train_launcher(
     """The launch command for the job's actual resources (a profile may change them)."""
     nodes = int(nodes or 1) if not run.on_cpu_stand_in else 1
     per_node = launch_shape(plan, run, gpus, nodes)[0] // nodes  # each node runs its share
-    default = GPU_ACCELERATE_CONFIG if per_node else plan.config["accelerate_config"]
-    accel = plan.paths.config_file(run.accelerate_config or default)
+    accel = accelerate_config(plan, run, on_gpus=bool(per_node))
     return launcher(accel, read_yaml(accel), per_node, nodes, run.processes, int(threads))
+
+
+def accelerate_config(plan: Plan, run: Run, on_gpus: bool) -> str:
+    """The accelerate config file a run launches with: its own, else the default for where its
+    processes run."""
+    default = GPU_ACCELERATE_CONFIG if on_gpus else plan.config["accelerate_config"]
+    return plan.paths.config_file(run.accelerate_config or default)
 
 
 # --- reference log-probs
