@@ -55,6 +55,9 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", default="float32")
     parser.add_argument(
+        "--parallelize", action="store_true", help="spread the model over the visible GPUs"
+    )
+    parser.add_argument(
         "--bootstrap_iters", type=int, default=100000, help="0 skips bootstrap stderrs"
     )
     parser.add_argument("--output", required=True)
@@ -79,6 +82,7 @@ def main() -> None:
         device=args.device,
         dtype=args.dtype,
         bootstrap_iters=args.bootstrap_iters,
+        parallelize=args.parallelize and args.device == "cuda",
     )
     try:
         specs, task_manager, loaded = prepare(run)

@@ -12,7 +12,8 @@
 model's own earlier answers in the conversation (the tokenizer's chat template). Greedy when
 --temperature is 0, sampled otherwise. The settings go to <output stem>.settings.json beside the
 answers (FastChat reads only *.jsonl from model_answer/, so the sidecar does not disturb it).
---make_demo_prompts writes mt_bench_demo.jsonl and alpaca_eval_demo.json from the demo world.
+--make_demo_prompts writes mt_bench_demo.jsonl, its judge prompts in FastChat's judge_prompts format
+(mt_bench_demo_judge_prompts.jsonl) and alpaca_eval_demo.json from the demo world.
 """
 
 from __future__ import annotations
@@ -93,6 +94,7 @@ def make_demo_prompts(args) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     questions = jf.demo_mt_bench_questions(rows, args.n_demo, args.seed)
     write_jsonl(folder / "mt_bench_demo.jsonl", questions)
+    write_jsonl(folder / "mt_bench_demo_judge_prompts.jsonl", jf.demo_judge_prompts())
     jf.write_alpaca_eval_outputs(
         folder / "alpaca_eval_demo.json", jf.demo_alpaca_eval_prompts(rows, args.n_demo, args.seed)
     )
@@ -147,6 +149,9 @@ def main() -> None:
     parser.add_argument("--dtype", default="float32")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument(
+        "--device_map", default=None, help="auto: spread the model over the visible GPUs"
+    )
+    parser.add_argument(
         "--make_demo_prompts", default=None, help="write demo prompt files to this folder and stop"
     )
     parser.add_argument("--eval_prompts", default="results/demo_world/eval/test.jsonl")
@@ -183,7 +188,10 @@ def main() -> None:
         raise SystemExit(
             f"error: {args.model} has no chat template; judges need chat-formatted answers"
         )
-    model = generation.load_causal_lm(args.model, dtype=args.dtype, device=args.device)
+    device_map = args.device_map if args.device == "cuda" else None  # a rehearsal's CPU run
+    model = generation.load_causal_lm(
+        args.model, dtype=args.dtype, device=args.device, device_map=device_map
+    )
     if args.format == "mt_bench":
         jf.write_mt_bench_answers(args.output, answer_mt_bench(model, tokenizer, prompts, args))
     else:

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from handbook import judge_results
 from handbook.tables import (
     TableError,
     grid_markdown,
@@ -83,22 +84,33 @@ def footer(spec: dict, runs: list[dict]) -> str:
             f"judgment:{name}" in r["files"] and Path(r["files"][f"judgment:{name}"]).is_file()
             for r in runs
         )
-        if judge.get("judge", "external") != "external":
+        summaries = {
+            r["files"][f"judgment:{name}"]
+            for r in runs
+            if judge_results.read_summary(r["files"].get(f"judgment:{name}"))
+        }
+        if summaries:
+            lines += [
+                judge_results.judge_note(name, judge_results.read_summary(path))
+                for path in sorted(summaries)
+            ]
+            continue
+        if judge.get("judge", "external").startswith("reward-model:"):
             scale = {
                 "mt_bench": "the mean reward of the answer turns, on the reward model's scale, "
                 "not 1-10",
                 "alpaca_eval": "the win rate in percent against the baseline model's answers",
             }[judge["format"]]
             how = (
-                f"judged by the demo reward model {judge['judge']} standing in for the external "
-                f"judge ({scale})"
+                f"judged by the demo reward model {judge['judge'].split(':', 1)[1]} standing in "
+                f"for the external judge ({scale})"
             )
         elif judged:
             how = "scores from the judgments file"
         else:
             how = (
-                "no judgments yet: judge the answers with the judge's own tool, set "
-                "judges.<name>.judgments, rebuild"
+                "no judgments yet: name a judge endpoint (judges.<name>.endpoint), or judge the "
+                "answers with the judge's own tool, set judges.<name>.judgments, rebuild"
             )
         lines.append(
             f"- `{name}` ({judge['format']} answers to {judge['prompts']}: {len(answers)} files in "
@@ -186,11 +198,20 @@ def main() -> None:
 
 
 def write_label(table_spec: dict, runs: list[dict], title: str, args) -> str:
-    """Rows by label: the CSV and plot of the table; returns its Markdown body."""
+    """Rows by label: the CSV and plot of the table; returns its Markdown body, with the
+    published numbers checked against their tolerance and the anchors' drift."""
     table, metrics = label_table(table_spec, runs)
+    scale = table_spec.get("scale", "full")
+    checks = judge_results.reproduction_checks(table, table_spec.get("published") or [], scale)
+    table = judge_results.mark_reproduced(table, checks)
     table.to_csv(args.csv, index=False, float_format="%.6g")
     plot_labels(table, table_spec.get("plot") or metrics, title, args.png)
-    return to_markdown(table, metrics)
+    failed = [f"{c['metric']} of {c['row']}" for c in checks if c["reproduced"] is False]
+    if failed and table_spec.get("strict_reproduction"):
+        raise SystemExit(f"error: table {table_spec['name']}: not reproduced: {', '.join(failed)}")
+    notes = [judge_results.reproduction_line(c, scale) for c in checks]
+    notes += judge_results.anchor_lines(table, table_spec.get("anchors") or {})
+    return to_markdown(table, metrics) + ("\n" + "\n".join(notes) + "\n" if notes else "")
 
 
 def write_grid(table_spec: dict, runs: list[dict], title: str, args) -> str:

@@ -52,7 +52,14 @@ JUDGE_ANSWER_SETTINGS = {
     "mt_bench": "results/judges/{judge}/model_answer/{model_id}.settings.json",
     "alpaca_eval": "results/judges/{judge}/model_outputs/{model_id}.settings.json",
 }
+JUDGE_DEMO_JUDGE_PROMPTS = "results/judges/prompts/mt_bench_demo_judge_prompts.jsonl"
 DEMO_JUDGMENT = "results/judges/{judge}/demo_judgment/{table}.{ext}"  # the rule's output
+# A judge endpoint's verdicts on a table's answers (one row per request) and their summary: the
+# score per model, the parse failures, the judge's model id as its server reported it.
+VERDICTS = "results/judges/{judge}/verdicts/{table}.jsonl"
+VERDICTS_SUMMARY = "results/judges/{judge}/verdicts/{table}.json"
+VERDICT_CACHE = "results/judges/cache"
+JUDGE_DOWNLOAD = "results/judges/downloads/{name}"
 DEMO_JUDGMENTS = {
     "mt_bench": "results/judges/{judge}/demo_judgment/{table}.jsonl",
     "alpaca_eval": "results/judges/{judge}/demo_judgment/{table}.csv",

@@ -8,16 +8,18 @@ import logging
 from handbook.modeling import from_pretrained
 
 
-def load_causal_lm(path: str, *, dtype, device: str | None = None):
+def load_causal_lm(path: str, *, dtype, device: str | None = None, device_map: str | None = None):
     """An inference-mode causal LM in `dtype` (a torch dtype or its name), moved to `device` if
-    given."""
+    given, or spread over the visible GPUs by accelerate's `device_map` ("auto") when one GPU
+    cannot hold it."""
     import torch
     from transformers import AutoModelForCausalLM
 
     if isinstance(dtype, str):
         dtype = getattr(torch, dtype)
-    model = from_pretrained(AutoModelForCausalLM, path, dtype=dtype, use_safetensors=True)
-    if device is not None:
+    extra = {"device_map": device_map} if device_map else {}
+    model = from_pretrained(AutoModelForCausalLM, path, dtype=dtype, use_safetensors=True, **extra)
+    if device is not None and not device_map:
         model = model.to(device)
     return model.eval()
 

@@ -28,6 +28,7 @@ from handbook.tasks import render_reply
 
 FORMATS = ("mt_bench", "alpaca_eval")
 POLITE_FOLLOW_UP = "Now say it politely."
+DEMO_CATEGORIES = {"arithmetic": "math"}  # demo task -> MT-Bench category
 
 
 class FormatError(ValueError):
@@ -192,7 +193,8 @@ def demo_mt_bench_questions(
         questions.append(
             {
                 "question_id": question_id,
-                "category": first["task"],
+                # arithmetic is graded against its reference, as FastChat grades math
+                "category": DEMO_CATEGORIES.get(first["task"], first["task"]),
                 "turns": [first["prompt"], second_turn],
                 "reference": [reference_1, reference_2],
             }
@@ -215,6 +217,59 @@ def demo_alpaca_eval_prompts(
             f"demo_{eval_rows[i]['task']}",
         )
         for i in picked
+    ]
+
+
+# The demo world's MT-Bench judge prompts, in the fields and placeholders of FastChat's
+# judge_prompts.jsonl (its single-answer grading prompts, whose own text is read from FastChat's
+# file at full scale). The wording is this project's.
+DEMO_RATING = "Give your rating as a number from 1 to 10 in double brackets, e.g. [[5]]."
+DEMO_JUDGE_PROMPTS = (
+    (
+        "single-v1",
+        "general",
+        "Rate the assistant's answer to the user's question for correctness and politeness. "
+        + DEMO_RATING,
+        "Question: {question}\nAnswer: {answer}\nRating:",
+    ),
+    (
+        "single-math-v1",
+        "math",
+        "Rate the assistant's answer against the reference answer: a wrong result rates low. "
+        + DEMO_RATING,
+        "Question: {question}\nReference: {ref_answer_1}\nAnswer: {answer}\nRating:",
+    ),
+    (
+        "single-v1-multi-turn",
+        "multi-turn",
+        "Rate the assistant's second answer in this conversation. " + DEMO_RATING,
+        "User: {question_1}\nAssistant: {answer_1}\nUser: {question_2}\n"
+        "Assistant: {answer_2}\nRating of the second answer:",
+    ),
+    (
+        "single-math-v1-multi-turn",
+        "math",
+        "Rate the assistant's second answer against the reference answers. " + DEMO_RATING,
+        "User: {question_1}\nReference: {ref_answer_1}\nAssistant: {answer_1}\n"
+        "User: {question_2}\nReference: {ref_answer_2}\nAssistant: {answer_2}\n"
+        "Rating of the second answer:",
+    ),
+)
+
+
+def demo_judge_prompts() -> list[dict[str, Any]]:
+    """The demo judge prompts as judge_prompts.jsonl rows."""
+    return [
+        {
+            "name": name,
+            "type": "single",
+            "system_prompt": system,
+            "prompt_template": template,
+            "description": f"demo world: {category} single-answer grading",
+            "category": category,
+            "output_format": "[[rating]]",
+        }
+        for name, category, system, template in DEMO_JUDGE_PROMPTS
     ]
 
 

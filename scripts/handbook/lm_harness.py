@@ -58,6 +58,7 @@ class SuiteRun:
     device: str = "cpu"
     dtype: str = "float32"
     bootstrap_iters: int = 100000
+    parallelize: bool = False  # spread the model over the visible GPUs (accelerate's device map)
 
 
 def check_task_format(include_path: str | None, specs, suite: str) -> None:
@@ -224,9 +225,9 @@ def load_lm(model: str, run: SuiteRun):
             pretrained=source,
             revision=revision or "main",
             dtype=run.dtype,
-            device=run.device,
             batch_size=batch_size(run),
             use_safetensors=True,
+            **({"parallelize": True} if run.parallelize else {"device": run.device}),
         )
     except OSError as err:
         raise SuiteError(

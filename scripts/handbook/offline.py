@@ -135,6 +135,21 @@ def judge_prompts(spec: dict) -> HubDataset:
     return HubDataset(spec["prompts"], default_config(spec.get("prompts_config")), (split,))
 
 
+def served_judge_model(plan, judge: str) -> str:
+    """The hub model a served judge endpoint loads ('' for an API or a model built here)."""
+    from handbook.plan.judges import endpoint_of, is_workflow_model
+
+    serve = (endpoint_of(plan, judge) or {}).get("serve") or {}
+    model = serve.get("model", "")
+    return "" if is_workflow_model(model) else model
+
+
+def judge_references(spec: dict) -> HubDataset:
+    """AlpacaEval's reference outputs, which its judging job reads."""
+    split = spec.get("references_split", "train")
+    return HubDataset(spec["references"], default_config(spec.get("references_config")), (split,))
+
+
 def merge_datasets(found: list[HubDataset]) -> tuple[HubDataset, ...]:
     """One item per (id, config), its splits in the order first read."""
     splits: dict[tuple[str, str | None], list[str]] = {}
@@ -162,6 +177,9 @@ def hub_needs(plan, tables: list[str] | None = None) -> Needs:
         if "path" in config["base_models"][name]
         and plan.is_hub(config["base_models"][name]["path"])
     }
+    hub_models |= {
+        HubModel(model, None) for j in judges if plan.is_hub(model := served_judge_model(plan, j))
+    }
     found = [
         HubDataset(source, default_config(cfg), tuple(splits))
         for name in sorted(datasets)
@@ -172,6 +190,11 @@ def hub_needs(plan, tables: list[str] | None = None) -> Needs:
         judge_prompts(config["judges"][j])
         for j in judges
         if plan.is_hub(config["judges"][j]["prompts"])
+    ]
+    found += [
+        judge_references(config["judges"][j])
+        for j in judges
+        if plan.is_hub(config["judges"][j].get("references") or "")
     ]
     task_data = lm_eval_needs(plan, hub_suites(plan, tables))
     return Needs(

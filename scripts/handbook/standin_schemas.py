@@ -224,10 +224,12 @@ DATASETS = {
         ("train",),
     ),
     "tatsu-lab/alpaca_eval": {
-        "alpaca_eval": Schema(
+        # the eval set, and AlpacaEval 2's reference outputs (GPT-4 Turbo's) in the same columns
+        config: Schema(
             {"instruction": "question", "output": "reply", "generator": "name", "dataset": "name"},
             ("eval",),
-        ),
+        )
+        for config in ("alpaca_eval", "alpaca_eval_gpt4_baseline")
     },
     "allenai/ai2_arc": {
         c: Schema(ARC, ("train", "validation", "test")) for c in ("ARC-Challenge", "ARC-Easy")

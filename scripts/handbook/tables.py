@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from handbook import judge_results
 from handbook.methods import plain_stages
 
 logger = logging.getLogger("handbook.tables")
@@ -112,9 +113,19 @@ def flatten_run(
             row.update(suite_metrics(read_json(path)))
     for name, judge in (judges or {}).items():
         if f"answers:{name}" in files:
-            score = judge_score(judge["format"], files.get(f"judgment:{name}", ""), model_id)
-            row[name] = float("nan") if score is None else score
+            verdicts = files.get(f"judgment:{name}")
+            row.update(judge_columns(name, judge["format"], verdicts, model_id))
     return stage, row
+
+
+def judge_columns(name: str, fmt: str, judgments: str | None, model_id: str) -> dict[str, float]:
+    """A judge's columns for one model: from a verdict summary of scripts/judge.py (score,
+    parse failures, verdicts), or the score alone from another tool's verdict file."""
+    summary = judge_results.read_summary(judgments)
+    if summary is not None:
+        return judge_results.summary_metrics(name, fmt, summary, model_id)
+    score = judge_score(fmt, judgments or "", model_id)
+    return {name: float("nan") if score is None else score}
 
 
 def aggregate(values: pd.Series, how: str) -> float:
@@ -164,7 +175,10 @@ def select_metrics(
 
 
 def published_metrics(spec: dict[str, Any]) -> tuple[str, ...]:
-    return tuple(k for p in spec.get("published") or [] for k in p["values"])
+    anchors = [a["published"] for a in (spec.get("anchors") or {}).values()]
+    return tuple(k for p in spec.get("published") or [] for k in p["values"]) + tuple(
+        k for values in anchors for k in values
+    )
 
 
 def add_published(table: pd.DataFrame, published: list[dict[str, Any]]) -> pd.DataFrame:
@@ -185,7 +199,7 @@ def add_published(table: pd.DataFrame, published: list[dict[str, Any]]) -> pd.Da
     return pd.concat([table, pd.DataFrame(rows)], ignore_index=True)
 
 
-ID_COLUMNS = ("model", "stage", "n_runs", "prompt_format", "source")
+ID_COLUMNS = ("model", "stage", "n_runs", "prompt_format", "source", "reproduced")
 
 
 # A table's Markdown is read at a glance: model, stage, runs and at most this many of the metrics
@@ -215,11 +229,26 @@ def label_table(spec: dict[str, Any], runs: list[dict[str, Any]]) -> tuple[pd.Da
     for column in named:
         if column not in table:
             table[column] = float("nan")
+    anchors = spec.get("anchors") or {}
+    table.loc[table["model"].isin(list(anchors)), "stage"] = "anchor"
     every = list(dict.fromkeys([*named, *present_metrics(table)]))
     keep = ["model", "stage", "n_runs", "prompt_format"]
     keep += [c for m in every for c in (m, f"{m}_std") if c in table]
-    table = add_published(table[keep], spec.get("published") or [])
-    return table, fit_to_screen(named, spec.get("suites", []))
+    table = add_published(table[keep], [*(spec.get("published") or []), *anchor_published(anchors)])
+    shown = [c for m in named for c in (m, f"{m}/parse_failures") if c == m or c in table]
+    return table, fit_to_screen(shown, spec.get("suites", []))
+
+
+def anchor_published(anchors: dict[str, dict]) -> list[dict[str, Any]]:
+    """An anchor's published scores, as a published row under it."""
+    return [
+        {
+            "label": f"{label} (published)",
+            "source": anchor.get("source") or "the anchor's published scores",
+            "values": anchor["published"],
+        }
+        for label, anchor in anchors.items()
+    ]
 
 
 def fit_to_screen(metrics: list[str], suites: list[str]) -> list[str]:

@@ -141,7 +141,7 @@ def test_demo_prompts():
     assert questions[0]["turns"][1] == jf.POLITE_FOLLOW_UP
     assert questions[0]["reference"][1].startswith("Happy to help: the answer is")
     assert questions[1]["turns"][1] in {r["prompt"] for r in EVAL_ROWS} - {questions[1]["turns"][0]}
-    assert jf.normalise_prompts(questions, "mt_bench")[0]["category"] == "arithmetic"
+    assert jf.normalise_prompts(questions, "mt_bench")[0]["category"] == "math"  # by reference
     alpaca = jf.demo_alpaca_eval_prompts(EVAL_ROWS, 3, seed=0)
     assert [set(r) for r in alpaca] == [{"instruction", "output", "generator", "dataset"}] * 3
     assert all(

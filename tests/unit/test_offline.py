@@ -35,6 +35,8 @@ ZEPHYR_7B_BETA = {
     "dataset HuggingFaceH4/ultrafeedback_binarized (default) train_prefs,test_prefs",
     "dataset HuggingFaceH4/mt_bench_prompts (default) train",
     "dataset tatsu-lab/alpaca_eval (alpaca_eval) eval",
+    # AlpacaEval 2's reference outputs, read by the judging job
+    "dataset tatsu-lab/alpaca_eval (alpaca_eval_gpt4_baseline) eval",
 }
 
 

@@ -322,9 +322,14 @@ def test_suites_and_judges_switch_to_demo_counterparts_at_tiny_scale(tmp_path):
             "metrics": ["hub", "mt"],
         }
     }
+    endpoints = {"rm": {"reward_model": "sft/a"}}
     full = plan_of(small_config(suites=suites, judges=judges, tables=tables), tmp_path)
+    judges["mt"]["endpoint"] = "rm"
     tiny = plan_of(
-        small_config(suites=suites, judges=judges, tables=tables, scale="tiny"), tmp_path
+        small_config(
+            suites=suites, judges=judges, tables=tables, judge_endpoints=endpoints, scale="tiny"
+        ),
+        tmp_path,
     )
     assert plan_tables.result_files(full, "sft/a", "t")["suite:hub"].endswith("lm_eval/hub.json")
     assert plan_tables.result_files(tiny, "sft/a", "t")["suite:hub"].endswith("lm_eval/demo.json")
@@ -332,7 +337,8 @@ def test_suites_and_judges_switch_to_demo_counterparts_at_tiny_scale(tmp_path):
     assert "--max_new_tokens 64" in plan_judges.answer_job(tiny, "mt", "sft-a").args
     assert "--prompts org/mt_bench_prompts" in plan_judges.answer_job(full, "mt", "sft-a").args
     assert plan_tables.table_spec(tiny, "t")["table"]["metrics"] == ["demo", "mt"]
-    # Tiny scale judges with the demo reward model; full scale leaves judging to the external tool.
+    # A reward-model endpoint judges here; without an endpoint the judging is left to the
+    # external tool (its `judgments` file, none here).
     assert "judgment:mt" in plan_tables.result_files(
         tiny, "sft/a", "t"
     ) and "judgment:mt" not in plan_tables.result_files(full, "sft/a", "t")

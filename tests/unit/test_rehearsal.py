@@ -134,7 +134,9 @@ def test_tables_rehearse_their_real_suites_on_few_documents_and_the_demo_judge()
         plan_judges.judge_prompts(plan, "mt_bench") == "results/judges/prompts/mt_bench_demo.jsonl"
     )
     spec = plan_tables.table_spec(plan, "zephyr-7b-beta")["table"]
-    assert spec["suites"] == ["openllm"] and spec["judges"]["mt_bench"]["judge"] == "rm/tiny"
+    # The judge endpoint's stand-in: the demo SFT model served on localhost by transformers.
+    assert spec["suites"] == ["openllm"]
+    assert spec["judges"]["mt_bench"]["judge"] == "demo_served (sft/tiny)"
 
 
 def test_generating_suites_rehearse_with_their_generation_capped_and_keep_their_table_columns():

@@ -344,6 +344,30 @@ def get_demo_judge_args(wildcards):
     ).args
 
 
+def get_verdicts_inputs(wildcards):
+    return table_jobs.verdicts_job(PLAN, wildcards.judge, wildcards.table).inputs
+
+
+def get_verdicts_args(wildcards):
+    return table_jobs.verdicts_job(PLAN, wildcards.judge, wildcards.table).args
+
+
+def get_verdicts_gpus(wildcards):
+    return table_jobs.verdicts_job(PLAN, wildcards.judge, wildcards.table).gpus
+
+
+def get_verdicts_threads(wildcards):
+    return table_jobs.verdicts_job(PLAN, wildcards.judge, wildcards.table).threads
+
+
+def get_endpoint_digest(wildcards):
+    return judge_jobs.endpoint_digest(PLAN, wildcards.judge)
+
+
+def get_download_args(wildcards):
+    return judge_jobs.download_job(PLAN, wildcards.name).args
+
+
 # --- tables.smk
 
 

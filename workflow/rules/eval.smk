@@ -143,6 +143,7 @@ rule judge_demo_prompts:
     output:
         artifacts.JUDGE_DEMO_PROMPTS["mt_bench"],
         artifacts.JUDGE_DEMO_PROMPTS["alpaca_eval"],
+        artifacts.JUDGE_DEMO_JUDGE_PROMPTS,
     log:
         "results/logs/judges/demo_prompts.log",
     benchmark:
@@ -214,3 +215,50 @@ rule demo_judge:
     shell:
         "log_attempt {log}; OMP_NUM_THREADS={threads} exec python $HANDBOOK_SCRIPTS/demo_judge.py {params.args} "
         "--answers {input.answers} --output {output} >> {log} 2>&1"
+
+
+# A judge endpoint's verdicts on a table's answers: one job per judge and table, so a served judge
+# starts once; each request goes through the verdict cache, so a rebuild after a new model asks
+# only about that model's answers. The digest reruns it when the endpoint or the judge changes.
+rule judge_verdicts:
+    input:
+        unpack(get_verdicts_inputs),
+    output:
+        verdicts=artifacts.VERDICTS,
+        summary=artifacts.VERDICTS_SUMMARY,
+    log:
+        "results/logs/judges/{judge}/verdicts_{table}.log",
+    benchmark:
+        "results/benchmarks/judges/{judge}/verdicts_{table}.tsv"
+    conda:
+        "../../envs/eval.yaml"
+    threads: get_verdicts_threads
+    resources:
+        mem_mb=16000,
+        runtime=480,
+        gpu=get_verdicts_gpus,
+    params:
+        args=get_verdicts_args,
+        digest=get_endpoint_digest,
+    shell:
+        "log_attempt {log}; OMP_NUM_THREADS={threads} exec python $HANDBOOK_SCRIPTS/judge.py {params.args} "
+        "--answers {input.answers} --output {output.verdicts} --summary {output.summary} >> {log} 2>&1"
+
+
+# The judges' own data files at a pinned commit, on the submitting machine (compute nodes may have
+# no internet), checked against their sha256.
+localrules:
+    judge_download,
+
+
+rule judge_download:
+    output:
+        artifacts.JUDGE_DOWNLOAD,
+    log:
+        "results/logs/judges/downloads/{name}.log",
+    conda:
+        "../../envs/eval.yaml"
+    params:
+        args=get_download_args,
+    shell:
+        "log_attempt {log}; exec python -m handbook.downloads {params.args} --output {output} >> {log} 2>&1"

@@ -10,10 +10,12 @@ from pathlib import Path
 from handbook.methods import BASE, METHODS
 from handbook.plan.core import Plan, Run
 from handbook.plan.eval import suite_at_scale
+from handbook.plan.judges import check_endpoint, endpoint_name, judged_by_reward_model
 from handbook.plan.recipes import read_yaml
 from handbook.plan.train import batch, reference_groups, reference_settings
 from handbook.recipes import RecipeFileError, chat_template_from
 from handbook.secrets import is_secret_name
+from handbook.tables import table_kind
 from handbook.verifiers import VERIFIERS
 
 
@@ -106,6 +108,29 @@ def check_table(plan: Plan, name: str) -> None:
     for judge in config["tables"][name].get("judges", []):
         if judge not in config["judges"]:
             raise plan.error(f"tables.{name}.judges", f"unknown judge '{judge}'")
+        endpoint = endpoint_name(plan, judge)
+        if endpoint:
+            check_endpoint(plan, endpoint)
+        if judged_by_reward_model(plan, judge) and not config["eval"]["demo"].get("judge"):
+            raise plan.error(
+                f"judges.{judge}.endpoint",
+                "a reward-model judge compares with eval.demo.judge.baseline; set it",
+            )
+    rows = config["tables"][name].get("rows")
+    labels = set(rows) if table_kind(config["tables"][name]) == "label" else set()
+    for i, published in enumerate(config["tables"][name].get("published") or []):
+        row = published.get("reproduced_by")
+        if row is not None and row not in labels:
+            raise plan.error(
+                f"tables.{name}.published[{i}].reproduced_by",
+                f"no row '{row}' in this table (rows: {sorted(labels)})",
+            )
+        unknown = sorted(set(published.get("tolerance") or {}) - set(published["values"]))
+        if unknown:
+            raise plan.error(
+                f"tables.{name}.published[{i}].tolerance",
+                f"{unknown}: no published value to hold ours to",
+            )
 
 
 def check_shared(plan: Plan) -> None:

@@ -187,11 +187,6 @@ class Plan:
     def demo_eval(self) -> dict:
         return self.config["eval"]["demo"]
 
-    def demo_judge_used(self) -> bool:
-        """Tiny scale and rehearsal judge answers with the demo reward model (eval.demo.judge),
-        when there is one."""
-        return self.scale in ("tiny", "rehearsal") and bool(self.demo_eval.get("judge"))
-
 
 def model_id(ref: str) -> str:
     """The name judges report a model by: <stage>-<run> (a file name, so no slash)."""

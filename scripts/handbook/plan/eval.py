@@ -6,6 +6,7 @@ judges' jobs are in handbook.plan.judges."""
 from __future__ import annotations
 
 import json
+import math
 import re
 import shlex
 
@@ -111,6 +112,28 @@ def reward_eval_job(plan: Plan, run: str) -> Job:
     return Job(inputs={"model": plan.model_inputs(f"rm/{run}"), "pairs": plan.demo_eval["pairs"]})
 
 
+def inference_gpus(plan: Plan, ref: str) -> int:
+    """GPUs an evaluation job asks for: one, or as many as hold the model's bf16 weights with a
+    quarter to spare for activations and the KV cache (a power of two, up to a node's 8), from
+    the shape the cost plan knows. Mixtral-8x22B's 281 GB need 8 GPUs of 80 GiB."""
+    if not plan.needs_gpu(ref):
+        return 0
+    from handbook.costs.lookup import model_shape
+
+    shape, _ = model_shape(plan, ref)
+    if shape is None:
+        return 1
+    weights = 2 * shape.total_params() * 1.25
+    per_gpu = float(plan.config["costs"]["gpu_memory_gib"]) * 2**30
+    needed = max(1, math.ceil(weights / per_gpu))
+    return min(8, 2 ** math.ceil(math.log2(needed)))
+
+
+def multi_gpu_args(gpus: int) -> list[str]:
+    """A model over several GPUs: accelerate's device map spreads its layers in bf16."""
+    return ["--device_map auto", "--dtype bfloat16"] if gpus > 1 else []
+
+
 def lm_eval_job(plan: Plan, stage: str, run: str, suite: str) -> Job:
     ref = f"{stage}/{run}"
     spec = plan.config["suites"][suite]
@@ -125,7 +148,9 @@ def lm_eval_job(plan: Plan, stage: str, run: str, suite: str) -> Job:
     for key in ("limit", "max_gen_toks"):
         if spec.get(key):
             args += f" --{key} {spec[key]}"
-    gpus = int(plan.needs_gpu(ref))
+    gpus = inference_gpus(plan, ref)
+    if gpus > 1:  # one GPU cannot hold it: accelerate spreads it over the job's GPUs
+        args += " --parallelize --dtype bfloat16"
     return Job(
         inputs=inputs,
         args=args + f" --device {plan.device(ref)}",

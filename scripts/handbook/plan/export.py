@@ -10,7 +10,7 @@ from handbook import artifacts
 from handbook.config import dataset_entries
 from handbook.plan.core import Plan, Run
 from handbook.plan.eval import suite_at_scale
-from handbook.plan.judges import judge_prompts
+from handbook.plan.judges import judge_models, judge_prompts
 from handbook.plan.sampling import sampling_writing
 from handbook.plan.tables import final_targets, table_spec, table_targets
 from handbook.plan.train import (
@@ -99,8 +99,9 @@ def models_needed(plan: Plan, tables: list[str]) -> set[str]:
     todo = [entry.ref for t in tables for entry in plan.tables[t]]
     judge = plan.demo_eval.get("judge")
     for spec in (plan.config["tables"][t] for t in tables):
-        if judge and (spec.get("demo", True) or (plan.demo_judge_used() and spec.get("judges"))):
+        if judge and spec.get("demo", True):
             todo += [judge["reward_model"], judge["baseline"]]
+        todo += [ref for j in spec.get("judges", []) for ref in judge_models(plan, j)]
     needed: set[str] = set()
     while todo:
         ref = todo.pop()

@@ -83,6 +83,8 @@ def apply_tiny_scale(config: dict, paths: Paths, error) -> list[str]:
                 rows[label] = [models.get(ref, ref) for ref in row]
         if "runs" in table:
             table["runs"] = [models.get(r, r) if isinstance(r, str) else r for r in table["runs"]]
+        for anchor in (table.get("anchors") or {}).values():
+            anchor["model"] = models.get(anchor["model"], anchor["model"])
     said += [
         f"lm-eval suite {name} -> {s['tiny']}"
         for name, s in config["suites"].items()

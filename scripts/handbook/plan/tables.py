@@ -11,11 +11,20 @@ from dataclasses import dataclass, field
 from handbook import artifacts
 from handbook.config import ConfigError, setting_value
 from handbook.methods import BASE, METHODS, plain_stages
+from handbook.plan import judges
 from handbook.plan.checks import check_table
 from handbook.plan.core import Plan, model_id
 from handbook.plan.eval import suite_at_scale
 from handbook.plan.jobs import Job
-from handbook.plan.judges import answers_file, judge_prompts
+from handbook.plan.judges import (
+    answers_file,
+    judge_description,
+    judge_models,
+    judge_prompts,
+    judged_by_endpoint,
+    judged_by_reward_model,
+    judgment_file,
+)
 from handbook.secrets import redact
 from handbook.tables import table_kind
 
@@ -146,10 +155,23 @@ def resolve_table(plan: Plan, table: str) -> tuple[TableEntry, ...]:
         )
     rows = ROWS_OF_KIND[kind](plan, table)
     check_table(plan, table)  # before its result files name its suites and judges
-    return tuple(
+    entries = [
         TableEntry(label, ref, params, result_files(plan, ref, table))
         for label, ref, params in rows
-    )
+    ]
+    return tuple(entries + anchor_entries(plan, table))
+
+
+def anchor_entries(plan: Plan, table: str) -> list[TableEntry]:
+    """A table's anchors: published chat models answered and judged beside its own, read for
+    their judge scores only."""
+    entries = []
+    for label, anchor in (plan.config["tables"][table].get("anchors") or {}).items():
+        ref = anchor["model"]
+        plan.check_model(ref, f"tables.{table}.anchors.{label}.model")
+        files = judge_files(plan, ref, table)
+        entries.append(TableEntry(label, ref, {"anchor": True}, files))
+    return entries
 
 
 def result_files(plan: Plan, ref: str, table: str) -> dict[str, str]:
@@ -173,16 +195,22 @@ def result_files(plan: Plan, ref: str, table: str) -> dict[str, str]:
                 artifacts.SUITE_RESULT, ref, suite=suite_at_scale(plan, suite)
             )
     if method and method.answers_chat:
-        for judge in spec.get("judges", []):
-            fmt = plan.config["judges"][judge]["format"]
-            files[f"answers:{judge}"] = answers_file(plan, judge, ref)
-            if plan.demo_judge_used():
-                files[f"judgment:{judge}"] = artifacts.DEMO_JUDGMENTS[fmt].format(
-                    judge=judge, table=table
-                )
-            elif plan.config["judges"][judge].get("judgments"):
-                files[f"judgment:{judge}"] = plan.config["judges"][judge]["judgments"]
+        files.update(judge_files(plan, ref, table))
     return files
+
+
+def judge_files(plan: Plan, ref: str, table: str) -> dict[str, str]:
+    """A chat model's answers to each of the table's judges, and where their verdicts are."""
+    files = {}
+    for judge in plan.config["tables"][table].get("judges", []):
+        files[f"answers:{judge}"] = answers_file(plan, judge, ref)
+        if judgment_file(plan, judge, table):
+            files[f"judgment:{judge}"] = judgment_file(plan, judge, table)
+    return files
+
+
+def judged_here(plan: Plan, judge: str) -> bool:
+    return judged_by_endpoint(plan, judge) or judged_by_reward_model(plan, judge)
 
 
 # --- jobs
@@ -197,7 +225,7 @@ def table_job(plan: Plan, table: str) -> Job:
             path
             for entry in entries
             for key, path in entry.files.items()
-            if not key.startswith("judgment:") or plan.demo_judge_used()
+            if not key.startswith("judgment:") or judged_here(plan, key.split(":", 1)[1])
         }
     )
     return Job(inputs={"results": inputs}, args=shlex.quote(json.dumps(table_spec(plan, table))))
@@ -213,12 +241,11 @@ def table_spec(plan: Plan, table: str) -> dict:
         spec["metrics"] = [
             suite_at_scale(plan, m) if m in plan.config["suites"] else m for m in spec["metrics"]
         ]
-    judge_model = plan.demo_eval["judge"]["reward_model"] if plan.demo_judge_used() else "external"
     spec["judges"] = {
         j: {
             "format": plan.config["judges"][j]["format"],
             "prompts": judge_prompts(plan, j),
-            "judge": judge_model,
+            "judge": judge_description(plan, j),
         }
         for j in spec.get("judges", [])
     }
@@ -253,7 +280,7 @@ def demo_judge_job(plan: Plan, judge: str, table: str, ext: str) -> Job:
         raise ConfigError(f"{judge} judgments are .{expected} files")
     key = f"answers:{judge}"
     answers = sorted({e.files[key] for e in plan.tables[table] if key in e.files})
-    reward_model = plan.demo_eval["judge"]["reward_model"]
+    reward_model = judge_models(plan, judge)[0]
     inputs = {"answers": answers, "reward_model": plan.model_inputs(reward_model)}
     if fmt == "mt_bench":
         inputs["prompts"] = judge_prompts(plan, judge)
@@ -262,6 +289,15 @@ def demo_judge_job(plan: Plan, judge: str, table: str, ext: str) -> Job:
     args = [f"--format {fmt}", f"--reward_model {plan.model_location(reward_model)}"]
     args += [f"--{key} {inputs[key]}" for key in ("prompts", "baseline") if key in inputs]
     return Job(inputs=inputs, args=" ".join(args))
+
+
+def verdicts_job(plan: Plan, judge: str, table: str) -> Job:
+    """A judge endpoint's verdicts on every answer file of the table (anchors' included)."""
+    if not judged_by_endpoint(plan, judge):
+        raise ConfigError(f"judge {judge} is not judged by a chat endpoint at this scale")
+    key = f"answers:{judge}"
+    answers = sorted({e.files[key] for e in plan.tables[table] if key in e.files})
+    return judges.verdicts_job(plan, judge, table, answers)
 
 
 # --- targets
