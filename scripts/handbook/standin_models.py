@@ -95,6 +95,14 @@ MODELS = {
         chat_template=ZEPHYR,
         adds_bos=True,
     ),
+    # The published Zephyr-7B-beta, the zephyr-7b-beta table's judge anchor.
+    "HuggingFaceH4/zephyr-7b-beta": ModelFacts(
+        "MistralConfig",
+        {**MISTRAL_ROLES, "pad": "</s>"},
+        MISTRAL_SPECIALS,
+        chat_template=ZEPHYR,
+        adds_bos=True,
+    ),
     "teknium/OpenHermes-2.5-Mistral-7B": ModelFacts(
         "MistralConfig",
         {**MISTRAL_ROLES, "eos": "<|im_end|>"},

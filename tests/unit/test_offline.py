@@ -31,6 +31,7 @@ from handbook.standin_schemas import MMLU_SUBJECTS
 
 ZEPHYR_7B_BETA = {
     "model mistralai/Mistral-7B-v0.1@main",
+    "model HuggingFaceH4/zephyr-7b-beta@main",  # the table's judge anchor
     "dataset HuggingFaceH4/ultrachat_200k (default) train_sft,test_sft",
     "dataset HuggingFaceH4/ultrafeedback_binarized (default) train_prefs,test_prefs",
     "dataset HuggingFaceH4/mt_bench_prompts (default) train",

@@ -59,8 +59,10 @@ def test_an_api_judge_at_full_scale_and_its_served_stand_in_at_tiny_scale(tmp_pa
     assert "key" not in json.dumps({k: v for k, v in endpoint.items() if k != "api_key_env"})
     assert job.inputs["answers"] == ["results/judges/mt/model_answer/sft-a.jsonl"]
     download = plan_judges.data_file(full, JUDGES["mt"]["judge_prompts"])
-    assert job.inputs["judge_prompts"] == download == (
-        "results/judges/downloads/aaaaaaaaaaaa-judge_prompts.jsonl"
+    assert (
+        job.inputs["judge_prompts"]
+        == download
+        == ("results/judges/downloads/aaaaaaaaaaaa-judge_prompts.jsonl")
     )
     assert f"--sha256 {'a' * 64}" in plan_judges.download_job(full, download.rsplit("/")[-1]).args
     assert plan_tables.result_files(full, "sft/a", "t")["judgment:mt"] == (
@@ -116,8 +118,9 @@ def test_anchors_are_answered_and_judged_beside_the_tables_models(tmp_path):
     anchor = entries["big (hub)"]
     assert anchor.params == {"anchor": True} and anchor.ref == "base/big"
     assert anchor.files["answers:mt"] == "results/judges/mt/model_answer/base-big.jsonl"
-    assert "results/judges/mt/model_answer/base-big.jsonl" in (
-        plan_tables.verdicts_job(plan, "mt", "t").inputs["answers"]
+    assert (
+        "results/judges/mt/model_answer/base-big.jsonl"
+        in (plan_tables.verdicts_job(plan, "mt", "t").inputs["answers"])
     )
     answer = plan_judges.answer_job(plan, "mt", "base-big")
     assert "--model org/big-7b" in answer.args and answer.gpus == 1
@@ -142,4 +145,4 @@ def test_the_shipped_paper_tables_are_judged_by_endpoints_at_full_scale(shipped)
     assert "--references tatsu-lab/alpaca_eval --references_config alpaca_eval_gpt4_baseline" in (
         alpaca.args
     )
-    assert endpoint_of(alpaca)["logprobs"] is True
+    assert endpoint_of(alpaca)["model"] == "gpt-4-1106-preview"

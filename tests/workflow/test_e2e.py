@@ -11,7 +11,7 @@ import json
 
 import pandas as pd
 import pytest
-from conftest import DEMO_CONFIG, PLANTED_SECRETS, run_snakemake
+from conftest import DEMO_CONFIG, PLANTED_SECRETS, run_snakemake, workflow_env
 
 pytestmark = pytest.mark.e2e
 
@@ -215,3 +215,97 @@ def test_a_training_set_holding_held_out_prompts_stops_before_training(demo):
     run_snakemake(demo, "results/decontamination/leaky.md", configfiles=configs, repo=demo)
     report = (demo / "results/decontamination/leaky.md").read_text()
     assert "| leaky | leaky.jsonl | 32 | 2 of" in report and f'prompt "{planted[0]}"' in report
+
+
+JUDGE_KEY = "sk-planted-judge-key-0"
+
+
+def judged_config(demo, models: list[str]) -> list[str]:
+    """A table of the demo's chat models judged on MT-Bench and AlpacaEval by the demo SFT model,
+    served in the judging job by `transformers serve` with a planted API key (the server ignores
+    it; no file may keep it); the demo world's questions, judge prompts and references stand in
+    for FastChat's and AlpacaEval's at this scale."""
+    prompts = "results/judges/prompts"
+    endpoint = {
+        "serve": {"engine": "transformers", "model": "sft/tiny", "args": ["--device", "cpu"]},
+        "api_key_env": "JUDGE_API_KEY",
+        "temperature": 0,
+        "max_tokens": 12,
+    }
+    config = {
+        "runs": {
+            "sft": {
+                "one_step": {
+                    "model": "cpt/tiny",
+                    "dataset": "demo_sft",
+                    "recipe": "config/recipes/demo/sft/tiny.yaml",
+                    "args": {"max_steps": 1},
+                }
+            }
+        },
+        "judge_endpoints": {"local": endpoint},
+        "judges": {
+            "mt_bench": {
+                "prompts": f"{prompts}/mt_bench_demo.jsonl",
+                "judge_prompts": f"{prompts}/mt_bench_demo_judge_prompts.jsonl",
+                "reference_answers": None,
+                "endpoint": "local",
+                "max_new_tokens": 12,
+            },
+            "alpaca_eval": {
+                "prompts": f"{prompts}/alpaca_eval_demo.json",
+                "references": f"{prompts}/alpaca_eval_demo.json",
+                "endpoint": "local",
+                "max_new_tokens": 12,
+            },
+        },
+        "tables": {
+            "judged": {
+                "demo": False,
+                "rows": {m.split("/")[1]: [m] for m in models},
+                "judges": ["mt_bench", "alpaca_eval"],
+                "metrics": ["mt_bench", "alpaca_eval"],
+            }
+        },
+    }
+    (demo / "judged.yaml").write_text(json.dumps(config))
+    return [DEMO_CONFIG, "judged.yaml"]
+
+
+def test_a_table_is_judged_by_a_served_endpoint_and_a_new_model_costs_only_its_verdicts(demo):
+    """The table's judging jobs start the judge on localhost, ask it about every answer, record
+    the model id its server reports and count the verdicts that did not parse; adding a model
+    asks only about the new model's answers, and the planted key is written nowhere."""
+    env = {**workflow_env(), "JUDGE_API_KEY": JUDGE_KEY}
+    target = "results/tables/judged.md"
+    run_snakemake(demo, target, configfiles=judged_config(demo, ["sft/tiny"]), repo=demo, env=env)
+    mt = json.loads((demo / "results/judges/mt_bench/verdicts/judged.json").read_text())
+    questions = (demo / "results/judges/prompts/mt_bench_demo.jsonl").read_text().splitlines()
+    assert mt["judge_model_reported"] == "results/models/sft/tiny"
+    scores = mt["models"]["sft-tiny"]
+    assert scores["n_judged"] == 2 * len(questions) == mt["requests_made"]
+    assert 0 <= scores["n_parse_failures"] <= scores["n_judged"]
+    table = pd.read_csv(demo / "results/tables/judged.csv").set_index("model")
+    assert table.loc["tiny", "mt_bench/parse_failures"] == scores["n_parse_failures"]
+    markdown = (demo / target).read_text()
+    assert "model `results/models/sft/tiny` as its server reported it" in markdown
+    assert (
+        "mt_bench/parse_failures"
+        in markdown.splitlines()[
+            next(i for i, line in enumerate(markdown.splitlines()) if line.startswith("| model"))
+        ]
+    )
+
+    configs = judged_config(demo, ["sft/tiny", "sft/one_step"])
+    run_snakemake(demo, target, configfiles=configs, repo=demo, env=env)
+    again = json.loads((demo / "results/judges/mt_bench/verdicts/judged.json").read_text())
+    assert set(again["models"]) == {"sft-tiny", "sft-one_step"}
+    assert again["requests_made"] == 2 * len(questions)  # the new model's answers only
+    assert again["cache_hits"] == 2 * len(questions)
+    assert again["models"]["sft-tiny"] == scores
+    alpaca = json.loads((demo / "results/judges/alpaca_eval/verdicts/judged.json").read_text())
+    assert alpaca["cache_hits"] == alpaca["models"]["sft-tiny"]["n_total"]
+
+    files = [p for top in ("results", ".snakemake") for p in (demo / top).rglob("*") if p.is_file()]
+    assert any("results/judges/cache" in str(p) for p in files)
+    assert not [str(p) for p in files if JUDGE_KEY.encode() in p.read_bytes()]

@@ -43,6 +43,15 @@ def envs_of(rule, config):
     env = rule.conda_env
     if not callable(env):
         return [env] if env else []
+    if rule.name == "judge_verdicts":  # by judge and table, of every table the plan has
+        tables = workflow.globals["PLAN"].config["tables"]
+        return sorted(
+            {
+                env(Wildcards(fromdict={"judge": j, "table": t}))
+                for t, spec in tables.items()
+                for j in spec.get("judges", [])
+            }
+        )
     return sorted(
         {
             env(Wildcards(fromdict={"stage": s, "run": r}))

@@ -360,6 +360,10 @@ def get_verdicts_threads(wildcards):
     return table_jobs.verdicts_job(PLAN, wildcards.judge, wildcards.table).threads
 
 
+def get_verdicts_env(wildcards):
+    return table_jobs.verdicts_job(PLAN, wildcards.judge, wildcards.table).env
+
+
 def get_endpoint_digest(wildcards):
     return judge_jobs.endpoint_digest(PLAN, wildcards.judge)
 

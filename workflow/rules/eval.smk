@@ -231,7 +231,7 @@ rule judge_verdicts:
     benchmark:
         "results/benchmarks/judges/{judge}/verdicts_{table}.tsv"
     conda:
-        "../../envs/eval.yaml"
+        get_verdicts_env
     threads: get_verdicts_threads
     resources:
         mem_mb=16000,
@@ -242,7 +242,8 @@ rule judge_verdicts:
         digest=get_endpoint_digest,
     shell:
         "log_attempt {log}; OMP_NUM_THREADS={threads} exec python $HANDBOOK_SCRIPTS/judge.py {params.args} "
-        "--answers {input.answers} --output {output.verdicts} --summary {output.summary} >> {log} 2>&1"
+        "--answers {input.answers} --output {output.verdicts} --summary {output.summary} "
+        "--server_log {log}.server >> {log} 2>&1"
 
 
 # The judges' own data files at a pinned commit, on the submitting machine (compute nodes may have

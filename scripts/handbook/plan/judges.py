@@ -208,7 +208,7 @@ def alpaca_references(plan: Plan, judge: str) -> tuple[str, list[str]]:
     extra = [
         f"--{key} {shlex.quote(str(spec[key]))}"
         for key in ("references_config", "references_split")
-        if spec.get(key)
+        if spec.get(key) and plan.is_hub(source)  # a hub dataset's; a local file has none
     ]
     return source, extra
 
@@ -237,7 +237,15 @@ def verdicts_job(plan: Plan, judge: str, table: str, answers: list[str]) -> Job:
     args += [f"--endpoint {shlex.quote(json.dumps(endpoint, sort_keys=True))}"]
     args += [f"--cache {artifacts.VERDICT_CACHE}"]
     gpus = endpoint.get("serve", {}).get("gpus", 0)
-    return Job(inputs=inputs, args=" ".join(args), gpus=gpus, threads=threads_for(gpus) + 1)
+    # vLLM is in the GPU env only; an API or transformers serve needs the eval env.
+    env = "gpu" if endpoint.get("serve", {}).get("engine") == "vllm" else "eval"
+    return Job(
+        inputs=inputs,
+        args=" ".join(args),
+        env=f"../../envs/{env}.yaml",
+        gpus=gpus,
+        threads=threads_for(gpus) + 1,
+    )
 
 
 def endpoint_digest(plan: Plan, judge: str) -> str:
