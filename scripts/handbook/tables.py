@@ -323,6 +323,11 @@ def sorted_settings(values: pd.Series) -> list:
     return seen
 
 
+def is_count(column: str) -> bool:
+    """A judge's verdict counts, shown as counts (the mean of seeds' counts keeps one decimal)."""
+    return column.endswith(("/parse_failures", "/judged"))
+
+
 def fmt(mean: Any, std: Any = None, digits: int = 3) -> str:
     if mean is None or pd.isna(mean):
         return ""
@@ -359,7 +364,10 @@ def to_markdown(table: pd.DataFrame, metrics: list[str] | None = None, digits: i
         runs = "" if pd.isna(row["n_runs"]) else str(int(row["n_runs"]))
         stage = str(row["stage"]) + (" (plain)" if row["prompt_format"] == "plain" else "")
         cells = [str(row["model"]), stage, runs]
-        cells += [fmt(row[column], row.get(f"{column}_std"), digits) for column in metrics]
+        cells += [
+            fmt(row[column], row.get(f"{column}_std"), 1 if is_count(column) else digits)
+            for column in metrics
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     left_out = [m for m in present_metrics(table) if m not in metrics]
     if left_out:

@@ -35,6 +35,7 @@ ONE_THREAD = [
         "sample_completions",
         "score_samples",
         "demo_judge",
+        "judge_verdicts",
     )
 ]  # fmt: skip
 
@@ -127,9 +128,13 @@ def test_each_row_holds_its_suites_and_judged_answers(plan, built):
                 kind, _, what = key.partition(":")
                 if kind == "suite" and "not_evaluated" in json.loads((root / path).read_text()):
                     continue
-                column = {"suite": f"{what}/average", "judgment": what}.get(kind)
+                # A judge's verdicts were made (the served demo judge's mostly fail to parse, so
+                # its score may be empty; the count of verdicts is not).
+                column = {"suite": f"{what}/average", "judgment": f"{what}/judged"}.get(kind)
                 if column is None:
                     continue
+                if kind == "judgment":
+                    assert row[column] > 0, (name, run["label"], column)
                 if (
                     kind == "suite" and f"{what}/{what}" in table.columns
                 ):  # a one-task suite (ifeval, gsm8k)
