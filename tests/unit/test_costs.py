@@ -219,3 +219,18 @@ def test_the_cost_plan_imports_no_torch():
         timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
+
+
+def test_the_judges_calls_are_counted_before_any_answer_exists(tmp_path):
+    """Five chat models (four rows and the anchor) x MT-Bench's 80 two-turn questions, and x
+    AlpacaEval's 805 prompts, each call at most the endpoint's max_tokens."""
+    _, table, rates = zephyr_costs(tmp_path)
+    mt_bench, alpaca = table.judging
+    assert "judging mt_bench: endpoint gpt-4 (gpt-4-0613), 5 models x 80 prompts x 2 turns" in (
+        mt_bench
+    )
+    assert "= 800 calls, at most 1,638,400 completion tokens" in mt_bench
+    assert "= 4,025 calls, at most 4,025 completion tokens" in alpaca
+    assert mt_bench in as_text([table], rates) and f"- {alpaca}" in as_markdown(
+        [table], rates, "full"
+    )

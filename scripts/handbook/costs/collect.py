@@ -15,6 +15,7 @@ from handbook.costs.estimate import (
     train_cost,
     warnings_of,
 )
+from handbook.costs.judging import judging_lines
 from handbook.costs.lookup import measured_mfu
 from handbook.costs.memory import GIB
 from handbook.plan.core import Plan
@@ -28,6 +29,7 @@ class TableCosts:
     table: str  # a table's name, or "all" for every job of the plan
     jobs: list[JobCost]
     warnings: list[str] = field(default_factory=list)
+    judging: list[str] = field(default_factory=list)  # the judge endpoints' calls
 
     def total(self, key: str) -> float:
         return sum(getattr(job, key) or 0.0 for job in self.jobs)
@@ -61,7 +63,14 @@ def plan_costs(plan: Plan, table: str | None = None) -> tuple[list[TableCosts], 
     rates = rates_of(plan)
     cache: dict[str, JobCost] = {}
     names = [table] if table else list(plan.config["tables"])
-    tables = [TableCosts(name, jobs_for(plan, set_of(plan, name), rates, cache)) for name in names]
+    tables = [
+        TableCosts(
+            name,
+            jobs_for(plan, set_of(plan, name), rates, cache),
+            judging=judging_lines(plan, name),
+        )
+        for name in names
+    ]
     if table is None:
         tables.append(TableCosts("all", jobs_for(plan, set(plan.runs), rates, cache)))
     for costs in tables:

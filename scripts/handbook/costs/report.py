@@ -122,6 +122,7 @@ def as_text(tables: list[TableCosts], rates: Rates) -> str:
         out.append(LEGEND)
         out += costs.warnings
         out += [f"note: {job.job}: {note}" for job in costs.jobs for note in notes_of(job)]
+        out += costs.judging
         out.append("")
     return "\n".join(out)
 
@@ -137,6 +138,7 @@ def as_markdown(tables: list[TableCosts], rates: Rates, scale: str) -> str:
         out += ["", LEGEND + ".", ""]
         out += [f"- **{w}**" for w in costs.warnings] + ([""] if costs.warnings else [])
         out += [f"- {job.job}: {note}" for job in costs.jobs for note in notes_of(job)]
+        out += [f"- {line}" for line in costs.judging]
         out.append("")
     return "\n".join(out)
 
