@@ -131,8 +131,12 @@ def test_full_scale_zephyr_table_plans_lm_eval_and_judge_answers_on_gpus(workdir
         in lm_eval["results/eval/base/mistral-7b/lm_eval/openllm.json"]["shell"]
     )
     answers = {j["output"].split(", ")[0] for j in jobs if j["rule"].startswith("judge_answers")}
-    # Base models have no chat format: only the tuned ones answer the judges' prompts.
-    assert not any("base-" in a for a in answers)
+    # Base models have no chat format: only the tuned ones answer the judges' prompts, and the
+    # published checkpoint that anchors the judge.
+    assert sorted(a for a in answers if "base-" in a) == [
+        "results/judges/alpaca_eval/model_outputs/base-zephyr-7b-beta-published.json",
+        "results/judges/mt_bench/model_answer/base-zephyr-7b-beta-published.jsonl",
+    ]
     assert answers >= {
         "results/judges/mt_bench/model_answer/sft-zephyr-7b-beta.jsonl",
         "results/judges/mt_bench/model_answer/dpo-zephyr-7b-beta.jsonl",
@@ -148,6 +152,27 @@ def test_full_scale_zephyr_table_plans_lm_eval_and_judge_answers_on_gpus(workdir
     )
     assert "--max_new_tokens 1024 --temperature 0.7" in mt_bench["shell"]
     assert not any(j["rule"] == "eval_demo" for j in jobs)  # demo: false
+    # The judges judge in the build: FastChat's files fetched on the submitting machine (a local
+    # rule), then one verdicts job per judge, before the table.
+    downloads = [j for j in jobs if j["rule"] == "judge_download"]
+    assert len(downloads) == 2 and all("--sha256 " in j["shell"] for j in downloads)
+    verdicts = {j["output"].split(", ")[0]: j for j in jobs if j["rule"] == "judge_verdicts"}
+    assert set(verdicts) == {
+        "results/judges/mt_bench/verdicts/zephyr-7b-beta.jsonl",
+        "results/judges/alpaca_eval/verdicts/zephyr-7b-beta.jsonl",
+    }
+    for job in verdicts.values():
+        assert '"api_key_env": "OPENAI_API_KEY"' in job["shell"] and "sk-" not in job["shell"]
+        assert job["resources"]["gpu"] == "0"
+
+
+def test_the_141b_table_answers_on_a_node_of_gpus(workdir):
+    """Mixtral-8x22B does not fit one GPU: its judge answers ask for the node's 8 GPUs and spread
+    the model over them."""
+    proc = run_snakemake(workdir, "-n", "-p", "results/tables/zephyr-141b-A35b.md")
+    [answers] = [j for j in planned(proc) if j["rule"] == "judge_answers_mt_bench"]
+    assert answers["resources"]["gpu"] == "8"
+    assert "--device_map auto --dtype bfloat16" in answers["shell"]
 
 
 def test_tiny_scale_keeps_local_data_and_demo_runs_as_they_are(workdir):
