@@ -230,7 +230,8 @@ def label_table(spec: dict[str, Any], runs: list[dict[str, Any]]) -> tuple[pd.Da
         if column not in table:
             table[column] = float("nan")
     anchors = spec.get("anchors") or {}
-    table.loc[table["model"].isin(list(anchors)), "stage"] = "anchor"
+    # An anchor is a published chat model: its rows are its answers to the judges.
+    table.loc[table["model"].isin(list(anchors)), ["stage", "prompt_format"]] = ["anchor", "chat"]
     every = list(dict.fromkeys([*named, *present_metrics(table)]))
     keep = ["model", "stage", "n_runs", "prompt_format"]
     keep += [c for m in every for c in (m, f"{m}_std") if c in table]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 from conftest import REPO, make_workdir, run_snakemake
@@ -99,6 +100,8 @@ def built(tmp_path_factory):
         "results/models/sft/handbook",
         "results/models/dpo/standard",
         "results/models/dpo/hh",
+        # A paper table at tiny scale, judged by the served demo judge on localhost.
+        "results/tables/zephyr-7b-beta.md",
     ]
     proc = run_snakemake(
         work, *targets, "--config", "scale=tiny", configfiles=[CONFIG, mine], timeout=3000
@@ -174,3 +177,17 @@ def test_standard_and_hh_preference_sets_train_dpo(built, run):
         (root / "results" / "data" / f"{run}_pairs" / "prepared" / "summary.json").read_text()
     )
     assert prepared["train"]["rows"] == 56 and prepared["test"]["rows"] == 8
+
+
+def test_the_zephyr_table_is_judged_at_tiny_scale_by_a_judge_served_on_localhost(built):
+    """Its answers, the anchor's included, go to the demo SFT model served by `transformers
+    serve`; the table names the model id the server reported and counts the verdicts that did
+    not parse, and says its published numbers are not checked at this scale."""
+    root, _, _ = built
+    markdown = (root / "results/tables/zephyr-7b-beta.md").read_text()
+    assert "judged by endpoint `demo_served`, model `results/models/sft/tiny` as its" in markdown
+    assert "failed to parse" in markdown and "mt_bench/parse_failures" in markdown
+    assert "not checked at scale tiny" in markdown
+    table = pd.read_csv(root / "results/tables/zephyr-7b-beta.csv").set_index("model")
+    assert table.loc["zephyr-7b-beta (HF checkpoint)", "stage"] == "anchor"
+    assert (table["mt_bench/judged"].dropna() == 32).all() and table["mt_bench/judged"].count() == 5
