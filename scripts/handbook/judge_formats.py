@@ -98,19 +98,26 @@ def load_prompts(
 ) -> list[dict[str, Any]]:
     """A judge's prompts from a local .jsonl/.json file or a hub dataset (offline from its cache
     when the hub is switched off), in its format's field names."""
+    return normalise_prompts(load_rows(source, config, split), fmt, source)
+
+
+def load_rows(
+    source: str, config: str | None = None, split: str = "train", what: str = "prompts"
+) -> list[dict[str, Any]]:
+    """Rows of a local .jsonl/.json file, or of a hub dataset (offline from its cache when the hub
+    is switched off); neither is one line naming `what` was asked for."""
     if Path(source).exists():
-        return normalise_prompts(read_rows(source), fmt, source)
+        return read_rows(source)
     import datasets
 
     try:
-        rows = datasets.load_dataset(source, config, split=split)
+        return list(datasets.load_dataset(source, config, split=split))
     except (OSError, ValueError, datasets.exceptions.DatasetsError) as err:
         first = str(err).splitlines()[0] if str(err) else ""
         raise FormatError(
-            f"prompts {source!r} are neither a local file nor a loadable hub dataset "
+            f"{what} {source!r} are neither a local file nor a loadable hub dataset "
             f"({type(err).__name__}: {first})"
         ) from None
-    return normalise_prompts(rows, fmt, source)
 
 
 def answer_id(model_id: str, question_id: Any, answers: list[str]) -> str:

@@ -84,25 +84,22 @@ SMOLLM = ModelFacts(
     tie_word_embeddings=True,
 )
 
+# Mistral with Zephyr's chat template and </s> as pad: the handbook's Zephyr models.
+ZEPHYR_CHAT = ModelFacts(
+    "MistralConfig",
+    {**MISTRAL_ROLES, "pad": "</s>"},
+    MISTRAL_SPECIALS,
+    chat_template=ZEPHYR,
+    adds_bos=True,
+)
+
 MODELS = {
     "mistralai/Mistral-7B-v0.1": ModelFacts(
         "MistralConfig", MISTRAL_ROLES, MISTRAL_SPECIALS, adds_bos=True
     ),
-    "alignment-handbook/zephyr-7b-sft-full": ModelFacts(
-        "MistralConfig",
-        {**MISTRAL_ROLES, "pad": "</s>"},
-        MISTRAL_SPECIALS,
-        chat_template=ZEPHYR,
-        adds_bos=True,
-    ),
-    # The published Zephyr-7B-beta, the zephyr-7b-beta table's judge anchor.
-    "HuggingFaceH4/zephyr-7b-beta": ModelFacts(
-        "MistralConfig",
-        {**MISTRAL_ROLES, "pad": "</s>"},
-        MISTRAL_SPECIALS,
-        chat_template=ZEPHYR,
-        adds_bos=True,
-    ),
+    "alignment-handbook/zephyr-7b-sft-full": ZEPHYR_CHAT,
+    # The published Zephyr-7B-beta (the zephyr-7b-beta table's judge anchor), the same tokenizer.
+    "HuggingFaceH4/zephyr-7b-beta": ZEPHYR_CHAT,
     "teknium/OpenHermes-2.5-Mistral-7B": ModelFacts(
         "MistralConfig",
         {**MISTRAL_ROLES, "eos": "<|im_end|>"},

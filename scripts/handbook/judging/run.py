@@ -87,19 +87,7 @@ def mt_bench_job(
 
 def reference_outputs(source: str, config: str | None, split: str) -> dict[str, str]:
     """instruction -> reference output, from a local file or a hub dataset, in file order."""
-    if Path(source).exists():
-        rows = jf.read_rows(source)
-    else:
-        import datasets
-
-        try:
-            rows = list(datasets.load_dataset(source, config, split=split))
-        except (OSError, ValueError, datasets.exceptions.DatasetsError) as err:
-            first = str(err).splitlines()[0] if str(err) else ""
-            raise ValueError(
-                f"references {source!r} are neither a local file nor a loadable hub dataset "
-                f"({type(err).__name__}: {first})"
-            ) from None
+    rows = jf.load_rows(source, config, split, what="references")
     for i, row in enumerate(rows):
         if not isinstance(row.get("instruction"), str) or not isinstance(row.get("output"), str):
             raise ValueError(f"{source} row {i}: references need 'instruction' and 'output'")
