@@ -55,7 +55,7 @@ def header(spec: dict) -> str:
         lines += [
             "Built at rehearsal scale: the full-scale plan on tiny random stand-ins of the hub "
             "models and data, a few steps per run and documents per lm-eval task, judged by the "
-            "demo reward model. The numbers check the pipeline, not the paper.",
+            "judge endpoints' stand-ins (below). The numbers check the pipeline, not the paper.",
             "",
         ]
     return "\n".join(lines) + "\n"

@@ -215,7 +215,7 @@ def test_rehearsal_says_what_it_changed_and_the_jobs_read_the_stand_ins(built):
     manifest = json.loads((root / "results" / "standins" / "manifest.json").read_text())
     assert "mistralai/Mistral-7B-v0.1" in json.dumps(manifest)
     table = (root / "results" / "tables" / "zephyr-141b-A35b.md").read_text()
-    assert "judged by the demo reward model rm/tiny" in table
+    assert "judged by endpoint `demo_served`, model `results/models/sft/tiny` as its" in table
     assert "Built at rehearsal scale" in table  # no rehearsal number passes for a result
 
 
