@@ -7,7 +7,9 @@
 Accuracy is exact match of the answer extracted from a greedy generation, in the chat format
 (the tokenizer's template) and in a plain "Question: ... Answer:" format, so base models that know
 no chat format are compared fairly. With --num_samples > 0, chat replies are also sampled (T=1) to
-measure the mix of answer styles that greedy decoding hides.
+measure the mix of answer styles that greedy decoding hides and pass@k. --same_knowledge scores a
+second prompt set the same way (under "same_knowledge"); --reference adds KL(model || reference) on
+the first --kl_samples sampled replies of each prompt of the first set.
 
 With --lm_eval, the demo world's local lm-eval suites run afterwards on the same loaded model, each
 written where scripts/eval_lm_harness.py would write it (same JSON): the process that already has
@@ -23,6 +25,7 @@ from pathlib import Path
 
 from handbook import generation
 from handbook.jsonl import read_jsonl
+from handbook.kl import kl_to_reference
 from handbook.lm_harness import SuiteRun, evaluate, prepare, wrap_lm, write_result
 from handbook.modeling import load_tokenizer
 from handbook.pass_at_k import sampled_pass_at_k
@@ -127,38 +130,9 @@ def run_suites(model, model_path: str, suites: dict, prepared: dict, config: dic
         write_result(output, run, model_path, specs, raw, config=config)
 
 
-def main() -> None:
-    import torch
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", required=True)
-    parser.add_argument("--prompts", required=True, help="JSONL with prompt, task, answer")
-    parser.add_argument(
-        "--loss_data", default=None, help="tokenized dataset whose test split gives the loss"
-    )
-    parser.add_argument("--formats", default="chat,plain")
-    parser.add_argument(
-        "--num_samples", type=int, default=0, help="sampled chat replies per prompt (T=1)"
-    )
-    parser.add_argument("--max_new_tokens", type=int, default=24)
-    parser.add_argument("--batch_size", type=int, default=64)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--lm_eval", default=None, help="local lm-eval suites to run on the model too (JSON)"
-    )
-    parser.add_argument("--output", required=True)
-    args = parser.parse_args()
-    logger.info("arguments: %s", vars(args))
-
-    suites = suite_runs(args.lm_eval)
-    try:  # every suite checked before the model is loaded
-        prepared = {name: prepare(run) for name, (run, _) in suites.items()}
-    except SuiteError as err:
-        raise RecipeError(str(err)) from None
-    torch.manual_seed(args.seed)
-    model = generation.load_causal_lm(args.model, dtype="float32")
-    tokenizer = load_tokenizer(args.model)
-    rows = read_jsonl(args.prompts)
+def evaluate_set(model, tokenizer, rows: list[dict], args) -> tuple[dict, list[dict]]:
+    """One prompt set: greedy accuracy per format and, with --num_samples, sampled chat replies
+    (style rates, pass@k). Returns the scores and every reply."""
     results, samples = {"n_prompts": len(rows)}, []
     for fmt in args.formats.split(","):
         prompts = (
@@ -180,6 +154,85 @@ def main() -> None:
         results["chat_sampled"].update(sampled_pass_at_k(repeated, completions))
         samples += [record("chat_sampled", r, c) for r, c in zip(repeated, completions)]
         logger.info("chat sampled: %s", results["chat_sampled"])
+    return results, samples
+
+
+def first_per_prompt(samples: list[dict], n: int) -> list[dict]:
+    """The first `n` replies of each prompt: a KL estimate needs fewer than pass@16 does."""
+    seen: dict[str, int] = {}
+    kept = []
+    for s in samples:
+        seen[s["prompt_id"]] = seen.get(s["prompt_id"], 0) + 1
+        if seen[s["prompt_id"]] <= n:
+            kept.append(s)
+    return kept
+
+
+def reference_kl(model, tokenizer, sampled: list[dict], args) -> float:
+    """KL(model || reference) on the model's sampled replies to the held-out prompts."""
+    reference = generation.load_causal_lm(args.reference, dtype="float32")
+    prompts = chat_prompts(tokenizer, sampled)
+    replies = [s["completion"] for s in sampled]
+    return kl_to_reference(model, reference, tokenizer, prompts, replies, args.batch_size)
+
+
+def main() -> None:
+    import torch
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--prompts", required=True, help="JSONL with prompt, task, answer")
+    parser.add_argument(
+        "--loss_data", default=None, help="tokenized dataset whose test split gives the loss"
+    )
+    parser.add_argument("--formats", default="chat,plain")
+    parser.add_argument(
+        "--num_samples", type=int, default=0, help="sampled chat replies per prompt (T=1)"
+    )
+    parser.add_argument(
+        "--same_knowledge",
+        default=None,
+        help="JSONL of prompts asking the training prompts' items anew, scored the same way",
+    )
+    parser.add_argument(
+        "--reference",
+        default=None,
+        help="the model this one was trained from: KL(model || reference) on its sampled replies",
+    )
+    parser.add_argument(
+        "--kl_samples", type=int, default=4, help="sampled replies per prompt the KL is taken on"
+    )
+    parser.add_argument("--max_new_tokens", type=int, default=24)
+    parser.add_argument("--batch_size", type=int, default=64)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--lm_eval", default=None, help="local lm-eval suites to run on the model too (JSON)"
+    )
+    parser.add_argument("--output", required=True)
+    args = parser.parse_args()
+    logger.info("arguments: %s", vars(args))
+
+    suites = suite_runs(args.lm_eval)
+    try:  # every suite checked before the model is loaded
+        prepared = {name: prepare(run) for name, (run, _) in suites.items()}
+    except SuiteError as err:
+        raise RecipeError(str(err)) from None
+    torch.manual_seed(args.seed)
+    model = generation.load_causal_lm(args.model, dtype="float32")
+    tokenizer = load_tokenizer(args.model)
+    rows = read_jsonl(args.prompts)
+    results, samples = evaluate_set(model, tokenizer, rows, args)
+    if args.same_knowledge:
+        results["same_knowledge"], more = evaluate_set(
+            model, tokenizer, read_jsonl(args.same_knowledge), args
+        )
+        samples += [{**s, "format": f"same_knowledge/{s['format']}"} for s in more]
+    if args.reference and "chat_sampled" in results:
+        sampled = first_per_prompt(
+            [s for s in samples if s["format"] == "chat_sampled"], args.kl_samples
+        )
+        results["kl_to_reference"] = reference_kl(model, tokenizer, sampled, args)
+        logger.info("KL to %s: %.4f", args.reference, results["kl_to_reference"])
     if args.loss_data:
         loss = heldout_loss(model, args.loss_data, args.batch_size)
         results["heldout_loss"] = loss

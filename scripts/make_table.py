@@ -24,7 +24,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from handbook import judge_results
+from handbook import findings, judge_results
+from handbook.table_plots import plot_pass_at_k
 from handbook.tables import (
     TableError,
     grid_markdown,
@@ -205,7 +206,10 @@ def write_label(table_spec: dict, runs: list[dict], title: str, args) -> str:
     checks = judge_results.reproduction_checks(table, table_spec.get("published") or [], scale)
     table = judge_results.mark_reproduced(table, checks)
     table.to_csv(args.csv, index=False, float_format="%.6g")
-    plot_labels(table, table_spec.get("plot") or metrics, title, args.png)
+    if table_spec.get("plot") == "pass_at_k":
+        plot_pass_at_k(table, title, args.png)
+    else:
+        plot_labels(table, table_spec.get("plot") or metrics, title, args.png)
     failed = [f"{c['metric']} of {c['row']}" for c in checks if c["reproduced"] is False]
     if failed and table_spec.get("strict_reproduction"):
         raise SystemExit(f"error: table {table_spec['name']}: not reproduced: {', '.join(failed)}")
@@ -221,7 +225,11 @@ def write_grid(table_spec: dict, runs: list[dict], title: str, args) -> str:
     pivot(long, rows_key, cols_key).to_csv(args.csv, float_format="%.6g")
     plotted = long[long["metric"].isin(table_spec["plot"])] if table_spec.get("plot") else long
     plot_grid(plotted, rows_key, cols_key, title, args.png)
-    return grid_markdown(long, rows_key, cols_key)
+    lines = findings.effect_lines(long, rows_key, cols_key)
+    if table_spec.get("finding"):
+        lines += ["", *findings.finding_lines(long, rows_key, cols_key, table_spec["finding"])]
+    words = "\n".join(lines) + "\n" if lines else ""
+    return grid_markdown(long, rows_key, cols_key) + ("\n" + words if words else "")
 
 
 # One writer per table kind (handbook.tables.table_kind; the plan resolves each kind's rows).

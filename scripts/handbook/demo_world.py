@@ -10,12 +10,18 @@ expect (ultrachat_200k for SFT, ultrafeedback_binarized for preferences):
                                "score_rejected", "task", "answer", "kind"}
     prompts/generation.jsonl  {"prompt_id", "prompt", "messages", "task", "answer"}
     eval/test.jsonl           {"prompt_id", "prompt", "task", "answer", "in_sft"}
+    eval/same_knowledge.jsonl the same columns: the generation prompts' items asked anew
     manifest.json             spec, row counts and sha256 of every file (written last)
 
 No prompt string appears in two files, nor as a question in the corpus. A fifth of the
 town facts are never asked in any training split ("corpus-only"): they are learnt from
 the corpus alone, and half the fact questions of eval/test ask about them. `in_sft` says
 whether the same item (fact, sum, word and operation) was asked in sft/train.
+
+eval/test.jsonl asks for new knowledge as much as old (corpus-only facts, unseen sums and words);
+eval/same_knowledge.jsonl asks only what the online methods train on: each row is the item of one
+prompts/generation.jsonl prompt (the same fact, sum, or word and operation) in a phrasing no other
+file uses, so a method that sharpens what it was rewarded for can show it there.
 
 The towns and questions come from handbook.demo_questions, the files' rows and the corpus
 documents from handbook.demo_documents; this module resolves the spec, draws the splits and
@@ -58,6 +64,8 @@ DEFAULTS: dict = {
     "n_pref_test": 200,
     "n_generation": 200,
     "n_eval": 230,
+    # None: one row per generation prompt whose item has a phrasing left (nearly all).
+    "n_same_knowledge": None,
     "sft_preferred_fraction": 0.5,
     "task_mix": {"arithmetic": 0.4, "string": 0.3, "fact": 0.3},
 }
@@ -79,6 +87,8 @@ def resolve_spec(spec: dict | None) -> dict:
     resolved = {**DEFAULTS, **spec}
     for key, value in resolved.items():
         if key in ("task_mix", "sft_preferred_fraction"):
+            continue
+        if key == "n_same_knowledge" and value is None:
             continue
         if not isinstance(value, int) or isinstance(value, bool):
             raise ValueError(f"demo_world spec key {key!r} must be an integer, got {value!r}")
@@ -171,6 +181,30 @@ def _draw_split(
     return questions
 
 
+def rephrased(
+    name: str, asked: list[Question], n: int | None, pools: dict, rng: random.Random
+) -> list[Question]:
+    """`n` questions (None: as many as can be), each the item of one of `asked` in a phrasing
+    still in the pools (so in no split): the same fact, sum, or word and operation, other words.
+    Drawn with an rng of its own, so the other splits stay as they were."""
+    order = list(asked)
+    rng.shuffle(order)
+    questions = []
+    for q in order:
+        if len(questions) == n:
+            break
+        items = pools[q.task][q.key[0]]
+        same = [i for i, other in enumerate(items) if other.key == q.key]
+        if same:
+            questions.append(items.pop(rng.choice(same)))
+    if n is not None and len(questions) < n:
+        raise ValueError(
+            f"only {len(questions)} items of the {len(asked)} generation prompts have a phrasing "
+            f"left for {name} ({n} rows): lower n_same_knowledge or raise n_generation"
+        )
+    return questions
+
+
 # --------------------------------------------------------------------------- writing
 
 
@@ -202,6 +236,13 @@ def build(spec: dict) -> dict[str, list[dict]]:
             ("prompts/generation", "n_generation"),
         ]
     }
+    same_knowledge = rephrased(
+        "eval/same_knowledge",
+        held["prompts/generation"],
+        spec["n_same_knowledge"],
+        pools,
+        random.Random(f"{spec['seed']}:same_knowledge"),
+    )
     leftovers = {
         task: [q for sub in sorted(pools[task]) for q in pools[task][sub]] for task in tasks.TASKS
     }
@@ -214,6 +255,7 @@ def build(spec: dict) -> dict[str, list[dict]]:
         "preference/test.jsonl": preference_rows(held["preference/test"], rng),
         "prompts/generation.jsonl": generation_rows(held["prompts/generation"]),
         "eval/test.jsonl": eval_rows(eval_test, sft_keys),
+        "eval/same_knowledge.jsonl": eval_rows(same_knowledge, sft_keys),
     }
 
 

@@ -19,8 +19,21 @@ PLAIN_STAGES = plain_stages()
 
 
 def flatten_eval(result: dict[str, Any], stage: str) -> dict[str, float]:
-    """One eval JSON -> flat metrics; `task_accuracy` uses the model's own prompt format."""
+    """One eval JSON -> flat metrics; `task_accuracy` uses the model's own prompt format. The
+    same-knowledge prompt set's metrics are named the same under `same_knowledge/`."""
     fmt = "plain" if stage in PLAIN_STAGES else "chat"
+    row = flatten_prompt_set(result, fmt)
+    row["heldout_loss"] = result.get("heldout_loss")
+    row["kl_to_ref"] = result.get("kl_to_reference")
+    if "same_knowledge" in result:
+        same = flatten_prompt_set(result["same_knowledge"], fmt)
+        row.update({f"same_knowledge/{key}": value for key, value in same.items()})
+    return row
+
+
+def flatten_prompt_set(result: dict[str, Any], fmt: str) -> dict[str, float]:
+    """One prompt set's scores: greedy accuracy (own format, each format, per task), style rates,
+    sampled accuracy and pass@k."""
     own = result.get(fmt) or {}
     row = {
         "task_accuracy": own.get("task_accuracy"),
@@ -40,7 +53,6 @@ def flatten_eval(result: dict[str, Any], stage: str) -> dict[str, float]:
         for task, scores in sorted(by_task.items()):
             for k, value in scores.items():
                 row[f"pass@{k}_{task}"] = value
-    row["heldout_loss"] = result.get("heldout_loss")
     return row
 
 

@@ -59,6 +59,7 @@ COLUMNS = {
     },
     "prompts/generation.jsonl": {"prompt_id", "prompt", "messages", "task", "answer"},
     "eval/test.jsonl": {"prompt_id", "prompt", "task", "answer", "in_sft"},
+    "eval/same_knowledge.jsonl": {"prompt_id", "prompt", "task", "answer", "in_sft"},
 }
 PLAIN_QA = "Question: {q}\nAnswer: {a}\n"
 
@@ -191,7 +192,7 @@ def test_preference_kinds_are_half_and_half(data):
 
 def test_no_prompt_shared_across_splits_or_with_corpus_questions(data, corpus_text):
     seen = {}
-    for name in SPLITS:
+    for name in [*SPLITS, "eval/same_knowledge.jsonl"]:
         for row in data[name]:
             assert row["prompt"] not in seen, (row["prompt"], name, seen.get(row["prompt"]))
             seen[row["prompt"]] = name
@@ -238,7 +239,7 @@ def test_preference_pairs(data):
 
 
 def test_answers_are_right(data, fact_of_question):
-    for name in SPLITS:
+    for name in [*SPLITS, "eval/same_knowledge.jsonl"]:
         for row in data[name]:
             if row["task"] == "fact":
                 assert fact_of_question[row["prompt"]][2] == row["answer"]
@@ -284,6 +285,36 @@ def test_eval_in_sft_marks_facts_asked_in_sft_train(data, fact_of_question):
         assert (fact_key(row["prompt"]) in sft_facts) == row["in_sft"]
         if not row["in_sft"]:
             assert fact_key(row["prompt"]) not in trained
+
+
+def item_of(row, fact_of_question):
+    """What a demo question asks, whatever its phrasing: a fact, a sum, a word and operation."""
+    if row["task"] == "fact":
+        return fact_of_question[row["prompt"]][:2]
+    if row["task"] == "string":
+        return (re.search(r"'(\w+)'", row["prompt"]).group(1), row["answer"])
+    numbers = re.findall(r"\d+", row["prompt"])
+    return (tuple(numbers[::-1] if "Subtract" in row["prompt"] else numbers), row["answer"])
+
+
+def test_same_knowledge_asks_the_generation_items_in_new_phrasings(data, fact_of_question):
+    same = data["eval/same_knowledge.jsonl"]
+    generation = data["prompts/generation.jsonl"]
+    asked = {item_of(r, fact_of_question) for r in generation}
+    # Nearly every generation prompt's item has a phrasing left (facts have 8, the others 4).
+    assert len(same) >= 0.8 * len(generation)
+    assert all(item_of(r, fact_of_question) in asked for r in same)
+    assert len({item_of(r, fact_of_question) for r in same}) == len(same)
+    elsewhere = {r["prompt"] for name in SPLITS for r in data[name]}
+    assert not elsewhere & {r["prompt"] for r in same}
+    assert {r["task"] for r in same} == set(tasks.TASKS)
+
+
+def test_same_knowledge_size_is_exact_or_refused(tmp_path):
+    demo_world.generate({**SPEC, "n_same_knowledge": 5}, tmp_path)
+    assert len(read_jsonl(tmp_path / "eval/same_knowledge.jsonl")) == 5
+    with pytest.raises(ValueError, match="n_same_knowledge"):
+        demo_world.generate({**SPEC, "n_same_knowledge": SPEC["n_generation"] + 1}, tmp_path)
 
 
 def test_corpus_plain_qa_is_correct(corpus_text, fact_of_question):

@@ -247,6 +247,23 @@ def test_rounds_are_table_rows_of_their_own(tmp_path):
     ]
 
 
+def test_seeds_make_a_chain_each_and_a_rounds_row_averages_them(tmp_path):
+    config = online_config(rounds=2)
+    config["iterative_dpo"]["it"]["seeds"] = [1, 2]
+    plan = build_plan(config, ["my.yaml"], origin=tmp_path)
+    chains = ["dpo/it-seed1-r1", "dpo/it-seed1-r2", "dpo/it-seed2-r1", "dpo/it-seed2-r2"]
+    assert plan.rounds == {"it": chains}
+    assert plan.runs["dpo/it-seed2-r2"].model == "dpo/it-seed2-r1"
+    assert plan.runs["dpo/it-seed2-r1"].args["seed"] == 2
+    assert plan.config["rejection_sampling"]["it-seed2-r2"]["seed"] == 3
+    assert [(e.label, e.ref) for e in plan.tables["online"]][1:] == [
+        ("iterative_r1", "dpo/it-seed1-r1"),
+        ("iterative_r1", "dpo/it-seed2-r1"),
+        ("iterative_r2", "dpo/it-seed1-r2"),
+        ("iterative_r2", "dpo/it-seed2-r2"),
+    ]
+
+
 def test_adding_a_round_leaves_the_earlier_rounds_jobs_as_they_were(tmp_path):
     two = build_plan(online_config(rounds=2), ["my.yaml"], origin=tmp_path)
     three = build_plan(online_config(rounds=3), ["my.yaml"], origin=tmp_path)

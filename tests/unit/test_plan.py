@@ -169,6 +169,39 @@ def test_grid_values_that_collide_into_one_run_name_are_an_error(tmp_path):
     )
 
 
+def test_a_policy_is_evaluated_against_its_reference_and_on_the_same_knowledge_set(tmp_path):
+    config = small_config(sweeps=dpo_sweep({}, {"beta": [0.1]}))
+    config["eval"]["demo"]["same_knowledge"] = "results/demo_world/eval/same_knowledge.jsonl"
+    plan = plan_of(config, tmp_path)
+    dpo = plan_eval.demo_eval_job(plan, "dpo", "scan-beta0.1")
+    assert dpo.inputs["reference"] == ["results/models/sft/a"]
+    assert "--reference results/models/sft/a" in dpo.args and "--num_samples 16" in dpo.args
+    assert "--same_knowledge results/demo_world/eval/same_knowledge.jsonl" in dpo.args
+    sft = plan_eval.demo_eval_job(plan, "sft", "a")  # trained from a plain model: no KL
+    assert "reference" not in sft.inputs and "--reference" not in sft.args
+
+
+def test_a_tables_tiny_settings_apply_at_tiny_scale_only(tmp_path):
+    table = {
+        "runs": [{"sweep": "scan"}],
+        "rows": "loss_type",
+        "columns": "beta",
+        "demo": False,
+        "metrics": ["mt_bench"],
+        "tiny": {"demo": True, "metrics": ["win_rate"]},
+    }
+    config = small_config(sweeps=dpo_sweep({"loss_type": "sigmoid"}, {"beta": [0.1]}))
+    config["tables"] = {"scan": table}
+    full = plan_of(config, tmp_path).config["tables"]["scan"]
+    tiny = plan_of({**config, "scale": "tiny"}, tmp_path).config["tables"]["scan"]
+    assert (full["demo"], full["metrics"]) == (False, ["mt_bench"])
+    assert (tiny["demo"], tiny["metrics"]) == (True, ["win_rate"]) and "tiny" not in tiny
+    table["plot"] = "pass_at_k"
+    assert "tables.scan.plot: pass_at_k plots a table with rows by label" in error_of(
+        config, tmp_path
+    )
+
+
 def test_sweep_run_clashing_with_a_configured_run(tmp_path):
     config = small_config(
         sweeps={
@@ -660,8 +693,12 @@ def test_plan_command_prints_json_at_both_scales(tmp_path):
         tiny["workdir"] == "results/tiny"
         and "model base/zephyr-7b-sft -> sft/tiny" in tiny["tiny_scale_replacements"]
     )
-    # tiny_scale.args, then the scan's own tiny_args: the demo's learning rate over one epoch.
-    tiny_cell = tiny["runs"]["dpo/pref_align_scan_dpo-ipo-beta0.5"]["args"]
+    # tiny_scale.args, then the scan's own tiny_args: the demo's learning rate over one epoch;
+    # each cell runs with the sweep's three tiny_seeds (a seed axis only at scale: tiny).
+    cells = [r for r in tiny["runs"] if r.startswith("dpo/pref_align_scan_dpo-ipo-beta0.5")]
+    assert sorted(cells) == [f"dpo/pref_align_scan_dpo-ipo-beta0.5-seed{s}" for s in (1, 2, 3)]
+    tiny_cell = tiny["runs"]["dpo/pref_align_scan_dpo-ipo-beta0.5-seed2"]["args"]
+    assert tiny_cell["seed"] == 2
     assert tiny_cell["max_steps"] == -1 and tiny_cell["learning_rate"] == 3.0e-5
     assert tiny_cell["max_length"] == 256
     assert "sft/tiny" in tiny["runs"] and tiny["config_files"][-1].endswith("more.yaml")

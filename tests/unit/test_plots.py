@@ -182,3 +182,25 @@ def test_panel_spanning_orders_of_magnitude_gets_a_log_axis(tmp_path):
     dpo = [{"step": s, "loss": 0.69 - 0.01 * s} for s in range(1, 5)]
     assert plots.plot_training_curves({"ipo": ipo, "dpo": dpo}, tmp_path / "log.png") == ["Loss"]
     assert (tmp_path / "log.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_pass_at_k_curves_take_each_prompt_sets_columns_by_k(tmp_path):
+    import pandas as pd
+
+    from handbook.table_plots import pass_at_k_columns, plot_pass_at_k
+
+    table = pd.DataFrame(
+        {
+            "model": ["sft", "grpo", "reward_model"],
+            "pass@16": [0.5, 0.5, None],
+            "pass@1": [0.2, 0.4, None],
+            "pass@4": [0.35, 0.45, None],
+            "pass@4_fact": [0.9, 0.9, None],  # a task's column, not a point of the curve
+            "same_knowledge/pass@1": [0.3, 0.5, None],
+            "same_knowledge/pass@1_std": [0.01, 0.02, None],
+        }
+    )
+    assert pass_at_k_columns(table, "") == [(1, "pass@1"), (4, "pass@4"), (16, "pass@16")]
+    assert pass_at_k_columns(table, "same_knowledge/") == [(1, "same_knowledge/pass@1")]
+    plot_pass_at_k(table, "t", str(tmp_path / "p.png"))
+    assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"

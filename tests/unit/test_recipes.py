@@ -233,8 +233,11 @@ def test_shipped_families_plan_at_both_scales_and_sweeps_take_their_tiny_grid():
     }
     assert {"zephyr-7b-beta", "pref_align_scan"} <= families
     tiny = build_plan(load_config([], {"scale": "tiny"}), origin=REPO)
-    assert len(tiny.sweeps["pref_align_scan_dpo"]) == 4
+    # 2 losses x 2 betas, each over the sweep's 3 tiny_seeds; the rehearsal keeps one run a cell.
+    assert len(tiny.sweeps["pref_align_scan_dpo"]) == 12
     assert all(not run.gpus_per_node for run in tiny.runs.values())
+    rehearsal = build_plan(load_config([], {"scale": "rehearsal"}), origin=REPO)
+    assert len(rehearsal.sweeps["pref_align_scan_dpo"]) == 4
 
 
 # --- runs from handbook recipes

@@ -36,6 +36,11 @@ def eval_result(chat_acc: float, plain_acc: float, pref: float, loss: float) -> 
             "pass_at_k_by_task": {"arithmetic": {"1": chat_acc, "4": min(1.0, 2 * chat_acc)}},
         },
         "heldout_loss": loss,
+        "kl_to_reference": loss / 10,
+        "same_knowledge": {
+            "chat": {"task_accuracy": chat_acc + 0.1},
+            "chat_sampled": {"pass_at_k": {"1": chat_acc, "4": 0.9, "16": 1.0}},
+        },
     }
 
 
@@ -57,6 +62,14 @@ def evals(tmp_path):
 def test_own_format_is_the_headline(evals):
     assert flatten_eval(json.loads(open(evals["base/tiny"]).read()), "base")["task_accuracy"] == 0.1
     assert flatten_eval(json.loads(open(evals["sft/s1"]).read()), "sft")["task_accuracy"] == 0.5
+
+
+def test_the_same_knowledge_set_and_the_kl_have_columns_of_their_own(evals):
+    row = flatten_eval(json.loads(open(evals["sft/s1"]).read()), "sft")
+    assert row["same_knowledge/task_accuracy"] == pytest.approx(0.6)
+    assert (row["same_knowledge/pass@1"], row["same_knowledge/pass@16"]) == (0.5, 1.0)
+    assert row["pass@4"] == 1.0 and "pass@16" not in row  # 4 samples held out: no pass@16
+    assert row["kl_to_ref"] == pytest.approx(0.1)
 
 
 def seeds_table(evals):
@@ -298,6 +311,7 @@ def test_make_table_writes_csv_markdown_and_png(tmp_path, evals):
             "title": "Demo",
             "rows": {"base": ["base/tiny"], "sft": ["sft/s1", "sft/s2"]},
             "scale": "tiny",
+            "plot": "pass_at_k",
         },
         "runs": [
             {

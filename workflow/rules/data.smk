@@ -9,7 +9,7 @@ rule make_demo_world:
             "results/demo_world/preference/", "train.jsonl", "test.jsonl"
         ),
         generation="results/demo_world/prompts/generation.jsonl",
-        eval="results/demo_world/eval/test.jsonl",
+        eval=multiext("results/demo_world/eval/", "test.jsonl", "same_knowledge.jsonl"),
         manifest="results/demo_world/manifest.json",
     log:
         "results/logs/demo_world.log",

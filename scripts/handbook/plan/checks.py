@@ -118,6 +118,8 @@ def check_table(plan: Plan, name: str) -> None:
             )
     rows = config["tables"][name].get("rows")
     labels = set(rows) if table_kind(config["tables"][name]) == "label" else set()
+    if config["tables"][name].get("plot") == "pass_at_k" and not labels:
+        raise plan.error(f"tables.{name}.plot", "pass_at_k plots a table with rows by label")
     for i, published in enumerate(config["tables"][name].get("published") or []):
         row = published.get("reproduced_by")
         if row is not None and row not in labels:

@@ -25,6 +25,11 @@ def eval_sets_of_table(plan: Plan, table: str) -> dict[str, dict]:
     sets = {}
     if spec.get("demo", True):
         sets["demo_eval"] = {"source": plan.demo_eval["prompts"], "format": "demo"}
+        if plan.demo_eval.get("same_knowledge"):
+            sets["demo_same_knowledge"] = {
+                "source": plan.demo_eval["same_knowledge"],
+                "format": "demo",
+            }
     for name in spec.get("judges") or []:
         judge = plan.config["judges"][name]
         prompts = judge_prompts(plan, name)

@@ -87,12 +87,29 @@ def demo_eval_job(plan: Plan, stage: str, run: str) -> Job:
     suites = local_suites(plan)
     inputs["tasks"] = sorted({suite_tasks_dir(plan, s) for s in suites})
     args = f"--num_samples {demo['num_samples']} --max_new_tokens {demo['max_new_tokens']}"
+    if demo.get("same_knowledge"):
+        inputs["same_knowledge"] = demo["same_knowledge"]
+        args += f" --same_knowledge {demo['same_knowledge']}"
+    reference = kl_reference(plan, ref)
+    if reference and demo["num_samples"]:
+        inputs["reference"] = plan.model_inputs(reference)
+        args += f" --reference {plan.model_location(reference)}"
     if suites:
         entries = {s: suite_entry(plan, ref, s) for s in suites}
         args += f" --lm_eval {shlex.quote(json.dumps(entries))}"
     if "loss_data" in inputs:
         args = f"--loss_data {inputs['loss_data']} " + args
     return Job(inputs=inputs, args=args, model=plan.model_location(ref))
+
+
+def kl_reference(plan: Plan, ref: str) -> str | None:
+    """The model a policy's KL is measured against: a preference or online run's reference model,
+    else the model it was trained from (the SFT model in the demo and the scans); None for other
+    stages, whose starting model answers no chat prompt."""
+    run = plan.runs.get(ref)
+    if run is None or run.method.data_format not in ("preference", "prompts"):
+        return None
+    return run.reference_model or run.model
 
 
 def winrate_job(plan: Plan, stage: str, run: str) -> Job:

@@ -44,7 +44,7 @@ def build_plan(
 
     tiny = config["scale"] == "tiny"
     # A sweep's tiny_grid at rehearsal too: the number of cells is a size, its runs the plan's.
-    sweeps = expand_sweeps(config, error, tiny or config["scale"] == "rehearsal")
+    sweeps = expand_sweeps(config, error, tiny or config["scale"] == "rehearsal", seeded=tiny)
     for sweep, run_names in sweeps.items():
         for run in run_names if f"sweeps.{sweep}" in sources else ():
             sources[f"runs.{config['sweeps'][sweep]['stage']}.{run}"] = sources[f"sweeps.{sweep}"]

@@ -77,6 +77,9 @@ def apply_tiny_scale(config: dict, paths: Paths, error) -> list[str]:
     for key in ("reward_model", "baseline") if judge else ():
         judge[key] = models.get(judge[key], judge[key])
     for table in config["tables"].values():
+        # A table's own settings at this scale (the scan: demo-world metrics, a finding the
+        # stand-ins can test).
+        table.update(table.pop("tiny", {}))
         rows = table.get("rows")
         for label, row in rows.items() if isinstance(rows, dict) else ():
             if isinstance(row, list):

@@ -15,6 +15,7 @@ from handbook.plan import judges
 from handbook.plan.checks import check_table
 from handbook.plan.core import Plan, model_id
 from handbook.plan.eval import suite_at_scale
+from handbook.plan.expand import round_number
 from handbook.plan.jobs import Job
 from handbook.plan.judges import (
     answers_file,
@@ -108,8 +109,9 @@ def label_rows(plan: Plan, table: str) -> list[tuple[str, str, dict]]:
                     f"{where}.rows.{label}.rounds",
                     f"unknown iterative_dpo '{row['rounds']}' (defined: {sorted(plan.rounds)})",
                 )
-            rounds = enumerate(plan.rounds[row["rounds"]], start=1)
-            entries += [(f"{label}_r{k}", ref, {}) for k, ref in rounds]
+            # A chain per seed: each round's row holds that round of every chain.
+            refs = sorted(plan.rounds[row["rounds"]], key=round_number)
+            entries += [(f"{label}_r{round_number(ref)}", ref, {}) for ref in refs]
             continue
         for ref in row_models(plan, row, f"{where}.rows.{label}"):
             plan.check_model(ref, f"{where}.rows.{label}")
