@@ -49,6 +49,7 @@ from handbook.demo_questions import (
 )
 from handbook.jsonl import jsonl_text
 from handbook.provenance import write_text_atomic
+from handbook.tasks import plain_prompt
 
 from . import tasks
 
@@ -182,11 +183,17 @@ def _draw_split(
 
 
 def rephrased(
-    name: str, asked: list[Question], n: int | None, pools: dict, rng: random.Random
+    name: str,
+    asked: list[Question],
+    n: int | None,
+    pools: dict,
+    rng: random.Random,
+    accept=None,
 ) -> list[Question]:
     """`n` questions (None: as many as can be), each the item of one of `asked` in a phrasing
-    still in the pools (so in no split): the same fact, sum, or word and operation, other words.
-    Drawn with an rng of its own, so the other splits stay as they were."""
+    still in the pools (so in no split) that `accept` takes: the same fact, sum, or word and
+    operation, other words. Drawn with an rng of its own, so the other splits stay as they
+    were."""
     order = list(asked)
     rng.shuffle(order)
     questions = []
@@ -194,7 +201,11 @@ def rephrased(
         if len(questions) == n:
             break
         items = pools[q.task][q.key[0]]
-        same = [i for i, other in enumerate(items) if other.key == q.key]
+        same = [
+            i
+            for i, other in enumerate(items)
+            if other.key == q.key and (accept is None or accept(other))
+        ]
         if same:
             questions.append(items.pop(rng.choice(same)))
     if n is not None and len(questions) < n:
@@ -236,19 +247,24 @@ def build(spec: dict) -> dict[str, list[dict]]:
             ("prompts/generation", "n_generation"),
         ]
     }
+    leftovers = {
+        task: [q for sub in sorted(pools[task]) for q in pools[task][sub]] for task in tasks.TASKS
+    }
+    documents = corpus(world, leftovers, spec, random.Random(f"{spec['seed']}:corpus"))
+    # Drawn after the corpus, from phrasings it does not ask, so that adding this split left
+    # every other file (and so the tokenizer and every model) as it was.
+    corpus_text = "\n".join(d["text"] for d in documents)
     same_knowledge = rephrased(
         "eval/same_knowledge",
         held["prompts/generation"],
         spec["n_same_knowledge"],
         pools,
         random.Random(f"{spec['seed']}:same_knowledge"),
+        accept=lambda q: plain_prompt(q.prompt) not in corpus_text,
     )
-    leftovers = {
-        task: [q for sub in sorted(pools[task]) for q in pools[task][sub]] for task in tasks.TASKS
-    }
     fraction = spec["sft_preferred_fraction"]
     return {
-        "corpus.jsonl": corpus(world, leftovers, spec, random.Random(f"{spec['seed']}:corpus")),
+        "corpus.jsonl": documents,
         "sft/train.jsonl": sft_rows(sft_train, fraction, rng),
         "sft/test.jsonl": sft_rows(held["sft/test"], fraction, rng),
         "preference/train.jsonl": preference_rows(held["preference/train"], rng),

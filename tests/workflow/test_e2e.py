@@ -26,6 +26,11 @@ def test_table_shows_sft_above_base(demo):
     # pass@k of the sampled replies (2 per prompt here): pass@1 is their accuracy.
     assert table.loc["sft", "pass@1"] == pytest.approx(table.loc["sft", "task_accuracy_sampled"])
     assert "pass@4" not in table  # needs at least 4 samples per prompt
+    # The same-knowledge prompts (the generation prompts' items asked anew) are scored alike.
+    assert table.loc["sft", "same_knowledge/task_accuracy"] >= 0
+    assert table.loc["sft", "same_knowledge/pass@1"] == pytest.approx(
+        table.loc["sft", "same_knowledge/task_accuracy_sampled"]
+    )
     assert table.loc["sft", "heldout_loss"] < min(
         table.loc["cpt", "heldout_loss"], table.loc["base", "heldout_loss"]
     )

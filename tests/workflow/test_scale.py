@@ -48,13 +48,25 @@ def test_tiny_scan_plans_every_cell_offline_in_its_own_folder(workdir):
         assert line in log
     jobs = planned(proc)
     trained = {j["output"].split(", ")[0] for j in jobs if j["rule"] == "train_model"}
+    seeds = (1, 2, 3)  # the sweeps' tiny_seeds: every cell's spread
     cells = {
-        f"results/models/dpo/pref_align_scan_dpo-{loss}-beta{b}"
+        f"results/models/dpo/pref_align_scan_dpo-{loss}-beta{b}-seed{seed}"
         for loss in ("sigmoid", "ipo")
         for b in BETAS
+        for seed in seeds
     }
-    cells |= {f"results/models/kto/pref_align_scan_kto-beta{b}" for b in BETAS}
+    cells |= {
+        f"results/models/kto/pref_align_scan_kto-beta{b}-seed{seed}"
+        for b in BETAS
+        for seed in seeds
+    }
     assert cells <= trained
+    # Its tiny settings: the demo evaluation (KL to the SFT model among it), no MT-Bench judge.
+    evaluated = {j["output"] for j in jobs if j["rule"] == "eval_demo"}
+    assert any(
+        "results/eval/kto/pref_align_scan_kto-beta0.5-seed3/demo.json" in o for o in evaluated
+    )
+    assert not [j for j in jobs if j["rule"] == "judge_verdicts"]
     # The scan starts from the demo SFT model; no job reads the hub or asks for a GPU.
     assert {"results/models/sft/tiny", "results/models/cpt/tiny"} <= trained
     for job in jobs:

@@ -11,9 +11,12 @@ import re
 import shlex
 
 from handbook import artifacts
+from handbook.methods import plain_stages
 from handbook.plan.core import Plan
 from handbook.plan.jobs import Job, threads_for
 from handbook.suites import RUN_KEYS
+
+PLAIN_STAGES = plain_stages()
 
 
 def suite_at_scale(plan: Plan, name: str) -> str:
@@ -86,12 +89,15 @@ def demo_eval_job(plan: Plan, stage: str, run: str) -> Job:
         inputs["loss_data"] = plan.tokenized_path(demo["loss_dataset"], ref)
     suites = local_suites(plan)
     inputs["tasks"] = sorted({suite_tasks_dir(plan, s) for s in suites})
-    args = f"--num_samples {demo['num_samples']} --max_new_tokens {demo['max_new_tokens']}"
+    # A model that knows no chat format samples no chat replies: their styles and pass@k would
+    # measure nothing (its accuracy is read in the plain format).
+    samples = 0 if stage in PLAIN_STAGES else demo["num_samples"]
+    args = f"--num_samples {samples} --max_new_tokens {demo['max_new_tokens']}"
     if demo.get("same_knowledge"):
         inputs["same_knowledge"] = demo["same_knowledge"]
         args += f" --same_knowledge {demo['same_knowledge']}"
     reference = kl_reference(plan, ref)
-    if reference and demo["num_samples"]:
+    if reference and samples:
         inputs["reference"] = plan.model_inputs(reference)
         args += f" --reference {plan.model_location(reference)}"
     if suites:
