@@ -388,3 +388,23 @@ def test_an_unknown_table_kind_is_named(tmp_path):
     config["tables"]["demo"]["kind"] = "radar"
     with pytest.raises(ConfigError, match=r"tables\.demo\.kind: unknown table kind 'radar'"):
         build_plan(config, origin=tmp_path)
+
+
+def test_the_win_rate_pairs_the_first_replies_of_each_prompt():
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[2] / "scripts" / "judge_winrate.py"
+    spec = importlib.util.spec_from_file_location("judge_winrate", path)
+    judge_winrate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(judge_winrate)
+
+    def replies(who, n):
+        return [
+            {"format": "chat_sampled", "prompt_id": p, "prompt": p, "completion": f"{who}{p}{i}"}
+            for p in "ab"
+            for i in range(n)
+        ] + [{"format": "chat", "prompt_id": "a", "prompt": "a", "completion": "greedy"}]
+
+    pairs = judge_winrate.paired_replies(replies("x", 16), replies("y", 16), "chat_sampled", 4)
+    assert pairs[:4] == [("a", f"xa{i}", f"ya{i}") for i in range(4)] and len(pairs) == 8
+    assert len(judge_winrate.paired_replies(replies("x", 3), replies("y", 16), "chat_sampled")) == 6
