@@ -24,53 +24,16 @@ import math
 from pathlib import Path
 
 from handbook import generation
+from handbook.demo_eval import chat_prompts, evaluate_set, first_per_prompt
 from handbook.jsonl import read_jsonl
 from handbook.kl import kl_to_reference
 from handbook.lm_harness import SuiteRun, evaluate, prepare, wrap_lm, write_result
 from handbook.modeling import load_tokenizer
-from handbook.pass_at_k import sampled_pass_at_k
 from handbook.provenance import write_json, write_provenance
 from handbook.suites import SuiteError
-from handbook.tasks import plain_prompt, score_completions
 from handbook.training import RecipeError, run_main
 
 logger = logging.getLogger("handbook.eval")
-
-
-def generate(
-    model, tokenizer, prompts: list[str], max_new_tokens: int, batch_size: int, sample: bool = False
-):
-    """Greedy completions, or samples at T=1 with sample=True.
-
-    Not stripped: a plain-format answer counts only on the continuation's first line, and
-    stripping leading newlines would move a later line up.
-    """
-    return generation.generate(
-        model,
-        tokenizer,
-        prompts,
-        batch_size=batch_size,
-        max_new_tokens=max_new_tokens,
-        do_sample=sample,
-        temperature=1.0 if sample else None,
-        top_p=None,
-        strip=False,
-    )
-
-
-def record(fmt: str, row: dict, completion: str) -> dict:
-    return {
-        "format": fmt,
-        "prompt_id": row.get("prompt_id"),
-        "prompt": row["prompt"],
-        "completion": completion,
-    }
-
-
-def chat_prompts(tokenizer, rows):
-    return generation.chat_texts(
-        tokenizer, [[{"role": "user", "content": r["prompt"]}] for r in rows]
-    )
 
 
 def heldout_loss(model, path: str, batch_size: int) -> float | None:
@@ -130,44 +93,6 @@ def run_suites(model, model_path: str, suites: dict, prepared: dict, config: dic
         write_result(output, run, model_path, specs, raw, config=config)
 
 
-def evaluate_set(model, tokenizer, rows: list[dict], args) -> tuple[dict, list[dict]]:
-    """One prompt set: greedy accuracy per format and, with --num_samples, sampled chat replies
-    (style rates, pass@k). Returns the scores and every reply."""
-    results, samples = {"n_prompts": len(rows)}, []
-    for fmt in args.formats.split(","):
-        prompts = (
-            chat_prompts(tokenizer, rows)
-            if fmt == "chat"
-            else [plain_prompt(r["prompt"]) for r in rows]
-        )
-        completions = generate(model, tokenizer, prompts, args.max_new_tokens, args.batch_size)
-        results[fmt] = score_completions(rows, completions, fmt)
-        samples += [record(fmt, r, c) for r, c in zip(rows, completions)]
-        logger.info("%s greedy: %s", fmt, results[fmt])
-    if args.num_samples and "chat" in args.formats:
-        prompts = [p for p in chat_prompts(tokenizer, rows) for _ in range(args.num_samples)]
-        repeated = [r for r in rows for _ in range(args.num_samples)]
-        completions = generate(
-            model, tokenizer, prompts, args.max_new_tokens, args.batch_size, sample=True
-        )
-        results["chat_sampled"] = score_completions(repeated, completions, "chat")
-        results["chat_sampled"].update(sampled_pass_at_k(repeated, completions))
-        samples += [record("chat_sampled", r, c) for r, c in zip(repeated, completions)]
-        logger.info("chat sampled: %s", results["chat_sampled"])
-    return results, samples
-
-
-def first_per_prompt(samples: list[dict], n: int) -> list[dict]:
-    """The first `n` replies of each prompt: a KL estimate needs fewer than pass@16 does."""
-    seen: dict[str, int] = {}
-    kept = []
-    for s in samples:
-        seen[s["prompt_id"]] = seen.get(s["prompt_id"], 0) + 1
-        if seen[s["prompt_id"]] <= n:
-            kept.append(s)
-    return kept
-
-
 def reference_kl(model, tokenizer, sampled: list[dict], args) -> float:
     """KL(model || reference) on the model's sampled replies to the held-out prompts."""
     reference = generation.load_causal_lm(args.reference, dtype="float32")
@@ -221,11 +146,12 @@ def main() -> None:
     model = generation.load_causal_lm(args.model, dtype="float32")
     tokenizer = load_tokenizer(args.model)
     rows = read_jsonl(args.prompts)
-    results, samples = evaluate_set(model, tokenizer, rows, args)
+    formats = args.formats.split(",")
+    settings = (formats, args.num_samples, args.max_new_tokens, args.batch_size)
+    results, samples = evaluate_set(model, tokenizer, rows, *settings)
     if args.same_knowledge:
-        results["same_knowledge"], more = evaluate_set(
-            model, tokenizer, read_jsonl(args.same_knowledge), args
-        )
+        rows_again = read_jsonl(args.same_knowledge)
+        results["same_knowledge"], more = evaluate_set(model, tokenizer, rows_again, *settings)
         samples += [{**s, "format": f"same_knowledge/{s['format']}"} for s in more]
     if args.reference and "chat_sampled" in results:
         sampled = first_per_prompt(

@@ -16,6 +16,7 @@ import json
 import logging
 from pathlib import Path
 
+from handbook.demo_eval import first_per_prompt
 from handbook.provenance import write_json
 from handbook.reward_scoring import load_reward_model, score_conversations
 from handbook.training import run_main
@@ -29,16 +30,14 @@ def paired_replies(samples: list[dict], baseline: list[dict], fmt: str, per_prom
 
     def index(rows):
         out = {}
-        for row in rows:
-            if row["format"] == fmt:
-                out.setdefault(row["prompt_id"], []).append(row)
+        for row in first_per_prompt([r for r in rows if r["format"] == fmt], per_prompt):
+            out.setdefault(row["prompt_id"], []).append(row)
         return out
 
     ours, theirs = index(samples), index(baseline)
     pairs = []
     for prompt_id, rows in ours.items():
-        both = list(zip(rows, theirs.get(prompt_id, [])))
-        for mine, other in both[:per_prompt] if per_prompt else both:
+        for mine, other in zip(rows, theirs.get(prompt_id, [])):
             pairs.append((mine["prompt"], mine["completion"], other["completion"]))
     return pairs
 

@@ -183,6 +183,9 @@ def test_the_scans_fill_their_grid(plan, built):
                 name,
                 loss,
             )
+    # The Zephyr arm checks the blog's finding on its MT-Bench cells, in words.
+    scan = (root / "results" / "tables" / "pref_align_scan.md").read_text()
+    assert "Finding checked: the blog's Zephyr arm, best MT-Bench at beta 0.01" in scan
 
 
 def test_every_run_trained_with_the_global_batch_of_its_recipe(plan, built):
