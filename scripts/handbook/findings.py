@@ -48,10 +48,14 @@ def effect_lines(long: pd.DataFrame, rows_key: str, cols_key: str) -> list[str]:
             low, high = min(cells, key=lambda c: c[1]), max(cells, key=lambda c: c[1])
             (moved if shown(low, high) else flat).append(str(row))
         if moved or flat:
-            lines.append(
-                f"- `{metric}`: {cols_key} moves it beyond {SPREADS:g} std of the seeds for "
-                f"{', '.join(moved) or 'no row'}" + (f"; not for {', '.join(flat)}" if flat else "")
-            )
+            beyond = f"{cols_key} moves it by more than {SPREADS:g} std of the seeds for "
+            beyond += ", ".join(moved)
+            within = f"within {SPREADS:g} std of the seeds across {cols_key} for " + ", ".join(flat)
+            if not moved:
+                text = within
+            else:
+                text = beyond + (f"; within them for {', '.join(flat)}" if flat else "")
+            lines.append(f"- `{metric}`: {text}")
     return lines
 
 
@@ -71,16 +75,13 @@ def finding_lines(
             continue
         target = cells[0] if end == "lowest" else cells[-1]
         ranked = sorted(cells, key=lambda c: -c[1])
-        best, runner_up = ranked[0], ranked[1]
-        where = (
-            f"best {cols_key} {best[0]} ({best[1]:.3f} against {runner_up[1]:.3f} "
-            f"at {runner_up[0]})"
-        )
-        if best[0] != target[0]:
-            verdict = "did not hold"
-        elif shown(best, runner_up):
-            verdict = "held, beyond the seeds' spread"
+        best = ranked[0]
+        other = ranked[1] if best[0] == target[0] else target
+        where = f"best {cols_key} {best[0]} ({best[1]:.3f} against {other[1]:.3f} at {other[0]})"
+        held = "held" if best[0] == target[0] else "did not hold"
+        if shown(best, other):
+            verdict = f"{held}, beyond the seeds' spread"
         else:
-            verdict = "held in the means, within the seeds' spread"
+            verdict = f"{held} in the means, within the seeds' spread"
         lines.append(f"- {row}: {where}: {verdict}")
     return lines

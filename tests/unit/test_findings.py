@@ -30,13 +30,15 @@ CELLS = {
 
 def test_effects_beyond_two_std_are_named_and_the_others_not():
     (line,) = effect_lines(long_table(CELLS), "loss", "beta")
-    assert line == "- `m`: beta moves it beyond 2 std of the seeds for dpo, kto; not for ipo"
+    assert line == (
+        "- `m`: beta moves it by more than 2 std of the seeds for dpo, kto; within them for ipo"
+    )
 
 
 def test_without_seeds_no_effect_is_called_shown():
     one_seed = {k: (v, float("nan")) for k, (v, _) in CELLS.items()}
     (line,) = effect_lines(long_table(one_seed), "loss", "beta")
-    assert "for no row; not for dpo, ipo, kto" in line
+    assert line == "- `m`: within 2 std of the seeds across beta for dpo, ipo, kto"
 
 
 def test_a_finding_held_beyond_within_or_not_per_row():
@@ -47,8 +49,18 @@ def test_a_finding_held_beyond_within_or_not_per_row():
         "- dpo: best beta 0.01 (0.700 against 0.600 at 0.5): held, beyond the seeds' spread",
         "- ipo: best beta 0.01 (0.620 against 0.600 at 0.5): held in the means, within the "
         "seeds' spread",
-        "- kto: best beta 0.5 (0.800 against 0.500 at 0.01): did not hold",
+        "- kto: best beta 0.5 (0.800 against 0.500 at 0.01): did not hold, beyond the seeds' "
+        "spread",
     ]
+
+
+def test_a_finding_that_failed_within_the_spread_says_so():
+    close = {**CELLS, ("kto", 0.01): (0.79, 0.02)}
+    finding = {"text": "t", "metric": "m", "best": "lowest"}
+    assert finding_lines(long_table(close), "loss", "beta", finding)[3] == (
+        "- kto: best beta 0.5 (0.800 against 0.790 at 0.01): did not hold in the means, within "
+        "the seeds' spread"
+    )
 
 
 def test_a_finding_on_a_metric_without_values_is_not_checked():
