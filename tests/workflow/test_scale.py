@@ -44,6 +44,8 @@ def test_tiny_scan_plans_every_cell_offline_in_its_own_folder(workdir):
         "tiny scale: dataset ultrafeedback_binarized -> demo_pref's data",
         "tiny scale: mt_bench prompts HuggingFaceH4/mt_bench_prompts -> demo prompts",
         f"tiny scale: working directory {workdir / 'results/tiny'}",
+        "tiny scale: table pref_align_scan takes its tiny settings of demo, judges, metrics, "
+        "finding",
     ):
         assert line in log
     jobs = planned(proc)

@@ -76,10 +76,13 @@ def apply_tiny_scale(config: dict, paths: Paths, error) -> list[str]:
     judge = config["eval"]["demo"].get("judge")
     for key in ("reward_model", "baseline") if judge else ():
         judge[key] = models.get(judge[key], judge[key])
-    for table in config["tables"].values():
+    for name, table in config["tables"].items():
         # A table's own settings at this scale (the scan: demo-world metrics, a finding the
         # stand-ins can test).
-        table.update(table.pop("tiny", {}))
+        own = table.pop("tiny", {})
+        table.update(own)
+        if own:
+            said.append(f"table {name} takes its tiny settings of {', '.join(own)}")
         rows = table.get("rows")
         for label, row in rows.items() if isinstance(rows, dict) else ():
             if isinstance(row, list):
