@@ -344,24 +344,29 @@ def get_demo_judge_args(wildcards):
     ).args
 
 
+@functools.cache
+def verdicts_job(judge, table):
+    return table_jobs.verdicts_job(PLAN, judge, table)
+
+
 def get_verdicts_inputs(wildcards):
-    return table_jobs.verdicts_job(PLAN, wildcards.judge, wildcards.table).inputs
+    return verdicts_job(wildcards.judge, wildcards.table).inputs
 
 
 def get_verdicts_args(wildcards):
-    return table_jobs.verdicts_job(PLAN, wildcards.judge, wildcards.table).args
+    return verdicts_job(wildcards.judge, wildcards.table).args
 
 
 def get_verdicts_gpus(wildcards):
-    return table_jobs.verdicts_job(PLAN, wildcards.judge, wildcards.table).gpus
+    return verdicts_job(wildcards.judge, wildcards.table).gpus
 
 
 def get_verdicts_threads(wildcards):
-    return table_jobs.verdicts_job(PLAN, wildcards.judge, wildcards.table).threads
+    return verdicts_job(wildcards.judge, wildcards.table).threads
 
 
 def get_verdicts_env(wildcards):
-    return table_jobs.verdicts_job(PLAN, wildcards.judge, wildcards.table).env
+    return verdicts_job(wildcards.judge, wildcards.table).env
 
 
 def get_endpoint_digest(wildcards):
