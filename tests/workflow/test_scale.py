@@ -82,13 +82,11 @@ def test_tiny_scan_plans_every_cell_offline_in_its_own_folder(workdir):
         and "--tiny_scale True" in j["shell"]
         for j in scan
     )
-    assert "tiny scale: 8 runs then get {'learning_rate': 3e-05, 'max_steps': -1}: " in log
+    # 12 Zephyr-arm DPO/IPO runs (2 losses x 2 betas x 3 seeds) and the OpenHermes arm's 4.
+    assert "tiny scale: 16 runs then get {'learning_rate': 3e-05, 'max_steps': -1}: " in log
     assert all("--beta " in j["shell"] and "--loss_type " in j["shell"] for j in scan)
-    answers = [j for j in jobs if j["rule"] == "judge_answers_mt_bench"]
-    assert len(answers) == len(cells)
-    assert all(
-        "--prompts results/judges/prompts/mt_bench_demo.jsonl" in j["shell"] for j in answers
-    )
+    # At tiny scale the scan's cells are judged on the demo world, not by MT-Bench answers.
+    assert not [j for j in jobs if j["rule"].startswith("judge_answers")]
     # Snakemake ran in the tiny folder (its metadata is there), so its paths are not the full
     # scale's.
     assert (workdir / "results/tiny/.snakemake").is_dir() and not (
