@@ -12,13 +12,13 @@ from typing import Any
 
 import pandas as pd
 
+from handbook.tables import sorted_settings
+
 SPREADS = 2.0  # a difference is shown beyond this many standard deviations
 
 
 def _cells(long: pd.DataFrame, metric: str, rows_key: str, cols_key: str) -> dict:
     """row setting -> [(column setting, mean, std)] of one metric, columns in table order."""
-    from handbook.tables import sorted_settings
-
     part = long[long["metric"] == metric]
     out: dict = {}
     for row in sorted_settings(part[rows_key]):
