@@ -6,6 +6,7 @@ rule train_tokenizer:
         unpack(get_tokenizer_train_inputs),
     output:
         directory(artifacts.TOKENIZER),
+    priority: schedule.FEEDS_TRAINING
     log:
         "results/logs/base/{base}_tokenizer.log",
     benchmark:
@@ -24,6 +25,7 @@ rule init_model:
         unpack(get_init_inputs),
     output:
         directory(artifacts.BASE_MODEL),
+    priority: schedule.FEEDS_TRAINING
     log:
         "results/logs/base/{base}_init.log",
     benchmark:

@@ -19,7 +19,7 @@ REPO = Path(str(workflow.current_basedir)).parents[1]
 SCRIPTS = REPO / "scripts"
 sys.path.insert(0, str(SCRIPTS))
 
-from handbook import artifacts, launch, model_folder  # noqa: E402
+from handbook import artifacts, launch, model_folder, schedule  # noqa: E402
 from handbook.config import under_defaults, user_config_files  # noqa: E402
 from handbook.methods import stage_pattern  # noqa: E402
 from handbook.plan import ConfigError, build_plan, write_plan  # noqa: E402
@@ -141,6 +141,10 @@ def get_train_env(wildcards):
 
 def get_train_threads(wildcards):
     return train_job(wildcards.stage, wildcards.run).threads
+
+
+def get_train_priority(wildcards):
+    return schedule.training(wildcards.stage)
 
 
 def get_train_gpus(wildcards):

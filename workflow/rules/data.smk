@@ -11,6 +11,7 @@ rule make_demo_world:
         generation="results/demo_world/prompts/generation.jsonl",
         eval=multiext("results/demo_world/eval/", "test.jsonl", "same_knowledge.jsonl"),
         manifest="results/demo_world/manifest.json",
+    priority: schedule.FEEDS_TRAINING
     log:
         "results/logs/demo_world.log",
     benchmark:
@@ -28,6 +29,7 @@ rule prepare_dataset:
         get_dataset_sources,
     output:
         directory(artifacts.PREPARED),
+    priority: schedule.FEEDS_TRAINING
     log:
         "results/logs/data/{dataset}/prepare.log",
     benchmark:
@@ -46,6 +48,7 @@ rule tokenize_dataset:
         unpack(get_tokenize_inputs),
     output:
         directory(artifacts.TOKENIZED),
+    priority: schedule.FEEDS_TRAINING
     log:
         "results/logs/data/{dataset}/tokenize_{base}.log",
     benchmark:
@@ -64,6 +67,7 @@ rule tokenize_dataset:
 rule make_standins:
     output:
         "results/standins/manifest.json",
+    priority: schedule.FEEDS_TRAINING
     log:
         "results/logs/standins.log",
     conda:

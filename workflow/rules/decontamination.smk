@@ -8,6 +8,7 @@ rule decontaminate:
         unpack(get_decontamination_inputs),
     output:
         artifacts.DECONTAMINATION,
+    priority: schedule.FEEDS_TRAINING
     log:
         "results/logs/decontamination/{dataset}.log",
     benchmark:

@@ -14,6 +14,7 @@ rule eval_demo:
         ),
         scores=artifacts.DEMO_EVAL,
         samples=artifacts.DEMO_SAMPLES,
+    priority: schedule.EVALUATION
     log:
         "results/logs/eval/{stage}/{run}.log",
     benchmark:
@@ -37,6 +38,7 @@ rule judge_winrate:
         unpack(get_winrate_inputs),
     output:
         artifacts.WINRATE,
+    priority: schedule.JUDGING
     log:
         "results/logs/eval/{stage}/{run}_winrate.log",
     benchmark:
@@ -59,6 +61,7 @@ rule eval_reward:
         unpack(get_reward_eval_inputs),
     output:
         artifacts.REWARD_EVAL,
+    priority: schedule.EVALUATION
     log:
         "results/logs/eval/rm/{run}.log",
     benchmark:
@@ -79,6 +82,7 @@ rule lm_eval_tasks:
         "results/demo_world/eval/test.jsonl",
     output:
         directory(artifacts.LM_EVAL_TASKS),
+    priority: schedule.EVALUATION
     log:
         "results/logs/lm_eval_tasks/{format}.log",
     benchmark:
@@ -97,6 +101,7 @@ rule lm_eval_tasks:
 rule lm_eval_task_folders:
     output:
         artifacts.TASK_FOLDERS,
+    priority: schedule.EVALUATION
     log:
         "results/logs/eval/lm_eval_task_folders/{suite}.log",
     benchmark:
@@ -116,6 +121,7 @@ rule lm_eval:
         unpack(get_lm_eval_inputs),
     output:
         artifacts.SUITE_RESULT,
+    priority: schedule.EVALUATION
     log:
         "results/logs/eval/{stage}/{run}_lm_eval_{suite}.log",
     benchmark:
@@ -144,6 +150,7 @@ rule judge_demo_prompts:
         artifacts.JUDGE_DEMO_PROMPTS["mt_bench"],
         artifacts.JUDGE_DEMO_PROMPTS["alpaca_eval"],
         artifacts.JUDGE_DEMO_JUDGE_PROMPTS,
+    priority: schedule.JUDGING
     log:
         "results/logs/judges/demo_prompts.log",
     benchmark:
@@ -163,6 +170,7 @@ rule judge_answers_mt_bench:
     output:
         answers=artifacts.JUDGE_ANSWERS["mt_bench"],
         settings=artifacts.JUDGE_ANSWER_SETTINGS["mt_bench"],
+    priority: schedule.JUDGING
     log:
         "results/logs/judges/{judge}/{model_id}.log",
     benchmark:
@@ -198,6 +206,7 @@ rule demo_judge:
         unpack(get_demo_judge_inputs),
     output:
         artifacts.DEMO_JUDGMENT,
+    priority: schedule.JUDGING
     log:
         "results/logs/judges/{judge}/demo_judgment_{table}_{ext}.log",
     benchmark:
@@ -226,6 +235,7 @@ rule judge_verdicts:
     output:
         verdicts=artifacts.VERDICTS,
         summary=artifacts.VERDICTS_SUMMARY,
+    priority: schedule.JUDGING
     log:
         "results/logs/judges/{judge}/verdicts_{table}.log",
     benchmark:
@@ -255,6 +265,7 @@ localrules:
 rule judge_download:
     output:
         artifacts.JUDGE_DOWNLOAD,
+    priority: schedule.JUDGING
     log:
         "results/logs/judges/downloads/{name}.log",
     conda:

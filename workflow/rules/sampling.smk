@@ -8,6 +8,7 @@ rule sample_completions:
         unpack(get_sampling_inputs),
     output:
         artifacts.SAMPLES,
+    priority: schedule.FEEDS_TRAINING
     log:
         "results/logs/rejection_sampling/{name}/sample.log",
     benchmark:
@@ -32,6 +33,7 @@ rule score_samples:
         unpack(get_scoring_inputs),
     output:
         artifacts.SCORED,
+    priority: schedule.FEEDS_TRAINING
     log:
         "results/logs/rejection_sampling/{name}/score.log",
     benchmark:
@@ -63,6 +65,7 @@ rule make_bon_sets:
             "test.jsonl",
         ),
         summary="results/rejection_sampling/{name}/summary.json",
+    priority: schedule.FEEDS_TRAINING
     log:
         "results/logs/rejection_sampling/{name}/sets.log",
     benchmark:

@@ -8,6 +8,7 @@ rule train_model:
         unpack(get_train_inputs),
     output:
         model=directory(artifacts.MODEL),
+    priority: get_train_priority
     log:
         "results/logs/{stage}/{run}.log",
     benchmark:
@@ -43,6 +44,7 @@ rule compute_ref_logps:
         unpack(get_reference_inputs),
     output:
         directory(artifacts.REF_LOGPS),
+    priority: schedule.UNBLOCKS_MANY
     log:
         "results/logs/ref_logps/{dataset}/{stage}/{run}.log",
     benchmark:
