@@ -172,6 +172,5 @@ def stage_pattern() -> str:
     return "|".join(METHODS)
 
 
-def plain_stages() -> set[str]:
-    """Stages whose models know no chat format (scored in the plain Question/Answer format)."""
-    return {BASE} | {name for name, m in METHODS.items() if not m.chat}
+# Stages whose models know no chat format (scored in the plain Question/Answer format).
+PLAIN_STAGES = frozenset({BASE} | {name for name, m in METHODS.items() if not m.chat})

@@ -10,12 +10,11 @@ from typing import Any
 import pandas as pd
 
 from handbook import judge_results
-from handbook.methods import plain_stages
+from handbook.methods import PLAIN_STAGES
 
 logger = logging.getLogger("handbook.tables")
 
 # Stages that know no chat format: their headline accuracy is in the plain Q/A format.
-PLAIN_STAGES = plain_stages()
 
 
 def flatten_eval(result: dict[str, Any], stage: str) -> dict[str, float]:

@@ -202,6 +202,10 @@ def get_reference_gpus(wildcards):
     return reference_logps_job(wildcards.dataset, wildcards.stage, wildcards.run).gpus
 
 
+def get_reference_threads(wildcards):
+    return reference_logps_job(wildcards.dataset, wildcards.stage, wildcards.run).threads
+
+
 def get_reference_runtime(wildcards):
     return reference_logps_job(
         wildcards.dataset, wildcards.stage, wildcards.run

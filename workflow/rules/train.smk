@@ -51,7 +51,7 @@ rule compute_ref_logps:
         "results/benchmarks/ref_logps/{dataset}/{stage}/{run}.tsv"
     conda:
         "../../envs/train.yaml"
-    threads: 8
+    threads: get_reference_threads
     resources:
         gpu=get_reference_gpus,
         mem_mb=get_reference_mem_mb,

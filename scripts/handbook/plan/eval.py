@@ -11,12 +11,11 @@ import re
 import shlex
 
 from handbook import artifacts
-from handbook.methods import plain_stages
+from handbook.methods import PLAIN_STAGES
 from handbook.plan.core import Plan
 from handbook.plan.jobs import Job, threads_for
 from handbook.suites import RUN_KEYS
 
-PLAIN_STAGES = plain_stages()
 
 
 def suite_at_scale(plan: Plan, name: str) -> str:

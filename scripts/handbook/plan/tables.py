@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from handbook import artifacts
 from handbook.config import ConfigError, setting_value
-from handbook.methods import BASE, METHODS, plain_stages
+from handbook.methods import BASE, METHODS, PLAIN_STAGES
 from handbook.plan import judges
 from handbook.plan.checks import check_table
 from handbook.plan.core import Plan, model_id
@@ -29,7 +29,6 @@ from handbook.plan.judges import (
 from handbook.secrets import redact
 from handbook.tables import table_kind
 
-PLAIN_STAGES = plain_stages()
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from handbook.batch import BatchError, keep_global, recipe_batch
 from handbook.launch import launcher
 from handbook.methods import BASE
 from handbook.plan.core import Plan, Run
-from handbook.plan.jobs import Job
+from handbook.plan.jobs import Job, threads_for
 from handbook.plan.recipes import read_yaml
 
 # The default accelerate config is for CPU; a GPU run without one of its own gets plain DDP.
@@ -200,6 +200,7 @@ def reference_logps_job(plan: Plan, dataset: str, stage: str, name: str) -> Job:
     ref = f"{stage}/{name}"
     runs = reference_groups(plan).get((dataset, ref), [])
     settings = reference_settings(plan, dataset, ref)
+    gpus = int(any(r.requested_gpus_per_node for r in runs))
     if plan.scale == "rehearsal":
         runtime, mem_mb = max(r.runtime for r in runs), max(r.mem_mb for r in runs)
     else:
@@ -213,7 +214,9 @@ def reference_logps_job(plan: Plan, dataset: str, stage: str, name: str) -> Job:
         args=f"--max_length {settings['max_length']} "
         f"--truncation_mode {settings['truncation_mode']}",
         model=plan.model_location(ref),
-        gpus=int(any(r.requested_gpus_per_node for r in runs)),
+        gpus=gpus,
+        # One thread on a CPU: on 2 cores the runs it frees then train beside it.
+        threads=threads_for(gpus),
         mem_mb=mem_mb,
         runtime=runtime,
     )
