@@ -1,4 +1,5 @@
-"""The order ready jobs start in: what more jobs wait on first, then training, evaluation, judging."""
+"""The order ready jobs start in: what more jobs wait on first, then training, evaluation,
+judging."""
 
 from __future__ import annotations
 

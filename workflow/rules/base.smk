@@ -6,11 +6,11 @@ rule train_tokenizer:
         unpack(get_tokenizer_train_inputs),
     output:
         directory(artifacts.TOKENIZER),
-    priority: schedule.FEEDS_TRAINING
     log:
         "results/logs/base/{base}_tokenizer.log",
     benchmark:
         "results/benchmarks/base/{base}_tokenizer.tsv"
+    priority: schedule.FEEDS_TRAINING
     conda:
         "../../envs/train.yaml"
     params:
@@ -25,11 +25,11 @@ rule init_model:
         unpack(get_init_inputs),
     output:
         directory(artifacts.BASE_MODEL),
-    priority: schedule.FEEDS_TRAINING
     log:
         "results/logs/base/{base}_init.log",
     benchmark:
         "results/benchmarks/base/{base}_init.tsv"
+    priority: schedule.FEEDS_TRAINING
     conda:
         "../../envs/train.yaml"
     params:

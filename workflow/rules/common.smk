@@ -203,7 +203,9 @@ def get_reference_gpus(wildcards):
 
 
 def get_reference_threads(wildcards):
-    return reference_logps_job(wildcards.dataset, wildcards.stage, wildcards.run).threads
+    return reference_logps_job(
+        wildcards.dataset, wildcards.stage, wildcards.run
+    ).threads
 
 
 def get_reference_runtime(wildcards):

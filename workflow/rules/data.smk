@@ -11,11 +11,11 @@ rule make_demo_world:
         generation="results/demo_world/prompts/generation.jsonl",
         eval=multiext("results/demo_world/eval/", "test.jsonl", "same_knowledge.jsonl"),
         manifest="results/demo_world/manifest.json",
-    priority: schedule.FEEDS_TRAINING
     log:
         "results/logs/demo_world.log",
     benchmark:
         "results/benchmarks/demo_world.tsv"
+    priority: schedule.FEEDS_TRAINING
     conda:
         "../../envs/data.yaml"
     params:
@@ -29,11 +29,11 @@ rule prepare_dataset:
         get_dataset_sources,
     output:
         directory(artifacts.PREPARED),
-    priority: schedule.FEEDS_TRAINING
     log:
         "results/logs/data/{dataset}/prepare.log",
     benchmark:
         "results/benchmarks/data/{dataset}/prepare.tsv"
+    priority: schedule.FEEDS_TRAINING
     conda:
         "../../envs/data.yaml"
     params:
@@ -48,11 +48,11 @@ rule tokenize_dataset:
         unpack(get_tokenize_inputs),
     output:
         directory(artifacts.TOKENIZED),
-    priority: schedule.FEEDS_TRAINING
     log:
         "results/logs/data/{dataset}/tokenize_{base}.log",
     benchmark:
         "results/benchmarks/data/{dataset}/tokenize_{base}.tsv"
+    priority: schedule.FEEDS_TRAINING
     conda:
         "../../envs/data.yaml"
     params:
@@ -67,9 +67,9 @@ rule tokenize_dataset:
 rule make_standins:
     output:
         "results/standins/manifest.json",
-    priority: schedule.FEEDS_TRAINING
     log:
         "results/logs/standins.log",
+    priority: schedule.FEEDS_TRAINING
     conda:
         "../../envs/train.yaml"
     params:

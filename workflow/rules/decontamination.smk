@@ -8,11 +8,11 @@ rule decontaminate:
         unpack(get_decontamination_inputs),
     output:
         artifacts.DECONTAMINATION,
-    priority: schedule.FEEDS_TRAINING
     log:
         "results/logs/decontamination/{dataset}.log",
     benchmark:
         "results/benchmarks/decontamination/{dataset}.tsv"
+    priority: schedule.FEEDS_TRAINING
     conda:
         "../../envs/data.yaml"
     params:

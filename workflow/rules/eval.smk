@@ -14,11 +14,11 @@ rule eval_demo:
         ),
         scores=artifacts.DEMO_EVAL,
         samples=artifacts.DEMO_SAMPLES,
-    priority: schedule.EVALUATION
     log:
         "results/logs/eval/{stage}/{run}.log",
     benchmark:
         "results/benchmarks/eval/{stage}/{run}.tsv"
+    priority: schedule.EVALUATION
     conda:
         "../../envs/eval.yaml"
     threads: 1
@@ -38,11 +38,11 @@ rule judge_winrate:
         unpack(get_winrate_inputs),
     output:
         artifacts.WINRATE,
-    priority: schedule.JUDGING
     log:
         "results/logs/eval/{stage}/{run}_winrate.log",
     benchmark:
         "results/benchmarks/eval/{stage}/{run}_winrate.tsv"
+    priority: schedule.JUDGING
     conda:
         "../../envs/eval.yaml"
     threads: 1
@@ -61,11 +61,11 @@ rule eval_reward:
         unpack(get_reward_eval_inputs),
     output:
         artifacts.REWARD_EVAL,
-    priority: schedule.EVALUATION
     log:
         "results/logs/eval/rm/{run}.log",
     benchmark:
         "results/benchmarks/eval/rm/{run}.tsv"
+    priority: schedule.EVALUATION
     conda:
         "../../envs/eval.yaml"
     threads: 1
@@ -82,13 +82,13 @@ rule lm_eval_tasks:
         "results/demo_world/eval/test.jsonl",
     output:
         directory(artifacts.LM_EVAL_TASKS),
-    priority: schedule.EVALUATION
     log:
         "results/logs/lm_eval_tasks/{format}.log",
     benchmark:
         "results/benchmarks/lm_eval_tasks/{format}.tsv"
     wildcard_constraints:
         format="chat|plain",
+    priority: schedule.EVALUATION
     conda:
         "../../envs/eval.yaml"
     shell:
@@ -101,13 +101,13 @@ rule lm_eval_tasks:
 rule lm_eval_task_folders:
     output:
         artifacts.TASK_FOLDERS,
-    priority: schedule.EVALUATION
     log:
         "results/logs/eval/lm_eval_task_folders/{suite}.log",
     benchmark:
         "results/benchmarks/eval/lm_eval_task_folders/{suite}.tsv"
     wildcard_constraints:
         suite=eval_jobs.lm_eval_suite_pattern(PLAN),
+    priority: schedule.EVALUATION
     conda:
         "../../envs/eval.yaml"
     params:
@@ -121,13 +121,13 @@ rule lm_eval:
         unpack(get_lm_eval_inputs),
     output:
         artifacts.SUITE_RESULT,
-    priority: schedule.EVALUATION
     log:
         "results/logs/eval/{stage}/{run}_lm_eval_{suite}.log",
     benchmark:
         "results/benchmarks/eval/{stage}/{run}_lm_eval_{suite}.tsv"
     wildcard_constraints:
         suite=eval_jobs.lm_eval_suite_pattern(PLAN),
+    priority: schedule.EVALUATION
     conda:
         "../../envs/eval.yaml"
     threads: get_lm_eval_threads
@@ -150,11 +150,11 @@ rule judge_demo_prompts:
         artifacts.JUDGE_DEMO_PROMPTS["mt_bench"],
         artifacts.JUDGE_DEMO_PROMPTS["alpaca_eval"],
         artifacts.JUDGE_DEMO_JUDGE_PROMPTS,
-    priority: schedule.JUDGING
     log:
         "results/logs/judges/demo_prompts.log",
     benchmark:
         "results/benchmarks/judges/demo_prompts.tsv"
+    priority: schedule.JUDGING
     conda:
         "../../envs/eval.yaml"
     params:
@@ -170,7 +170,6 @@ rule judge_answers_mt_bench:
     output:
         answers=artifacts.JUDGE_ANSWERS["mt_bench"],
         settings=artifacts.JUDGE_ANSWER_SETTINGS["mt_bench"],
-    priority: schedule.JUDGING
     log:
         "results/logs/judges/{judge}/{model_id}.log",
     benchmark:
@@ -178,6 +177,7 @@ rule judge_answers_mt_bench:
     wildcard_constraints:
         judge=judge_jobs.judges_of_format(PLAN, "mt_bench"),
         model_id=r"[a-z]+-[^/]+",
+    priority: schedule.JUDGING
     conda:
         "../../envs/eval.yaml"
     threads: get_judge_answer_threads
@@ -206,13 +206,13 @@ rule demo_judge:
         unpack(get_demo_judge_inputs),
     output:
         artifacts.DEMO_JUDGMENT,
-    priority: schedule.JUDGING
     log:
         "results/logs/judges/{judge}/demo_judgment_{table}_{ext}.log",
     benchmark:
         "results/benchmarks/judges/{judge}/demo_judgment_{table}_{ext}.tsv"
     wildcard_constraints:
         ext="jsonl|csv",
+    priority: schedule.JUDGING
     conda:
         "../../envs/eval.yaml"
     threads: 1
@@ -235,11 +235,11 @@ rule judge_verdicts:
     output:
         verdicts=artifacts.VERDICTS,
         summary=artifacts.VERDICTS_SUMMARY,
-    priority: schedule.JUDGING
     log:
         "results/logs/judges/{judge}/verdicts_{table}.log",
     benchmark:
         "results/benchmarks/judges/{judge}/verdicts_{table}.tsv"
+    priority: schedule.JUDGING
     conda:
         get_verdicts_env
     threads: get_verdicts_threads
@@ -265,9 +265,9 @@ localrules:
 rule judge_download:
     output:
         artifacts.JUDGE_DOWNLOAD,
-    priority: schedule.JUDGING
     log:
         "results/logs/judges/downloads/{name}.log",
+    priority: schedule.JUDGING
     conda:
         "../../envs/eval.yaml"
     params:

@@ -8,11 +8,11 @@ rule sample_completions:
         unpack(get_sampling_inputs),
     output:
         artifacts.SAMPLES,
-    priority: schedule.FEEDS_TRAINING
     log:
         "results/logs/rejection_sampling/{name}/sample.log",
     benchmark:
         "results/benchmarks/rejection_sampling/{name}/sample.tsv"
+    priority: schedule.FEEDS_TRAINING
     conda:
         "../../envs/eval.yaml"
     threads: get_sampling_threads
@@ -33,11 +33,11 @@ rule score_samples:
         unpack(get_scoring_inputs),
     output:
         artifacts.SCORED,
-    priority: schedule.FEEDS_TRAINING
     log:
         "results/logs/rejection_sampling/{name}/score.log",
     benchmark:
         "results/benchmarks/rejection_sampling/{name}/score.tsv"
+    priority: schedule.FEEDS_TRAINING
     conda:
         "../../envs/eval.yaml"
     threads: get_scoring_threads
@@ -65,11 +65,11 @@ rule make_bon_sets:
             "test.jsonl",
         ),
         summary="results/rejection_sampling/{name}/summary.json",
-    priority: schedule.FEEDS_TRAINING
     log:
         "results/logs/rejection_sampling/{name}/sets.log",
     benchmark:
         "results/benchmarks/rejection_sampling/{name}/sets.tsv"
+    priority: schedule.FEEDS_TRAINING
     conda:
         "../../envs/data.yaml"
     shell:

@@ -8,7 +8,6 @@ rule train_model:
         unpack(get_train_inputs),
     output:
         model=directory(artifacts.MODEL),
-    priority: get_train_priority
     log:
         "results/logs/{stage}/{run}.log",
     benchmark:
@@ -16,6 +15,7 @@ rule train_model:
     wildcard_constraints:
         stage=stage_pattern(),
         run=PLAN.run_pattern(),
+    priority: get_train_priority
     conda:
         get_train_env
     threads: get_train_threads
@@ -44,11 +44,11 @@ rule compute_ref_logps:
         unpack(get_reference_inputs),
     output:
         directory(artifacts.REF_LOGPS),
-    priority: schedule.UNBLOCKS_MANY
     log:
         "results/logs/ref_logps/{dataset}/{stage}/{run}.log",
     benchmark:
         "results/benchmarks/ref_logps/{dataset}/{stage}/{run}.tsv"
+    priority: schedule.UNBLOCKS_MANY
     conda:
         "../../envs/train.yaml"
     threads: get_reference_threads

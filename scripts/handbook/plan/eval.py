@@ -17,7 +17,6 @@ from handbook.plan.jobs import Job, threads_for
 from handbook.suites import RUN_KEYS
 
 
-
 def suite_at_scale(plan: Plan, name: str) -> str:
     """The suite evaluated for `name`: its demo counterpart at tiny scale."""
     if plan.scale == "tiny":

@@ -30,7 +30,6 @@ from handbook.secrets import redact
 from handbook.tables import table_kind
 
 
-
 @dataclass(frozen=True)
 class TableEntry:
     """One model of a table: its row label (None in a grid), settings and result files."""
