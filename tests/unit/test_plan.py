@@ -946,3 +946,13 @@ def test_building_every_job_leaves_the_resolved_config_as_it_was(scale):
     for name in plan.config["datasets"]:
         plan_data.prepare_job(plan, name)
     assert plan.config == before
+
+
+def test_the_reference_pass_takes_one_thread_on_a_cpu_and_eight_beside_a_gpu(tmp_path):
+    (tmp_path / "dpo.yaml").write_text("beta: 0.1\n")
+    run = {"model": "sft/a", "dataset": "pairs", "recipe": str(tmp_path / "dpo.yaml")}
+    for gpus, threads in ((0, 1), (4, 8)):
+        spec = {**run, "gpus": gpus} if gpus else run
+        config = small_config(runs={"sft": small_config()["runs"]["sft"], "dpo": {"b": spec}})
+        job = plan_train.reference_logps_job(plan_of(config, tmp_path), "pairs", "sft", "a")
+        assert (job.gpus, job.threads) == (int(bool(gpus)), threads)
