@@ -6,8 +6,8 @@ the rejection-sampling chain wait for, trained after nine other runs and their e
 the reference log-probs that six DPO runs need came after those. So jobs are ranked by what they
 unblock, the order being the same for every rule of a kind:
 
-- what many jobs wait for first (a reward model, reference log-probs, the data and samples a
-  training run reads), since each of them frees several jobs;
+- what many jobs wait for first (a reward model, reference log-probs), since each frees several;
+- then the data, samples and scores a training run reads;
 - then training, the longest jobs, so that the short ones fill the cores at the end;
 - then evaluation, then judging (which waits for evaluated replies), then tables and plots.
 

@@ -14,8 +14,6 @@ from handbook.methods import PLAIN_STAGES
 
 logger = logging.getLogger("handbook.tables")
 
-# Stages that know no chat format: their headline accuracy is in the plain Q/A format.
-
 
 def flatten_eval(result: dict[str, Any], stage: str) -> dict[str, float]:
     """One eval JSON -> flat metrics; `task_accuracy` uses the model's own prompt format. The
